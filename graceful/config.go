@@ -1,0 +1,123 @@
+package graceful
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Addresses a Server can be given.
+const (
+	// DefaultAddress is where a server listens when its configuration names
+	// no address: the loopback interface, so that nothing is exposed to the
+	// network by accident.
+	DefaultAddress = "127.0.0.1:8080"
+
+	// FreePortAddress asks the operating system for any free TCP port on
+	// all interfaces. [Server.GetListenedAddress] and
+	// [Server.GetListenedPort] report the port that was picked.
+	FreePortAddress = ":0"
+
+	// UnixAddressPrefix starts an address that names a Unix domain socket,
+	// as in "unix:/run/app.sock".
+	UnixAddressPrefix = "unix:"
+)
+
+// ServerConfig holds the settings of one [Server]. Start from
+// [DefaultServerConfig] and change what you need: the zero value of a field
+// means "no limit" for timeouts, which is rarely what a server on the
+// Internet wants.
+type ServerConfig struct {
+	// Listeners, when not empty, are served instead of binding the
+	// server's address or adopting its inherited file descriptor. The
+	// Server takes ownership: it closes them when it shuts down.
+	Listeners []net.Listener
+
+	// Handler answers every request. It is an [http.Handler] rather than
+	// a bare function so that any router or middleware chain plugs in
+	// directly; wrap a function with [http.HandlerFunc]. Nil means
+	// [http.DefaultServeMux].
+	Handler http.Handler
+
+	// ReadTimeout bounds the time to read a whole request, body included.
+	ReadTimeout time.Duration
+
+	// ReadHeaderTimeout bounds the time to read a request's headers. It
+	// protects against clients that open connections and send headers one
+	// byte at a time (slow loris). Zero falls back to ReadTimeout.
+	ReadHeaderTimeout time.Duration
+
+	// WriteTimeout bounds the time from the end of reading the request
+	// headers to the end of writing the response. Zero means no limit,
+	// which streaming and long-polling handlers need.
+	WriteTimeout time.Duration
+
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request. Zero falls back to ReadTimeout.
+	IdleTimeout time.Duration
+
+	// GracefulShutdownTimeout bounds a graceful shutdown: once it has
+	// passed, the connections still open are closed and the requests they
+	// carry are cut (and counted in the log). GoFrame expressed it in
+	// seconds; here it is a time.Duration, so 5 seconds is 5*time.Second.
+	// Zero means no limit of its own: only the context given to
+	// [Server.Shutdown] bounds the drain.
+	GracefulShutdownTimeout time.Duration
+
+	// IdleDrainGrace is how long, once a shutdown has begun, a keep-alive
+	// connection may stay idle before the server closes it. A client that
+	// sends its next request within the grace gets a full answer marked
+	// "Connection: close" instead of a connection closed under its
+	// request. Zero closes idle connections at once.
+	IdleDrainGrace time.Duration
+
+	// HijackedGrace is how long hijacked connections (WebSockets, raw
+	// streams) may live once a shutdown has begun. They are told through
+	// [Draining] at the start and closed when the grace or the shutdown
+	// timeout runs out, whichever comes first.
+	HijackedGrace time.Duration
+
+	// MaxHeaderBytes limits the size of a request's header block. A
+	// larger header gets "431 Request Header Fields Too Large". net/http
+	// adds 4096 bytes of slack to this limit before it refuses.
+	MaxHeaderBytes int
+
+	// KeepAlive enables HTTP keep-alive connections.
+	KeepAlive bool
+
+	// Logger receives the server's structured log lines. Nil means
+	// [slog.Default].
+	Logger *slog.Logger
+}
+
+// Default values of [ServerConfig], shared by [DefaultServerConfig], the
+// config package and the generated JSON Schema.
+const (
+	DefaultReadTimeout             = 60 * time.Second
+	DefaultReadHeaderTimeout       = 10 * time.Second
+	DefaultWriteTimeout            = 0
+	DefaultIdleTimeout             = 60 * time.Second
+	DefaultGracefulShutdownTimeout = 30 * time.Second
+	DefaultIdleDrainGrace          = time.Second
+	DefaultHijackedGrace           = 5 * time.Second
+	DefaultMaxHeaderBytes          = 10240
+	DefaultKeepAlive               = true
+)
+
+// DefaultServerConfig returns the configuration a server gets when nothing
+// else is said: the single source of defaults for this package, the config
+// loader and the JSON Schema.
+func DefaultServerConfig() ServerConfig {
+	return ServerConfig{
+		ReadTimeout:             DefaultReadTimeout,
+		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
+		WriteTimeout:            DefaultWriteTimeout,
+		IdleTimeout:             DefaultIdleTimeout,
+		GracefulShutdownTimeout: DefaultGracefulShutdownTimeout,
+		IdleDrainGrace:          DefaultIdleDrainGrace,
+		HijackedGrace:           DefaultHijackedGrace,
+		MaxHeaderBytes:          DefaultMaxHeaderBytes,
+		KeepAlive:               DefaultKeepAlive,
+	}
+}

@@ -1,0 +1,294 @@
+package graceful
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+)
+
+var (
+	errDrainTimeout = fmt.Errorf("graceful shutdown timeout passed: %w", context.DeadlineExceeded)
+	errClosed       = errors.New("server closed by Close")
+)
+
+// drainState is one shutdown of a server, shared by every caller of
+// Shutdown and Close.
+type drainState struct {
+	// cutCtx ends when the remaining connections must be cut: the
+	// shutdown timeout passed, a Shutdown context ended or Close was
+	// called. Its cause says which.
+	cutCtx context.Context
+	cut    context.CancelCauseFunc
+
+	// Set by the drain before the server's stopped channel closes.
+	result      DrainStats
+	cause       error // why connections were cut, if they were
+	listenerErr error
+}
+
+// Shutdown stops the server gracefully and returns once it has stopped.
+//
+// The sequence loses no request that a client has sent: the listeners
+// close first (so the server never reads a request it will not answer);
+// responses from then on carry "Connection: close"; each keep-alive
+// connection gets [ServerConfig.IdleDrainGrace] of idleness to send one
+// more request before it is closed; requests in flight run to completion;
+// HTTP/2 clients get a GOAWAY; hijacked connections are told through
+// [Draining] and closed after [ServerConfig.HijackedGrace].
+//
+// When [ServerConfig.GracefulShutdownTimeout] passes or ctx ends first,
+// the connections still open are closed, the log says how many and how
+// many requests they carried, and Shutdown returns an error wrapping
+// [context.DeadlineExceeded] or ctx's error. It returns nil when nothing
+// was cut. It may be called more than once, concurrently, and before
+// Serve; every call waits for the same shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	d := s.beginStop()
+	select {
+	case <-s.stopped:
+	case <-ctx.Done():
+		d.cut(context.Cause(ctx))
+		<-s.stopped
+	}
+	r := d.result
+	if r.CutConns == 0 && r.CutRequests == 0 {
+		return nil
+	}
+	return fmt.Errorf("graceful: shutdown of %s cut %d connections carrying %d requests: %w",
+		s.describe(), r.CutConns, r.CutRequests, d.cause)
+}
+
+// Close stops the server at once: it closes the listeners and every
+// connection, hijacked ones included, without waiting for requests in
+// flight. When a graceful shutdown is under way, Close cuts it short.
+// Close waits until the server has stopped, or until ctx ends, in which
+// case it returns ctx's error. It may be called more than once,
+// concurrently, and before Serve.
+func (s *Server) Close(ctx context.Context) error {
+	d := s.beginStop()
+	d.cut(errClosed)
+	select {
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("graceful: close %s: %w", s.describe(), ctx.Err())
+	}
+}
+
+// Draining returns a channel that is closed when the server that is
+// serving the request with context ctx begins to shut down. Handlers of
+// long-lived streams and hijacked connections (WebSockets) select on it to
+// say goodbye to their clients before [ServerConfig.HijackedGrace] runs
+// out. It returns nil (a channel that never closes) for a context that
+// does not come from a [Server].
+func Draining(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(drainKey{}).(chan struct{})
+	return ch
+}
+
+type drainKey struct{}
+
+// beginStop starts the one shutdown of the server, or returns the one
+// under way.
+func (s *Server) beginStop() *drainState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drain != nil {
+		return s.drain
+	}
+	d := &drainState{}
+	d.cutCtx, d.cut = context.WithCancelCause(context.Background())
+	s.drain = d
+	s.stopping = true
+	if !s.serving {
+		// Nothing was ever served: release what was bound and stop.
+		d.listenerErr = s.closeListenersLocked()
+		if len(s.listeners) == 0 {
+			for _, ln := range s.config.Listeners {
+				_ = ln.Close()
+			}
+		}
+		close(s.drainCh)
+		s.finishLocked()
+		return d
+	}
+	go s.runDrain(d)
+	return d
+}
+
+// runDrain performs a graceful shutdown of a serving server.
+func (s *Server) runDrain(d *drainState) {
+	start := time.Now()
+	if t := s.config.GracefulShutdownTimeout; t > 0 {
+		timer := time.AfterFunc(t, func() { d.cut(errDrainTimeout) })
+		defer timer.Stop()
+	}
+
+	// 1. Stop accepting, and wait until no Serve loop can hand over a new
+	// connection. Only then are requests answered with Connection: close
+	// (golang/go#75591: a server that flags shutdown first drops requests
+	// it has just read).
+	s.mu.Lock()
+	lnErr := s.closeListenersLocked()
+	s.mu.Unlock()
+	s.serveWG.Wait()
+
+	// 2. Tell handlers and hijacked connections.
+	s.draining.Store(true)
+	close(s.drainCh)
+	counts := s.conns.counts()
+	s.logger.Info("shutdown started", "address", s.describe(),
+		"in_flight", s.inFlight.Load(), "active_conns", counts.active,
+		"idle_conns", counts.idle+counts.new, "hijacked_conns", s.conns.liveHijacked())
+
+	hijackExpired := make(chan struct{})
+	hijackTimer := time.AfterFunc(s.config.HijackedGrace, func() { close(hijackExpired) })
+	defer hijackTimer.Stop()
+
+	// 3. HTTP/1: every connection ends after a response with
+	// Connection: close, or after IdleDrainGrace of idleness.
+	idleClosed := s.drainHTTP1(d.cutCtx)
+
+	// 4. HTTP/2 (GOAWAY) and whatever net/http still tracks.
+	if err := s.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
+		s.logger.Warn("net/http shutdown", "address", s.describe(), "error", err)
+	}
+
+	// 5. Hijacked connections get their grace, then are closed.
+	hijackedCut := s.drainHijacked(d.cutCtx, hijackExpired)
+
+	// 6. Whatever is left is cut.
+	var cutConns int
+	var cutRequests int64
+	if d.cutCtx.Err() != nil {
+		left := s.conns.counts()
+		cutConns = left.new + left.active + left.idle
+		cutRequests = s.inFlight.Load()
+		_ = s.http.Close()
+		hijackedCut += s.conns.closeHijacked()
+	}
+
+	s.mu.Lock()
+	d.result = DrainStats{
+		Finished:            true,
+		Duration:            time.Since(start),
+		ServedWhileDraining: s.drainedReq.Load(),
+		IdleClosed:          idleClosed,
+		HijackedClosed:      hijackedCut,
+		CutConns:            cutConns,
+		CutRequests:         cutRequests,
+	}
+	d.cause = context.Cause(d.cutCtx)
+	d.listenerErr = lnErr
+	s.logResult(d)
+	s.finishLocked()
+	s.mu.Unlock()
+}
+
+// drainHTTP1 waits until every HTTP/1 connection has closed, closing
+// those that stay idle for the grace period. It returns how many it
+// closed, and stops early when ctx ends.
+func (s *Server) drainHTTP1(ctx context.Context) int {
+	grace := s.config.IdleDrainGrace
+	total := 0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		closed, remaining, next := s.conns.closeIdleHTTP1(time.Now(), grace)
+		total += closed
+		if remaining == 0 {
+			return total
+		}
+		var wake <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(time.Until(next))
+			wake = timer.C
+		}
+		select {
+		case <-s.conns.changed:
+		case <-wake:
+		case <-ctx.Done():
+			return total
+		}
+	}
+}
+
+// hijackPoll is how often the drain checks whether hijacked connections
+// have been closed by their handlers: net/http does not report it.
+const hijackPoll = 20 * time.Millisecond
+
+// drainHijacked waits for hijacked connections to be closed by their
+// handlers, and closes those still open when expired is closed or ctx
+// ends. It returns how many it closed.
+func (s *Server) drainHijacked(ctx context.Context, expired <-chan struct{}) int {
+	tick := time.NewTicker(hijackPoll)
+	defer tick.Stop()
+	for s.conns.liveHijacked() > 0 {
+		select {
+		case <-tick.C:
+			continue
+		case <-expired:
+		case <-ctx.Done():
+		}
+		return s.conns.closeHijacked()
+	}
+	return 0
+}
+
+// closeListenersLocked closes every listener of the server.
+func (s *Server) closeListenersLocked() error {
+	var errs []error
+	for _, ln := range s.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// finishLocked releases what outlives the listeners and marks the server
+// stopped.
+func (s *Server) finishLocked() {
+	if s.fdFile != nil {
+		_ = s.fdFile.Close()
+	} else {
+		// No descriptor was handed out, so no other process can be
+		// serving these paths: remove the socket files this server made.
+		for _, p := range s.unlinkPaths {
+			_ = os.Remove(p)
+		}
+	}
+	s.status.Store(int32(ServerStatusStopped))
+	close(s.stopped)
+}
+
+func (s *Server) logResult(d *drainState) {
+	r := d.result
+	level := slog.LevelInfo
+	msg := "shutdown finished"
+	cut := r.CutConns > 0 || r.CutRequests > 0
+	if cut {
+		level = slog.LevelWarn
+		msg = "shutdown finished by cutting connections"
+	}
+	attrs := []any{
+		"address", s.describe(),
+		"duration", r.Duration.Round(time.Millisecond),
+		"served_while_draining", r.ServedWhileDraining,
+		"idle_closed", r.IdleClosed,
+		"hijacked_closed", r.HijackedClosed,
+		"cut_conns", r.CutConns,
+		"cut_requests", r.CutRequests,
+	}
+	if cut {
+		attrs = append(attrs, "cause", d.cause)
+	}
+	if d.listenerErr != nil {
+		attrs = append(attrs, "listener_error", d.listenerErr)
+	}
+	s.logger.Log(context.Background(), level, msg, attrs...)
+}
