@@ -1,0 +1,108 @@
+package graceful
+
+import (
+	"log/slog"
+	"os"
+	"time"
+)
+
+// RestartMode chooses how a [Process] replaces itself on restart.
+type RestartMode string
+
+const (
+	// RestartModeReexec starts a new copy of the binary that inherits the
+	// listening sockets; once it is ready the old process drains and
+	// exits, so the service's PID changes with every restart. Use it
+	// under systemd (with Type=notify-reload and NotifyAccess=all) or any
+	// supervisor that follows MAINPID or a PID file.
+	RestartModeReexec RestartMode = "reexec"
+
+	// RestartModeSupervisor keeps the first process as a small supervisor
+	// that owns the sockets and runs the server in worker processes; a
+	// restart replaces the worker and the supervisor's PID never changes.
+	// Use it as PID 1 in a container, under supervisord, or in a
+	// foreground terminal.
+	RestartModeSupervisor RestartMode = "supervisor"
+)
+
+// RestartModes returns the valid restart modes, for validation and docs.
+func RestartModes() []RestartMode {
+	return []RestartMode{RestartModeReexec, RestartModeSupervisor}
+}
+
+// ProcessConfig holds the settings of a [Process]: how it restarts, how
+// long it waits for a new generation, and how it tells supervisors about
+// itself. Start from [DefaultProcessConfig].
+type ProcessConfig struct {
+	// Mode is how a restart replaces the process: [RestartModeReexec]
+	// (the default) or [RestartModeSupervisor].
+	Mode RestartMode
+
+	// RestartSignal is the signal that triggers a zero-downtime restart
+	// (SIGHUP by default; see [RestartSignalNames]). SIGTERM and SIGINT
+	// always mean a graceful shutdown.
+	RestartSignal os.Signal
+
+	// UpgradeTimeout bounds how long a new generation may take to become
+	// ready. Past it, the new process is stopped and the old one keeps
+	// serving.
+	UpgradeTimeout time.Duration
+
+	// MaxGenerations bounds how many generations may be alive at once:
+	// the serving one plus those still draining long requests. A restart
+	// that would exceed it is refused with an error until an old
+	// generation exits. At least 2.
+	MaxGenerations int
+
+	// PIDFile, when set, is written atomically with the PID of the
+	// process that serves, before it reports ready, and removed at the
+	// final shutdown.
+	PIDFile string
+
+	// ShutdownDelay is how long, once a shutdown is requested, the
+	// process keeps serving normally while its readiness endpoint
+	// answers 503, so that load balancers stop sending before the
+	// listeners close. A second SIGTERM or SIGINT skips the rest of it.
+	ShutdownDelay time.Duration
+
+	// ReadinessPath, when set, is served on every server of the process:
+	// 200 while it serves, 503 from the moment a shutdown is requested.
+	ReadinessPath string
+
+	// LivenessPath, when set, is served on every server of the process:
+	// 200 as long as the process runs, draining included.
+	LivenessPath string
+
+	// Executable is the binary a restart starts. Empty means the binary
+	// of the running process, resolved at start-up to an absolute path,
+	// so that a new binary installed at that path is what the restart
+	// runs.
+	Executable string
+
+	// Logger receives the process's structured log lines. Nil means
+	// [slog.Default].
+	Logger *slog.Logger
+}
+
+// Default values of [ProcessConfig], shared with the config package and
+// the JSON Schema.
+const (
+	DefaultRestartMode       = RestartModeReexec
+	DefaultRestartSignalName = "SIGHUP"
+	DefaultUpgradeTimeout    = time.Minute
+	DefaultMaxGenerations    = 3
+	DefaultShutdownDelay     = 0
+)
+
+// DefaultProcessConfig returns the process settings used when nothing else
+// is said.
+func DefaultProcessConfig() ProcessConfig {
+	sig, _ := SignalByName(DefaultRestartSignalName)
+	return ProcessConfig{
+		Mode:           DefaultRestartMode,
+		RestartSignal:  sig,
+		UpgradeTimeout: DefaultUpgradeTimeout,
+		MaxGenerations: DefaultMaxGenerations,
+		ShutdownDelay:  DefaultShutdownDelay,
+	}
+}
