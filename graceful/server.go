@@ -42,8 +42,8 @@ type Server struct {
 	raw         []net.Listener // listeners as bound or adopted, before TLS
 	listeners   []net.Listener // what Serve accepts on
 	https       bool
-	fdFile      *os.File   // the duplicate handed out by Fd, closed at the end
-	unlinkPaths []string   // unix socket paths this server created
+	fdFile      *os.File // the duplicate handed out by Fd, closed at the end
+	unlinkPaths []string // unix socket paths this server created
 	serving     bool
 	stopping    bool
 	drain       *drainState

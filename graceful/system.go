@@ -78,5 +78,5 @@ func (osSystem) activationListeners(logger *slog.Logger) ([]inheritedListener, e
 	return activationListeners(logger)
 }
 func (osSystem) startChild(spec childSpec) (child, error) { return startChild(spec) }
-func (osSystem) sdNotify(state string) error               { return sdNotify(state) }
-func (osSystem) processAlive(pid int) bool                 { return processAlive(pid) }
+func (osSystem) sdNotify(state string) error              { return sdNotify(state) }
+func (osSystem) processAlive(pid int) bool                { return processAlive(pid) }
