@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"sync"
@@ -16,22 +15,17 @@ import (
 	"time"
 )
 
-// Descriptor numbers in the child: ExtraFiles start at 3.
-const (
-	childReadyFd     = 3
-	childStderrFd    = 4
-	childFirstListen = 5
-)
-
 // stderrTailSize is how much of a failing child's standard error the
 // parent keeps for its log line.
 const stderrTailSize = 4096
 
-// osChild is a next generation started with os/exec.
+// osChild is a next generation started with os.StartProcess.
 type osChild struct {
-	cmd       *exec.Cmd
+	proc      *os.Process
+	control   *os.File // write end of a worker's control pipe, or nil
 	readyCh   chan struct{}
 	exitedCh  chan struct{}
+	exitOnce  sync.Once
 	status    string
 	readyErr  error
 	tail      tailBuffer
@@ -61,48 +55,55 @@ func startChild(spec childSpec) (child, error) {
 		Version:    handoverVersion,
 		Generation: spec.generation,
 		Ancestors:  spec.ancestors,
-		ReadyFd:    childReadyFd,
-		StderrFd:   childStderrFd,
 		Mode:       spec.mode,
 	}
-	extra := []*os.File{readyW, os.Stderr}
-	for i, l := range spec.listeners {
-		extra = append(extra, l.file)
-		h.Listeners = append(h.Listeners, handoverListener{Name: l.name, Fd: childFirstListen + i})
+	// The child's descriptors: 0-2, then the extra files from 3 on.
+	files := []*os.File{os.Stdin, os.Stdout, stderrW}
+	add := func(f *os.File) int {
+		files = append(files, f)
+		return len(files) - 1
+	}
+	h.ReadyFd = add(readyW)
+	h.StderrFd = add(os.Stderr)
+	var controlR, controlW *os.File
+	if spec.mode == workerMode {
+		if controlR, controlW, err = os.Pipe(); err != nil {
+			closeAll(readyR, readyW, stderrR, stderrW)
+			return nil, fmt.Errorf("control pipe: %w", err)
+		}
+		h.ControlFd = add(controlR)
+	}
+	for _, l := range spec.listeners {
+		h.Listeners = append(h.Listeners, handoverListener{Name: l.name, Fd: add(l.file)})
 	}
 	encoded, err := h.encode()
 	if err != nil {
-		closeAll(readyR, readyW, stderrR, stderrW)
+		closeAll(readyR, readyW, stderrR, stderrW, controlR, controlW)
 		return nil, err
 	}
 
-	cmd := &exec.Cmd{
-		Path:       spec.exe,
-		Args:       spec.args,
-		Dir:        spec.dir,
-		Env:        append(childEnviron(spec.env), handoverEnv+"="+encoded),
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     stderrW,
-		ExtraFiles: extra,
-	}
 	// A child inherits an ignored SIGHUP across exec, and the Go runtime
 	// keeps it ignored until the program asks for it: a restart signal
 	// that reaches the child before NewProcess cannot kill it.
 	if spec.restartSignal != nil {
 		signal.Ignore(spec.restartSignal)
 	}
-	err = cmd.Start()
+	proc, err := os.StartProcess(spec.exe, spec.args, &os.ProcAttr{
+		Dir:   spec.dir,
+		Env:   append(childEnviron(spec.env), handoverEnv+"="+encoded),
+		Files: files,
+	})
 	if spec.rearm != nil {
 		spec.rearm()
 	}
-	closeAll(readyW, stderrW)
+	closeAll(readyW, stderrW, controlR)
 	if err != nil {
-		closeAll(readyR, stderrR)
+		closeAll(readyR, stderrR, controlW)
 		return nil, fmt.Errorf("start %s: %w", spec.exe, err)
 	}
 	c := &osChild{
-		cmd:       cmd,
+		proc:      proc,
+		control:   controlW,
 		readyCh:   make(chan struct{}),
 		exitedCh:  make(chan struct{}),
 		copyDone:  make(chan struct{}),
@@ -110,7 +111,11 @@ func startChild(spec childSpec) (child, error) {
 	}
 	go c.copyStderr(stderrR)
 	go c.readReady(readyR)
-	go c.wait()
+	if spec.reaper != nil {
+		spec.reaper.watch(proc.Pid, c.markExited)
+	} else {
+		go c.wait()
+	}
 	return c, nil
 }
 
@@ -131,11 +136,13 @@ func childEnviron(env []string) []string {
 
 func closeAll(files ...*os.File) {
 	for _, f := range files {
-		_ = f.Close()
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 }
 
-func (c *osChild) pid() int                { return c.cmd.Process.Pid }
+func (c *osChild) pid() int                { return c.proc.Pid }
 func (c *osChild) ready() <-chan struct{}  { return c.readyCh }
 func (c *osChild) exited() <-chan struct{} { return c.exitedCh }
 func (c *osChild) exitStatus() string      { return c.status }
@@ -175,18 +182,45 @@ func (c *osChild) readReady(r *os.File) {
 	close(c.readyCh)
 }
 
+// wait reaps the child (outside PID 1, where a reaper does it).
 func (c *osChild) wait() {
-	err := c.cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		c.status = "exit status 0"
-	case errors.As(err, &ee):
-		c.status = ee.ProcessState.String()
-	default:
-		c.status = err.Error()
+	st, err := c.proc.Wait()
+	if err != nil {
+		c.markExited(err.Error())
+		return
 	}
-	close(c.exitedCh)
+	c.markExited(st.String())
+}
+
+// markExited records how the child ended, once it has been reaped.
+func (c *osChild) markExited(status string) {
+	c.exitOnce.Do(func() {
+		c.status = status
+		if c.control != nil {
+			_ = c.control.Close()
+		}
+		close(c.exitedCh)
+	})
+}
+
+// requestDrain tells a worker to hand over: stop accepting, drain, exit.
+func (c *osChild) requestDrain() error {
+	if c.control == nil {
+		return errors.New("the child has no control pipe")
+	}
+	if _, err := io.WriteString(c.control, controlDrain+"\n"); err != nil {
+		return fmt.Errorf("tell worker %d to drain: %w", c.pid(), err)
+	}
+	return nil
+}
+
+// signal sends sig to the child unless it has been reaped.
+func (c *osChild) signal(sig os.Signal) {
+	select {
+	case <-c.exitedCh:
+	default:
+		_ = c.proc.Signal(sig)
+	}
 }
 
 func (c *osChild) stop(grace time.Duration) {
@@ -196,7 +230,7 @@ func (c *osChild) stop(grace time.Duration) {
 			return
 		default:
 		}
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		c.signal(syscall.SIGTERM)
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
@@ -204,7 +238,7 @@ func (c *osChild) stop(grace time.Duration) {
 			return
 		case <-t.C:
 		}
-		_ = c.cmd.Process.Kill()
+		c.signal(syscall.SIGKILL)
 		<-c.exitedCh
 	})
 	<-c.exitedCh

@@ -34,7 +34,11 @@ type cluster struct {
 	pidFile string
 	bfile   string // behaviour file read by each generation at start-up
 	first   *exec.Cmd
+	exited  chan error // the first process's exit
 	stderr  *syncBuffer
+	// supervisor: the PID file names a supervisor whose workers serve,
+	// so the serving PID comes from the answers, not the PID file.
+	supervisor bool
 	mu      sync.Mutex
 	seen    []int // every PID that served, in order
 }
@@ -44,6 +48,7 @@ type clusterOptions struct {
 	env   []string
 	files []*os.File // extra files for the first generation
 	role  string     // "server" by default
+	mode  RestartMode
 }
 
 // syncBuffer collects the standard error of every generation.
@@ -64,10 +69,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func init() {
-	// Old generations are orphaned when they hand over: make the test
-	// process their reaper, so that the test can see and collect them
-	// instead of leaving that to whatever PID 1 the machine has.
+// becomeSubreaper makes the test process the reaper of the generations it
+// starts: old generations are orphaned when they hand over, and the test
+// sees and collects them instead of leaving that to whatever PID 1 the
+// machine has. Only the test runner does this, never a server role.
+func becomeSubreaper() {
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
 
@@ -83,6 +89,11 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		pidFile: filepath.Join(dir, "server.pid"),
 		bfile:   filepath.Join(dir, "behaviour"),
 		stderr:  &syncBuffer{},
+		exited:  make(chan error, 1),
+	}
+	c.supervisor = o.mode == RestartModeSupervisor
+	if o.mode != "" {
+		o.env = append(o.env, envMode+"="+string(o.mode))
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -108,7 +119,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		t.Fatalf("start first generation: %v", err)
 	}
 	c.first = cmd
-	go func() { _ = cmd.Wait() }()
+	go func() { c.exited <- cmd.Wait() }()
 	t.Cleanup(c.cleanup)
 	pid := c.waitServingPID(0, 20*time.Second)
 	c.record(pid)
@@ -138,16 +149,32 @@ func (c *cluster) pidFromFile() int {
 	return pid
 }
 
-// waitServingPID waits until the PID file names a process other than not
-// and that process answers requests.
+// bodyPID asks who serves, 0 when nobody answers.
+func (c *cluster) bodyPID() int {
+	body, err := c.get("/")
+	if err != nil {
+		return 0
+	}
+	m := pidInBody.FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+var pidInBody = regexp.MustCompile(`pid=(\d+) `)
+
+// waitServingPID waits until a process other than not answers requests
+// and, outside supervisor mode, the PID file names it. It returns the
+// serving PID.
 func (c *cluster) waitServingPID(not int, timeout time.Duration) int {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if pid := c.pidFromFile(); pid != 0 && pid != not {
-			if got, err := c.get("/"); err == nil && strings.Contains(got, fmt.Sprintf("pid=%d ", pid)) {
-				return pid
-			}
+		filePID := c.pidFromFile()
+		if pid := c.bodyPID(); pid != 0 && pid != not && filePID != 0 && (c.supervisor || pid == filePID) {
+			return pid
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -209,14 +236,23 @@ func (c *cluster) signal(pid int, sig syscall.Signal) {
 // and the time from the signal to the successor's first answer.
 func (c *cluster) restart() (int, time.Duration) {
 	c.t.Helper()
-	old := c.pidFromFile()
+	old := c.servingPID()
 	begin := time.Now()
-	c.signal(old, syscall.SIGHUP)
+	c.signal(c.pidFromFile(), syscall.SIGHUP)
 	pid := c.waitServingPID(old, 30*time.Second)
 	took := time.Since(begin)
 	c.record(pid)
 	c.waitGone(old, 30*time.Second)
 	return pid, took
+}
+
+// servingPID is the PID that answers requests now.
+func (c *cluster) servingPID() int {
+	c.t.Helper()
+	if !c.supervisor {
+		return c.pidFromFile()
+	}
+	return c.waitServingPID(0, 10*time.Second)
 }
 
 // waitGone waits until pid has exited, reaping it if it is the test's own

@@ -39,6 +39,10 @@ type handover struct {
 	// Mode is the restart mode of the parent: "reexec", or "worker" for
 	// a worker started by a supervisor.
 	Mode string `json:"mode,omitempty"`
+	// ControlFd, for a worker, is the read end of a pipe on which its
+	// supervisor sends commands ("drain"); its end means the supervisor
+	// is gone.
+	ControlFd int `json:"control_fd,omitempty"`
 	// Listeners are the listening sockets, by name.
 	Listeners []handoverListener `json:"listeners"`
 }
@@ -77,14 +81,18 @@ func parseHandover(raw string) (handover, error) {
 		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d", handoverEnv, h.Version, handoverVersion)
 	}
 	var errs []error
-	if h.Generation < 2 {
+	switch {
+	case h.Mode == workerMode && h.Generation < 1:
+		errs = append(errs, fmt.Errorf("generation %d: a worker is generation 1 or later", h.Generation))
+	case h.Mode != workerMode && h.Generation < 2:
 		errs = append(errs, fmt.Errorf("generation %d: a handed-over process is generation 2 or later", h.Generation))
 	}
 	if len(h.Ancestors) == 0 {
 		errs = append(errs, errors.New("no ancestors: the parent's PID is missing"))
 	}
 	for _, pid := range h.Ancestors {
-		if pid <= 1 {
+		// PID 1 hands over only as a supervisor (in a container).
+		if pid < 1 || (pid == 1 && h.Mode != workerMode) {
 			errs = append(errs, fmt.Errorf("ancestor PID %d is not a process that can hand over", pid))
 		}
 	}
@@ -108,6 +116,12 @@ func parseHandover(raw string) (handover, error) {
 	checkFd("ready pipe", h.ReadyFd)
 	if h.StderrFd != 0 {
 		checkFd("stderr", h.StderrFd)
+	}
+	if h.ControlFd != 0 {
+		checkFd("control pipe", h.ControlFd)
+	}
+	if (h.ControlFd != 0) != (h.Mode == workerMode) {
+		errs = append(errs, errors.New("a control pipe is given exactly to workers"))
 	}
 	names := map[string]bool{}
 	for _, l := range h.Listeners {

@@ -48,6 +48,8 @@ func (p *Process) inherit() error {
 	p.generation = h.Generation
 	p.ancestors = h.Ancestors
 	p.parent = link
+	p.control = link.control
+	link.control = nil
 	p.inherited = lns
 	p.worker = h.Mode == workerMode
 	return nil

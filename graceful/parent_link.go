@@ -15,7 +15,13 @@ const readyLine = "READY pid=%d\n"
 type parentLink struct {
 	ready    *os.File
 	stderrFd int
+	// control is a worker's command pipe from its supervisor; it
+	// outlives the ready pipe.
+	control *os.File
 }
+
+// Commands a supervisor sends a worker on its control pipe, one per line.
+const controlDrain = "drain"
 
 // reportReady tells the parent that this process serves. It first moves
 // standard error off the parent's pipe: the parent stops reading it once
@@ -41,6 +47,9 @@ func (l *parentLink) reportReady(pid int) error {
 // pipe close and treats the start as failed.
 func (l *parentLink) close() {
 	_ = l.ready.Close()
+	if l.control != nil {
+		_ = l.control.Close()
+	}
 	if l.stderrFd > 0 {
 		closeFd(l.stderrFd)
 		l.stderrFd = 0

@@ -27,7 +27,18 @@ func openParentLink(h handover) (*parentLink, error) {
 		}
 		unix.CloseOnExec(h.StderrFd)
 	}
-	return &parentLink{ready: os.NewFile(uintptr(h.ReadyFd), "ready pipe"), stderrFd: h.StderrFd}, nil
+	link := &parentLink{ready: os.NewFile(uintptr(h.ReadyFd), "ready pipe"), stderrFd: h.StderrFd}
+	if h.ControlFd > 0 {
+		if err := unix.Fstat(h.ControlFd, &st); err != nil {
+			return nil, fmt.Errorf("control pipe fd %d is not open: %w", h.ControlFd, err)
+		}
+		if uint32(st.Mode)&unix.S_IFMT != unix.S_IFIFO {
+			return nil, fmt.Errorf("control pipe fd %d is not a pipe", h.ControlFd)
+		}
+		unix.CloseOnExec(h.ControlFd)
+		link.control = os.NewFile(uintptr(h.ControlFd), "control pipe")
+	}
+	return link, nil
 }
 
 // switchStderr makes fd the process's standard error and closes fd.

@@ -63,6 +63,7 @@ type Process struct {
 	ancestors  []int       // older generations that may still drain
 	parent     *parentLink // how to tell the parent we are ready
 	worker     bool        // started by a supervisor, not by a restart
+	control    *os.File    // a worker's command pipe from its supervisor
 	inherited  []inheritedListener
 
 	sigCh      chan os.Signal

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,6 +40,9 @@ func (p *Process) Run(ctx context.Context) error {
 	servers := slices.Clone(p.servers)
 	p.mu.Unlock()
 	defer p.finish()
+	if p.cfg.Mode == RestartModeSupervisor && !p.worker {
+		return p.supervise(ctx)
+	}
 
 	stopCh := make(chan os.Signal, 4)
 	p.sys.notifySignals(stopCh, stopSignals...)
@@ -61,11 +65,36 @@ func (p *Process) Run(ctx context.Context) error {
 		p.shutdownServers(servers)
 		return err
 	}
-	return p.loop(ctx, servers, stopCh, serveErrs)
+	return p.loop(ctx, servers, stopCh, serveErrs, p.readControl())
+}
+
+// readControl delivers a worker's commands from its supervisor: "drain",
+// or "gone" when the pipe ends. It returns nil outside worker mode.
+func (p *Process) readControl() <-chan string {
+	if p.control == nil {
+		return nil
+	}
+	ch := make(chan string, 1)
+	go func() {
+		defer p.control.Close()
+		buf := make([]byte, 64)
+		for {
+			n, err := p.control.Read(buf)
+			if n > 0 && strings.Contains(string(buf[:n]), controlDrain) {
+				ch <- controlDrain
+				return
+			}
+			if err != nil {
+				ch <- "gone"
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // loop is the lifecycle state machine of a serving process.
-func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.Signal, serveErrs <-chan error) error {
+func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.Signal, serveErrs <-chan error, control <-chan string) error {
 	upgradeDone := make(chan upgradeResult, 1)
 	var cancelUpgrade context.CancelFunc
 	upgrading := false
@@ -104,7 +133,11 @@ func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.
 	for {
 		select {
 		case sig := <-p.sigCh:
-			if upgrading {
+			switch {
+			case p.worker:
+				p.logger.Info("restart signal ignored: the supervisor restarts workers", "signal", sig)
+				continue
+			case upgrading:
 				p.logger.Info("restart signal coalesced into the restart under way", "signal", sig)
 				continue
 			}
@@ -112,7 +145,11 @@ func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.
 			startUpgrade(context.Background(), nil)
 
 		case req := <-p.restartReq:
-			if upgrading {
+			switch {
+			case p.worker:
+				req.result <- fmt.Errorf("graceful: this worker cannot restart itself: its supervisor (pid %d) restarts workers on %v", p.ancestors[0], p.cfg.RestartSignal)
+				continue
+			case upgrading:
 				req.result <- ErrRestartInProgress
 				continue
 			}
@@ -122,29 +159,38 @@ func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.
 		case r := <-upgradeDone:
 			finishUpgrade(r)
 			if r.err == nil {
-				return p.handOver(servers, r.child)
+				return p.handOver(servers, r.child.pid())
 			}
+
+		case cmd := <-control:
+			if cmd == controlDrain {
+				return p.handOver(servers, p.ancestors[0])
+			}
+			p.logger.Warn("the supervisor is gone; shutting down")
+			return p.shutdown(servers, nil, "supervisor gone")
 
 		case err := <-serveErrs:
 			if c := abortUpgrade(errors.New("a server failed")); c != nil {
-				return p.handOver(servers, c)
+				return p.handOver(servers, c.pid())
 			}
 			p.logger.Error("a server failed; shutting the process down", "error", err)
 			p.stopping.Store(true)
-			p.notify("STOPPING=1")
 			p.shutdownServers(servers)
-			p.cleanUpFinal()
+			if !p.worker {
+				p.notify("STOPPING=1")
+				p.cleanUpFinal()
+			}
 			return err
 
 		case sig := <-stopCh:
 			if c := abortUpgrade(errors.New("the process is shutting down")); c != nil {
-				return p.handOver(servers, c)
+				return p.handOver(servers, c.pid())
 			}
 			return p.shutdown(servers, stopCh, sig.String())
 
 		case <-ctx.Done():
 			if c := abortUpgrade(errors.New("the process is shutting down")); c != nil {
-				return p.handOver(servers, c)
+				return p.handOver(servers, c.pid())
 			}
 			return p.shutdown(servers, stopCh, "context: "+context.Cause(ctx).Error())
 		}
@@ -190,6 +236,16 @@ func (p *Process) dropEarlyRestartSignals() {
 // becomeReady writes the PID file, tells the parent generation (if any)
 // and systemd that this process serves.
 func (p *Process) becomeReady() error {
+	if p.worker {
+		// The supervisor is the service for the outside world: the PID
+		// file and systemd hear of it, not of its workers.
+		if err := p.parent.reportReady(p.pid); err != nil {
+			return fmt.Errorf("graceful: %w", err)
+		}
+		p.parent = nil
+		p.logger.Info("worker ready", "servers", p.serverAddresses())
+		return nil
+	}
 	if p.cfg.PIDFile != "" {
 		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 			return fmt.Errorf("graceful: %w", err)
@@ -210,13 +266,14 @@ func (p *Process) becomeReady() error {
 	return nil
 }
 
-// handOver drains this generation after its successor became ready. The
-// PID file, unix socket files and systemd's main PID now belong to the
-// successor: nothing of them is touched.
-func (p *Process) handOver(servers []*Server, c child) error {
+// handOver drains this generation after its successor became ready (or,
+// for a worker, when its supervisor asks). The PID file, unix socket files
+// and systemd's main PID now belong to someone else: nothing of them is
+// touched.
+func (p *Process) handOver(servers []*Server, to int) error {
 	p.stopping.Store(true)
 	begin := time.Now()
-	p.logger.Info("handed over; draining", "successor_pid", c.pid())
+	p.logger.Info("handed over; draining", "to_pid", to)
 	p.shutdownServers(servers)
 	p.logger.Info("drained; exiting", "took", time.Since(begin).Round(time.Millisecond))
 	return nil
@@ -226,8 +283,10 @@ func (p *Process) handOver(servers []*Server, c child) error {
 func (p *Process) shutdown(servers []*Server, stopCh <-chan os.Signal, cause string) error {
 	p.stopping.Store(true)
 	p.logger.Info("shutting down", "cause", cause)
-	p.notify("STOPPING=1")
-	if d := p.cfg.ShutdownDelay; d > 0 {
+	if !p.worker {
+		p.notify("STOPPING=1")
+	}
+	if d := p.cfg.ShutdownDelay; d > 0 && stopCh != nil {
 		p.logger.Info("shutdown delay: readiness answers 503, serving continues", "delay", d)
 		t := time.NewTimer(d)
 		select {
@@ -239,7 +298,9 @@ func (p *Process) shutdown(servers []*Server, stopCh <-chan os.Signal, cause str
 	}
 	begin := time.Now()
 	p.shutdownServers(servers)
-	p.cleanUpFinal()
+	if !p.worker {
+		p.cleanUpFinal()
+	}
 	p.logger.Info("stopped", "drain_took", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
@@ -274,6 +335,17 @@ func (p *Process) cleanUpFinal() {
 				p.logger.Warn("remove unix socket file", "path", o.ep.address, "error", err)
 			}
 		}
+	}
+}
+
+// closeListeners closes the listeners of servers that never served (a
+// supervisor's).
+func (p *Process) closeListeners() {
+	p.mu.Lock()
+	servers := slices.Clone(p.servers)
+	p.mu.Unlock()
+	for _, s := range servers {
+		_ = s.Close(context.Background())
 	}
 }
 

@@ -131,6 +131,8 @@ func (c *fakeChild) exitStatus() string      { return "exit status 7" }
 func (c *fakeChild) stderrTail() string      { return "fake child's last words" }
 func (c *fakeChild) markReady()              { c.becomeRdy.Do(func() { close(c.readyCh) }) }
 func (c *fakeChild) exit()                   { c.once.Do(func() { close(c.exitedCh) }) }
+func (c *fakeChild) signal(os.Signal)        {}
+func (c *fakeChild) requestDrain() error     { return errors.New("fake children have no control pipe") }
 func (c *fakeChild) stop(time.Duration) {
 	select {
 	case <-c.stopped:

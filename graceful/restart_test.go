@@ -207,7 +207,7 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	next := c.waitServingPID(first, 30*time.Second)
 	c.record(next)
 	c.waitGone(first, 30*time.Second)
-	if n := c.logCount("restart: starting the next generation", fmt.Sprintf("pid=%d ", first)); n != 1 {
+	if n := c.logCount("starting the next generation", fmt.Sprintf("pid=%d ", first)); n != 1 {
 		t.Errorf("generation 1 started %d successors, want exactly 1\n%s", n, c.stderr)
 	}
 	if got := c.processes(); len(got) != 1 || got[0] != next {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,11 +35,13 @@ const (
 	envMaxGen    = "GRACEKIT_TEST_MAX_GENERATIONS"
 	envDelay     = "GRACEKIT_TEST_SHUTDOWN_DELAY"
 	envSignal    = "GRACEKIT_TEST_SIGNAL"
+	envMode      = "GRACEKIT_TEST_MODE"
 )
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(envRole) {
 	case "":
+		becomeSubreaper()
 	case "server":
 		os.Exit(serverRole())
 	case "activate":
@@ -72,6 +75,9 @@ func serverRole() int {
 	}
 	if n, err := strconv.Atoi(os.Getenv(envMaxGen)); err == nil {
 		pcfg.MaxGenerations = n
+	}
+	if m := os.Getenv(envMode); m != "" {
+		pcfg.Mode = RestartMode(m)
 	}
 	if name := os.Getenv(envSignal); name != "" {
 		sig, err := SignalByName(name)
@@ -133,7 +139,7 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 		fmt.Fprint(w, server().Stats().InFlightRequests)
 	})
 	mux.HandleFunc("/fds", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, describeFds())
+		fmt.Fprint(w, describeFds(listenerInode(server())))
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		for _, name := range []string{handoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
@@ -141,6 +147,15 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 				fmt.Fprintf(w, "%s=%s\n", name, v)
 			}
 		}
+	})
+	mux.HandleFunc("/orphan", func(w http.ResponseWriter, r *http.Request) {
+		// The shell exits at once; its sleep is orphaned and re-parented
+		// to the nearest reaper: PID 1 of the namespace.
+		if err := exec.Command("/bin/sh", "-c", "sleep 0.05 &").Run(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "orphaned")
 	})
 	mux.HandleFunc("/restart", func(w http.ResponseWriter, r *http.Request) {
 		if err := p.Restart(r.Context()); err != nil {
@@ -176,9 +191,25 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 	return mux
 }
 
+// listenerInode returns the inode of the server's listening socket.
+func listenerInode(s *Server) string {
+	s.mu.Lock()
+	ln := s.raw[0]
+	s.mu.Unlock()
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return ""
+	}
+	var st unix.Stat_t
+	_ = rc.Control(func(fd uintptr) { _ = unix.Fstat(int(fd), &st) })
+	return fmt.Sprintf("socket:[%d]", st.Ino)
+}
+
 // describeFds lists the process's open descriptors above 2 with their
-// close-on-exec flag, one per line: "fd cloexec|inherit target".
-func describeFds() string {
+// close-on-exec flag, one per line: "fd cloexec|inherit target". Client
+// connections come and go with the load and are left out; the listening
+// socket (every descriptor of it) is in.
+func describeFds(listener string) string {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return "error " + err.Error()
@@ -194,6 +225,9 @@ func describeFds() string {
 			continue // the directory's own descriptor, closed by now
 		}
 		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		if strings.HasPrefix(target, "socket:") && target != listener {
+			continue
+		}
 		state := "inherit"
 		if flags&unix.FD_CLOEXEC != 0 {
 			state = "cloexec"

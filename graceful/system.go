@@ -37,7 +37,9 @@ type childSpec struct {
 	// signal before it installs its own handler.
 	restartSignal os.Signal
 	rearm         func()
-	logger        *slog.Logger
+	// reaper, when set, reaps the child instead of a wait of its own
+	// (a supervisor that is PID 1 reaps every process).
+	reaper *reaper
 }
 
 // namedFile is a listening socket's duplicate, with the name the child
@@ -62,6 +64,11 @@ type child interface {
 	// stop asks the child to stop (SIGTERM), kills it after grace, and
 	// returns once it has been reaped.
 	stop(grace time.Duration)
+	// signal sends a signal to the child unless it has been reaped.
+	signal(sig os.Signal)
+	// requestDrain tells a worker to hand over: stop accepting, drain,
+	// exit.
+	requestDrain() error
 }
 
 // osSystem is the real operating system.

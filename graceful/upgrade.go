@@ -46,49 +46,75 @@ func (p *Process) liveAncestors() []int {
 	return live
 }
 
-// upgrade starts the next generation and waits until it is ready, has
-// failed, or ctx ends. On failure the child is stopped and reaped, and the
-// error says why, with the tail of the child's standard error.
+// upgrade starts the next generation of a re-exec process and waits until
+// it is ready, has failed, or ctx ends.
 func (p *Process) upgrade(ctx context.Context) (child, error) {
-	begin := time.Now()
 	live := p.liveAncestors()
 	if alive := len(live) + 2; alive > p.cfg.MaxGenerations {
 		return nil, fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
 			ErrTooManyGenerations, live, p.cfg.MaxGenerations)
 	}
-	next := p.generation + 1
-	p.logger.Info("restart: starting the next generation", "next_generation", next, "binary", p.exe)
-	p.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec() + "\nSTATUS=starting generation " + fmt.Sprint(next))
+	return p.startNext(ctx, startOptions{
+		generation: p.generation + 1,
+		ancestors:  append(slices.Clone(live), p.pid),
+		mode:       string(RestartModeReexec),
+		reload:     true,
+	})
+}
+
+// startOptions describe the process startNext starts.
+type startOptions struct {
+	generation int
+	ancestors  []int
+	mode       string
+	reload     bool    // tell systemd a reload is under way, and when it ends
+	reaper     *reaper // reaps the child when this process is PID 1
+}
+
+// startNext starts a process that inherits the listeners and waits until
+// it is ready, has failed, or ctx ends. On failure the child is stopped
+// and reaped, and the error says why, with the tail of the child's
+// standard error.
+func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) {
+	begin := time.Now()
+	what := "the next generation"
+	if o.mode == workerMode {
+		what = "a worker"
+	}
+	p.logger.Info("starting "+what, "next_generation", o.generation, "binary", p.exe)
+	if o.reload {
+		p.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec() + "\nSTATUS=starting generation " + fmt.Sprint(o.generation))
+	}
+	fail := func(err error) (child, error) {
+		if o.reload {
+			p.notifyReady("restart failed: " + err.Error())
+		}
+		return nil, err
+	}
 
 	files, err := p.dupListeners()
 	if err != nil {
-		p.notifyReady("restart failed: " + err.Error())
-		return nil, err
+		return fail(err)
 	}
 	spec := childSpec{
 		exe:           p.executable(),
 		args:          p.args,
 		dir:           p.dir,
 		env:           p.sys.environ(),
-		generation:    next,
-		ancestors:     append(slices.Clone(live), p.pid),
-		mode:          string(RestartModeReexec),
+		generation:    o.generation,
+		ancestors:     o.ancestors,
+		mode:          o.mode,
 		listeners:     files,
 		restartSignal: p.cfg.RestartSignal,
 		rearm:         func() { p.sys.notifySignals(p.sigCh, p.cfg.RestartSignal) },
-		logger:        p.logger,
-	}
-	if p.worker {
-		spec.mode = workerMode
+		reaper:        o.reaper,
 	}
 	c, err := p.sys.startChild(spec)
 	for _, f := range files {
 		_ = f.file.Close()
 	}
 	if err != nil {
-		err = fmt.Errorf("graceful: restart: %w", err)
-		p.notifyReady("restart failed: " + err.Error())
-		return nil, err
+		return fail(fmt.Errorf("graceful: start %s: %w", what, err))
 	}
 
 	timer := time.NewTimer(p.cfg.UpgradeTimeout)
@@ -96,7 +122,7 @@ func (p *Process) upgrade(ctx context.Context) (child, error) {
 	var why string
 	select {
 	case <-c.ready():
-		p.logger.Info("restart: the next generation is ready", "next_generation", next, "child_pid", c.pid(),
+		p.logger.Info(what+" is ready", "next_generation", o.generation, "child_pid", c.pid(),
 			"took", time.Since(begin).Round(time.Millisecond))
 		return c, nil
 	case <-c.exited():
@@ -107,16 +133,23 @@ func (p *Process) upgrade(ctx context.Context) (child, error) {
 		why = fmt.Sprintf("was abandoned before it was ready: %v", context.Cause(ctx))
 	}
 	c.stop(p.childStopGrace())
-	err = fmt.Errorf("graceful: restart failed: generation %d (pid %d) %s; this process (pid %d) keeps serving",
-		next, c.pid(), why, p.pid)
-	attrs := []any{"next_generation", next, "child_pid", c.pid(), "reason", why, "child_exit", c.exitStatus(),
+	if o.reload {
+		err = fmt.Errorf("graceful: restart failed: generation %d (pid %d) %s; this process (pid %d) keeps serving",
+			o.generation, c.pid(), why, p.pid)
+	} else {
+		err = fmt.Errorf("graceful: %s (generation %d, pid %d) %s", what, o.generation, c.pid(), why)
+	}
+	attrs := []any{"next_generation", o.generation, "child_pid", c.pid(), "reason", why, "child_exit", c.exitStatus(),
 		"took", time.Since(begin).Round(time.Millisecond)}
 	if tail := c.stderrTail(); tail != "" {
 		attrs = append(attrs, "child_stderr", tail)
 	}
-	p.logger.Error("restart failed; still serving", attrs...)
-	p.notifyReady("restart failed: generation " + fmt.Sprint(next) + " " + why)
-	return nil, err
+	if o.reload {
+		p.logger.Error("restart failed; still serving", attrs...)
+	} else {
+		p.logger.Error(what+" failed to start", attrs...)
+	}
+	return fail(err)
 }
 
 // executable is the binary a restart starts: the configured or resolved

@@ -1,0 +1,197 @@
+//go:build linux
+
+package graceful
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitExit waits for the first process of the cluster to exit and returns
+// its result.
+func (c *cluster) waitExit(timeout time.Duration) error {
+	c.t.Helper()
+	select {
+	case err := <-c.exited:
+		return err
+	case <-time.After(timeout):
+		c.t.Fatalf("the first process did not exit within %s\nlogs:\n%s", timeout, c.stderr)
+		return nil
+	}
+}
+
+func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
+	supervisor := c.pidFromFile()
+	if supervisor != c.first.Process.Pid {
+		t.Fatalf("PID file names %d, want the supervisor %d", supervisor, c.first.Process.Pid)
+	}
+	firstWorker := c.servingPID()
+	if firstWorker == supervisor {
+		t.Fatal("the supervisor serves requests itself")
+	}
+	firstFds := withoutRuntimeFds(c.fds())
+	stop := startLoad(c, 2)
+	n := restartCount(t) / 2
+	workers := map[int]bool{firstWorker: true}
+	for range n {
+		pid, _ := c.restart()
+		if workers[pid] {
+			t.Fatalf("restart did not start a new worker (pid %d again)", pid)
+		}
+		workers[pid] = true
+		if got := c.pidFromFile(); got != supervisor {
+			t.Fatalf("PID file changed to %d: the supervisor's PID must stay %d", got, supervisor)
+		}
+	}
+	requireNoFailures(t, stop())
+	if lastFds := withoutRuntimeFds(c.fds()); len(lastFds) != len(firstFds) {
+		t.Errorf("worker descriptors: %d in the first worker, %d after %d restarts\nfirst:\n%s\nlast:\n%s",
+			len(firstFds), len(lastFds), n, strings.Join(firstFds, "\n"), strings.Join(lastFds, "\n"))
+	}
+	c.signal(supervisor, syscall.SIGTERM)
+	if err := c.waitExit(30 * time.Second); err != nil {
+		t.Errorf("supervisor exit after SIGTERM: %v, want status 0", err)
+	}
+	c.checkClean()
+	if _, err := os.Stat(c.pidFile); !os.IsNotExist(err) {
+		t.Errorf("PID file left after the final stop: %v", err)
+	}
+}
+
+func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
+	for _, tc := range []struct{ behaviour, reason string }{
+		{"crash", "exited before it was ready: exit status 3"},
+		{"hang", "was not ready within the upgrade timeout of 500ms"},
+	} {
+		t.Run(tc.behaviour, func(t *testing.T) {
+			c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envTimeout + "=500ms"}})
+			supervisor := c.pidFromFile()
+			worker := c.servingPID()
+			stop := startLoad(c, 1)
+			c.setBehaviour(tc.behaviour)
+			c.signal(supervisor, syscall.SIGHUP)
+			waitFor(t, "the restart to fail", 20*time.Second, func() bool {
+				return c.logCount("restart failed; still serving", tc.reason) == 1
+			})
+			if got := c.bodyPID(); got != worker {
+				t.Fatalf("answers come from %d after a failed restart, want the old worker %d", got, worker)
+			}
+			for _, pid := range c.failedChildren() {
+				if st := procState(pid); st != "" {
+					t.Errorf("failed worker %d still exists (state %s)", pid, st)
+				}
+			}
+			c.setBehaviour("ok")
+			c.restart()
+			requireNoFailures(t, stop())
+			c.signal(supervisor, syscall.SIGTERM)
+			if err := c.waitExit(30 * time.Second); err != nil {
+				t.Errorf("supervisor exit: %v", err)
+			}
+			c.checkClean()
+		})
+	}
+}
+
+func TestSupervisorReplacesAWorkerThatDies(t *testing.T) {
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
+	supervisor := c.pidFromFile()
+	worker := c.servingPID()
+	c.signal(worker, syscall.SIGKILL)
+	// While no worker accepts, connections wait in the socket's queue:
+	// this request is answered by the replacement.
+	body, err := c.get("/")
+	if err != nil || strings.Contains(body, fmt.Sprintf("pid=%d ", worker)) {
+		t.Fatalf("request after the worker died: %q %v", body, err)
+	}
+	next := c.bodyPID()
+	c.record(next)
+	if c.logCount("the worker exited on its own; starting another", fmt.Sprintf("worker_pid=%d", worker)) != 1 {
+		t.Errorf("the supervisor did not log the dead worker")
+	}
+	c.signal(supervisor, syscall.SIGTERM)
+	if err := c.waitExit(30 * time.Second); err != nil {
+		t.Errorf("supervisor exit: %v", err)
+	}
+	c.checkClean()
+}
+
+// TestSupervisorAsPID1ReapsOrphans runs the supervisor as PID 1 of a new
+// PID namespace, as in a container, and makes its worker leave orphans.
+func TestSupervisorAsPID1ReapsOrphans(t *testing.T) {
+	probe := exec.Command("/bin/true")
+	probe.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	if err := probe.Run(); err != nil {
+		t.Skipf("cannot create a PID namespace here (%v): skipping the PID 1 test", err)
+	}
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	runID := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRole+"=server", envRun+"="+runID, envAddr+"="+addr,
+		envPIDFile+"="+dir+"/server.pid", envMode+"="+string(RestartModeSupervisor))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, runID: runID, addr: addr, pidFile: dir + "/server.pid", first: cmd,
+		stderr: logs, exited: make(chan error, 1), supervisor: true}
+	go func() { c.exited <- cmd.Wait() }()
+	t.Cleanup(c.cleanup)
+	c.waitServingPID(0, 20*time.Second)
+	if got := c.pidFromFile(); got != 1 {
+		t.Fatalf("the supervisor's PID in its namespace is %d, want 1", got)
+	}
+	host := cmd.Process.Pid
+	for range 5 {
+		if _, err := c.get("/orphan"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The orphans' sleep (50ms) ends; PID 1 must reap them.
+	waitFor(t, "the orphans to be reaped", 10*time.Second, func() bool {
+		for _, pid := range childrenOf(host) {
+			if procState(pid) == "Z" {
+				return false
+			}
+		}
+		return c.logCount("reaped an orphan") >= 5
+	})
+	if err := syscall.Kill(host, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitExit(30 * time.Second); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Errorf("supervisor as PID 1 exited with %v, want 0\n%s", ee, logs)
+		} else {
+			t.Error(err)
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid := procStat(p); ppid == pid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
