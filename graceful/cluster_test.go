@@ -39,8 +39,8 @@ type cluster struct {
 	// supervisor: the PID file names a supervisor whose workers serve,
 	// so the serving PID comes from the answers, not the PID file.
 	supervisor bool
-	mu      sync.Mutex
-	seen    []int // every PID that served, in order
+	mu         sync.Mutex
+	seen       []int // every PID that served, in order
 }
 
 type clusterOptions struct {
