@@ -245,6 +245,9 @@ func (c *converter) number(n *node, v, shown any, path []string) (any, bool) {
 		if !num.ok {
 			return fail(wrongType(v, "a number", "write a number"))
 		}
+		if math.IsInf(num.f, 0) || math.IsNaN(num.f) {
+			return fail(fmt.Sprintf("%s is not a finite number: JSON cannot hold it, so write a number", show(shown)))
+		}
 		return num.f, true
 	}
 	want := "a whole number"
@@ -313,7 +316,7 @@ func (c *converter) text(n *node, s string, path []string) (any, bool) {
 		if err != nil {
 			return fail(fmt.Sprintf("%q is not a number", s))
 		}
-		return f, true
+		return c.number(n, f, s, path)
 	case kindSection:
 		return fail(fmt.Sprintf("%q is text, not a section: set the keys of %s one by one", s, n.key))
 	case kindList:

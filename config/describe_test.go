@@ -118,8 +118,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 23 {
-		t.Errorf("%d keys", len(keys))
+	if len(keys) != 26 {
+		t.Errorf("%d keys, want 23 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {
@@ -132,8 +132,9 @@ func TestKeys(t *testing.T) {
 	if rt := byPath["server.readTimeout"]; rt.Value != "1m0s" || rt.Kind != "duration" {
 		t.Errorf("server.readTimeout: %+v", rt)
 	}
-	if keys[0].Path != "server.address" || keys[len(keys)-1].Path != "log.format" {
-		t.Errorf("order: first %s, last %s", keys[0].Path, keys[len(keys)-1].Path)
+	if keys[0].Path != "server" || keys[0].Kind != "section" || keys[0].Env != "" || keys[0].Value != nil ||
+		keys[1].Path != "server.address" || keys[len(keys)-1].Path != "log.format" {
+		t.Errorf("order: %s, %s ... %s", keys[0].Path, keys[1].Path, keys[len(keys)-1].Path)
 	}
 	uk, err := Keys(appConfig{}, "APP_")
 	if err != nil {

@@ -28,9 +28,10 @@ type Key struct {
 }
 
 // Keys lists the settings of cfg (a struct or a pointer to one) in the
-// order of the struct's fields, with their current values and the names of
-// their environment variables under envPrefix (such as
-// [DefaultEnvPrefix]).
+// order of the struct's fields, each section before the keys inside it,
+// with their current values and the names of their environment variables
+// under envPrefix (such as [DefaultEnvPrefix]). Sections have the Kind
+// "section", no Value and no Env.
 func Keys(cfg any, envPrefix string) ([]Key, error) {
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	if v.Kind() != reflect.Struct {
@@ -44,17 +45,21 @@ func Keys(cfg any, envPrefix string) ([]Key, error) {
 		return nil, err
 	}
 	var out []Key
-	model.leaves(func(n *node) {
-		out = append(out, Key{
-			Path:   n.dotted(),
-			Env:    envName(envPrefix, n.path),
-			Kind:   kindName(n),
-			Value:  fileValue(n, fieldValue(v, n, model)),
-			Type:   n.typ,
-			Struct: n.owner,
-			Field:  n.field,
-		})
-	})
+	var walk func(sec *node)
+	walk = func(sec *node) {
+		for _, n := range sec.children {
+			k := Key{Path: n.dotted(), Kind: kindName(n), Type: n.typ, Struct: n.owner, Field: n.field}
+			if n.kind != kindSection {
+				k.Env = envName(envPrefix, n.path)
+				k.Value = fileValue(n, fieldValue(v, n, model))
+			}
+			out = append(out, k)
+			if n.kind == kindSection {
+				walk(n)
+			}
+		}
+	}
+	walk(model)
 	return out, nil
 }
 

@@ -270,7 +270,7 @@ func TestUserConfig(t *testing.T) {
 
 	cfg = def
 	path = writeFile(t, "app.json", `{"app": {"greeting": "", "maxUploadSize": "-1", "ports": [80, 70000], "level": "LOUD", "color": 1}}`)
-	err := Load(&cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_APP_COOLDOWN=1x"}))
+	err := Load(&cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_APP_COOLDOWN=1x", "GRACEKIT_APP_RATIO=NaN"}))
 	sameLines(t, "problems", sortedByKeyOrder(problemsOf(t, err)), sorted([]string{
 		`app.color: unknown key; the keys of app are greeting, maxUploadSize, cooldown, tags, ports, level, ratio`,
 		`app.greeting: the greeting is empty: write a few words`,
@@ -278,12 +278,18 @@ func TestUserConfig(t *testing.T) {
 		`app.maxUploadSize: "-1" is negative: a size is 0 or more bytes`,
 		`app.ports[1]: 70000 is too large: the largest value is 65535`,
 		`app.cooldown: "1x" has an unknown unit "x": use ns, us, ms, s, m or h, as in "1m30s"`,
+		`app.ratio: "NaN" is not a finite number: JSON cannot hold it, so write a number`,
 	}))
 	for _, p := range problemsOf(t, err) {
 		if p.Key == "app.greeting" && (p.Source != path || p.Line != 1 || p.Value != `""`) {
-			t.Errorf("Validator problem not placed: %+v", p)
+			t.Errorf("Validator problem not placed: %#v", p)
 		}
 	}
+	cfg = def
+	path = writeFile(t, "app.yaml", "app:\n  ratio: .inf\n")
+	sameLines(t, "problems", errorLines(t, Load(&cfg, WithFiles(path), WithoutEnv())), []string{
+		path + `:2: app.ratio: +Inf is not a finite number: JSON cannot hold it, so write a number`,
+	})
 }
 
 func TestBadTypes(t *testing.T) {
