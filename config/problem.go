@@ -1,0 +1,130 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	// Key is the path of the setting, such as "server.maxHeaderBytes".
+	// It is empty for problems with a whole file, such as a syntax error.
+	Key string
+
+	// Value is the offending value as the configuration wrote it (strings
+	// quoted), or empty.
+	Value string
+
+	// Source says where the value came from: a file name, "env NAME" for
+	// an environment variable, "flag --name", or "default".
+	Source string
+
+	// Line is the 1-based line in Source, or 0 when unknown.
+	Line int
+
+	// Message says what is wrong and what is accepted.
+	Message string
+}
+
+// Error formats the problem as "source:line: key: message", leaving out the
+// parts that are unknown.
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.Source != "" {
+		b.WriteString(p.Source)
+		if p.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(p.Line))
+		}
+		b.WriteString(": ")
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Error is what [Load] returns when a configuration is wrong: every problem
+// found, in the order of the sources, then of the lines.
+type Error struct {
+	Problems []Problem
+}
+
+// Error lists the problems, one per line.
+func (e *Error) Error() string {
+	var b strings.Builder
+	if len(e.Problems) == 1 {
+		b.WriteString("invalid configuration: ")
+		b.WriteString(e.Problems[0].Error())
+		return b.String()
+	}
+	fmt.Fprintf(&b, "invalid configuration: %d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n\t")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// problems collects problems with the rank of the layer each came from
+// (defaults, files in order, environment, flags), so that they can be
+// sorted in the order the sources were read.
+type problems struct {
+	list  []Problem
+	ranks []int
+	// layer is the rank given to the problems added from now on.
+	layer int
+}
+
+func (ps *problems) add(p Problem) { ps.addRanked(p, ps.layer) }
+
+func (ps *problems) addRanked(p Problem, rank int) {
+	ps.list = append(ps.list, p)
+	ps.ranks = append(ps.ranks, rank)
+}
+
+// hasKey reports whether a problem was already found for key or for one of
+// the keys under it.
+func (ps *problems) hasKey(key string) bool {
+	for _, p := range ps.list {
+		if p.Key == key || strings.HasPrefix(p.Key, key+".") || strings.HasPrefix(key, p.Key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// err returns an *Error with the problems sorted and duplicates dropped,
+// or nil when there are none.
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	type ranked struct {
+		p    Problem
+		rank int
+	}
+	all := make([]ranked, len(ps.list))
+	for i, p := range ps.list {
+		all[i] = ranked{p, ps.ranks[i]}
+	}
+	slices.SortStableFunc(all, func(x, y ranked) int {
+		a, b := x.p, y.p
+		return cmp.Or(
+			cmp.Compare(x.rank, y.rank),
+			strings.Compare(a.Source, b.Source),
+			cmp.Compare(a.Line, b.Line),
+			strings.Compare(a.Key, b.Key),
+			strings.Compare(a.Message, b.Message),
+		)
+	})
+	list := make([]Problem, len(all))
+	for i, r := range all {
+		list[i] = r.p
+	}
+	list = slices.Compact(list)
+	return &Error{Problems: list}
+}

@@ -1,0 +1,214 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/gracekit/gracekit/graceful"
+)
+
+// Validator is implemented by configuration sections that have rules of
+// their own, beyond the types of their fields. [Load] calls Validate on
+// every section after decoding, with the values of all sources merged.
+//
+// Validate returns one Problem per broken rule, with Key relative to the
+// section (such as "greeting") and a Message that includes the offending
+// value and says what is accepted. Load adds the section's path to Key and
+// fills in Value, Source and Line. Implement it on the value receiver.
+type Validator interface {
+	Validate() []Problem
+}
+
+// Validate checks the rules of every section of cfg (a struct or a pointer
+// to one) that implements [Validator], as [Load] does after reading the
+// sources. It returns an *[Error] listing the problems, or nil.
+func Validate(cfg any) error {
+	v := reflect.Indirect(reflect.ValueOf(cfg))
+	if !v.IsValid() {
+		return fmt.Errorf("config: Validate needs a struct, got %T", cfg)
+	}
+	model, err := buildModel(v.Type())
+	if err != nil {
+		return err
+	}
+	var ps problems
+	validateAll(model, v, &ps, nil)
+	return ps.err()
+}
+
+// validateAll applies the rules of every section of the struct value root,
+// and checks that no size or duration is negative. where, when not nil,
+// tells where a key's value came from.
+func validateAll(model *node, root reflect.Value, ps *problems, where func(key string) origin) {
+	add := func(p Problem) {
+		if where != nil {
+			o := where(p.Key)
+			p.Source, p.Line = o.source, o.line
+		}
+		ps.add(p)
+	}
+	model.leaves(func(n *node) {
+		if n.kind != kindSize && n.kind != kindDuration {
+			return
+		}
+		v := fieldValue(root, n, model)
+		if v.Int() < 0 {
+			add(Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))})
+		}
+	})
+	model.sections(func(sec *node) {
+		val := root
+		if len(sec.path) > 0 {
+			val = fieldValue(root, sec, model)
+		}
+		r, ok := val.Interface().(Validator)
+		if !ok {
+			return
+		}
+		for _, p := range r.Validate() {
+			if len(sec.path) > 0 {
+				p.Key = sec.dotted() + "." + p.Key
+			}
+			if p.Value == "" {
+				if leaf := findLeaf(model, p.Key); leaf != nil {
+					p.Value = show(fileValue(leaf, fieldValue(root, leaf, model)))
+				}
+			}
+			add(p)
+		}
+	})
+}
+
+// findLeaf returns the setting with the dotted key path, or nil.
+func findLeaf(model *node, key string) *node {
+	n := model
+	for k := range strings.SplitSeq(key, ".") {
+		if n = n.child(k); n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// Validate checks the addresses, the TLS files and the header limit.
+func (s Server) Validate() []Problem {
+	var ps []Problem
+	add := func(key, msg string) { ps = append(ps, Problem{Key: key, Message: msg}) }
+	if msg := checkAddress(s.Address); msg != "" {
+		add("address", msg)
+	}
+	if s.HTTPSAddress != "" {
+		if msg := checkAddress(s.HTTPSAddress); msg != "" {
+			add("httpsAddress", msg)
+		} else if s.HTTPSAddress == s.Address && addressPort(s.Address) != 0 {
+			add("httpsAddress", fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress))
+		}
+	}
+	switch {
+	case s.CertFile != "" && s.KeyFile == "":
+		add("certFile", fmt.Sprintf("%q is set but keyFile is empty: a certificate needs its private key; set both or neither", s.CertFile))
+	case s.KeyFile != "" && s.CertFile == "":
+		add("keyFile", fmt.Sprintf("%q is set but certFile is empty: a private key needs its certificate; set both or neither", s.KeyFile))
+	case s.HTTPSAddress != "" && s.CertFile == "":
+		add("httpsAddress", fmt.Sprintf("%q is set but certFile and keyFile are empty: HTTPS needs a certificate and its key; set both, or leave httpsAddress empty", s.HTTPSAddress))
+	}
+	if uint64(s.MaxHeaderBytes) > math.MaxInt && s.MaxHeaderBytes > 0 {
+		add("maxHeaderBytes", fmt.Sprintf("%d bytes is too large for this platform: the largest is %d", int64(s.MaxHeaderBytes), math.MaxInt))
+	}
+	return ps
+}
+
+// documentRules are the rules about keys a file writes together, which a
+// JSON Schema states with dependentRequired: a file that sets certFile,
+// keyFile or httpsAddress also sets the others it needs, even when a
+// later source would fill them in.
+func (Server) documentRules(present func(string) bool) []Problem {
+	var ps []Problem
+	cert, key, https := present("certFile"), present("keyFile"), present("httpsAddress")
+	switch {
+	case cert && !key:
+		ps = append(ps, Problem{Key: "certFile", Message: "certFile is in this file without keyFile: a file that sets one of them sets both"})
+	case key && !cert:
+		ps = append(ps, Problem{Key: "keyFile", Message: "keyFile is in this file without certFile: a file that sets one of them sets both"})
+	case https && !cert:
+		ps = append(ps, Problem{Key: "httpsAddress", Message: "httpsAddress is in this file without certFile and keyFile: a file that sets httpsAddress sets all three"})
+	}
+	return ps
+}
+
+// Validate checks the restart mode and signal, the generation limit and
+// the health endpoint paths.
+func (p Process) Validate() []Problem {
+	var ps []Problem
+	add := func(key, msg string) { ps = append(ps, Problem{Key: key, Message: msg}) }
+	modes := make([]string, 0, 2)
+	for _, m := range graceful.RestartModes() {
+		modes = append(modes, string(m))
+	}
+	if msg := checkEnum(string(p.Mode), "restart mode", modes); msg != "" {
+		add("mode", msg)
+	}
+	if msg := checkSignal(p.RestartSignal); msg != "" {
+		add("restartSignal", msg)
+	}
+	if p.MaxGenerations < 2 {
+		add("maxGenerations", fmt.Sprintf("%d is too few: at least 2 generations (the serving one and one draining) must be allowed", p.MaxGenerations))
+	}
+	for _, f := range []struct{ key, path string }{{"readinessPath", p.ReadinessPath}, {"livenessPath", p.LivenessPath}} {
+		if f.path != "" && !strings.HasPrefix(f.path, "/") {
+			add(f.key, fmt.Sprintf("%q does not start with \"/\": write a URL path such as \"/%s\", or leave it empty for none", f.path, strings.TrimLeft(f.path, " ")))
+		}
+	}
+	if p.ReadinessPath != "" && p.ReadinessPath == p.LivenessPath {
+		add("livenessPath", fmt.Sprintf("%q is also the readinessPath: the two endpoints answer differently, so they need paths of their own", p.LivenessPath))
+	}
+	return ps
+}
+
+// checkSignal returns what is wrong with a restart signal name, or "".
+func checkSignal(name string) string {
+	names := graceful.RestartSignalNames()
+	if slices.Contains(names, name) {
+		return ""
+	}
+	if name == "SIGTERM" || name == "SIGINT" {
+		return fmt.Sprintf("%q always means a graceful shutdown, so it cannot trigger a restart: use %s", name, quoteList(names))
+	}
+	msg := fmt.Sprintf("%q is not a restart signal", name)
+	s := suggest(name, names)
+	if s == "" {
+		s = suggest("SIG"+strings.ToUpper(name), names)
+	}
+	if s != "" {
+		return msg + fmt.Sprintf(": did you mean %q?", s)
+	}
+	return msg + ": use " + quoteList(names)
+}
+
+// checkEnum returns what is wrong with a value that must be one of names,
+// or "".
+func checkEnum(value, what string, names []string) string {
+	if slices.Contains(names, value) {
+		return ""
+	}
+	msg := fmt.Sprintf("%q is not a %s", value, what)
+	if s := suggest(value, names); s != "" {
+		return msg + fmt.Sprintf(": did you mean %q?", s)
+	}
+	return msg + ": use " + quoteList(names)
+}
+
+// Validate checks the level and the format.
+func (l Log) Validate() []Problem {
+	var ps []Problem
+	if msg := checkEnum(l.Level, "log level", LogLevels()); msg != "" {
+		ps = append(ps, Problem{Key: "level", Message: msg})
+	}
+	if msg := checkEnum(l.Format, "log format", LogFormats()); msg != "" {
+		ps = append(ps, Problem{Key: "format", Message: msg})
+	}
+	return ps
+}
