@@ -90,7 +90,7 @@ func startChild(spec childSpec) (child, error) {
 	}
 	proc, err := os.StartProcess(spec.exe, spec.args, &os.ProcAttr{
 		Dir:   spec.dir,
-		Env:   append(childEnviron(spec.env), handoverEnv+"="+encoded),
+		Env:   append(childEnviron(spec.env), HandoverEnv+"="+encoded),
 		Files: files,
 	})
 	if spec.rearm != nil {
@@ -126,7 +126,7 @@ func childEnviron(env []string) []string {
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case handoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
+		case HandoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
 			continue
 		}
 		out = append(out, kv)

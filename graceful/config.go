@@ -80,7 +80,8 @@ type ServerConfig struct {
 
 	// MaxHeaderBytes limits the size of a request's header block. A
 	// larger header gets "431 Request Header Fields Too Large". net/http
-	// adds 4096 bytes of slack to this limit before it refuses.
+	// allows some slack before it refuses: 4096 bytes, plus, on a reused
+	// keep-alive connection, what its 4 KiB read buffer already holds.
 	MaxHeaderBytes int
 
 	// KeepAlive enables HTTP keep-alive connections.

@@ -7,10 +7,13 @@ import (
 	"fmt"
 )
 
-// handoverEnv is the environment variable through which a parent describes
-// what it hands to the next generation. The child removes it as soon as it
-// has read it, so that the app's own subprocesses never see it.
-const handoverEnv = "GRACEKIT_HANDOVER"
+// HandoverEnv is the environment variable through which a process describes
+// what it hands to the next generation (or a supervisor to a worker). The
+// new process removes it in NewProcess, so that the app's own subprocesses
+// never see it. Its name is outside the GRACEKIT_ namespace of the config
+// package, so that a program may load its configuration before it calls
+// NewProcess.
+const HandoverEnv = "GRACEFUL_HANDOVER"
 
 // handoverVersion is the version of the handover description format.
 const handoverVersion = 1
@@ -72,13 +75,13 @@ func parseHandover(raw string) (handover, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
-		return handover{}, fmt.Errorf("%s is not a valid handover description: %w", handoverEnv, err)
+		return handover{}, fmt.Errorf("%s is not a valid handover description: %w", HandoverEnv, err)
 	}
 	if dec.More() {
-		return handover{}, fmt.Errorf("%s has trailing data after the handover description", handoverEnv)
+		return handover{}, fmt.Errorf("%s has trailing data after the handover description", HandoverEnv)
 	}
 	if h.Version != handoverVersion {
-		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d", handoverEnv, h.Version, handoverVersion)
+		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d", HandoverEnv, h.Version, handoverVersion)
 	}
 	var errs []error
 	switch {
@@ -134,7 +137,7 @@ func parseHandover(raw string) (handover, error) {
 		checkFd(fmt.Sprintf("listener %q", l.Name), l.Fd)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return handover{}, fmt.Errorf("%s: %w", handoverEnv, err)
+		return handover{}, fmt.Errorf("%s: %w", HandoverEnv, err)
 	}
 	return h, nil
 }

@@ -16,7 +16,7 @@ type inheritedListener struct {
 // inherit adopts what the process was handed: the parent's handover when
 // there is one, else systemd's socket activation.
 func (p *Process) inherit() error {
-	raw, ok := p.sys.lookupEnv(handoverEnv)
+	raw, ok := p.sys.lookupEnv(HandoverEnv)
 	if !ok {
 		lns, err := p.sys.activationListeners(p.logger)
 		if err != nil {
@@ -26,7 +26,7 @@ func (p *Process) inherit() error {
 		return nil
 	}
 	// Read once, then hide it from the app's own subprocesses.
-	_ = p.sys.unsetenv(handoverEnv)
+	_ = p.sys.unsetenv(HandoverEnv)
 	h, err := parseHandover(raw)
 	if err != nil {
 		return fmt.Errorf("graceful: %w", err)

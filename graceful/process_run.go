@@ -32,12 +32,23 @@ func (p *Process) Run(ctx context.Context) error {
 		p.mu.Unlock()
 		return errors.New("graceful: Process.Run called twice")
 	}
-	if len(p.servers) == 0 {
+	// A server closed before Run (a caller that gave up on a set of
+	// servers half-way) is not served, and its socket is not handed on.
+	var servers []*Server
+	var owned []ownedListener
+	for i, s := range p.servers {
+		if !s.isStopping() {
+			servers = append(servers, s)
+			owned = append(owned, p.owned[i])
+		}
+	}
+	p.servers, p.owned = servers, owned
+	if len(servers) == 0 {
 		p.mu.Unlock()
 		return errors.New("graceful: Process.Run: no servers; create them with Process.NewServer first")
 	}
 	p.running = true
-	servers := slices.Clone(p.servers)
+	servers = slices.Clone(servers)
 	p.mu.Unlock()
 	defer p.finish()
 	if p.cfg.Mode == RestartModeSupervisor && !p.worker {

@@ -18,12 +18,12 @@ import (
 )
 
 // restartCount is how many restarts the load test performs;
-// GRACEKIT_RESTARTS raises it for runs by hand.
+// GRACEFUL_TEST_RESTARTS raises it for runs by hand.
 func restartCount(t *testing.T) int {
-	if s := os.Getenv("GRACEKIT_RESTARTS"); s != "" {
+	if s := os.Getenv("GRACEFUL_TEST_RESTARTS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			t.Fatalf("GRACEKIT_RESTARTS=%q is not a positive number", s)
+			t.Fatalf("GRACEFUL_TEST_RESTARTS=%q is not a positive number", s)
 		}
 		return n
 	}

@@ -21,21 +21,21 @@ import (
 )
 
 // The tests of restarts run real processes: the test binary itself, which
-// serves in a "role" when GRACEKIT_TEST_ROLE is set. The environment is
+// serves in a "role" when GRACEFUL_TEST_ROLE is set. The environment is
 // inherited across restarts; what must change between restarts (crash,
 // hang, invalid config) is read from the file named by
-// GRACEKIT_TEST_BEHAVIOUR at start-up, as a real server reads its config.
+// GRACEFUL_TEST_BEHAVIOUR at start-up, as a real server reads its config.
 const (
-	envRole      = "GRACEKIT_TEST_ROLE"
-	envRun       = "GRACEKIT_TEST_RUN" // marks every process of one test
-	envAddr      = "GRACEKIT_TEST_ADDR"
-	envPIDFile   = "GRACEKIT_TEST_PIDFILE"
-	envBehaviour = "GRACEKIT_TEST_BEHAVIOUR"
-	envTimeout   = "GRACEKIT_TEST_UPGRADE_TIMEOUT"
-	envMaxGen    = "GRACEKIT_TEST_MAX_GENERATIONS"
-	envDelay     = "GRACEKIT_TEST_SHUTDOWN_DELAY"
-	envSignal    = "GRACEKIT_TEST_SIGNAL"
-	envMode      = "GRACEKIT_TEST_MODE"
+	envRole      = "GRACEFUL_TEST_ROLE"
+	envRun       = "GRACEFUL_TEST_RUN" // marks every process of one test
+	envAddr      = "GRACEFUL_TEST_ADDR"
+	envPIDFile   = "GRACEFUL_TEST_PIDFILE"
+	envBehaviour = "GRACEFUL_TEST_BEHAVIOUR"
+	envTimeout   = "GRACEFUL_TEST_UPGRADE_TIMEOUT"
+	envMaxGen    = "GRACEFUL_TEST_MAX_GENERATIONS"
+	envDelay     = "GRACEFUL_TEST_SHUTDOWN_DELAY"
+	envSignal    = "GRACEFUL_TEST_SIGNAL"
+	envMode      = "GRACEFUL_TEST_MODE"
 )
 
 func TestMain(m *testing.M) {
@@ -142,7 +142,7 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 		fmt.Fprint(w, describeFds(listenerInode(server())))
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
-		for _, name := range []string{handoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
+		for _, name := range []string{HandoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
 			if v, ok := os.LookupEnv(name); ok {
 				fmt.Fprintf(w, "%s=%s\n", name, v)
 			}

@@ -219,7 +219,7 @@ func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(context.Background(), os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), envRole+"=server", envAddr+"=127.0.0.1:0", handoverEnv+"="+tc.value)
+			cmd.Env = append(os.Environ(), envRole+"=server", envAddr+"=127.0.0.1:0", HandoverEnv+"="+tc.value)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("the server started with a bad handover:\n%s", out)

@@ -1,14 +1,27 @@
 // Command reload is a server that restarts without dropping a request.
 //
-// It answers GET / with "pid=<its pid>", and GET /?sleep=250ms after that
-// delay (at most 60s). On SIGHUP it starts a new copy of itself that
-// inherits the listening socket; once the copy is ready, the old process
-// stops accepting, finishes its requests and exits. SIGTERM or SIGINT
-// drain and exit 0.
+// It answers GET / (and POST /, reading the body) with "pid=<its pid>",
+// and GET /?sleep=250ms after that delay (at most 60s). On SIGHUP (the
+// configured restart signal) it starts a new copy of itself, which reads
+// the configuration file again and inherits the listening sockets; once
+// the copy is ready, the old process stops accepting, finishes its
+// requests and exits. If the copy fails (an invalid configuration, say),
+// the old process keeps serving. SIGTERM or SIGINT drain and exit 0.
 //
 //	go run ./examples/reload -addr 127.0.0.1:8080 -pidfile /tmp/reload.pid
-//	kill -HUP $(cat /tmp/reload.pid)   # zero-downtime restart
-//	kill -TERM $(cat /tmp/reload.pid)  # graceful stop
+//	go run ./examples/reload -config examples/reload/reload.yaml
+//	go run ./examples/reload -config examples/reload/reload.yaml -t   # check the configuration and exit
+//	kill -HUP $(cat /tmp/reload.pid)    # zero-downtime restart
+//	kill -TERM $(cat /tmp/reload.pid)   # graceful stop
+//
+// Flags:
+//
+//	-addr ADDR      listen address (host:port, :port or unix:/path); overrides server.address
+//	-pidfile FILE   PID file, written by the serving process; overrides process.pidFile
+//	-config FILE    configuration file (.yaml, .json or .toml), read again on every restart
+//	-t              check the configuration, print the effective settings, exit 0 or 1
+//
+// GRACEKIT_* environment variables override the file (see docs/config.md).
 package main
 
 import (
@@ -16,11 +29,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/gracekit/gracekit/config"
 	"github.com/gracekit/gracekit/graceful"
 )
 
@@ -28,30 +41,87 @@ import (
 const maxSleep = 60 * time.Second
 
 func main() {
-	addr := flag.String("addr", graceful.DefaultAddress, "listen address: host:port, :port or unix:/path")
-	pidfile := flag.String("pidfile", "", "write the serving process's PID to this file")
-	flag.Parse()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *pidfile, logger); err != nil {
-		logger.Error("reload failed", "error", err)
-		os.Exit(1)
-	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(addr, pidfile string, logger *slog.Logger) error {
-	pcfg := graceful.DefaultProcessConfig()
-	pcfg.PIDFile = pidfile
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "listen `address`: host:port, :port or unix:/path (overrides server.address; default "+graceful.DefaultAddress+")")
+	pidfile := fs.String("pidfile", "", "write the serving process's PID to `file` (overrides process.pidFile)")
+	configFile := fs.String("config", "", "configuration `file` (.yaml, .json or .toml), read again on every restart")
+	check := fs.Bool("t", false, "check the configuration, print the effective settings, and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "reload: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+
+	opts, err := options(*configFile, *addr, *pidfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "reload:", err)
+		return 2
+	}
+	cfg := config.Default()
+	if *check {
+		if err := config.Check(stdout, &cfg, opts...); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
+	if err := config.Load(&cfg, opts...); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	logger := cfg.Log.NewLogger(stderr)
+	pcfg, err := cfg.Process.ProcessConfig()
+	if err != nil {
+		logger.Error("invalid process configuration", "error", err)
+		return 1
+	}
 	pcfg.Logger = logger
 	proc, err := graceful.NewProcess(pcfg)
 	if err != nil {
-		return err
+		logger.Error("cannot start", "error", err)
+		return 1
 	}
-	scfg := graceful.DefaultServerConfig()
-	scfg.Handler = handler()
-	if _, err := proc.NewServer(addr, scfg); err != nil {
-		return err
+	if _, err := cfg.Server.NewServers(proc, handler(), logger); err != nil {
+		logger.Error("cannot listen", "error", err)
+		return 1
 	}
-	return proc.Run(context.Background())
+	if err := proc.Run(context.Background()); err != nil {
+		logger.Error("stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// options turns the command line into configuration sources: the file,
+// then -addr and -pidfile as flags over it (short for -server.address and
+// -process.pidFile).
+func options(file, addr, pidfile string) ([]config.Option, error) {
+	var opts []config.Option
+	if file != "" {
+		opts = append(opts, config.WithFiles(file))
+	}
+	over := flag.NewFlagSet("overrides", flag.ContinueOnError)
+	over.SetOutput(io.Discard)
+	over.String("server.address", "", "")
+	over.String("process.pidFile", "", "")
+	var set []string
+	if addr != "" {
+		set = append(set, "-server.address="+addr)
+	}
+	if pidfile != "" {
+		set = append(set, "-process.pidFile="+pidfile)
+	}
+	if err := over.Parse(set); err != nil {
+		return nil, err
+	}
+	return append(opts, config.WithGoFlags(over)), nil
 }
 
 // handler answers with the PID of the process that served the request.

@@ -1,0 +1,213 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The example's command line is part of gracekit's contract: these tests
+// build the binary and drive it as a user or a supervisor would.
+
+func buildReload(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "reload")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// logFile collects the output of every generation. It is a file, not a
+// pipe: a pipe would stay open in the generations that inherit it, and
+// waiting for the first process would wait for the last.
+type logFile struct{ *os.File }
+
+func newLogFile(t *testing.T) logFile {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "reload.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logFile{f}
+}
+
+func (l logFile) String() string {
+	b, _ := os.ReadFile(l.Name())
+	return string(b)
+}
+
+func get(addr string) (string, error) {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// waitServing waits until the PID file names a process other than not and
+// that process answers.
+func waitServing(t *testing.T, addr, pidFile string, not int, logs logFile) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := readPID(pidFile); pid != 0 && pid != not {
+			if body, err := get(addr); err == nil && strings.HasPrefix(body, fmt.Sprintf("pid=%d ", pid)) {
+				return pid
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no process other than %d serves on %s\n%s", not, addr, logs)
+	return 0
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		if got, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid {
+			return
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process %d did not exit", pid)
+}
+
+func TestCheckMode(t *testing.T) {
+	bin := buildReload(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("server:\n  maxHeaderBytes: 1MiB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("server:\n  readTimeout: -5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-config", good, "-addr", ":9999", "-t").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-t on a valid file: %v\n%s", err, out)
+	}
+	for _, want := range []string{`address: ":9999"`, "maxHeaderBytes: 1.0 MiB", good + ":2"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("-t output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(bin, "-config", bad, "-t").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), bad+":2: server.readTimeout") {
+		t.Fatalf("-t on an invalid file: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "-nosuchflag").CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("unknown flag: %v\n%s", err, out)
+	}
+}
+
+// TestRestartRereadsConfigAndSurvivesABadOne: a restart reads the file
+// again; a file made invalid fails the new process, never the old one.
+func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
+	bin := buildReload(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	pidFile := filepath.Join(dir, "reload.pid")
+	conf := filepath.Join(dir, "reload.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(conf, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("process:\n  upgradeTimeout: 10s\n  readinessPath: /ready\n")
+	logs := newLogFile(t)
+	cmd := exec.Command(bin, "-addr", addr, "-pidfile", pidFile, "-config", conf)
+	cmd.Stdout, cmd.Stderr = logs.File, logs.File
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	seen := []int{}
+	t.Cleanup(func() {
+		for _, pid := range append(seen, cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	first := waitServing(t, addr, pidFile, 0, logs)
+	seen = append(seen, first)
+
+	write("server:\n  readTimeout: fast\n")
+	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "restart failed; still serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restart with a bad config did not fail:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `server.readTimeout: \"fast\" is not a duration`) {
+		t.Errorf("the old process's log does not say why the new one failed:\n%s", logs)
+	}
+	if body, err := get(addr); err != nil || !strings.HasPrefix(body, fmt.Sprintf("pid=%d ", first)) {
+		t.Fatalf("after the failed restart: %q %v, want the first process", body, err)
+	}
+
+	write("process:\n  upgradeTimeout: 10s\n")
+	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	second := waitServing(t, addr, pidFile, first, logs)
+	seen = append(seen, second)
+	if err := <-exited; err != nil {
+		t.Errorf("the first process exited with %v after handing over, want 0", err)
+	}
+	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, second)
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("PID file after the final stop: %v", err)
+	}
+}
