@@ -20,3 +20,4 @@
 // is not a whole number of bytes, and so on).
 package schema
 
+//go:generate go run ../gen schema
