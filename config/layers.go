@@ -65,16 +65,47 @@ func parser(format string) koanf.Parser {
 	return yaml.Parser()
 }
 
-// parseLayer parses the bytes of a configuration file named name.
-func parseLayer(name, format string, data []byte, ps *problems) *layer {
+// ParseDocument parses the bytes of a configuration file the way [Load]
+// does, the format coming from name's extension (see [FormatOf]), into a
+// nested map. An empty YAML or TOML document gives an empty map. It
+// returns an *[Error] with one problem (and the line of a syntax error)
+// when data is not a configuration document: a syntax error, a list or a
+// single value instead of a mapping, JSON null, or an unknown extension.
+// It checks no key or value: that is Load's job.
+func ParseDocument(name string, data []byte) (map[string]any, error) {
+	var ps problems
+	m, ok := parseDocument(name, FormatOf(name), data, &ps)
+	if !ok {
+		return nil, ps.err()
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+func parseDocument(name, format string, data []byte, ps *problems) (map[string]any, bool) {
+	if format == "" {
+		ps.add(Problem{Source: name, Message: "unknown file format: name the file .yaml, .yml, .json or .toml"})
+		return nil, false
+	}
 	m, err := parser(format).Unmarshal(data)
 	if err != nil {
 		line, msg := syntaxError(format, data, err)
 		ps.add(Problem{Source: name, Line: line, Message: msg})
-		return nil
+		return nil, false
 	}
 	if m == nil && format == "json" {
 		ps.add(Problem{Source: name, Line: 1, Message: "the file holds null: a JSON configuration file holds an object, such as {\"server\": {}}"})
+		return nil, false
+	}
+	return m, true
+}
+
+// parseLayer parses the bytes of a configuration file named name.
+func parseLayer(name, format string, data []byte, ps *problems) *layer {
+	m, ok := parseDocument(name, format, data, ps)
+	if !ok {
 		return nil
 	}
 	lines := docpos.Of(format, data)

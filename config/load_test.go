@@ -104,7 +104,7 @@ func TestYAMLSpecifics(t *testing.T) {
 			`:3: server.keyFile: "k.pem" is set but certFile is empty: a private key needs its certificate; set both or neither`,
 		}},
 		{"null section", "server:\n", []string{`:1: server: the value is empty (null), not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, hijackedGrace, maxHeaderBytes, keepAlive)`}},
-		{"date", "process:\n  pidFile: 2024-01-02\n", []string{`:2: process.pidFile: 2024-01-02T00:00:00Z is a date, not a string: quote it`}},
+		{"date", "process:\n  pidFile: 2024-01-02\n", []string{`:2: process.pidFile: 2024-01-02 is a date, not a string: quote it`}},
 		{"number key", "server:\n  1: x\n", []string{`:1: server: the key 1 is a number: keys are names, such as address`}},
 		{"anchor and merge", "base: &b\n  level: debug\nlog:\n  <<: *b\n  format: json\n", []string{`:1: base: unknown key; the top-level keys are server, process, log`}},
 		{"sizes and seconds", "server:\n  maxHeaderBytes: 10 KiB\n  readTimeout: 30\n  gracefulShutdownTimeout: 5\n", nil},
@@ -376,4 +376,18 @@ func TestGoFlags(t *testing.T) {
 		cfg.Process.MaxGenerations != 3 || cfg.Server.MaxHeaderBytes != 2048 {
 		t.Errorf("got %+v %+v", cfg.Server, cfg.Process)
 	}
+}
+
+func TestParseDocument(t *testing.T) {
+	m, err := ParseDocument("a.yml", []byte("server:\n  address: ':1'\n"))
+	if err != nil || m["server"].(map[string]any)["address"] != ":1" {
+		t.Errorf("got %v, %v", m, err)
+	}
+	if m, err := ParseDocument("a.toml", nil); err != nil || m == nil || len(m) != 0 {
+		t.Errorf("empty TOML: %v, %v", m, err)
+	}
+	_, err = ParseDocument("a.json", []byte("{\n\"a\": }"))
+	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: not valid JSON: invalid character '}' looking for beginning of value`})
+	_, err = ParseDocument("a.conf", nil)
+	sameLines(t, "problems", errorLines(t, err), []string{`a.conf: unknown file format: name the file .yaml, .yml, .json or .toml`})
 }

@@ -107,6 +107,9 @@ func show(v any) string {
 	case float32:
 		return strconv.FormatFloat(float64(v), 'g', -1, 32)
 	case time.Time:
+		if v.Location() == time.UTC && v.Equal(v.Truncate(24*time.Hour)) {
+			return v.Format(time.DateOnly)
+		}
 		return v.Format(time.RFC3339Nano)
 	case time.Duration:
 		return v.String()

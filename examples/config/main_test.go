@@ -22,9 +22,9 @@ func TestCheckMode(t *testing.T) {
 	got := regexp.MustCompile(` +#`).ReplaceAllString(out.String(), " #")
 	for _, want := range []string{
 		`address: ":9090" # flag -server.address`,
-		`maxHeaderBytes: 16 KiB # app.yaml:7`,
+		`maxHeaderBytes: 16 KiB # app.yaml:9`,
 		`greeting: "hi from the environment" # env GRACEKIT_APP_GREETING`,
-		`maxUploadSize: 1.0 MiB # app.yaml:13`,
+		`maxUploadSize: 1.0 MiB # app.yaml:15`,
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("-t output lacks %q:\n%s", want, out.String())

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the gracekit module's directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// copyTree copies the source tree of the repository into a temporary
+// directory, without .git and node_modules.
+func copyTree(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+func TestGeneratedFilesAreCurrent(t *testing.T) {
+	root := repoRoot(t)
+	files, err := gracekitFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := gracekitFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		if !bytes.Equal(f.content, again[i].content) {
+			t.Errorf("%s: two generations differ", f.path)
+		}
+		disk, err := os.ReadFile(filepath.Join(root, f.path))
+		if err != nil || !bytes.Equal(disk, f.content) {
+			t.Errorf("%s is not what gen writes now (run go generate ./...): %v", f.path, err)
+		}
+	}
+	if len(files) != 3 {
+		t.Errorf("%d files", len(files))
+	}
+	yaml := string(files[2].content)
+	if !strings.HasPrefix(yaml, "# yaml-language-server: $schema=../../schema/gracekit.schema.json\n") {
+		t.Errorf("default.yaml starts %q", yaml[:60])
+	}
+	for _, want := range []string{"  maxHeaderBytes: 10240\n", "  readTimeout: 1m0s\n", "  restartSignal: \"SIGHUP\"\n", "\nlog:\n"} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("default.yaml lacks %q", want)
+		}
+	}
+	docs := string(files[1].content)
+	for _, want := range []string{
+		"| `server.maxHeaderBytes` | size | `10240` (10 KiB) | `GRACEKIT_SERVER_MAX_HEADER_BYTES` | Largest request header block accepted;",
+		"| `log.level` | one of `debug`, `info`, `warn`, `error` | `\"info\"` | `GRACEKIT_LOG_LEVEL` |",
+		"| **`process`** | section | | | How the process restarts",
+	} {
+		if !strings.Contains(docs, want) {
+			t.Errorf("docs/config.md lacks %q", want)
+		}
+	}
+}
+
+func TestCheckFindsStaleFiles(t *testing.T) {
+	dir := copyTree(t, repoRoot(t))
+	var out, errOut bytes.Buffer
+	if code := runCheck(dir, nil, &out, &errOut); code != exitOK {
+		t.Fatalf("check of a fresh copy: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	appendTo := func(rel, text string) {
+		f, err := os.OpenFile(filepath.Join(dir, rel), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(text)
+		f.Close()
+	}
+	appendTo("docs/config.md", "hand edit\n")
+	appendTo("examples/config/app.schema.json", " ")
+	if err := os.Remove(filepath.Join(dir, "examples/config/default.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	// A changed doc comment makes the schema stale too.
+	sections := filepath.Join(dir, "config", "sections.go")
+	src, err := os.ReadFile(sections)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(sections, bytes.Replace(src, []byte("Whether connections are kept open"), []byte("Whether connections stay open"), 1), 0o644)
+
+	out.Reset()
+	errOut.Reset()
+	if code := runCheck(dir, nil, &out, &errOut); code != exitInvalid {
+		t.Fatalf("check of a stale copy: exit %d", code)
+	}
+	want := "stale: docs/config.md\nstale: examples/config/app.schema.json\nstale: examples/config/default.yaml\nstale: schema/gracekit.schema.json\n"
+	if out.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if !strings.Contains(errOut.String(), "run go generate ./...") {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+	if code := runCheck(dir, []string{"extra"}, &out, &errOut); code != exitUsage {
+		t.Errorf("check with an argument: exit %d", code)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "server:\n  address: \":8080\"\n  maxHeaderBytes: 16KiB\n")
+	bad := write("bad.toml", "[server]\naddress = \"localhost:99999\"\nmaxHeaderByte = 1\n\n[process]\nmaxGenerations = 1\n")
+	loaderOnly := write("same.json", `{"server": {"address": ":1", "httpsAddress": ":1", "certFile": "c", "keyFile": "k"}}`)
+	missing := filepath.Join(dir, "missing.yaml")
+	userSchema := write("user.schema.json", `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": false}`)
+	userGood := write("user.yaml", "# yaml-language-server: $schema=user.schema.json\nname: x\n")
+	userBad := write("user-bad.yaml", "# yaml-language-server: $schema=user.schema.json\nname: 1\nother: 2\n")
+
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"valid", []string{"validate", good}, exitOK, ""},
+		{"invalid", []string{"validate", good, bad}, exitInvalid,
+			bad + `:2: server.address: "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)` + "\n" +
+				bad + `:3: server.maxHeaderByte: unknown key; did you mean "maxHeaderBytes"?` + "\n" +
+				bad + `:6: process.maxGenerations: 1 is too few: at least 2 generations (the serving one and one draining) must be allowed` + "\n"},
+		{"loader rules beyond the schema", []string{"validate", loaderOnly}, exitInvalid,
+			loaderOnly + `:1: server.httpsAddress: ":1" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own` + "\n"},
+		{"unreadable", []string{"validate", missing, good}, exitInvalid, missing + ": cannot read: no such file or directory\n"},
+		{"schema named in the file", []string{"validate", userGood}, exitOK, ""},
+		{"schema named in the file, invalid", []string{"validate", userBad}, exitInvalid,
+			userBad + ":2: name: got number, want string\n" + userBad + ":3: other: is not allowed here: the schema has no such key\n"},
+		{"-schema", []string{"validate", "-schema", userSchema, good}, exitInvalid,
+			good + ":1: server: is not allowed here: the schema has no such key\n"},
+		{"no files", []string{"validate"}, exitUsage, ""},
+		{"unknown format", []string{"validate", good, filepath.Join(dir, "app.ini")}, exitUsage, ""},
+		{"missing -schema file", []string{"validate", "-schema", missing, good}, exitUsage, ""},
+		{"bad flag", []string{"validate", "-strict", good}, exitUsage, ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, ""},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(c.args, &out, &errOut)
+		if code != c.code || out.String() != c.out {
+			t.Errorf("%s: exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", c.name, code, c.code, out.String(), c.out, errOut.String())
+		}
+		if c.code == exitUsage && errOut.Len() == 0 {
+			t.Errorf("%s: a usage error says nothing", c.name)
+		}
+	}
+}
+
+func TestExamplesValidate(t *testing.T) {
+	root := repoRoot(t)
+	matches, err := filepath.Glob(filepath.Join(root, "examples", "config", "*.yaml"))
+	if err != nil || len(matches) < 2 {
+		t.Fatalf("examples: %v %v", matches, err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(append([]string{"validate"}, matches...), &out, &errOut); code != exitOK {
+		t.Errorf("gen validate examples/config/*.yaml: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+func TestSchemaUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-type", "AppConfig"},
+		{"-out", "x.json"},
+		{"stray"},
+		{"-nope"},
+	} {
+		var errOut bytes.Buffer
+		if code := runSchema(t.TempDir(), args, &errOut); code != exitUsage {
+			t.Errorf("gen schema %v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	// Without -type, gen writes gracekit's own files only in gracekit.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/other\n\ngo 1.26\n"), 0o644)
+	var errOut bytes.Buffer
+	if code := runSchema(dir, nil, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "use -type and -out") {
+		t.Errorf("gen schema outside gracekit: exit %d: %s", code, errOut.String())
+	}
+}
+
+func TestParseJob(t *testing.T) {
+	j, err := parseJob([]string{"-type", "AppConfig", "-defaults=Defaults", "--out", "a.json"})
+	if err != nil || j.Type != "AppConfig" || j.Defaults != "Defaults" || j.Out != "a.json" {
+		t.Errorf("got %+v, %v", j, err)
+	}
+	for _, args := range [][]string{{"-type", "X"}, {"-type"}, {"-color", "red"}} {
+		if _, err := parseJob(args); err == nil {
+			t.Errorf("parseJob(%q) accepted", args)
+		}
+	}
+	for arg, want := range map[string]bool{"../../gen": true, "github.com/gracekit/gracekit/gen@v0.3.0": true, "gen": true, "generate": false, "./cmd/gentool": false} {
+		if isGen(arg) != want {
+			t.Errorf("isGen(%q) = %v", arg, !want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+// Command gen generates gracekit's JSON Schema, its configuration
+// reference and its default configuration file from the Go types, checks
+// that the committed copies are current, and validates configuration
+// files.
+//
+//	go run ./gen                     # same as "gen schema"
+//	go run ./gen schema              # write schema/gracekit.schema.json, docs/config.md
+//	                                 # and examples/config/default.yaml
+//	go run ./gen check               # exit 1, naming them, when generated files are stale
+//	go run ./gen validate FILE...    # check configuration files; exit 0, 1 or 2
+//
+// In a program's own package, a go:generate line writes the schema of its
+// configuration type, which embeds gracekit's sections next to its own:
+//
+//	//go:generate go run github.com/gracekit/gracekit/gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json
+//
+// gen check also regenerates those files, found through their go:generate
+// lines, and compares them.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // invalid configuration files, stale generated files, failures
+	exitUsage   = 2
+)
+
+const usage = `usage:
+  gen [schema]                       write gracekit's schema, docs/config.md and examples/config/default.yaml
+  gen schema -type T [-defaults F] -out FILE [-id URL] [-title TEXT]
+                                     write the schema of type T of the package in the current directory
+  gen check                          exit 1 naming the generated files that differ from what gen writes now
+  gen validate [-schema FILE] FILE...
+                                     check YAML, JSON or TOML configuration files: one line per problem
+                                     (FILE:LINE: key.path: message); exit 0 if all are valid, 1 if not,
+                                     2 on usage errors
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes gen with args and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "schema"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, "gen:", err)
+		return exitInvalid
+	}
+	switch cmd {
+	case "schema":
+		return runSchema(wd, args, stderr)
+	case "check":
+		return runCheck(wd, args, stdout, stderr)
+	case "validate":
+		return runValidate(args, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "gen: unknown command %q\n%s", cmd, usage)
+	return exitUsage
+}

@@ -1,0 +1,152 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/gracekit/gracekit/config"
+)
+
+// Options describe the schema Generate writes.
+type Options struct {
+	// ID is the schema's $id, a URL that names it.
+	ID string
+	// Title and Description describe the whole configuration file.
+	Title       string
+	Description string
+	// Comments maps "importPath.Type.Field" to the doc comment of each
+	// field, as [GoComments] reads them: they become the descriptions.
+	Comments map[string]string
+}
+
+// Generate returns the JSON Schema (draft 2020-12) of the configuration
+// type of cfg, a struct or a pointer to one, read the way [config.Load]
+// reads it: keys from koanf tags, embedded structs squashed, no key
+// required and no other key allowed. The values in cfg are the defaults
+// the schema states. Sizes and durations accept a number or a string
+// matching the loader's own patterns; the gracekit sections get their
+// enums, patterns and the rules that tie certFile, keyFile and
+// httpsAddress together. The output is indented JSON ending in a newline,
+// the same bytes for the same input.
+func Generate(cfg any, opts Options) ([]byte, error) {
+	keys, err := config.Keys(cfg, config.DefaultEnvPrefix)
+	if err != nil {
+		return nil, err
+	}
+	r := &jsonschema.Reflector{
+		FieldNameTag:               "koanf",
+		RequiredFromJSONSchemaTags: true,
+		DoNotReference:             true,
+		ExpandedStruct:             true,
+		Anonymous:                  true,
+		Mapper:                     mapType,
+	}
+	s := r.Reflect(cfg)
+	s.ID = jsonschema.ID(opts.ID)
+	s.Title = opts.Title
+	s.Description = clean(opts.Description)
+	if t := reflect.Indirect(reflect.ValueOf(cfg)).Type(); s.Description == "" {
+		s.Description = clean(opts.Comments[t.PkgPath()+"."+t.Name()])
+	}
+	s.Definitions = nil
+	for _, k := range keys {
+		prop := property(s, k.Path)
+		if prop == nil {
+			return nil, fmt.Errorf("schema: the reflected schema has no property %s", k.Path)
+		}
+		if c := opts.Comments[k.Struct.PkgPath()+"."+k.Struct.Name()+"."+k.Field]; c != "" {
+			prop.Description = clean(c)
+		} else {
+			prop.Description = clean(prop.Description)
+		}
+		if k.Kind != "section" {
+			prop.Default = k.Value
+		}
+		if extra := fieldExtra(k.Struct.Name() + "." + k.Field); extra != nil && k.Struct.PkgPath() == configPkg {
+			extra(prop)
+		}
+		if k.Kind == "section" && k.Type == reflect.TypeFor[config.Server]() {
+			serverRules(prop)
+		}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return nil, fmt.Errorf("schema: encode: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// property returns the schema of the property at a dotted key path.
+func property(s *jsonschema.Schema, path string) *jsonschema.Schema {
+	for key := range strings.SplitSeq(path, ".") {
+		if s == nil || s.Properties == nil {
+			return nil
+		}
+		next, ok := s.Properties.Get(key)
+		if !ok {
+			return nil
+		}
+		s = next
+	}
+	return s
+}
+
+var spaces = regexp.MustCompile(`\s+`)
+
+// clean turns a Go doc comment into a one-paragraph description.
+func clean(s string) string { return strings.TrimSpace(spaces.ReplaceAllString(s, " ")) }
+
+var (
+	sizeType     = reflect.TypeFor[config.Size]()
+	durationType = reflect.TypeFor[config.Duration]()
+	stdDuration  = reflect.TypeFor[time.Duration]()
+	textType     = reflect.TypeFor[interface{ UnmarshalText([]byte) error }]()
+	configPkg    = reflect.TypeFor[config.Config]().PkgPath()
+)
+
+// mapType gives the schema of the types the loader reads specially:
+// sizes, durations, types with UnmarshalText (strings), and integers with
+// the range of their Go type. It returns a fresh schema on every call, as
+// invopop requires, or nil for the reflector's own handling.
+func mapType(t reflect.Type) *jsonschema.Schema {
+	switch {
+	case t == sizeType:
+		return &jsonschema.Schema{
+			OneOf: []*jsonschema.Schema{
+				{Type: "integer", Minimum: "0"},
+				{Type: "string", Pattern: config.SizePattern},
+			},
+			Examples: []any{10240, "10KiB", "1m", "1MiB"},
+		}
+	case t == durationType || t == stdDuration:
+		return &jsonschema.Schema{
+			OneOf: []*jsonschema.Schema{
+				{Type: "integer", Minimum: "0", Maximum: json.Number(fmt.Sprint(config.MaxDurationSeconds))},
+				{Type: "string", Pattern: config.DurationPattern},
+			},
+			Examples: []any{"30s", "1m30s", "250ms", 5},
+		}
+	case reflect.PointerTo(t).Implements(textType):
+		return &jsonschema.Schema{Type: "string"}
+	}
+	switch t.Kind() {
+	case reflect.Int8, reflect.Int16, reflect.Int32:
+		lo := int64(-1) << (t.Bits() - 1)
+		return &jsonschema.Schema{Type: "integer", Minimum: json.Number(fmt.Sprint(lo)), Maximum: json.Number(fmt.Sprint(-(lo + 1)))}
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return &jsonschema.Schema{Type: "integer", Minimum: "0", Maximum: json.Number(fmt.Sprint(uint64(1)<<t.Bits() - 1))}
+	case reflect.Uint, reflect.Uint64:
+		return &jsonschema.Schema{Type: "integer", Minimum: "0"}
+	}
+	return nil
+}
