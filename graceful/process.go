@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -207,7 +208,7 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	}
 	if ln == nil {
 		if ln, err = listen(context.Background(), ep); err != nil {
-			return nil, fmt.Errorf("graceful: %w", err)
+			return nil, fmt.Errorf("graceful: %w%s", err, p.unclaimedHintLocked())
 		}
 		from = "bound"
 	}
@@ -225,6 +226,20 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	p.owned = append(p.owned, ownedListener{name: address, ln: ln, ep: ep})
 	p.logger.Debug("listener ready", "address", address, "listening", formatAddr(ln.Addr()), "source", from)
 	return s, nil
+}
+
+// unclaimedHintLocked names the inherited sockets no server has claimed,
+// for an error about binding: a socket systemd passed on another address
+// than the configured one is the usual cause of "address already in use".
+func (p *Process) unclaimedHintLocked() string {
+	if len(p.inherited) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(p.inherited))
+	for _, in := range p.inherited {
+		names = append(names, fmt.Sprintf("%s (%s, from %s)", formatAddr(in.ln.Addr()), in.name, in.from))
+	}
+	return fmt.Sprintf(" (inherited sockets that match no server address: %s)", strings.Join(names, ", "))
 }
 
 // healthHandler answers the configured readiness and liveness paths and

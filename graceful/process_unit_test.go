@@ -415,3 +415,22 @@ func FuzzParseHandover(f *testing.F) {
 		}
 	})
 }
+
+func TestUnitPID1RefusesReexecRestart(t *testing.T) {
+	sys := newFakeSystem()
+	sys.newChild = newFakeChild
+	p := unitProcess(t, sys, nil)
+	p.pid = 1
+	errc := runProcess(t, p)
+	err := p.Restart(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "PID 1") || !strings.Contains(err.Error(), "supervisor") {
+		t.Fatalf("Restart as PID 1 in reexec mode = %v, want a refusal pointing to supervisor mode", err)
+	}
+	if n := sys.starts(); n != 0 {
+		t.Errorf("%d children started", n)
+	}
+	sys.deliver(syscall.SIGTERM)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -230,3 +230,30 @@ func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+// TestMismatchedActivatedSocketIsNamed: systemd passes a socket on all
+// interfaces while the server asks for the loopback address on the same
+// port; the bind fails, and the error names the passed socket.
+func TestMismatchedActivatedSocketIsNamed(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRole+"=activate", envAddr+"=127.0.0.1:"+strconv.Itoa(port))
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the server started on a socket it did not ask for:\n%s", out)
+	}
+	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), "inherited sockets that match no server address: [::]:"+strconv.Itoa(port)+" (web, from systemd)") {
+		t.Errorf("the error does not name the passed socket:\n%s", out)
+	}
+}

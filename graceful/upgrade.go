@@ -49,6 +49,9 @@ func (p *Process) liveAncestors() []int {
 // upgrade starts the next generation of a re-exec process and waits until
 // it is ready, has failed, or ctx ends.
 func (p *Process) upgrade(ctx context.Context) (child, error) {
+	if p.pid == 1 {
+		return nil, fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor)
+	}
 	live := p.liveAncestors()
 	if alive := len(live) + 2; alive > p.cfg.MaxGenerations {
 		return nil, fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
