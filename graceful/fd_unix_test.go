@@ -190,17 +190,27 @@ func TestAdoptRejectsWrongDescriptors(t *testing.T) {
 	}
 }
 
-func TestAdoptMatchesWildcardAndFreePort(t *testing.T) {
-	ln, err := net.Listen("tcp", ":0")
+// listeningFile binds address and returns the socket as a file, as a
+// parent or systemd would pass it, and the address it is bound to. The
+// file is closed when the test ends.
+func listeningFile(t *testing.T, address string) (*os.File, *net.TCPAddr) {
+	t.Helper()
+	ln, err := net.Listen("tcp", address)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	defer ln.Close()
 	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
+	return f, ln.Addr().(*net.TCPAddr)
+}
+
+func TestAdoptMatchesWildcardAndFreePort(t *testing.T) {
+	f, bound := listeningFile(t, ":0")
+	port := bound.Port
 	// File's descriptor is owned by f; hand New a duplicate.
 	dup, err := unix.Dup(int(f.Fd()))
 	f.Close()

@@ -132,17 +132,8 @@ func TestSdNotifySequence(t *testing.T) {
 }
 
 func TestSocketActivationIsAdoptedAndHandedOver(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	defer f.Close()
+	f, bound := listeningFile(t, "127.0.0.1:0")
+	addr := bound.String()
 
 	c := startCluster(t, clusterOptions{addr: addr, role: "activate", files: []*os.File{f}})
 	if n := c.logCount("listener ready", "source=systemd", "listening="+addr); n != 1 {
@@ -235,17 +226,8 @@ func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 // interfaces while the server asks for the loopback address on the same
 // port; the bind fails, and the error names the passed socket.
 func TestMismatchedActivatedSocketIsNamed(t *testing.T) {
-	ln, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	f, err := ln.(*net.TCPListener).File()
-	ln.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, bound := listeningFile(t, ":0")
+	port := bound.Port
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envRole+"=activate", envAddr+"=127.0.0.1:"+strconv.Itoa(port))
 	cmd.ExtraFiles = []*os.File{f}
