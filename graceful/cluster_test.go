@@ -49,6 +49,7 @@ type clusterOptions struct {
 	files []*os.File // extra files for the first generation
 	role  string     // "server" by default
 	mode  RestartMode
+	exe   string // the binary of the first generation; the test binary by default
 }
 
 // syncBuffer collects the standard error of every generation.
@@ -103,7 +104,11 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	if role == "" {
 		role = "server"
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	exe := o.exe
+	if exe == "" {
+		exe = os.Args[0]
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(),
 		envRole+"="+role,
 		envRun+"="+c.runID,

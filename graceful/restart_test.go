@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -390,5 +391,55 @@ func TestSecondSignalCutsShutdownDelay(t *testing.T) {
 	if took := time.Since(begin); took > 5*time.Second {
 		t.Errorf("second signal: stopped after %s, want the delay cut short", took)
 	}
+	c.checkClean()
+}
+
+// copyFile copies the file at src to dst, executable.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestartRunsTheBinaryNowAtThePath deploys a new binary over the
+// running one's path: the restart runs the new file. Then the file is
+// removed (as `go run` removes its temporary binary): the restart runs
+// the running binary again instead of failing.
+func TestRestartRunsTheBinaryNowAtThePath(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "server")
+	copyFile(t, os.Args[0], bin)
+	c := startCluster(t, clusterOptions{exe: bin})
+
+	copyFile(t, os.Args[0], bin) // a new deployment: a new file at the path
+	var st syscall.Stat_t
+	if err := syscall.Stat(bin, &st); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := c.restart()
+	var running syscall.Stat_t
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/exe", second), &running); err != nil {
+		t.Fatal(err)
+	}
+	if running.Ino != st.Ino {
+		t.Errorf("generation 2 runs inode %d, not the binary deployed at %s (inode %d)", running.Ino, bin, st.Ino)
+	}
+
+	if err := os.Remove(bin); err != nil {
+		t.Fatal(err)
+	}
+	c.restart()
+	if c.logCount("the binary is gone; starting the running binary again") != 1 {
+		t.Errorf("the restart after the binary was removed did not say so:\n%s", c.stderr)
+	}
+	c.stop()
 	c.checkClean()
 }
