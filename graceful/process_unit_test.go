@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -432,5 +433,33 @@ func TestUnitPID1RefusesReexecRestart(t *testing.T) {
 	sys.deliver(syscall.SIGTERM)
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnitInheritedSocketMustBeWhereItsNameSays: a listener handed over
+// under one address but bound to another is refused, not served.
+func TestUnitInheritedSocketMustBeWhereItsNameSays(t *testing.T) {
+	sys := newFakeSystem()
+	sys.newChild = newFakeChild
+	cfg := DefaultProcessConfig()
+	cfg.Logger = testLogger(t)
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p.inherited = []inheritedListener{{name: "127.0.0.1:1", ln: ln, from: "parent"}}
+	_, err = p.NewServer("127.0.0.1:1", testConfig(t, nil))
+	if err == nil || !strings.Contains(err.Error(), `inherited listener "127.0.0.1:1" is bound to `+ln.Addr().String()) {
+		t.Fatalf("NewServer with a mislabelled inherited socket = %v", err)
+	}
+	p.inherited = []inheritedListener{{name: "unix:/run/x.sock", ln: ln, from: "parent"}}
+	_, err = p.NewServer("unix:/run/x.sock", testConfig(t, nil))
+	if err == nil || !strings.Contains(err.Error(), "is a tcp socket, not unix") {
+		t.Fatalf("NewServer with a TCP socket named as a unix one = %v", err)
 	}
 }
