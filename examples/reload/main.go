@@ -1,7 +1,9 @@
 // Command reload is a server that restarts without dropping a request.
 //
 // It answers GET / (and POST /, reading the body) with "pid=<its pid>",
-// and GET /?sleep=250ms after that delay (at most 60s). On SIGHUP (the
+// GET /?sleep=250ms after that delay (at most 60s), and GET /stream with an
+// Upgrade header by taking the connection over and writing a line every
+// 50ms until the server drains (see graceful.Draining). On SIGHUP (the
 // configured restart signal) it starts a new copy of itself, which reads
 // the configuration file again and inherits the listening sockets; once
 // the copy is ready, the old process stops accepting, finishes its
@@ -29,16 +31,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"time"
 
 	"github.com/gracekit/gracekit/config"
 	"github.com/gracekit/gracekit/graceful"
 )
-
-// maxSleep bounds the ?sleep= parameter.
-const maxSleep = 60 * time.Second
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -122,25 +119,4 @@ func options(file, addr, pidfile string) ([]config.Option, error) {
 		return nil, err
 	}
 	return append(opts, config.WithGoFlags(over)), nil
-}
-
-// handler answers with the PID of the process that served the request.
-func handler() http.Handler {
-	pid := os.Getpid()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s := r.URL.Query().Get("sleep"); s != "" {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < 0 || d > maxSleep {
-				http.Error(w, fmt.Sprintf("sleep must be a duration from 0 to %s", maxSleep), http.StatusBadRequest)
-				return
-			}
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		n, _ := io.Copy(io.Discard, r.Body)
-		fmt.Fprintf(w, "pid=%d read=%d\n", pid, n)
-	})
 }

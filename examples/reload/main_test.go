@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -210,4 +211,67 @@ func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("PID file after the final stop: %v", err)
 	}
+}
+
+// TestStreamSaysGoodbyeOnRestart: a hijacked /stream hears that its
+// process drains, says goodbye and closes; the next generation serves.
+func TestStreamSaysGoodbyeOnRestart(t *testing.T) {
+	bin := buildReload(t)
+	addr := freeAddr(t)
+	pidFile := filepath.Join(t.TempDir(), "reload.pid")
+	logs := newLogFile(t)
+	cmd := exec.Command(bin, "-addr", addr, "-pidfile", pidFile)
+	cmd.Stdout, cmd.Stderr = logs.File, logs.File
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	first := waitServing(t, addr, pidFile, 0, logs)
+	var second int
+	t.Cleanup(func() {
+		for _, pid := range []int{first, second} {
+			if pid != 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /stream HTTP/1.1\r\nHost: test\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != "demo" {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, fmt.Sprintf("tick pid=%d ", first)) {
+		t.Fatalf("first line %q %v", line, err)
+	}
+	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			break
+		}
+		last = line
+	}
+	if want := fmt.Sprintf("bye pid=%d draining\n", first); last != want {
+		t.Errorf("last line of the stream %q, want %q", last, want)
+	}
+	second = waitServing(t, addr, pidFile, first, logs)
+	if err := <-exited; err != nil {
+		t.Errorf("first generation exit: %v", err)
+	}
+	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, second)
 }
