@@ -13,7 +13,7 @@ import (
 // connInfo is what the server knows of one connection it serves.
 type connInfo struct {
 	state atomic.Int32 // an http.ConnState
-	since atomic.Int64 // when the state last changed, in Unix nanoseconds
+	since atomic.Int64 // when it became new or idle, in Unix nanoseconds
 	proto atomic.Int32 // protoUnknown, protoHTTP1 or protoHTTP2
 }
 
@@ -31,8 +31,10 @@ type connTracker struct {
 	conns sync.Map // net.Conn -> *connInfo
 
 	// changed receives a token whenever a connection goes idle or
-	// closes, so that the drain loop wakes up without polling.
-	changed chan struct{}
+	// closes during a drain, so that the drain loop wakes up without
+	// polling; draining gates it, so that serving pays nothing for it.
+	changed  chan struct{}
+	draining atomic.Bool
 
 	mu        sync.Mutex
 	hijacked  map[net.Conn]struct{}
@@ -47,24 +49,27 @@ func newConnTracker() *connTracker {
 	}
 }
 
-// connState is installed as http.Server.ConnState.
+// connState is installed as http.Server.ConnState. It runs twice per
+// request (active, then idle): only the idle transition reads the clock,
+// since only idleness is timed.
 func (t *connTracker) connState(c net.Conn, st http.ConnState) {
-	now := time.Now().UnixNano()
 	switch st {
 	case http.StateNew:
 		info := &connInfo{}
 		info.state.Store(int32(st))
-		info.since.Store(now)
+		info.since.Store(time.Now().UnixNano())
 		t.conns.Store(c, info)
-	case http.StateActive, http.StateIdle:
+	case http.StateActive:
+		if v, ok := t.conns.Load(c); ok {
+			v.(*connInfo).state.Store(int32(st))
+		}
+	case http.StateIdle:
 		if v, ok := t.conns.Load(c); ok {
 			info := v.(*connInfo)
-			info.since.Store(now)
+			info.since.Store(time.Now().UnixNano())
 			info.state.Store(int32(st))
 		}
-		if st == http.StateIdle {
-			t.notify()
-		}
+		t.notify()
 	case http.StateHijacked:
 		t.conns.Delete(c)
 		t.addHijacked(c)
@@ -76,6 +81,9 @@ func (t *connTracker) connState(c net.Conn, st http.ConnState) {
 }
 
 func (t *connTracker) notify() {
+	if !t.draining.Load() {
+		return
+	}
 	select {
 	case t.changed <- struct{}{}:
 	default:

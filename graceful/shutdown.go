@@ -139,6 +139,7 @@ func (s *Server) runDrain(d *drainState) {
 
 	// 2. Tell handlers and hijacked connections.
 	s.draining.Store(true)
+	s.conns.draining.Store(true)
 	close(s.drainCh)
 	counts := s.conns.counts()
 	s.logger.Info("shutdown started", "address", s.describe(),
