@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 6, "alternating rounds of the throughput and cold-start measurements")
 	flag.StringVar(&o.out, "out", "RESULTS.md", "results file (full run)")
 	flag.StringVar(&o.plot, "plot", "timeline.png", "timeline plot (full run)")
+	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults); all when empty")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
 	flag.Parse()
@@ -49,7 +50,7 @@ func main() {
 type options struct {
 	quick                   bool
 	restarts, block, rounds int
-	out, plot               string
+	out, plot, only         string
 	keep                    bool
 	timeout                 time.Duration
 }

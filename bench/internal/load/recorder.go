@@ -54,13 +54,14 @@ type Recorder struct {
 	sum     Summary
 	buckets []Bucket
 	pids    map[int]time.Time
+	last    map[int]time.Time
 	newPID  chan PIDEvent
 }
 
 // NewRecorder returns a recorder whose timeline starts now and has slices
 // of width.
 func NewRecorder(width time.Duration) *Recorder {
-	r := &Recorder{start: time.Now(), width: width, pids: map[int]time.Time{}, newPID: make(chan PIDEvent, 1024)}
+	r := &Recorder{start: time.Now(), width: width, pids: map[int]time.Time{}, last: map[int]time.Time{}, newPID: make(chan PIDEvent, 1024)}
 	for k := range r.sum.Failed {
 		r.sum.Failed[k] = map[string]int{}
 	}
@@ -96,6 +97,7 @@ func (r *Recorder) ok(k Kind, pid int, lat time.Duration, at time.Time) {
 	r.sum.Latency[k].Add(lat)
 	r.bucket(at).OK++
 	if pid > 0 {
+		r.last[pid] = at
 		if _, seen := r.pids[pid]; !seen {
 			r.pids[pid] = at
 			select {
@@ -144,6 +146,28 @@ func (r *Recorder) FirstSeen(pid int) (time.Time, bool) {
 	defer r.mu.Unlock()
 	t, ok := r.pids[pid]
 	return t, ok
+}
+
+// LastSeen returns when pid last answered, if it did.
+func (r *Recorder) LastSeen(pid int) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.last[pid]
+	return t, ok
+}
+
+// PIDsSince returns the pids that first answered at or after t.
+func (r *Recorder) PIDsSince(t time.Time) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for pid, at := range r.pids {
+		if !at.Before(t) {
+			out = append(out, pid)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func maps(m map[string]int) map[string]int {
@@ -215,4 +239,11 @@ func (s *Summary) FastLatency() hist.Hist {
 		}
 	}
 	return h
+}
+
+// Failed returns the number of failures so far.
+func (r *Recorder) Failed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum.TotalFailed()
 }

@@ -62,19 +62,35 @@ func parseStat(data []byte) (Proc, error) {
 	return Proc{PID: pid, PPID: ppid, State: fields[0][0], Comm: string(data[open+1 : end])}, nil
 }
 
-// List returns every process that can be read. Processes that exit while
-// the table is read are skipped.
-func List() ([]Proc, error) {
-	entries, err := os.ReadDir("/proc")
+// PIDs lists the process IDs in /proc.
+func PIDs() ([]int, error) {
+	f, err := os.Open("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("proc: %w", err)
 	}
-	out := make([]Proc, 0, len(entries))
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("proc: %w", err)
+	}
+	out := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil {
+			out = append(out, pid)
 		}
+	}
+	return out, nil
+}
+
+// List returns every process that can be read. Processes that exit while
+// the table is read are skipped.
+func List() ([]Proc, error) {
+	pids, err := PIDs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Proc, 0, len(pids))
+	for _, pid := range pids {
 		p, err := Stat(pid)
 		if err != nil {
 			continue

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gracekit/gracekit/bench/internal/handler"
 	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/proc"
 	"github.com/gracekit/gracekit/bench/internal/subject"
@@ -217,3 +218,6 @@ func SteadyLane(ctx context.Context, in *subject.Instance, d time.Duration, o Re
 	load.Run(lctx, load.Config{Addr: in.Addr, Clients: o.Clients}, rec)
 	return &Lane{Subject: in.Name, Width: rec.Width(), Buckets: rec.Timeline()}, rec.Summary()
 }
+
+// streamProtocol is the Upgrade token of the subjects' stream endpoint.
+const streamProtocol = handler.StreamProtocol

@@ -161,6 +161,24 @@ func (in *Instance) InstallBinary(path string) error {
 	return nil
 }
 
+// FaultPIDs returns the pids the fault stand-ins announced in the
+// instance's directory (see subjects/fault).
+func (in *Instance) FaultPIDs() []int {
+	data, err := os.ReadFile(filepath.Join(in.Dir, "fault-events"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			if pid, err := strconv.Atoi(f[0]); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
 // RestoreBinary installs the subject's own binary again.
 func (in *Instance) RestoreBinary() error { return in.InstallBinary(in.goodBin) }
 
