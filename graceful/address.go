@@ -85,3 +85,13 @@ func (e endpoint) matches(actual net.Addr) bool {
 	}
 	return false
 }
+
+// wantsParticularSocket reports whether an endpoint names one socket (a
+// path, or a non-zero port) rather than "any free port".
+func wantsParticularSocket(ep endpoint) bool {
+	if ep.network == "unix" {
+		return true
+	}
+	_, port, err := net.SplitHostPort(ep.address)
+	return err == nil && port != "0"
+}

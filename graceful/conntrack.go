@@ -192,10 +192,11 @@ func protocolOf(c net.Conn, info *connInfo) int32 {
 }
 
 // closeIdleHTTP1 closes the HTTP/1 connections that have been idle (or new
-// without a request) for at least grace. It returns how many it closed,
-// how many HTTP/1 connections remain, and the earliest time at which a
-// remaining idle connection will have been idle for grace (zero if none).
-func (t *connTracker) closeIdleHTTP1(now time.Time, grace time.Duration) (closed, remaining int, next time.Time) {
+// without a request) for at least grace since the later of the moment
+// they went idle and start (when the drain began). It returns how many it
+// closed, how many HTTP/1 connections remain, and the earliest time at
+// which a remaining idle connection will be due (zero if none).
+func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace time.Duration) (closed, remaining int, next time.Time) {
 	t.conns.Range(func(k, v any) bool {
 		c, info := k.(net.Conn), v.(*connInfo)
 		if protocolOf(c, info) == protoHTTP2 {
@@ -206,7 +207,11 @@ func (t *connTracker) closeIdleHTTP1(now time.Time, grace time.Duration) (closed
 			remaining++
 			return true
 		}
-		due := time.Unix(0, info.since.Load()).Add(grace)
+		idleSince := time.Unix(0, info.since.Load())
+		if idleSince.Before(start) {
+			idleSince = start
+		}
+		due := idleSince.Add(grace)
 		if !now.Before(due) {
 			_ = c.Close()
 			t.conns.Delete(c)

@@ -97,16 +97,6 @@ func adoptListener(fd int, address string) (net.Listener, error) {
 	return ln, nil
 }
 
-// wantsParticularSocket reports whether an endpoint names one socket (a
-// path, or a non-zero port) rather than "any free port".
-func wantsParticularSocket(ep endpoint) bool {
-	if ep.network == "unix" {
-		return true
-	}
-	_, port, err := net.SplitHostPort(ep.address)
-	return err == nil && port != "0"
-}
-
 // checkListeningSocket explains what is wrong with a descriptor that is
 // supposed to be a listening stream socket.
 func checkListeningSocket(fd int) error {

@@ -121,8 +121,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // CreateListener binds the server's address, or adopts its inherited file
-// descriptor or configured listeners, without serving yet. Calling it is
-// optional: Serve creates a plain listener when there is none.
+// descriptor or configured listeners, without serving yet, so that errors
+// such as "address in use" show up before anything else starts. Calling it
+// is optional: Serve creates a plain listener when there is none. It does
+// nothing when the server already has a plain listener (a server made by
+// [Process.NewServer] has one from the start).
 func (s *Server) CreateListener() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -130,21 +133,25 @@ func (s *Server) CreateListener() error {
 }
 
 func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
-	if s.stopping {
+	switch {
+	case s.stopping:
 		return ErrServerClosed
+	case s.serving:
+		return fmt.Errorf("graceful: server %s is already serving", s.describe())
+	case s.https:
+		return fmt.Errorf("graceful: server %s already serves HTTPS", s.describe())
 	}
-	if len(s.listeners) > 0 {
-		return fmt.Errorf("graceful: server %s already has its listener", s.describe())
+	if len(s.raw) == 0 {
+		raw, err := s.openListeners()
+		if err != nil {
+			return err
+		}
+		s.raw = raw
+		s.listeners = raw
 	}
-	raw, err := s.openListeners()
-	if err != nil {
-		return err
-	}
-	s.raw = raw
-	s.listeners = raw
 	if tlsConfig != nil {
-		s.listeners = make([]net.Listener, len(raw))
-		for i, ln := range raw {
+		s.listeners = make([]net.Listener, len(s.raw))
+		for i, ln := range s.raw {
 			s.listeners[i] = tls.NewListener(ln, tlsConfig)
 		}
 		s.http.TLSConfig = tlsConfig
@@ -202,7 +209,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.mu.Unlock()
 		return fmt.Errorf("graceful: Serve called twice on server %s", s.describe())
 	}
-	if len(s.listeners) == 0 {
+	if len(s.raw) == 0 {
 		if err := s.createListenerLocked(nil); err != nil {
 			s.mu.Unlock()
 			return err

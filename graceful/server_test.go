@@ -252,7 +252,7 @@ func TestServeTwiceIsAnError(t *testing.T) {
 	if err := s.Serve(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("second Serve = %v", err)
 	}
-	if err := s.CreateListener(); err == nil {
-		t.Fatal("second CreateListener succeeded")
+	if err := s.CreateListener(); err == nil || !strings.Contains(err.Error(), "already serving") {
+		t.Fatalf("CreateListener while serving = %v", err)
 	}
 }

@@ -151,7 +151,7 @@ func (s *Server) runDrain(d *drainState) {
 
 	// 3. HTTP/1: every connection ends after a response with
 	// Connection: close, or after IdleDrainGrace of idleness.
-	idleClosed := s.drainHTTP1(d.cutCtx)
+	idleClosed := s.drainHTTP1(d.cutCtx, time.Now())
 
 	// 4. HTTP/2 (GOAWAY) and whatever net/http still tracks.
 	if err := s.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
@@ -190,15 +190,15 @@ func (s *Server) runDrain(d *drainState) {
 }
 
 // drainHTTP1 waits until every HTTP/1 connection has closed, closing
-// those that stay idle for the grace period. It returns how many it
-// closed, and stops early when ctx ends.
-func (s *Server) drainHTTP1(ctx context.Context) int {
+// those that stay idle for the grace period after start. It returns how
+// many it closed, and stops early when ctx ends.
+func (s *Server) drainHTTP1(ctx context.Context, start time.Time) int {
 	grace := s.config.IdleDrainGrace
 	total := 0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		closed, remaining, next := s.conns.closeIdleHTTP1(time.Now(), grace)
+		closed, remaining, next := s.conns.closeIdleHTTP1(start, time.Now(), grace)
 		total += closed
 		if remaining == 0 {
 			return total

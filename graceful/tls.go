@@ -8,7 +8,9 @@ import (
 )
 
 // CreateListenerTLS binds the server's address (or adopts its inherited
-// descriptor or configured listeners) and serves HTTPS on it.
+// descriptor or configured listeners) and serves HTTPS on it. On a server
+// that already has a plain listener and is not serving yet (one made by
+// [Process.NewServer]), it switches that listener to TLS.
 //
 // certFile and keyFile name PEM files; both may be empty when tlsConfig
 // (at most one) already carries Certificates, GetCertificate or

@@ -1,0 +1,394 @@
+//go:build linux
+
+package graceful
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gracekit/gracekit/internal/loadgen"
+)
+
+// restartCount is how many restarts the load test performs;
+// GRACEKIT_RESTARTS raises it for runs by hand.
+func restartCount(t *testing.T) int {
+	if s := os.Getenv("GRACEKIT_RESTARTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("GRACEKIT_RESTARTS=%q is not a positive number", s)
+		}
+		return n
+	}
+	return 20
+}
+
+// startLoad runs the three kinds of non-retrying clients against the
+// cluster until the returned stop function is called.
+func startLoad(c *cluster, perKind int) (stop func() *loadgen.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	done := make(chan *loadgen.Result, 1)
+	go func() {
+		network, address := c.endpoint()
+		done <- loadgen.Run(ctx, loadgen.Options{
+			Network: network,
+			Address: address,
+			Clients: map[loadgen.Kind]int{loadgen.KeepAliveGet: perKind, loadgen.KeepAlivePost: perKind, loadgen.NewConnGet: perKind},
+			Pace:    time.Millisecond,
+		})
+	}()
+	return func() *loadgen.Result {
+		cancel()
+		return <-done
+	}
+}
+
+// withoutRuntimeFds drops the descriptors the Go runtime opens for itself.
+func withoutRuntimeFds(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, " anon_inode:") || strings.Contains(l, " /sys/fs/cgroup/") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func requireNoFailures(t *testing.T, r *loadgen.Result) {
+	t.Helper()
+	t.Logf("load: %s", r.Summary())
+	for i, f := range r.Failures {
+		if i == 20 {
+			t.Errorf("... and %d more", len(r.Failures)-20)
+			break
+		}
+		t.Errorf("lost request: %s", f)
+	}
+	if r.Successes == 0 {
+		t.Error("no request succeeded: the load never reached the server")
+	}
+}
+
+func TestRestartUnderLoadLosesNothing(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	firstFds := c.fds()
+	stop := startLoad(c, 2)
+	n := restartCount(t)
+	var latencies []time.Duration
+	for range n {
+		_, took := c.restart()
+		latencies = append(latencies, took)
+	}
+	r := stop()
+	requireNoFailures(t, r)
+
+	// Every generation served part of the load.
+	c.mu.Lock()
+	seen := slices.Clone(c.seen)
+	c.mu.Unlock()
+	if len(seen) != n+1 {
+		t.Fatalf("%d generations served, want %d", len(seen), n+1)
+	}
+	slices.Sort(latencies)
+	t.Logf("%d restarts: signal to first answer from the new PID p50 %s, max %s",
+		n, latencies[len(latencies)/2].Round(time.Microsecond), latencies[len(latencies)-1].Round(time.Microsecond))
+
+	// The last generation holds exactly the sockets, pipes and files the
+	// first did, all of them close-on-exec, and the handover variables
+	// are gone. (The Go runtime's own descriptors, its poller and the
+	// cgroup files it watches for GOMAXPROCS, come and go.)
+	firstFds = withoutRuntimeFds(firstFds)
+	lastFds := withoutRuntimeFds(c.fds())
+	if len(lastFds) != len(firstFds) {
+		t.Errorf("open descriptors: %d after the first start, %d after %d restarts\nfirst:\n%s\nlast:\n%s",
+			len(firstFds), len(lastFds), n, strings.Join(firstFds, "\n"), strings.Join(lastFds, "\n"))
+	}
+	// Descriptors the test process itself passed down without
+	// close-on-exec are the environment's; the handover adds none.
+	inherited := map[string]bool{}
+	for _, l := range firstFds {
+		if strings.Contains(l, " inherit ") {
+			inherited[l] = true
+		}
+	}
+	for _, l := range lastFds {
+		if strings.Contains(l, " inherit ") && !inherited[l] {
+			t.Errorf("descriptor without close-on-exec in generation %d: %s", n+1, l)
+		}
+	}
+	if env, err := c.get("/env"); err != nil || env != "" {
+		t.Errorf("handover variables visible to the app: %q %v", env, err)
+	}
+	c.stop()
+	c.checkClean()
+	if _, err := os.Stat(c.pidFile); !os.IsNotExist(err) {
+		t.Errorf("PID file left after the final stop: %v", err)
+	}
+}
+
+func TestSlowRequestFinishesOnOldGeneration(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	old := c.pidFromFile()
+	answer := make(chan string, 1)
+	go func() {
+		body, err := c.get("/?sleep=1500ms")
+		if err != nil {
+			body = err.Error()
+		}
+		answer <- body
+	}()
+	c.waitInFlight(1)
+	c.signal(old, syscall.SIGHUP)
+	c.record(c.waitServingPID(old, 30*time.Second))
+	if got := <-answer; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", old)) {
+		t.Fatalf("slow request answered %q, want the old generation %d", got, old)
+	}
+	c.waitGone(old, 30*time.Second)
+	c.stop()
+	c.checkClean()
+}
+
+func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
+	for _, tc := range []struct {
+		behaviour string
+		reason    string // in the parent's log
+		stderr    string // the child's words, in the parent's log
+	}{
+		{"crash", "exited before it was ready: exit status 3", "crashing during start-up as asked"},
+		{"badconfig", "exited before it was ready: exit status 1", `server.readTimeout: \"fast\" is not a duration`},
+		{"hang", "was not ready within the upgrade timeout of 500ms", "hanging during start-up as asked"},
+	} {
+		t.Run(tc.behaviour, func(t *testing.T) {
+			c := startCluster(t, clusterOptions{env: []string{envTimeout + "=500ms"}})
+			parent := c.pidFromFile()
+			stop := startLoad(c, 1)
+			c.setBehaviour(tc.behaviour)
+			c.signal(parent, syscall.SIGHUP)
+			waitFor(t, "the restart to fail", 20*time.Second, func() bool {
+				return c.logCount("restart failed; still serving") == 1
+			})
+			if got := c.pidFromFile(); got != parent {
+				t.Fatalf("PID file names %d after a failed restart, want the parent %d", got, parent)
+			}
+			if n := c.logCount("restart failed; still serving", tc.reason, tc.stderr); n != 1 {
+				t.Errorf("the parent's log does not give the reason %q and the child's words %q:\n%s", tc.reason, tc.stderr, c.stderr)
+			}
+			for _, pid := range c.failedChildren() {
+				if st := procState(pid); st != "" {
+					t.Errorf("failed child %d still exists (state %s): not reaped", pid, st)
+				}
+			}
+			// The next restart, with a good start-up, succeeds.
+			c.setBehaviour("ok")
+			c.restart()
+			requireNoFailures(t, stop())
+			c.stop()
+			c.checkClean()
+		})
+	}
+}
+
+func TestSignalStormStartsOneSuccessor(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	stop := startLoad(c, 1)
+	first := c.pidFromFile()
+	for range 10 {
+		c.signal(first, syscall.SIGHUP)
+		time.Sleep(10 * time.Millisecond)
+	}
+	next := c.waitServingPID(first, 30*time.Second)
+	c.record(next)
+	c.waitGone(first, 30*time.Second)
+	if n := c.logCount("restart: starting the next generation", fmt.Sprintf("pid=%d ", first)); n != 1 {
+		t.Errorf("generation 1 started %d successors, want exactly 1\n%s", n, c.stderr)
+	}
+	if got := c.processes(); len(got) != 1 || got[0] != next {
+		t.Errorf("processes after the storm: %v, want only %d", got, next)
+	}
+	requireNoFailures(t, stop())
+	c.stop()
+	c.checkClean()
+}
+
+func TestRestartFromCode(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=1s"}})
+	old := c.pidFromFile()
+	body, err := c.get("/restart")
+	if err != nil || !strings.Contains(body, fmt.Sprintf("restarted by pid=%d", old)) {
+		t.Fatalf("/restart: %q %v", body, err)
+	}
+	c.record(c.waitServingPID(old, 30*time.Second))
+	c.waitGone(old, 30*time.Second)
+
+	// Two at once: one wins, the other is told a restart is under way.
+	c.setBehaviour("hang")
+	var wg sync.WaitGroup
+	results := make([]string, 2)
+	for i := range results {
+		wg.Go(func() {
+			body, err := c.get("/restart")
+			if err != nil {
+				body = err.Error()
+			}
+			results[i] = body
+		})
+	}
+	wg.Wait()
+	joined := strings.Join(results, " | ")
+	if !strings.Contains(joined, "already in progress") || !strings.Contains(joined, "upgrade timeout") {
+		t.Errorf("concurrent restarts: %s; want one in-progress refusal and one timeout", joined)
+	}
+	c.stop()
+	c.checkClean()
+}
+
+func TestChainedRestartsAreBounded(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envMaxGen + "=3"}})
+	gen1 := c.pidFromFile()
+	long := func() chan string {
+		ch := make(chan string, 1)
+		go func() {
+			body, err := c.get("/?sleep=3s")
+			if err != nil {
+				body = err.Error()
+			}
+			ch <- body
+		}()
+		c.waitInFlight(1)
+		return ch
+	}
+	slow1 := long()
+	c.signal(gen1, syscall.SIGHUP)
+	gen2 := c.waitServingPID(gen1, 30*time.Second)
+	c.record(gen2)
+	slow2 := long()
+	c.signal(gen2, syscall.SIGHUP)
+	gen3 := c.waitServingPID(gen2, 30*time.Second)
+	c.record(gen3)
+
+	// Generations 1 and 2 still drain: a fourth is refused.
+	body, err := c.get("/restart")
+	if err == nil || !strings.Contains(body, "too many generations alive") {
+		t.Errorf("restart with 3 generations alive: %q %v, want a refusal", body, err)
+	}
+	if got := <-slow1; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", gen1)) {
+		t.Errorf("long request on generation 1: %q", got)
+	}
+	if got := <-slow2; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", gen2)) {
+		t.Errorf("long request on generation 2: %q", got)
+	}
+	c.waitGone(gen1, 30*time.Second)
+	c.waitGone(gen2, 30*time.Second)
+	c.restart() // allowed again
+	c.stop()
+	c.checkClean()
+}
+
+func TestHijackedStreamAcrossRestart(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	old := c.pidFromFile()
+	_, addr := c.endpoint()
+	conn := dialHTTP(t, addr)
+	if _, err := fmt.Fprint(conn.conn, "GET /hijack HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		line, err := conn.br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "tick") {
+			break
+		}
+	}
+	c.restart()
+	// The old generation told the stream it was going, then closed it.
+	var last string
+	for {
+		line, err := conn.br.ReadString('\n')
+		if err != nil {
+			break
+		}
+		last = line
+	}
+	if want := fmt.Sprintf("bye from pid=%d\n", old); last != want {
+		t.Errorf("last line on the hijacked stream: %q, want %q", last, want)
+	}
+	c.stop()
+	c.checkClean()
+}
+
+func TestUnixSocketSurvivesHandover(t *testing.T) {
+	path := t.TempDir() + "/app.sock"
+	c := startCluster(t, clusterOptions{addr: UnixAddressPrefix + path})
+	c.restart()
+	if _, err := os.Lstat(path); err != nil {
+		t.Fatalf("socket file gone after the handover: %v", err)
+	}
+	c.restart()
+	c.stop()
+	c.checkClean()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("socket file left after the final stop: %v", err)
+	}
+}
+
+func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envDelay + "=1s"}})
+	pid := c.pidFromFile()
+	if _, err := c.get("/ready"); err != nil {
+		t.Fatalf("readiness before shutdown: %v", err)
+	}
+	stop := startLoad(c, 1)
+	begin := time.Now()
+	c.signal(pid, syscall.SIGTERM)
+	waitFor(t, "readiness to turn 503", 5*time.Second, func() bool {
+		body, err := c.get("/ready")
+		return err != nil && strings.Contains(body, "shutting down")
+	})
+	if _, err := c.get("/live"); err != nil {
+		t.Errorf("liveness during the delay: %v", err)
+	}
+	if body, err := c.get("/"); err != nil || !strings.Contains(body, fmt.Sprintf("pid=%d ", pid)) {
+		t.Errorf("request during the delay: %q %v", body, err)
+	}
+	c.waitGone(pid, 30*time.Second)
+	if took := time.Since(begin); took < time.Second {
+		t.Errorf("stopped after %s, before the 1s shutdown delay", took)
+	}
+	r := stop()
+	// Once the delay is over the listener closes: clients then see
+	// refused connections, which is not a lost request.
+	for _, f := range r.Failures {
+		if f.Sent {
+			t.Errorf("lost request: %s", f)
+		}
+	}
+	c.checkClean()
+}
+
+func TestSecondSignalCutsShutdownDelay(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envDelay + "=30s"}})
+	pid := c.pidFromFile()
+	c.signal(pid, syscall.SIGTERM)
+	waitFor(t, "readiness to turn 503", 5*time.Second, func() bool {
+		_, err := c.get("/ready")
+		return err != nil
+	})
+	begin := time.Now()
+	c.signal(pid, syscall.SIGINT)
+	c.waitGone(pid, 10*time.Second)
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("second signal: stopped after %s, want the delay cut short", took)
+	}
+	c.checkClean()
+}

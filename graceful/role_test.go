@@ -1,0 +1,222 @@
+//go:build linux
+
+package graceful
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+// The tests of restarts run real processes: the test binary itself, which
+// serves in a "role" when GRACEKIT_TEST_ROLE is set. The environment is
+// inherited across restarts; what must change between restarts (crash,
+// hang, invalid config) is read from the file named by
+// GRACEKIT_TEST_BEHAVIOUR at start-up, as a real server reads its config.
+const (
+	envRole      = "GRACEKIT_TEST_ROLE"
+	envRun       = "GRACEKIT_TEST_RUN" // marks every process of one test
+	envAddr      = "GRACEKIT_TEST_ADDR"
+	envPIDFile   = "GRACEKIT_TEST_PIDFILE"
+	envBehaviour = "GRACEKIT_TEST_BEHAVIOUR"
+	envTimeout   = "GRACEKIT_TEST_UPGRADE_TIMEOUT"
+	envMaxGen    = "GRACEKIT_TEST_MAX_GENERATIONS"
+	envDelay     = "GRACEKIT_TEST_SHUTDOWN_DELAY"
+	envSignal    = "GRACEKIT_TEST_SIGNAL"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(envRole) {
+	case "":
+	case "server":
+		os.Exit(serverRole())
+	case "activate":
+		os.Exit(activateRole())
+	default:
+		fmt.Fprintf(os.Stderr, "unknown test role %q\n", os.Getenv(envRole))
+		os.Exit(2)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// serverRole is a small gracekit server, like examples/reload, with hooks
+// for the tests.
+func serverRole() int {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	behaviour := "ok"
+	if path := os.Getenv(envBehaviour); path != "" {
+		if b, err := os.ReadFile(path); err == nil {
+			behaviour = strings.TrimSpace(string(b))
+		}
+	}
+	pcfg := DefaultProcessConfig()
+	pcfg.Logger = logger
+	pcfg.PIDFile = os.Getenv(envPIDFile)
+	pcfg.ReadinessPath, pcfg.LivenessPath = "/ready", "/live"
+	if d, err := time.ParseDuration(os.Getenv(envTimeout)); err == nil {
+		pcfg.UpgradeTimeout = d
+	}
+	if d, err := time.ParseDuration(os.Getenv(envDelay)); err == nil {
+		pcfg.ShutdownDelay = d
+	}
+	if n, err := strconv.Atoi(os.Getenv(envMaxGen)); err == nil {
+		pcfg.MaxGenerations = n
+	}
+	if name := os.Getenv(envSignal); name != "" {
+		sig, err := SignalByName(name)
+		if err != nil {
+			logger.Error("bad signal", "error", err)
+			return 1
+		}
+		pcfg.RestartSignal = sig
+	}
+	p, err := NewProcess(pcfg)
+	if err != nil {
+		logger.Error("NewProcess failed", "error", err)
+		return 1
+	}
+	switch behaviour {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "test server: crashing during start-up as asked")
+		return 3
+	case "badconfig":
+		fmt.Fprintln(os.Stderr, "config.yaml:3: server.readTimeout: \"fast\" is not a duration")
+		return 1
+	case "hang":
+		fmt.Fprintln(os.Stderr, "test server: hanging during start-up as asked")
+		select {}
+	}
+	scfg := DefaultServerConfig()
+	scfg.GracefulShutdownTimeout = 10 * time.Second
+	var srv *Server
+	scfg.Handler = roleHandler(p, func() *Server { return srv })
+	srv, err = p.NewServer(os.Getenv(envAddr), scfg)
+	if err != nil {
+		logger.Error("NewServer failed", "error", err)
+		return 1
+	}
+	if err := p.Run(context.Background()); err != nil {
+		logger.Error("Run failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// roleHandler serves the test endpoints.
+func roleHandler(p *Process, server func() *Server) http.Handler {
+	pid := os.Getpid()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s := r.URL.Query().Get("sleep"); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d > time.Minute {
+				http.Error(w, "bad sleep", http.StatusBadRequest)
+				return
+			}
+			time.Sleep(d)
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "pid=%d read=%d\n", pid, n)
+	})
+	mux.HandleFunc("/inflight", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, server().Stats().InFlightRequests)
+	})
+	mux.HandleFunc("/fds", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, describeFds())
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range []string{handoverEnv, "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
+			if v, ok := os.LookupEnv(name); ok {
+				fmt.Fprintf(w, "%s=%s\n", name, v)
+			}
+		}
+	})
+	mux.HandleFunc("/restart", func(w http.ResponseWriter, r *http.Request) {
+		if err := p.Restart(r.Context()); err != nil {
+			http.Error(w, "restart: "+err.Error(), http.StatusConflict)
+			return
+		}
+		fmt.Fprintf(w, "restarted by pid=%d\n", pid)
+	})
+	mux.HandleFunc("/hijack", func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
+		_ = brw.Flush()
+		go func() {
+			defer conn.Close()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-Draining(r.Context()):
+					fmt.Fprintf(conn, "bye from pid=%d\n", pid)
+					return
+				case <-tick.C:
+					if _, err := fmt.Fprintf(conn, "tick pid=%d\n", pid); err != nil {
+						return
+					}
+				}
+			}
+		}()
+	})
+	return mux
+}
+
+// describeFds lists the process's open descriptors above 2 with their
+// close-on-exec flag, one per line: "fd cloexec|inherit target".
+func describeFds() string {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return "error " + err.Error()
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			continue // the directory's own descriptor, closed by now
+		}
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		state := "inherit"
+		if flags&unix.FD_CLOEXEC != 0 {
+			state = "cloexec"
+		}
+		fmt.Fprintf(&b, "%d %s %s\n", fd, state, target)
+	}
+	return b.String()
+}
+
+// activateRole plays systemd's socket activation: it sets LISTEN_PID to
+// its own PID and replaces itself with the server role, which inherits
+// fd 3 (the listener the test passed) and adopts it.
+func activateRole() int {
+	env := []string{"LISTEN_PID=" + strconv.Itoa(os.Getpid()), "LISTEN_FDS=1", "LISTEN_FDNAMES=web", envRole + "=server"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envRole+"=") {
+			env = append(env, kv)
+		}
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, os.Args, env)
+	}
+	fmt.Fprintln(os.Stderr, "activate:", err)
+	return 1
+}

@@ -1,0 +1,232 @@
+//go:build linux
+
+package graceful
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// notifySocket is a fake systemd notification socket.
+type notifySocket struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &notifySocket{path: path, conn: conn, msgs: make(chan string, 64)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				close(n.msgs)
+				return
+			}
+			n.msgs <- string(buf[:k])
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return n
+}
+
+// next returns the next message, failing the test after a timeout.
+func (n *notifySocket) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case m := <-n.msgs:
+		return m
+	case <-time.After(20 * time.Second):
+		t.Fatal("no sd_notify message within 20s")
+		return ""
+	}
+}
+
+// expect reads the next message and checks that it holds every line of
+// want (in any order) and no other assignment.
+func (n *notifySocket) expect(t *testing.T, want ...string) map[string]string {
+	t.Helper()
+	msg := n.next(t)
+	got := map[string]string{}
+	for line := range strings.SplitSeq(msg, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	for _, w := range want {
+		k, v, _ := strings.Cut(w, "=")
+		gv, ok := got[k]
+		if !ok || (v != "*" && gv != v) {
+			t.Fatalf("sd_notify message %q: want %s", msg, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sd_notify message %q: want exactly %v", msg, want)
+	}
+	return got
+}
+
+func monotonicNowUsec(t *testing.T) int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Nano() / 1000
+}
+
+func TestSdNotifySequence(t *testing.T) {
+	ns := newNotifySocket(t)
+	c := startCluster(t, clusterOptions{env: []string{"NOTIFY_SOCKET=" + ns.path, envTimeout + "=2s"}})
+	gen1 := c.pidFromFile()
+	ns.expect(t, "READY=1", "STATUS=serving (generation 1)")
+
+	// A successful restart: RELOADING with the monotonic time from the
+	// old process, then MAINPID and READY from the new one.
+	before := monotonicNowUsec(t)
+	gen2, _ := c.restart()
+	m := ns.expect(t, "RELOADING=1", "MONOTONIC_USEC=*", "STATUS=starting generation 2")
+	usec, err := strconv.ParseInt(m["MONOTONIC_USEC"], 10, 64)
+	if err != nil || usec < before || usec > monotonicNowUsec(t) {
+		t.Errorf("MONOTONIC_USEC=%q is not the monotonic clock at the time of the reload (between %d and now)", m["MONOTONIC_USEC"], before)
+	}
+	ns.expect(t, fmt.Sprintf("MAINPID=%d", gen2), "READY=1", "STATUS=serving (generation 2)")
+
+	// A failed restart ends the reload with READY=1 from the same
+	// process and says why.
+	c.setBehaviour("crash")
+	c.signal(gen2, syscall.SIGHUP)
+	ns.expect(t, "RELOADING=1", "MONOTONIC_USEC=*", "STATUS=starting generation 3")
+	m = ns.expect(t, "READY=1", "STATUS=*")
+	if !strings.Contains(m["STATUS"], "restart failed") {
+		t.Errorf("STATUS after a failed restart: %q", m["STATUS"])
+	}
+
+	c.stop()
+	ns.expect(t, "STOPPING=1")
+	c.checkClean()
+	select {
+	case extra, ok := <-ns.msgs:
+		if ok {
+			t.Errorf("unexpected sd_notify message %q", extra)
+		}
+	default:
+	}
+	_ = gen1
+}
+
+func TestSocketActivationIsAdoptedAndHandedOver(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	defer f.Close()
+
+	c := startCluster(t, clusterOptions{addr: addr, role: "activate", files: []*os.File{f}})
+	if n := c.logCount("listener ready", "source=systemd", "listening="+addr); n != 1 {
+		t.Fatalf("generation 1 did not adopt the activated socket:\n%s", c.stderr)
+	}
+	if env, err := c.get("/env"); err != nil || env != "" {
+		t.Errorf("activation variables visible to the app: %q %v", env, err)
+	}
+	f.Close() // the service owns the socket now
+	c.restart()
+	if n := c.logCount("listener ready", "source=parent", "listening="+addr); n != 1 {
+		t.Errorf("generation 2 did not inherit the activated socket from its parent")
+	}
+	c.stop()
+	c.checkClean()
+}
+
+// TestSystemdSocketActivate runs the server under the real
+// systemd-socket-activate, which binds the port and starts the server on
+// the first connection.
+func TestSystemdSocketActivate(t *testing.T) {
+	tool, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate is not installed (Debian package systemd): skipping the real socket-activation test; .ci/run installs it")
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "server.pid")
+	runID := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
+	cmd := exec.Command(tool, "-l", addr, "--fdname=web",
+		"-E", envRole+"=server", "-E", envRun+"="+runID, "-E", envAddr+"="+addr, "-E", envPIDFile+"="+pidFile,
+		os.Args[0], "-test.run=^$")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, dir: dir, runID: runID, addr: addr, pidFile: pidFile, bfile: filepath.Join(dir, "behaviour"), first: cmd, stderr: logs}
+	t.Cleanup(c.cleanup)
+	go func() { _ = cmd.Wait() }()
+
+	// systemd-socket-activate starts the server on the first connection;
+	// that connection waits in the socket's queue and is served.
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if body, err = c.get("/"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("first request through systemd-socket-activate: %v\n%s", err, logs)
+	}
+	pid := c.waitServingPID(0, 20*time.Second)
+	if !strings.Contains(body, fmt.Sprintf("pid=%d ", pid)) {
+		t.Errorf("first request answered %q, want pid=%d", body, pid)
+	}
+	c.record(pid)
+	if n := c.logCount("listener ready", "source=systemd"); n != 1 {
+		t.Fatalf("the server did not adopt the socket from systemd-socket-activate:\n%s", logs)
+	}
+	c.restart()
+	c.stop()
+	c.checkClean()
+}
+
+func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"garbage", "not json", "not a valid handover description"},
+		{"wrong version", `{"v":9,"generation":2,"ancestors":[10],"ready_fd":3,"listeners":[]}`, "version 9"},
+		{"std stream", `{"v":1,"generation":2,"ancestors":[10],"ready_fd":1,"listeners":[]}`, "ready pipe fd 1 is out of range"},
+		{"missing fd", `{"v":1,"generation":2,"ancestors":[10],"ready_fd":900,"listeners":[]}`, "ready pipe fd 900 is not open"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.CommandContext(context.Background(), os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), envRole+"=server", envAddr+"=127.0.0.1:0", handoverEnv+"="+tc.value)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the server started with a bad handover:\n%s", out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output does not explain %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}

@@ -1,0 +1,166 @@
+package graceful
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// restartRequest is a call to Restart waiting for its outcome.
+type restartRequest struct {
+	ctx    context.Context
+	result chan error
+}
+
+// upgradeResult is the outcome of one attempt to start the next
+// generation.
+type upgradeResult struct {
+	child child
+	err   error
+	req   *restartRequest // nil when a signal asked for it
+}
+
+// childStopGrace is how long a failed new generation gets to stop after
+// SIGTERM before it is killed. It may have started serving at the very
+// moment it was given up on; a graceful stop lets it drain.
+func (p *Process) childStopGrace() time.Duration {
+	grace := 5 * time.Second
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.servers {
+		grace = max(grace, s.config.GracefulShutdownTimeout+time.Second)
+	}
+	return grace
+}
+
+// liveAncestors returns the older generations that are still running.
+func (p *Process) liveAncestors() []int {
+	var live []int
+	for _, pid := range p.ancestors {
+		if p.sys.processAlive(pid) {
+			live = append(live, pid)
+		}
+	}
+	return live
+}
+
+// upgrade starts the next generation and waits until it is ready, has
+// failed, or ctx ends. On failure the child is stopped and reaped, and the
+// error says why, with the tail of the child's standard error.
+func (p *Process) upgrade(ctx context.Context) (child, error) {
+	begin := time.Now()
+	live := p.liveAncestors()
+	if alive := len(live) + 2; alive > p.cfg.MaxGenerations {
+		return nil, fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
+			ErrTooManyGenerations, live, p.cfg.MaxGenerations)
+	}
+	next := p.generation + 1
+	p.logger.Info("restart: starting the next generation", "next_generation", next, "binary", p.exe)
+	p.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec() + "\nSTATUS=starting generation " + fmt.Sprint(next))
+
+	files, err := p.dupListeners()
+	if err != nil {
+		p.notifyReady("restart failed: " + err.Error())
+		return nil, err
+	}
+	spec := childSpec{
+		exe:           p.executable(),
+		args:          p.args,
+		dir:           p.dir,
+		env:           p.sys.environ(),
+		generation:    next,
+		ancestors:     append(slices.Clone(live), p.pid),
+		mode:          string(RestartModeReexec),
+		listeners:     files,
+		restartSignal: p.cfg.RestartSignal,
+		rearm:         func() { p.sys.notifySignals(p.sigCh, p.cfg.RestartSignal) },
+		logger:        p.logger,
+	}
+	if p.worker {
+		spec.mode = workerMode
+	}
+	c, err := p.sys.startChild(spec)
+	for _, f := range files {
+		_ = f.file.Close()
+	}
+	if err != nil {
+		err = fmt.Errorf("graceful: restart: %w", err)
+		p.notifyReady("restart failed: " + err.Error())
+		return nil, err
+	}
+
+	timer := time.NewTimer(p.cfg.UpgradeTimeout)
+	defer timer.Stop()
+	var why string
+	select {
+	case <-c.ready():
+		p.logger.Info("restart: the next generation is ready", "next_generation", next, "child_pid", c.pid(),
+			"took", time.Since(begin).Round(time.Millisecond))
+		return c, nil
+	case <-c.exited():
+		why = "exited before it was ready: " + c.exitStatus()
+	case <-timer.C:
+		why = fmt.Sprintf("was not ready within the upgrade timeout of %s", p.cfg.UpgradeTimeout)
+	case <-ctx.Done():
+		why = fmt.Sprintf("was abandoned before it was ready: %v", context.Cause(ctx))
+	}
+	c.stop(p.childStopGrace())
+	err = fmt.Errorf("graceful: restart failed: generation %d (pid %d) %s; this process (pid %d) keeps serving",
+		next, c.pid(), why, p.pid)
+	attrs := []any{"next_generation", next, "child_pid", c.pid(), "reason", why, "child_exit", c.exitStatus(),
+		"took", time.Since(begin).Round(time.Millisecond)}
+	if tail := c.stderrTail(); tail != "" {
+		attrs = append(attrs, "child_stderr", tail)
+	}
+	p.logger.Error("restart failed; still serving", attrs...)
+	p.notifyReady("restart failed: generation " + fmt.Sprint(next) + " " + why)
+	return nil, err
+}
+
+// executable is the binary a restart starts: the configured or resolved
+// path; when that file is gone (a `go run` binary cleaned up, say), the
+// running binary itself.
+func (p *Process) executable() string {
+	if _, err := os.Stat(p.exe); err != nil {
+		if self := selfExecutable(); self != "" {
+			p.logger.Warn("restart: the binary is gone; starting the running binary again", "binary", p.exe, "error", err)
+			return self
+		}
+	}
+	return p.exe
+}
+
+// dupListeners duplicates every listener the process serves for the
+// child. The caller closes the duplicates once the child has started.
+func (p *Process) dupListeners() ([]namedFile, error) {
+	p.mu.Lock()
+	owned := slices.Clone(p.owned)
+	p.mu.Unlock()
+	files := make([]namedFile, 0, len(owned))
+	for _, o := range owned {
+		f, err := dupListener(o.ln)
+		if err != nil {
+			for _, done := range files {
+				_ = done.file.Close()
+			}
+			return nil, fmt.Errorf("graceful: restart: pass listener %s: %w", o.name, err)
+		}
+		files = append(files, namedFile{name: o.name, file: f})
+	}
+	return files, nil
+}
+
+// notify sends a state to systemd, logging failures.
+func (p *Process) notify(state string) {
+	if err := p.sys.sdNotify(state); err != nil {
+		p.logger.Warn("sd_notify failed", "state", state, "error", err)
+	}
+}
+
+// notifyReady ends a reload that did not happen: systemd waits for
+// READY=1 after RELOADING=1.
+func (p *Process) notifyReady(status string) {
+	p.notify("READY=1\nSTATUS=" + status)
+}
