@@ -60,7 +60,7 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 	c.bins = bins
 	add := func(name, bin string, restartable bool) {
 		c.specs[name] = subject.Spec{
-			Name: name, Bin: bin, Restartable: restartable, Args: subject.FlagArgs,
+			Name: name, Bin: bin, Restartable: restartable, ConfigFlag: subject.HasFlag(bin, "-config"),
 			ValidConfig: validConfig, InvalidConfig: invalidConfig,
 		}
 	}

@@ -265,6 +265,11 @@ func (fc *faultCtx) hang() error {
 }
 
 func (fc *faultCtx) badConfig() error {
+	if !fc.in.ConfigFlag {
+		fc.res.Detail = "not measured: the subject has no -config flag"
+		fc.res.Serving = fc.serving(fc.old)
+		return nil
+	}
 	return fc.brokenRelease(func() error { return fc.in.WriteConfig(fc.in.InvalidConfig) }, fc.in.RestoreConfig, 15*time.Second, "refused", false)
 }
 

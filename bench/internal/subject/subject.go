@@ -6,10 +6,12 @@
 package subject
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,18 +30,35 @@ type Spec struct {
 	Bin string
 	// Restartable is true for subjects that restart on SIGHUP.
 	Restartable bool
-	// Args returns the command-line arguments for a listen address, PID
-	// file and config file.
-	Args func(addr, pidFile, config string) []string
+	// ConfigFlag is true when the subject takes -config FILE.
+	ConfigFlag bool
 	// ValidConfig and InvalidConfig are config file contents that the
 	// subject accepts and refuses at start.
 	ValidConfig, InvalidConfig string
 }
 
-// FlagArgs is the argument style every subject shares: -addr, -pidfile
-// and -config.
-func FlagArgs(addr, pidFile, config string) []string {
-	return []string{"-addr", addr, "-pidfile", pidFile, "-config", config}
+// Args returns the command line every subject shares: -addr, -pidfile
+// and, when the subject has it, -config.
+func (s Spec) Args(addr, pidFile, config string) []string {
+	args := []string{"-addr", addr, "-pidfile", pidFile}
+	if s.ConfigFlag {
+		args = append(args, "-config", config)
+	}
+	return args
+}
+
+// HasFlag reports whether the program bin lists flag (like "-config") in
+// its -h usage text.
+func HasFlag(bin, flag string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == flag {
+			return true
+		}
+	}
+	return false
 }
 
 // Instance is a running subject.
