@@ -171,7 +171,10 @@ func (r *runner) restartRuns(res *report.Results, ro scenario.RestartOptions) er
 			return err
 		}
 		d := time.Duration(len(res.Lanes[0].Buckets)) * res.Lanes[0].Width
-		lane, _ := scenario.SteadyLane(r.ctx, in, d, ro)
+		lane, sum := scenario.SteadyLane(r.ctx, in, d, ro)
+		if n := sum.TotalFailed(); n > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("The baseline lane (%s without restarts) had %d failed requests of %d, first: %v", nethttp, n, sum.TotalRequests(), sum.Samples[0]))
+		}
 		lane.Subject = nethttp + " (baseline, no restarts)"
 		res.Lanes = append(res.Lanes, lane)
 		in.Stop(40 * time.Second)

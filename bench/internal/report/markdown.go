@@ -225,8 +225,12 @@ func (p *printer) faults(r *Results) {
 	p.f("Each scenario runs on a fresh instance under light load (one client of each fast kind). A crash or a hang at init is a broken release: the bench installs a stand-in binary at the subject's path, which is what a restart runs, and puts the real one back afterwards; an invalid config is a file the next process cannot parse. \"Serving\" asks GET / once the scenario has played out; \"next restart\" is a normal SIGHUP afterwards. Orphans are processes still alive besides the serving one once the scenario settled (or after SIGTERM); zombies are exited children a subject process did not reap.\n\n")
 	p.header("scenario", "subject", "serving afterwards", "requests sent", "failed in the scenario", "failed in the next restart", "failed by class", "orphans", "zombies", "next restart", "what happened", "took")
 	for _, f := range r.Faults {
+		next := f.NextRestart
+		if next == "" {
+			next = "-"
+		}
 		p.row(f.Scenario, f.Subject, f.Serving, fmt.Sprint(f.Requests), fmt.Sprint(f.Failed-f.FailedNext), fmt.Sprint(f.FailedNext), counts(f.Classes),
-			procs(f.Orphans), procs(f.Zombies), f.NextRestart, f.Detail, dur(f.Took.Round(100*time.Millisecond)))
+			procs(f.Orphans), procs(f.Zombies), next, f.Detail, dur(f.Took.Round(100*time.Millisecond)))
 	}
 	p.f("\n")
 }

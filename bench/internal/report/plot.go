@@ -32,22 +32,23 @@ func Timeline(path string, lanes []*scenario.Lane) error {
 		xmax = max(xmax, float64(len(l.Buckets))*l.Width.Seconds())
 	}
 	const (
-		width  = 26 * vg.Centimeter
-		laneH  = 6.5 * vg.Centimeter
-		topPct = 0.68
+		width = 26 * vg.Centimeter
+		rowH  = 4 * vg.Centimeter
 	)
-	img := vgimg.New(width, laneH*vg.Length(len(lanes)))
-	dc := draw.New(img)
-	for i, l := range lanes {
+	rows := make([][]*plot.Plot, 0, 2*len(lanes))
+	for _, l := range lanes {
 		top, bottom, err := lanePlots(l, xmax)
 		if err != nil {
 			return err
 		}
-		y1 := laneH * vg.Length(len(lanes)-i)
-		y0 := y1 - laneH
-		split := y0 + laneH*(1-topPct)
-		top.Draw(crop(dc, split, y1))
-		bottom.Draw(crop(dc, y0, split))
+		rows = append(rows, []*plot.Plot{top}, []*plot.Plot{bottom})
+	}
+	img := vgimg.New(width, rowH*vg.Length(len(rows)))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(rows), Cols: 1, PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+	canvases := plot.Align(rows, tiles, dc)
+	for i, row := range rows {
+		row[0].Draw(canvases[i][0])
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -58,12 +59,6 @@ func Timeline(path string, lanes []*scenario.Lane) error {
 		return fmt.Errorf("timeline: %w", err)
 	}
 	return f.Close()
-}
-
-func crop(c draw.Canvas, y0, y1 vg.Length) draw.Canvas {
-	out := c
-	out.Rectangle = vg.Rectangle{Min: vg.Point{X: c.Min.X, Y: y0}, Max: vg.Point{X: c.Max.X, Y: y1}}
-	return out
 }
 
 // lanePlots builds the two plots of a lane.
@@ -104,7 +99,6 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 		return nil, nil, fmt.Errorf("timeline: %w", err)
 	}
 	bars.Color = failColor
-	bars.FillColor = color.RGBA{R: 214, G: 39, B: 40, A: 90}
 	bottom.Add(bars)
 
 	for _, r := range l.Restarts {

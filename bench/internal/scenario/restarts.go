@@ -67,13 +67,9 @@ type Lineage struct {
 	Elapsed        time.Duration
 }
 
-// NewLineage wraps a launched instance and samples it before any restart.
+// NewLineage wraps a launched instance.
 func NewLineage(in *subject.Instance) *Lineage {
-	l := &Lineage{In: in}
-	if pid, err := in.PIDFromFile(); err == nil {
-		l.sample(pid)
-	}
-	return l
+	return &Lineage{In: in}
 }
 
 func (l *Lineage) sample(pid int) {
@@ -116,6 +112,12 @@ func (l *Lineage) Block(ctx context.Context, n int, o RestartOptions, lane bool)
 	}
 	if !sleepCtx(ctx, o.Warmup) {
 		return ctx.Err()
+	}
+	if l.Restarts == 0 && len(l.Resources) == 0 {
+		// The first sample, under the same load as the later ones.
+		if pid, err := l.In.PIDFromFile(); err == nil {
+			l.sample(pid)
+		}
 	}
 	consecutive := 0
 	for i := 0; i < n && ctx.Err() == nil; i++ {
