@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -136,6 +137,23 @@ func (r *runner) subjectLines() []string {
 	return out
 }
 
+// blockBounds returns the restart counts at which blocks end: every
+// multiple of block, every sample point, and total.
+func blockBounds(total, block int, samples []int) []int {
+	var out []int
+	for n := block; n < total; n += block {
+		out = append(out, n)
+	}
+	for _, s := range samples {
+		if s > 0 && s < total {
+			out = append(out, s)
+		}
+	}
+	out = append(out, total)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // restartRuns restarts every restartable subject o.restarts times, in
 // alternating blocks, keeping one lineage per subject alive throughout.
 func (r *runner) restartRuns(res *report.Results, ro scenario.RestartOptions) error {
@@ -148,15 +166,28 @@ func (r *runner) restartRuns(res *report.Results, ro scenario.RestartOptions) er
 		lineages = append(lineages, scenario.NewLineage(in))
 	}
 	res.Lineages = lineages
-	o := r.opts
-	for done := 0; done < o.restarts && r.ctx.Err() == nil; done += o.block {
-		n := min(o.block, o.restarts-done)
+	for _, l := range lineages {
+		l.SampleIdle()
+	}
+	bounds := blockBounds(r.opts.restarts, r.opts.block, ro.SampleAfter)
+	prev, laneDone := 0, false
+	for _, end := range bounds {
+		if r.ctx.Err() != nil {
+			break
+		}
+		n := end - prev
+		lane := !laneDone && n >= r.opts.block/2
+		laneDone = laneDone || lane
 		for _, l := range lineages {
-			if err := l.Block(r.ctx, n, ro, done == 0); err != nil {
+			if err := l.Block(r.ctx, n, ro, lane); err != nil {
 				l.Notes = append(l.Notes, "block stopped: "+err.Error())
+			}
+			if slices.Contains(ro.SampleAfter, l.Restarts) {
+				l.SampleIdle()
 			}
 			fmt.Printf("  %s: %d restarts, %d requests, %d failed\n", l.In.Name, l.Restarts, l.Load.TotalRequests(), l.Load.TotalFailed())
 		}
+		prev = end
 	}
 	for _, l := range lineages {
 		if l.Lane != nil {
@@ -249,7 +280,7 @@ func (r *runner) throughput(res *report.Results) error {
 		ins[n] = in
 	}
 	wo := scenario.WrkOptions{Threads: 1, Conns: 32, Duration: 3 * time.Second}
-	res.WrkDesc = fmt.Sprintf("`wrk -t%d -c%d -d%s http://ADDR/` (keep-alive GET /) against each server in turn, %d alternating rounds, after a 1 s warm-up each; wrk and the server share the machine's %d cores.",
+	res.WrkDesc = fmt.Sprintf("`wrk -t%d -c%d -d%s http://ADDR/` (keep-alive GET /) against each server in turn, %d alternating rounds (A B C, then C B A), after a 1 s warm-up each; wrk and the server share the machine's %d cores.",
 		wo.Threads, wo.Conns, wo.Duration, r.opts.rounds, res.Machine.Cores)
 	for _, n := range order {
 		if _, err := scenario.Wrk(r.ctx, ins[n].Addr, scenario.WrkOptions{Threads: 1, Conns: 32, Duration: time.Second}); err != nil {
@@ -258,7 +289,13 @@ func (r *runner) throughput(res *report.Results) error {
 	}
 	for round := 0; round < r.opts.rounds && r.ctx.Err() == nil; round++ {
 		rd := report.Round{Order: order, RPS: map[string]float64{}, Errors: map[string]int{}}
-		for _, n := range order {
+		// A B C, then C B A: alternating, and a drift of the machine
+		// over a round does not favour one subject.
+		seq := slices.Clone(order)
+		if round%2 == 1 {
+			slices.Reverse(seq)
+		}
+		for _, n := range seq {
 			w, err := scenario.Wrk(r.ctx, ins[n].Addr, wo)
 			if err != nil {
 				return err

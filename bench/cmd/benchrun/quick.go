@@ -60,11 +60,12 @@ func (r *runner) quickOne(name string) ([]string, error) {
 	}
 	l := scenario.NewLineage(in)
 	blockErr := l.Block(r.ctx, quickRestarts, restartOptions(), false)
+	zombies := scenario.LingeringZombies(in)
 	st := in.Stop(40 * time.Second)
 	s := l.Load
 	fmt.Printf("%s: %d restarts (%d without handover), %d requests, %d failed %v, handover p50 %s max %s, zombies %d, stop clean %v, leftover %d\n",
 		name, l.Restarts, l.FailedRestarts, s.TotalRequests(), s.TotalFailed(), s.ByClass(),
-		pct(l.Handover, 0.5), pct(l.Handover, 1), max(l.MaxZombies, len(st.Zombies)), st.Clean, len(st.Leftover))
+		pct(l.Handover, 0.5), pct(l.Handover, 1), max(l.MaxZombies, len(zombies)), st.Clean, len(st.Leftover))
 	var problems []string
 	if blockErr != nil {
 		problems = append(problems, blockErr.Error())
@@ -75,8 +76,8 @@ func (r *runner) quickOne(name string) ([]string, error) {
 	if n := s.TotalFailed(); n > 0 {
 		problems = append(problems, fmt.Sprintf("%d requests failed: %v; first: %v", n, s.ByClass(), s.Samples[0]))
 	}
-	if l.MaxZombies > 0 || len(st.Zombies) > 0 {
-		problems = append(problems, fmt.Sprintf("zombies: %d during the run, %v at the stop", l.MaxZombies, st.Zombies))
+	if l.MaxZombies > 0 || len(zombies) > 0 {
+		problems = append(problems, fmt.Sprintf("zombies: %d during the run, %v before the stop", l.MaxZombies, zombies))
 	}
 	if !st.Clean {
 		problems = append(problems, fmt.Sprintf("processes left after SIGTERM: %v", st.Leftover))

@@ -119,7 +119,7 @@ func (c *client) run(ctx context.Context) {
 			d := net.Dialer{Timeout: c.cfg.Timeout}
 			conn, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
 			if err != nil {
-				if ctx.Err() != nil {
+				if ended(ctx) {
 					return
 				}
 				c.rec.fail(Failure{Kind: c.kind, Class: Classify(err), Err: "dial: " + err.Error(), At: time.Now()}, true)
@@ -190,6 +190,17 @@ func ParsePID(body []byte) int {
 		n = n*10 + int(b-'0')
 	}
 	return n
+}
+
+// ended reports whether ctx is done or its deadline has passed: a dial
+// can fail with a timeout at the deadline a moment before ctx says so,
+// and that is the end of the run, not a failure.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func pause(ctx context.Context, d time.Duration) {

@@ -81,6 +81,7 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 	top.Title.Text = fmt.Sprintf("%s: %d restarts, %d failed requests", l.Subject, len(l.Restarts), failed)
 	top.Y.Label.Text = "answered/s"
 	top.X.Min, top.X.Max = 0, xmax
+	top.X.Tick.Marker = everyTicker(xmax)
 	top.Y.Min, top.Y.Max = 0, ymax*1.1
 	line, err := plotter.NewLine(ok)
 	if err != nil {
@@ -93,6 +94,7 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 	bottom.X.Label.Text = "seconds since the start of the block"
 	bottom.Y.Label.Text = "failed/s"
 	bottom.X.Min, bottom.X.Max = 0, xmax
+	bottom.X.Tick.Marker = everyTicker(xmax)
 	bottom.Y.Min, bottom.Y.Max = 0, fmax*1.15
 	bars, err := plotter.NewLine(bad)
 	if err != nil {
@@ -114,4 +116,32 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 		}
 	}
 	return top, bottom, nil
+}
+
+// stepTicker labels the time axis at a fixed step.
+type stepTicker float64
+
+// everyTicker returns a ticker with about ten labelled ticks up to xmax.
+func everyTicker(xmax float64) stepTicker {
+	for _, step := range []float64{0.5, 1, 2, 5, 10, 20, 30, 60} {
+		if xmax/step <= 12 {
+			return stepTicker(step)
+		}
+	}
+	return stepTicker(120)
+}
+
+// Ticks implements plot.Ticker.
+func (t stepTicker) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for i := 0; i < 1000; i++ {
+		x := float64(i) * float64(t)
+		if x > hi {
+			break
+		}
+		if x >= lo {
+			out = append(out, plot.Tick{Value: x, Label: fmt.Sprintf("%g", x)})
+		}
+	}
+	return out
 }

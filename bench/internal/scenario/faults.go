@@ -108,11 +108,6 @@ func RunFault(ctx context.Context, launch func() (*subject.Instance, error), f F
 	_, res.Zombies = fc.tr.stats()
 	st := in.Stop(40 * time.Second)
 	res.Orphans = append(res.Orphans, st.Leftover...)
-	for _, z := range st.Zombies {
-		if !slices.ContainsFunc(res.Zombies, func(p proc.Proc) bool { return p.PID == z.PID }) {
-			res.Zombies = append(res.Zombies, z)
-		}
-	}
 	res.Took = time.Since(start)
 	return res
 }
@@ -296,7 +291,7 @@ func (fc *faultCtx) storm() error {
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, bounded by deadline
 	}
-	spawned, _ := fc.tr.since(t0)
+	spawned := fc.tr.stableSince(t0)
 	maxLive, _ := fc.tr.stats()
 	answered := fc.rec.PIDsSince(t0)
 	fc.res.Detail = fmt.Sprintf("%d/10 signals delivered; %d processes started; at most %d alive at once; new pids that answered: %d",

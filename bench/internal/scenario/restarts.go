@@ -31,7 +31,7 @@ type RestartOptions struct {
 	// ExitTimeout bounds the wait for the old process to exit.
 	ExitTimeout time.Duration
 	// SampleAfter lists the restart counts after which the serving
-	// process's fds and RSS are sampled.
+	// process's fds and RSS are sampled, with no load.
 	SampleAfter []int
 }
 
@@ -70,6 +70,27 @@ type Lineage struct {
 // NewLineage wraps a launched instance.
 func NewLineage(in *subject.Instance) *Lineage {
 	return &Lineage{In: in}
+}
+
+// SampleIdle samples the fds and RSS of the serving process once its fd
+// count has settled (two equal readings 100 ms apart, at most 3 s): with
+// no load, the count holds no client connection.
+func (l *Lineage) SampleIdle() {
+	pid, err := l.In.PIDFromFile()
+	if err != nil {
+		l.note("sampling after %d restarts: %v", l.Restarts, err)
+		return
+	}
+	prev := -1
+	for range 30 {
+		n, err := proc.FDCount(pid)
+		if err != nil || n == prev {
+			break
+		}
+		prev = n
+		time.Sleep(100 * time.Millisecond) // settling interval, bounded by the loop
+	}
+	l.sample(pid)
 }
 
 func (l *Lineage) sample(pid int) {
@@ -113,12 +134,6 @@ func (l *Lineage) Block(ctx context.Context, n int, o RestartOptions, lane bool)
 	if !sleepCtx(ctx, o.Warmup) {
 		return ctx.Err()
 	}
-	if l.Restarts == 0 && len(l.Resources) == 0 {
-		// The first sample, under the same load as the later ones.
-		if pid, err := l.In.PIDFromFile(); err == nil {
-			l.sample(pid)
-		}
-	}
 	consecutive := 0
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		old, err := l.In.PIDFromFile()
@@ -157,17 +172,30 @@ func (l *Lineage) Block(ctx context.Context, n int, o RestartOptions, lane bool)
 			l.note("restart %d: old process %d still alive %s after the signal", l.Restarts+1, old, o.ExitTimeout)
 		}
 		l.Restarts++
-		if z, err := l.In.Tree.Zombies(); err == nil {
-			l.MaxZombies = max(l.MaxZombies, len(z))
-		}
-		if slices.Contains(o.SampleAfter, l.Restarts) {
-			l.sample(ev.PID)
-		}
+		l.MaxZombies = max(l.MaxZombies, len(LingeringZombies(l.In)))
 		if !sleepCtx(ctx, o.Interval) {
 			return ctx.Err()
 		}
 	}
 	return ctx.Err()
+}
+
+// LingeringZombies returns the zombies of the instance's tree that are
+// still unreaped a zombieLinger later: a child that has just exited and
+// is about to be reaped is not one.
+func LingeringZombies(in *subject.Instance) []proc.Proc {
+	z, err := in.Tree.Zombies()
+	if err != nil || len(z) == 0 {
+		return nil
+	}
+	time.Sleep(zombieLinger)
+	again, err := in.Tree.Zombies()
+	if err != nil {
+		return nil
+	}
+	return slices.DeleteFunc(again, func(p proc.Proc) bool {
+		return !slices.ContainsFunc(z, func(q proc.Proc) bool { return q.PID == p.PID })
+	})
 }
 
 // waitNewPID waits for the first response from a pid other than old,

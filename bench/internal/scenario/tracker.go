@@ -21,12 +21,30 @@ type tracker struct {
 	foreign map[int]bool
 	inTree  map[int]bool
 
-	mu      sync.Mutex
-	first   map[int]time.Time // when each pid was first seen
-	gone    map[int]time.Time // when each pid was first seen exited or missing
-	maxLive int
-	zombies map[int]proc.Proc // exited processes whose parent was a subject process
+	mu    sync.Mutex
+	first map[int]time.Time // when each pid was first seen
+	gone  map[int]time.Time // when each pid was first seen exited or missing
+	// prevLive holds the pids alive at the previous scan; a pid alive in
+	// two scans in a row is "stable": it lived at least one interval.
+	// Go's os package forks a child that exits at once to probe for
+	// pidfd support on its first process start: stability keeps such
+	// probes out of the counts.
+	prevLive map[int]bool
+	stable   map[int]time.Time // when each pid was first seen stable
+	maxLive  int               // most stable processes at once
+	// zombies holds exited processes whose parent is a subject process,
+	// with when they were first and last seen so.
+	zombies map[int]*zombie
 }
+
+type zombie struct {
+	p           proc.Proc
+	first, last time.Time
+}
+
+// zombieLinger is how long a process must stay unreaped to count as a
+// zombie the subject left, rather than a child it was about to reap.
+const zombieLinger = time.Second
 
 // trackEvery is the sampling interval of a tracker.
 const trackEvery = 2 * time.Millisecond
@@ -36,7 +54,8 @@ const maxTrack = 10 * time.Minute
 
 func startTracker(t *tree.Tree) *tracker {
 	tr := &tracker{t: t, stop: make(chan struct{}), done: make(chan struct{}),
-		first: map[int]time.Time{}, gone: map[int]time.Time{}, zombies: map[int]proc.Proc{},
+		first: map[int]time.Time{}, gone: map[int]time.Time{}, zombies: map[int]*zombie{},
+		prevLive: map[int]bool{}, stable: map[int]time.Time{},
 		foreign: map[int]bool{}, inTree: map[int]bool{}}
 	tr.scan()
 	go tr.loop()
@@ -68,7 +87,8 @@ func (tr *tracker) scan() {
 	now := time.Now()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	live := 0
+	live := map[int]bool{}
+	stable := 0
 	present := map[int]bool{}
 	for _, p := range procs {
 		present[p.PID] = true
@@ -77,21 +97,32 @@ func (tr *tracker) scan() {
 		}
 		if p.Zombie() {
 			if p.PPID != tr.t.Reaper {
-				tr.zombies[p.PID] = p
+				if z, ok := tr.zombies[p.PID]; ok {
+					z.last = now
+				} else {
+					tr.zombies[p.PID] = &zombie{p: p, first: now, last: now}
+				}
 			}
 			if _, ok := tr.gone[p.PID]; !ok {
 				tr.gone[p.PID] = now
 			}
 			continue
 		}
-		live++
+		live[p.PID] = true
+		if tr.prevLive[p.PID] {
+			stable++
+			if _, ok := tr.stable[p.PID]; !ok {
+				tr.stable[p.PID] = now
+			}
+		}
 	}
+	tr.prevLive = live
 	for pid := range tr.first {
 		if _, ok := tr.gone[pid]; !ok && !present[pid] {
 			tr.gone[pid] = now
 		}
 	}
-	tr.maxLive = max(tr.maxLive, live)
+	tr.maxLive = max(tr.maxLive, stable)
 }
 
 // procs returns the processes of the tree. It lists /proc and reads the
@@ -183,11 +214,28 @@ func (tr *tracker) since(t time.Time) (pids []int, exited int) {
 	return pids, exited
 }
 
+// stableSince returns the pids first seen stable after t.
+func (tr *tracker) stableSince(t time.Time) []int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []int
+	for pid, at := range tr.stable {
+		if at.After(t) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// stats returns the most stable processes seen alive at once, and the
+// zombies that stayed unreaped for at least zombieLinger.
 func (tr *tracker) stats() (maxLive int, zombies []proc.Proc) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, z := range tr.zombies {
-		zombies = append(zombies, z)
+		if z.last.Sub(z.first) >= zombieLinger {
+			zombies = append(zombies, z.p)
+		}
 	}
 	return tr.maxLive, zombies
 }

@@ -217,8 +217,6 @@ type StopReport struct {
 	// Leftover lists the processes still alive at the timeout, which the
 	// reaper then killed.
 	Leftover []proc.Proc
-	// Zombies lists unreaped processes seen just before the stop.
-	Zombies []proc.Proc
 	// Took is the time from SIGTERM to the last exit.
 	Took time.Duration
 }
@@ -227,7 +225,6 @@ type StopReport struct {
 // whole tree to exit, and then closes the tree (killing what is left).
 func (in *Instance) Stop(timeout time.Duration) StopReport {
 	var r StopReport
-	r.Zombies, _ = in.Tree.Zombies()
 	start := time.Now()
 	if pid, err := in.PIDFromFile(); err == nil && in.Tree.Contains(pid) {
 		_ = in.Signal(pid, syscall.SIGTERM)
