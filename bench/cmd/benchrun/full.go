@@ -321,6 +321,9 @@ func (r *runner) faults(res *report.Results) {
 		Clients:  [load.NumKinds]int{load.KeepAliveGet: 1, load.KeepAlivePost: 1, load.NewConnGet: 1},
 	}
 	for _, f := range scenario.Faults {
+		if !strings.Contains(f.Name, r.opts.faultFilter) {
+			continue
+		}
 		for _, name := range r.cat.restartable() {
 			if r.ctx.Err() != nil {
 				return

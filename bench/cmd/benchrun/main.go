@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "RESULTS.md", "results file (full run)")
 	flag.StringVar(&o.plot, "plot", "timeline.png", "timeline plot (full run)")
 	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults); all when empty")
+	flag.StringVar(&o.faultFilter, "fault", "", "with -only faults: run only the failure scenarios whose name contains this")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
 	flag.Parse()
@@ -51,6 +52,7 @@ type options struct {
 	quick                   bool
 	restarts, block, rounds int
 	out, plot, only         string
+	faultFilter             string
 	keep                    bool
 	timeout                 time.Duration
 }
