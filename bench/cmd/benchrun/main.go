@@ -31,7 +31,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "quick mode: a few restarts per subject, assert that gracekit loses nothing and leaves no process")
 	flag.IntVar(&o.restarts, "restarts", 500, "restarts per subject in the full run (figures 1, 2 and 5)")
 	flag.IntVar(&o.block, "block", 50, "restarts per block; subjects alternate block by block")
-	flag.IntVar(&o.rounds, "rounds", 8, "alternating rounds of the throughput and cold-start measurements")
+	flag.IntVar(&o.rounds, "rounds", 10, "alternating rounds of the throughput and cold-start measurements")
 	flag.StringVar(&o.out, "out", "RESULTS.md", "results file (full run)")
 	flag.StringVar(&o.plot, "plot", "timeline.png", "timeline plot (full run)")
 	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults); all when empty")

@@ -17,6 +17,7 @@ const (
 	gracekit       = "gracekit"
 	tableflip      = "tableflip"
 	nethttp        = "nethttp"
+	nethttpTimed   = "nethttp+timeouts"
 	gracefulServer = "graceful.Server"
 )
 
@@ -69,6 +70,10 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 	}
 	add(tableflip, bins[tableflip], true)
 	add(nethttp, bins[nethttp], false)
+	add(nethttpTimed, bins[nethttp], false)
+	timed := c.specs[nethttpTimed]
+	timed.Extra = []string{"-graceful-timeouts"}
+	c.specs[nethttpTimed] = timed
 	add(gracefulServer, filepath.Join(binDir, "gracefulserver"), false)
 	return c, nil
 }

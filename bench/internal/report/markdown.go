@@ -169,7 +169,6 @@ func (p *printer) throughput(r *Results) {
 	p.f("%s\n\n", r.WrkDesc)
 	names := r.Throughput[0].Order
 	p.header(append([]string{"round"}, names...)...)
-	ratios := map[string][]float64{}
 	for i, rd := range r.Throughput {
 		cells := []string{fmt.Sprint(i + 1)}
 		for _, n := range names {
@@ -178,16 +177,18 @@ func (p *printer) throughput(r *Results) {
 				c += fmt.Sprintf(" (%d errors)", rd.Errors[n])
 			}
 			cells = append(cells, c)
-			if base := rd.RPS[names[0]]; base > 0 && n != names[0] {
-				ratios[n] = append(ratios[n], rd.RPS[n]/base)
-			}
 		}
 		p.row(cells...)
 	}
 	p.f("\n")
-	p.header("ratio to "+names[0], "median of the rounds", "min", "max", "target >= 0.98")
-	for _, n := range names[1:] {
-		xs := ratios[n]
+	p.header("ratio", "median of the per-round ratios", "min", "max", "target >= 0.98")
+	for _, pair := range r.Ratios {
+		var xs []float64
+		for _, rd := range r.Throughput {
+			if a, b := rd.RPS[pair[0]], rd.RPS[pair[1]]; a > 0 && b > 0 {
+				xs = append(xs, a/b)
+			}
+		}
 		if len(xs) == 0 {
 			continue
 		}
@@ -196,7 +197,7 @@ func (p *printer) throughput(r *Results) {
 		if med < 0.98 {
 			verdict = "not met"
 		}
-		p.row(n+" / "+names[0], fmt.Sprintf("%.3f", med), fmt.Sprintf("%.3f", slices.Min(xs)), fmt.Sprintf("%.3f", slices.Max(xs)), verdict)
+		p.row(pair[0]+" / "+pair[1], fmt.Sprintf("%.3f", med), fmt.Sprintf("%.3f", slices.Min(xs)), fmt.Sprintf("%.3f", slices.Max(xs)), verdict)
 	}
 	p.f("\n")
 	if len(r.Allocs) > 0 {

@@ -31,7 +31,10 @@ type Results struct {
 
 	WrkDesc    string
 	Throughput []Round
-	Allocs     []scenario.AllocSample
+	// Ratios lists the pairs of subjects whose throughput ratio (first
+	// over second) the report gives.
+	Ratios [][2]string
+	Allocs []scenario.AllocSample
 
 	Faults []scenario.FaultResult
 

@@ -32,6 +32,8 @@ type Spec struct {
 	Restartable bool
 	// ConfigFlag is true when the subject takes -config FILE.
 	ConfigFlag bool
+	// Extra are further arguments, after the shared ones.
+	Extra []string
 	// ValidConfig and InvalidConfig are config file contents that the
 	// subject accepts and refuses at start.
 	ValidConfig, InvalidConfig string
@@ -44,7 +46,7 @@ func (s Spec) Args(addr, pidFile, config string) []string {
 	if s.ConfigFlag {
 		args = append(args, "-config", config)
 	}
-	return args
+	return append(args, s.Extra...)
 }
 
 // HasFlag reports whether the program bin lists flag (like "-config") in

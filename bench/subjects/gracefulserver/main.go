@@ -13,6 +13,7 @@ import (
 
 	"github.com/gracekit/gracekit/bench/internal/handler"
 	"github.com/gracekit/gracekit/bench/internal/pidfile"
+	"github.com/gracekit/gracekit/bench/internal/profile"
 	"github.com/gracekit/gracekit/bench/internal/subjectcfg"
 	"github.com/gracekit/gracekit/graceful"
 )
@@ -21,8 +22,15 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	pidFile := flag.String("pidfile", "", "PID file, written once the server listens")
 	config := flag.String("config", "", "YAML config file; an invalid one stops the process during its start")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	stopProfile, err := profile.Start(*cpuProfile)
+	if err != nil {
+		log.Fatalf("%s subject: %v", "gracefulserver", err)
+	}
+	defer stopProfile()
 	if err := run(*addr, *pidFile, *config); err != nil {
+		stopProfile()
 		log.Fatalf("gracefulserver subject: %v", err)
 	}
 }
