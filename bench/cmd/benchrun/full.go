@@ -132,6 +132,7 @@ func (r *runner) subjectLines() []string {
 		"**tableflip**: github.com/cloudflare/tableflip v1.2.3 used as its README and net/http example show (`subjects/tableflip`): Upgrader with a PID file, Upgrade on SIGHUP, Listen, Ready, Exit, then a 30 s deadline and `http.Server.Shutdown`. SIGTERM is mapped to `Upgrader.Stop` (the example has no SIGTERM handling).",
 		"**nethttp**: a plain `net/http` server with the same handler (`subjects/nethttp`); throughput baseline, no restarts.",
 		"**graceful.Server**: gracekit's `graceful.Server` with the same handler (`subjects/gracefulserver`), no restarts; isolates the library's per-request cost from whatever examples/reload does besides.",
+		"**graceful.Process**: the same handler served through `graceful.Process` as examples/reload does (`subjects/gracefulprocess`); in the throughput figure only, to tell the process layer's cost from the example handler's.",
 		"**nethttp+timeouts**: the nethttp subject with `graceful.DefaultServerConfig()`'s ReadTimeout, ReadHeaderTimeout, WriteTimeout, IdleTimeout and MaxHeaderBytes (`-graceful-timeouts`); beside graceful.Server it separates the cost of those defaults from the library's own mechanics.",
 		"All of them serve the handler of `internal/handler` (`pid=` in the body, `?sleep=`, POST bodies read to the end, `/stream` hijacked stream), except gracekit, whose handler is examples/reload's own.",
 	)
@@ -271,7 +272,7 @@ func (r *runner) throughput(res *report.Results) error {
 	if _, ok := r.cat.specs[gracekit]; ok {
 		order = append(order, gracekit)
 	}
-	order = append(order, gracefulServer, nethttpTimed)
+	order = append(order, gracefulProc, gracefulServer, nethttpTimed)
 	for _, n := range order[1:] {
 		res.Ratios = append(res.Ratios, [2]string{n, nethttp})
 	}
@@ -285,7 +286,7 @@ func (r *runner) throughput(res *report.Results) error {
 		ins[n] = in
 	}
 	wo := scenario.WrkOptions{Threads: 1, Conns: 32, Duration: 3 * time.Second}
-	res.WrkDesc = fmt.Sprintf("`wrk -t%d -c%d -d%s http://ADDR/` (keep-alive GET /) against each server in turn, %d alternating rounds (A B C D, then D C B A), after a 1 s warm-up each; wrk and the server share the machine's %d cores.",
+	res.WrkDesc = fmt.Sprintf("`wrk -t%d -c%d -d%s http://ADDR/` (keep-alive GET /) against each server in turn, %d alternating rounds (A B C D E, then E D C B A), after a 1 s warm-up each; wrk and the server share the machine's %d cores.",
 		wo.Threads, wo.Conns, wo.Duration, r.opts.rounds, res.Machine.Cores)
 	for _, n := range order {
 		if _, err := scenario.Wrk(r.ctx, ins[n].Addr, scenario.WrkOptions{Threads: 1, Conns: 32, Duration: time.Second}); err != nil {

@@ -18,6 +18,7 @@ const (
 	tableflip      = "tableflip"
 	nethttp        = "nethttp"
 	nethttpTimed   = "nethttp+timeouts"
+	gracefulProc   = "graceful.Process"
 	gracefulServer = "graceful.Server"
 )
 
@@ -45,6 +46,7 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 		{Name: tableflip, Dir: benchDir, Pkg: "./subjects/tableflip"},
 		{Name: nethttp, Dir: benchDir, Pkg: "./subjects/nethttp"},
 		{Name: "gracefulserver", Dir: benchDir, Pkg: "./subjects/gracefulserver"},
+		{Name: "gracefulprocess", Dir: benchDir, Pkg: "./subjects/gracefulprocess"},
 		{Name: "fault-crash", Dir: benchDir, Pkg: "./subjects/fault", LDFlags: "-X main.mode=crash"},
 		{Name: "fault-hang", Dir: benchDir, Pkg: "./subjects/fault", LDFlags: "-X main.mode=hang"},
 	}
@@ -75,6 +77,7 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 	timed.Extra = []string{"-graceful-timeouts"}
 	c.specs[nethttpTimed] = timed
 	add(gracefulServer, filepath.Join(binDir, "gracefulserver"), false)
+	add(gracefulProc, filepath.Join(binDir, "gracefulprocess"), false)
 	return c, nil
 }
 

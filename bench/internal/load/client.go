@@ -39,6 +39,7 @@ const (
 
 var kindNames = [NumKinds]string{"keepalive-get", "keepalive-post", "newconn-get", "slow-get"}
 
+// String returns the kind's name as the report shows it.
 func (k Kind) String() string {
 	if k >= 0 && k < NumKinds {
 		return kindNames[k]

@@ -26,6 +26,7 @@ type Proc struct {
 // Zombie reports whether the process has exited and waits to be reaped.
 func (p Proc) Zombie() bool { return p.State == 'Z' || p.State == 'X' }
 
+// String describes the process as pid(comm,state,ppid N).
 func (p Proc) String() string {
 	return fmt.Sprintf("%d(%s,%c,ppid %d)", p.PID, p.Comm, p.State, p.PPID)
 }
