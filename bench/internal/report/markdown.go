@@ -249,7 +249,7 @@ func procs(ps []proc.Proc) string {
 
 func (p *printer) resources(r *Results) {
 	p.f("## 5. Resources of the serving process\n\n")
-	p.f("Open file descriptors (/proc/PID/fd) and resident memory (VmRSS) of the process that serves after n restarts, sampled once the old process has exited.\n\n")
+	p.f("Open file descriptors (/proc/PID/fd) and resident memory (VmRSS) of the process that serves after n restarts, sampled with no load once the old process has exited and the fd count has settled. The sample at 0 restarts is of the first process before it served any load; every later process has served a block of load, which is what its larger heap reflects: compare 1, 100 and 500.\n\n")
 	p.header("subject", "restarts", "pid", "open fds", "RSS")
 	for _, l := range r.Lineages {
 		for _, s := range l.Resources {
