@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/gracekit/gracekit/bench/internal/build"
+	"github.com/gracekit/gracekit/bench/internal/subject"
+)
+
+// gracekitPkg is the gracekit subject's main package in the root module:
+// pointing the bench at another gracekit program is this one line.
+const gracekitPkg = "./examples/reload"
+
+// Subject names.
+const (
+	gracekit       = "gracekit"
+	tableflip      = "tableflip"
+	nethttp        = "nethttp"
+	nethttpTimed   = "nethttp+timeouts"
+	gracefulProc   = "graceful.Process"
+	gracefulServer = "graceful.Server"
+)
+
+// Config file contents every subject accepts or refuses at start. The
+// invalid one is not YAML at all, so any config loader refuses it.
+const (
+	validConfig   = "# written by the bench driver\n{}\n"
+	invalidConfig = "server: [this is not: valid yaml\n"
+)
+
+// catalog holds the built binaries and the subject specs.
+type catalog struct {
+	bins map[string]string
+	// specs by name; gracekit is missing when its package does not exist.
+	specs map[string]subject.Spec
+	// gracekitMissing explains why gracekit is not measured, if it is not.
+	gracekitMissing string
+}
+
+// buildAll builds everything into binDir. benchDir is the bench module,
+// rootDir the repository root.
+func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
+	targets := []build.Target{
+		{Name: "reaper", Dir: benchDir, Pkg: "./cmd/reaper"},
+		{Name: tableflip, Dir: benchDir, Pkg: "./subjects/tableflip"},
+		{Name: nethttp, Dir: benchDir, Pkg: "./subjects/nethttp"},
+		{Name: "gracefulserver", Dir: benchDir, Pkg: "./subjects/gracefulserver"},
+		{Name: "gracefulprocess", Dir: benchDir, Pkg: "./subjects/gracefulprocess"},
+		{Name: "fault-crash", Dir: benchDir, Pkg: "./subjects/fault", LDFlags: "-X main.mode=crash"},
+		{Name: "fault-hang", Dir: benchDir, Pkg: "./subjects/fault", LDFlags: "-X main.mode=hang"},
+	}
+	c := &catalog{specs: map[string]subject.Spec{}}
+	if build.Exists(rootDir, gracekitPkg) {
+		targets = append(targets, build.Target{Name: gracekit, Dir: rootDir, Pkg: gracekitPkg})
+	} else {
+		c.gracekitMissing = fmt.Sprintf("%s does not exist in %s yet", gracekitPkg, rootDir)
+	}
+	bins, err := build.All(binDir, targets)
+	if err != nil {
+		return nil, err
+	}
+	c.bins = bins
+	add := func(name, bin string, restartable bool) {
+		c.specs[name] = subject.Spec{
+			Name: name, Bin: bin, Restartable: restartable, ConfigFlag: subject.HasFlag(bin, "-config"),
+			ValidConfig: validConfig, InvalidConfig: invalidConfig,
+		}
+	}
+	if c.gracekitMissing == "" {
+		add(gracekit, bins[gracekit], true)
+	}
+	add(tableflip, bins[tableflip], true)
+	add(nethttp, bins[nethttp], false)
+	add(nethttpTimed, bins[nethttp], false)
+	timed := c.specs[nethttpTimed]
+	timed.Extra = []string{"-graceful-timeouts"}
+	c.specs[nethttpTimed] = timed
+	add(gracefulServer, filepath.Join(binDir, "gracefulserver"), false)
+	add(gracefulProc, filepath.Join(binDir, "gracefulprocess"), false)
+	return c, nil
+}
+
+// restartable returns the names of the subjects that restart, gracekit
+// first.
+func (c *catalog) restartable() []string {
+	var out []string
+	for _, n := range []string{gracekit, tableflip} {
+		if _, ok := c.specs[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}

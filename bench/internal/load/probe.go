@@ -1,0 +1,58 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Get sends one GET path on a new connection and returns the status and
+// body. It never retries.
+func Get(addr, path string, timeout time.Duration) (int, []byte, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n", path); err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// WaitPID polls addr with GET / every interval until a 200 names pid
+// (any pid when pid is 0), ctx ends or timeout passes. It returns the
+// pid that answered and when.
+func WaitPID(ctx context.Context, addr string, pid int, interval, timeout time.Duration) (int, time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for n := 0; time.Now().Before(deadline) && n < 1_000_000; n++ {
+		code, body, err := Get(addr, "/", time.Second)
+		if err == nil && code == http.StatusOK {
+			if got := ParsePID(body); got != 0 && (pid == 0 || got == pid) {
+				return got, time.Now(), nil
+			}
+			err = fmt.Errorf("answered by pid %d", ParsePID(body))
+		} else if err == nil {
+			err = fmt.Errorf("status %d", code)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return 0, time.Time{}, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+	return 0, time.Time{}, fmt.Errorf("no 200 from pid %d at %s within %s (last: %v)", pid, addr, timeout, last)
+}

@@ -1,0 +1,58 @@
+package report
+
+import (
+	"time"
+
+	"github.com/gracekit/gracekit/bench/internal/scenario"
+	"github.com/gracekit/gracekit/bench/internal/subject"
+)
+
+// Results is everything one full run measured.
+type Results struct {
+	Machine Machine
+	// Command regenerates the results.
+	Command string
+	Took    time.Duration
+	// Subjects describes each subject in a line; NotMeasured says which
+	// were left out and why.
+	Subjects, NotMeasured []string
+	// LoadDesc describes the clients during restarts.
+	LoadDesc string
+	// Block is the number of restarts per block.
+	Block int
+
+	Lineages []*scenario.Lineage
+	// OldExits counts the exit statuses of the generations the reaper
+	// collected, by subject.
+	OldExits map[string]map[string]int
+	Stops    map[string]subject.StopReport
+
+	Cold []ColdStat
+
+	WrkDesc    string
+	Throughput []Round
+	// Ratios lists the pairs of subjects whose throughput ratio (first
+	// over second) the report gives.
+	Ratios [][2]string
+	Allocs []scenario.AllocSample
+
+	Faults []scenario.FaultResult
+
+	Lanes []*scenario.Lane
+	Plot  string
+	Notes []string
+}
+
+// ColdStat holds the cold starts of one subject, on an idle machine and
+// while the restart load runs against another server.
+type ColdStat struct {
+	Subject      string
+	Idle, Loaded []time.Duration
+}
+
+// Round is one alternating throughput round.
+type Round struct {
+	Order  []string
+	RPS    map[string]float64
+	Errors map[string]int
+}

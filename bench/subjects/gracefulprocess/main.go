@@ -1,0 +1,50 @@
+// Command gracefulprocess serves the bench's shared handler through
+// gracekit's graceful.Process, the way examples/reload does, so that a
+// throughput difference between examples/reload and the baselines can be
+// told apart: the library's process layer, or the example's handler.
+// It restarts on SIGHUP like examples/reload.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+
+	"github.com/gracekit/gracekit/bench/internal/handler"
+	"github.com/gracekit/gracekit/bench/internal/profile"
+	"github.com/gracekit/gracekit/graceful"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	pidFile := flag.String("pidfile", "", "PID file, written by the serving process when it is ready")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	stopProfile, err := profile.Start(*cpuProfile)
+	if err != nil {
+		log.Fatalf("gracefulprocess subject: %v", err)
+	}
+	defer stopProfile()
+	if err := run(*addr, *pidFile); err != nil {
+		stopProfile()
+		log.Fatalf("gracefulprocess subject: %v", err)
+	}
+}
+
+func run(addr, pidFile string) error {
+	pcfg := graceful.DefaultProcessConfig()
+	pcfg.PIDFile = pidFile
+	pcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	p, err := graceful.NewProcess(pcfg)
+	if err != nil {
+		return err
+	}
+	scfg := graceful.DefaultServerConfig()
+	scfg.Handler = handler.New(handler.Options{Draining: graceful.Draining})
+	if _, err := p.NewServer(addr, scfg); err != nil {
+		return err
+	}
+	return p.Run(context.Background())
+}

@@ -1,0 +1,81 @@
+// Command tableflip is the bench subject built on
+// github.com/cloudflare/tableflip the way its README and its net/http
+// example show: an Upgrader with a PID file, Upgrade on SIGHUP, Listen
+// before Ready, and after Exit a deadline plus http.Server.Shutdown.
+//
+// The documented example handles no SIGTERM (the default action kills the
+// process); this subject maps SIGTERM and SIGINT to Upgrader.Stop, which
+// closes Exit and so runs the same documented shutdown path.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+
+	"github.com/gracekit/gracekit/bench/internal/handler"
+	"github.com/gracekit/gracekit/bench/internal/subjectcfg"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	pidFile := flag.String("pidfile", "", "PID file, written by the serving process when it is ready")
+	config := flag.String("config", "", "YAML config file; an invalid one stops the process during its start")
+	upgradeTimeout := flag.Duration("upgrade-timeout", tableflip.DefaultUpgradeTimeout, "how long a new process may take to become ready")
+	flag.Parse()
+	log.SetPrefix("tableflip-subject " + strconv.Itoa(os.Getpid()) + " ")
+
+	if err := subjectcfg.Check(*config); err != nil {
+		log.Fatalf("refusing to start: %v", err)
+	}
+
+	upg, err := tableflip.New(tableflip.Options{PIDFile: *pidFile, UpgradeTimeout: *upgradeTimeout})
+	if err != nil {
+		log.Fatalf("tableflip: %v", err)
+	}
+	defer upg.Stop()
+
+	go func() {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				upg.Stop()
+				continue
+			}
+			if err := upg.Upgrade(); err != nil {
+				log.Printf("upgrade failed: %v", err)
+			}
+		}
+	}()
+
+	ln, err := upg.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("listen: %v", err)
+	}
+	srv := &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != http.ErrServerClosed {
+			log.Printf("serve: %v", err)
+		}
+	}()
+
+	if err := upg.Ready(); err != nil {
+		log.Fatalf("ready: %v", err)
+	}
+	<-upg.Exit()
+
+	time.AfterFunc(30*time.Second, func() {
+		log.Print("shutdown timed out")
+		os.Exit(1)
+	})
+	_ = srv.Shutdown(context.Background())
+}
