@@ -219,8 +219,7 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	cfg.Handler = p.healthHandler(cfg.Handler)
 	s := New(address, 0, cfg)
 	s.mu.Lock()
-	s.raw = []net.Listener{ln}
-	s.listeners = s.raw
+	s.setListenersLocked([]net.Listener{ln})
 	s.mu.Unlock()
 	p.servers = append(p.servers, s)
 	p.owned = append(p.owned, ownedListener{name: address, ln: ln, ep: ep})

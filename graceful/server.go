@@ -48,6 +48,7 @@ type Server struct {
 	stopping    bool
 	drain       *drainState
 
+	label      atomic.Pointer[string] // the listened address, once known
 	status     atomic.Int32
 	draining   atomic.Bool
 	inFlight   atomic.Int64
@@ -146,8 +147,7 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		if err != nil {
 			return err
 		}
-		s.raw = raw
-		s.listeners = raw
+		s.setListenersLocked(raw)
 	}
 	if tlsConfig != nil {
 		s.listeners = make([]net.Listener, len(s.raw))
@@ -158,6 +158,19 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		s.https = true
 	}
 	return nil
+}
+
+// setListenersLocked installs the raw listeners and names the server by
+// the address they really listen on, for logs and errors.
+func (s *Server) setListenersLocked(raw []net.Listener) {
+	s.raw = raw
+	s.listeners = raw
+	addrs := make([]string, 0, len(raw))
+	for _, ln := range raw {
+		addrs = append(addrs, formatAddr(ln.Addr()))
+	}
+	label := strings.Join(addrs, ",")
+	s.label.Store(&label)
 }
 
 // openListeners returns the raw listeners of the server: the configured
@@ -263,13 +276,10 @@ func (s *Server) GetAddress() string {
 // [New] accepts. With several listeners it returns them joined by commas;
 // before a listener exists it returns the empty string.
 func (s *Server) GetListenedAddress() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	addrs := make([]string, 0, len(s.raw))
-	for _, ln := range s.raw {
-		addrs = append(addrs, formatAddr(ln.Addr()))
+	if l := s.label.Load(); l != nil {
+		return *l
 	}
-	return strings.Join(addrs, ",")
+	return ""
 }
 
 // GetListenedPort returns the TCP port the server listens on, or -1 when
@@ -309,8 +319,12 @@ func (s *Server) Status() ServerStatus {
 	return ServerStatus(s.status.Load())
 }
 
-// describe names the server in errors and logs.
+// describe names the server in errors and logs: by the address it
+// listens on once it does (":0" resolved), else as it was configured.
 func (s *Server) describe() string {
+	if l := s.label.Load(); l != nil {
+		return *l
+	}
 	if s.address != "" {
 		return s.address
 	}

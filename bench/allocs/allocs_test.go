@@ -15,14 +15,31 @@ import (
 	"github.com/gracekit/gracekit/graceful"
 )
 
-// serveNetHTTP starts a plain http.Server and returns its address and a
-// stop function.
+// serveNetHTTP starts a plain http.Server and returns its address.
 func serveNetHTTP(tb testing.TB) string {
+	return serveHTTPServer(tb, &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second})
+}
+
+// serveNetHTTPTimeouts starts a plain http.Server with graceful's default
+// timeouts: each one sets a deadline per request, a cost of the settings,
+// not of the library.
+func serveNetHTTPTimeouts(tb testing.TB) string {
+	d := graceful.DefaultServerConfig()
+	return serveHTTPServer(tb, &http.Server{
+		Handler:           handler.New(handler.Options{}),
+		ReadTimeout:       d.ReadTimeout,
+		ReadHeaderTimeout: d.ReadHeaderTimeout,
+		WriteTimeout:      d.WriteTimeout,
+		IdleTimeout:       d.IdleTimeout,
+		MaxHeaderBytes:    d.MaxHeaderBytes,
+	})
+}
+
+func serveHTTPServer(tb testing.TB, srv *http.Server) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -134,17 +151,18 @@ func benchServer(b *testing.B, addr string) {
 	}
 }
 
-// BenchmarkServer compares one keep-alive GET / served by net/http and by
-// graceful.Server. Both subtests run in each invocation, one after the
-// other.
+// BenchmarkServer compares one keep-alive GET / served by net/http (with
+// and without graceful's default timeouts) and by graceful.Server. The
+// subtests run in each invocation, one after the other.
 func BenchmarkServer(b *testing.B) {
 	b.Run("nethttp", func(b *testing.B) { benchServer(b, serveNetHTTP(b)) })
+	b.Run("nethttp+timeouts", func(b *testing.B) { benchServer(b, serveNetHTTPTimeouts(b)) })
 	b.Run("graceful", func(b *testing.B) { benchServer(b, serveGraceful(b)) })
 }
 
 // TestClientReadsWholeAnswers checks the raw client against both servers.
 func TestClientReadsWholeAnswers(t *testing.T) {
-	for name, serve := range map[string]func(testing.TB) string{"nethttp": serveNetHTTP, "graceful": serveGraceful} {
+	for name, serve := range map[string]func(testing.TB) string{"nethttp": serveNetHTTP, "nethttp+timeouts": serveNetHTTPTimeouts, "graceful": serveGraceful} {
 		t.Run(name, func(t *testing.T) {
 			c := dial(t, serve(t))
 			for range 3 {
