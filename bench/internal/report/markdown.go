@@ -201,9 +201,9 @@ func (p *printer) throughput(r *Results) {
 	}
 	p.f("\n")
 	if len(r.Allocs) > 0 {
-		p.f("Per-request cost of the same handler behind a plain `http.Server` and behind `graceful.Server`, from `go test -run '^$' -bench BenchmarkServer -benchmem ./allocs` (one keep-alive GET per op over loopback, with a client that allocates nothing per request; each invocation runs both, alternating):\n\n")
+		p.f("Per-request cost of the same handler behind a plain `http.Server` (without and with graceful's default timeouts, each of which sets a deadline per request) and behind `graceful.Server`, from `go test -run '^$' -bench BenchmarkServer -benchmem ./allocs` (one keep-alive GET per op over loopback, with a client that allocates nothing per request; each invocation runs all three, one after the other):\n\n")
 		p.header("server", "runs", "allocs/op", "B/op", "ns/op (median)")
-		for _, n := range []string{"nethttp", "graceful"} {
+		for _, n := range []string{"nethttp", "nethttp+timeouts", "graceful"} {
 			var a, b, ns []float64
 			for _, s := range r.Allocs {
 				if s.Name == n {
