@@ -61,7 +61,7 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 			return err
 		}
 		step("figure 3: allocations")
-		allocs, err := scenario.Allocs(r.ctx, benchDir, 3)
+		allocs, err := scenario.Allocs(r.ctx, benchDir, 6)
 		if err != nil {
 			return err
 		}

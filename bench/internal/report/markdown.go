@@ -201,7 +201,7 @@ func (p *printer) throughput(r *Results) {
 	}
 	p.f("\n")
 	if len(r.Allocs) > 0 {
-		p.f("Per-request cost of the same handler behind a plain `http.Server` (without and with graceful's default timeouts, each of which sets a deadline per request) and behind `graceful.Server`, from `go test -run '^$' -bench BenchmarkServer -benchmem ./allocs` (one keep-alive GET per op over loopback, with a client that allocates nothing per request; each invocation runs all three, one after the other):\n\n")
+		p.f("Per-request cost of the same handler behind a plain `http.Server` (without and with graceful's default timeouts, each of which sets a deadline per request) and behind `graceful.Server`, from `go test -run '^$' -bench BenchmarkServer -benchmem ./allocs` (one keep-alive GET per op over loopback, with a client that allocates nothing per request; every subject in a process of its own, 6 rounds in an order that rotates and reverses from round to round):\n\n")
 		p.header("server", "runs", "allocs/op", "B/op", "ns/op (median)")
 		for _, n := range []string{"nethttp", "nethttp+timeouts", "graceful"} {
 			var a, b, ns []float64
