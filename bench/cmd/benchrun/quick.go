@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/bench/internal/load"
+	"github.com/gracekit/gracekit/bench/internal/report"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
 )
 
 // quickRestarts is how many restarts quick mode does per subject.
 const quickRestarts = 5
 
-// quickOptions is the load of quick mode and of the full run's restarts.
+// restartOptions is the load of quick mode and of the full run's restarts.
 func restartOptions() scenario.RestartOptions {
 	return scenario.RestartOptions{
 		Clients:         [load.NumKinds]int{load.KeepAliveGet: 2, load.KeepAlivePost: 2, load.NewConnGet: 2, load.Slow: 1},
@@ -65,7 +66,7 @@ func (r *runner) quickOne(name string) ([]string, error) {
 	s := l.Load
 	fmt.Printf("%s: %d restarts (%d without handover), %d requests, %d failed %v, handover p50 %s max %s, zombies %d, stop clean %v, leftover %d\n",
 		name, l.Restarts, l.FailedRestarts, s.TotalRequests(), s.TotalFailed(), s.ByClass(),
-		pct(l.Handover, 0.5), pct(l.Handover, 1), max(l.MaxZombies, len(zombies)), st.Clean, len(st.Leftover))
+		report.Quantile(l.Handover, 0.5), report.Quantile(l.Handover, 1), max(l.MaxZombies, len(zombies)), st.Clean, len(st.Leftover))
 	var problems []string
 	if blockErr != nil {
 		problems = append(problems, blockErr.Error())

@@ -138,13 +138,13 @@ func (p *printer) handover(r *Results) {
 				c = cs
 			}
 		}
-		p.row(l.In.Name, dur(quantile(l.Handover, 0.5)), dur(quantile(l.Handover, 0.99)), dur(quantile(l.Handover, 1)),
-			dur(quantile(c.Idle, 0.5)), dur(quantile(c.Idle, 1)), dur(quantile(c.Loaded, 0.5)), dur(quantile(c.Loaded, 1)),
-			dur(quantile(l.OldExit, 0.5)), dur(quantile(l.OldExit, 1)))
+		p.row(l.In.Name, dur(Quantile(l.Handover, 0.5)), dur(Quantile(l.Handover, 0.99)), dur(Quantile(l.Handover, 1)),
+			dur(Quantile(c.Idle, 0.5)), dur(Quantile(c.Idle, 1)), dur(Quantile(c.Loaded, 0.5)), dur(Quantile(c.Loaded, 1)),
+			dur(Quantile(l.OldExit, 0.5)), dur(Quantile(l.OldExit, 1)))
 	}
 	for _, c := range r.Cold {
 		if !slices.ContainsFunc(r.Lineages, func(l *scenario.Lineage) bool { return l.In.Name == c.Subject }) {
-			p.row(c.Subject, "-", "-", "-", dur(quantile(c.Idle, 0.5)), dur(quantile(c.Idle, 1)), dur(quantile(c.Loaded, 0.5)), dur(quantile(c.Loaded, 1)), "-", "-")
+			p.row(c.Subject, "-", "-", "-", dur(Quantile(c.Idle, 0.5)), dur(Quantile(c.Idle, 1)), dur(Quantile(c.Loaded, 0.5)), dur(Quantile(c.Loaded, 1)), "-", "-")
 		}
 	}
 	p.f("\n")

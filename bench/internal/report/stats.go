@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// quantile returns the q-quantile of ds by nearest rank, 0 when empty.
-func quantile(ds []time.Duration, q float64) time.Duration {
+// Quantile returns the q-quantile (0..1) of ds by nearest rank, 0 when empty.
+func Quantile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
