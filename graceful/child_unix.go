@@ -21,17 +21,15 @@ const stderrTailSize = 4096
 
 // osChild is a next generation started with os.StartProcess.
 type osChild struct {
-	proc      *os.Process
-	control   *os.File // write end of a worker's control pipe, or nil
-	readyCh   chan struct{}
-	exitedCh  chan struct{}
-	exitOnce  sync.Once
-	status    string
-	readyErr  error
-	tail      tailBuffer
-	stopOnce  sync.Once
-	copyDone  chan struct{}
-	readyDone chan struct{}
+	proc     *os.Process
+	control  *os.File // write end of a worker's control pipe, or nil
+	readyCh  chan struct{}
+	exitedCh chan struct{}
+	exitOnce sync.Once
+	status   string
+	tail     tailBuffer
+	stopOnce sync.Once
+	copyDone chan struct{}
 }
 
 // startChild starts the next generation. The child gets the listening
@@ -102,12 +100,11 @@ func startChild(spec childSpec) (child, error) {
 		return nil, fmt.Errorf("start %s: %w", spec.exe, err)
 	}
 	c := &osChild{
-		proc:      proc,
-		control:   controlW,
-		readyCh:   make(chan struct{}),
-		exitedCh:  make(chan struct{}),
-		copyDone:  make(chan struct{}),
-		readyDone: make(chan struct{}),
+		proc:     proc,
+		control:  controlW,
+		readyCh:  make(chan struct{}),
+		exitedCh: make(chan struct{}),
+		copyDone: make(chan struct{}),
 	}
 	go c.copyStderr(stderrR)
 	go c.readReady(readyR)
@@ -166,20 +163,14 @@ func (c *osChild) copyStderr(r *os.File) {
 }
 
 // readReady waits for the ready line. Anything else, or the pipe closing
-// first, means the child is not ready.
+// first, leaves the child not ready: its exit or the upgrade timeout then
+// ends the attempt.
 func (c *osChild) readReady(r *os.File) {
-	defer close(c.readyDone)
 	defer r.Close()
 	line, err := bufio.NewReader(io.LimitReader(r, 128)).ReadString('\n')
-	if err != nil {
-		c.readyErr = fmt.Errorf("ready pipe closed before the ready line: %w", err)
-		return
+	if err == nil && line == fmt.Sprintf(readyLine, c.pid()) {
+		close(c.readyCh)
 	}
-	if line != fmt.Sprintf(readyLine, c.pid()) {
-		c.readyErr = fmt.Errorf("unexpected ready line %q", strings.TrimSpace(line))
-		return
-	}
-	close(c.readyCh)
 }
 
 // wait reaps the child (outside PID 1, where a reaper does it).

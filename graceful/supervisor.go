@@ -19,10 +19,10 @@ const (
 type supervisor struct {
 	p        *Process
 	reaper   *reaper
-	gen      int           // generation of the last worker started
-	active   child         // the worker that serves, nil while none does
-	draining map[child]int // old workers finishing their requests
-	exits    chan child    // workers (active or draining) that exited
+	gen      int            // generation of the last worker started
+	active   child          // the worker that serves, nil while none does
+	draining map[child]bool // old workers finishing their requests
+	exits    chan child     // workers (active or draining) that exited
 }
 
 // supervise runs the process as a supervisor: it keeps the listening
@@ -37,7 +37,7 @@ func (p *Process) supervise(ctx context.Context) error {
 	stopCh := make(chan os.Signal, 4)
 	p.sys.notifySignals(stopCh, stopSignals...)
 	defer p.sys.stopSignals(stopCh)
-	sv := &supervisor{p: p, draining: map[child]int{}, exits: make(chan child, 16)}
+	sv := &supervisor{p: p, draining: map[child]bool{}, exits: make(chan child, 16)}
 	if p.pid == 1 {
 		sv.reaper = newReaper(p.logger)
 		defer sv.reaper.stop()
@@ -111,6 +111,19 @@ type upgradeState struct {
 	done    chan workerStart
 }
 
+// takeOver makes the ready worker c the serving one and tells the
+// previous one, if any, to drain (or, failing that, to stop).
+func (sv *supervisor) takeOver(c child) {
+	if old := sv.active; old != nil {
+		sv.draining[old] = true
+		if err := old.requestDrain(); err != nil {
+			sv.p.logger.Warn("could not ask the old worker to drain; stopping it", "worker_pid", old.pid(), "error", err)
+			old.signal(syscall.SIGTERM)
+		}
+	}
+	sv.activate(c)
+}
+
 func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 	p := sv.p
 	up := &upgradeState{done: make(chan workerStart, 1), cancel: func() {}}
@@ -138,14 +151,7 @@ func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 		if r.err != nil {
 			return
 		}
-		if old := sv.active; old != nil {
-			sv.draining[old] = sv.gen - 1
-			if err := old.requestDrain(); err != nil {
-				p.logger.Warn("could not ask the old worker to drain; stopping it", "worker_pid", old.pid(), "error", err)
-				old.signal(syscall.SIGTERM)
-			}
-		}
-		sv.activate(r.c)
+		sv.takeOver(r.c)
 		respawn, backoff = nil, respawnMin
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker generation %d, pid %d)", sv.gen, r.c.pid()))
 	}
@@ -212,11 +218,7 @@ func (sv *supervisor) shutdown(stopCh <-chan os.Signal, up *upgradeState, cause 
 		r := <-up.done
 		up.running = false
 		if r.err == nil {
-			if old := sv.active; old != nil {
-				sv.draining[old] = sv.gen - 1
-				_ = old.requestDrain()
-			}
-			sv.activate(r.c)
+			sv.takeOver(r.c)
 		}
 		if r.req != nil {
 			if r.err == nil {
