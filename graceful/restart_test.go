@@ -443,3 +443,31 @@ func TestRestartRunsTheBinaryNowAtThePath(t *testing.T) {
 	c.stop()
 	c.checkClean()
 }
+
+// TestRestartSignalBeforeNewProcessDoesNotKillTheChild sends the restart
+// signal to a new generation that has not yet called NewProcess: it
+// inherited the signal as ignored, so it survives and takes over.
+func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	parent := c.pidFromFile()
+	c.setBehaviour("slow")
+	c.signal(parent, syscall.SIGHUP)
+	waitFor(t, "the child's slow start", 10*time.Second, func() bool { return c.logCount("test server: slow start") == 1 })
+	var child int
+	for _, pid := range c.processes() {
+		if pid != parent {
+			child = pid
+		}
+	}
+	if child == 0 {
+		t.Fatal("no child process found")
+	}
+	c.signal(child, syscall.SIGHUP)
+	if got := c.waitServingPID(parent, 30*time.Second); got != child {
+		t.Fatalf("serving pid %d, want the child %d that got SIGHUP while starting", got, child)
+	}
+	c.record(child)
+	c.waitGone(parent, 30*time.Second)
+	c.stop()
+	c.checkClean()
+}

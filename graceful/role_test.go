@@ -63,6 +63,12 @@ func serverRole() int {
 			behaviour = strings.TrimSpace(string(b))
 		}
 	}
+	if behaviour == "slow" {
+		// A slow start before NewProcess: a restart signal that arrives
+		// now meets only the disposition inherited from the parent.
+		fmt.Fprintln(os.Stderr, "test server: slow start")
+		time.Sleep(time.Second)
+	}
 	pcfg := DefaultProcessConfig()
 	pcfg.Logger = logger
 	pcfg.PIDFile = os.Getenv(envPIDFile)
