@@ -77,31 +77,16 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 		failed += b.Failed
 	}
 
-	top := plot.New()
+	top, err := panel("answered/s", ok, okColor, xmax, ymax*1.1)
+	if err != nil {
+		return nil, nil, err
+	}
 	top.Title.Text = fmt.Sprintf("%s: %d restarts, %d failed requests", l.Subject, len(l.Restarts), failed)
-	top.Y.Label.Text = "answered/s"
-	top.X.Min, top.X.Max = 0, xmax
-	top.X.Tick.Marker = everyTicker(xmax)
-	top.Y.Min, top.Y.Max = 0, ymax*1.1
-	line, err := plotter.NewLine(ok)
+	bottom, err := panel("failed/s", bad, failColor, xmax, fmax*1.15)
 	if err != nil {
-		return nil, nil, fmt.Errorf("timeline: %w", err)
+		return nil, nil, err
 	}
-	line.Color = okColor
-	top.Add(line)
-
-	bottom := plot.New()
 	bottom.X.Label.Text = "seconds since the start of the block"
-	bottom.Y.Label.Text = "failed/s"
-	bottom.X.Min, bottom.X.Max = 0, xmax
-	bottom.X.Tick.Marker = everyTicker(xmax)
-	bottom.Y.Min, bottom.Y.Max = 0, fmax*1.15
-	bars, err := plotter.NewLine(bad)
-	if err != nil {
-		return nil, nil, fmt.Errorf("timeline: %w", err)
-	}
-	bars.Color = failColor
-	bottom.Add(bars)
 
 	for _, r := range l.Restarts {
 		for _, pl := range []*plot.Plot{top, bottom} {
@@ -116,6 +101,23 @@ func lanePlots(l *scenario.Lane, xmax float64) (*plot.Plot, *plot.Plot, error) {
 		}
 	}
 	return top, bottom, nil
+}
+
+// panel is one plot of a lane: a line of xys on a time axis from 0 to
+// xmax and a y axis from 0 to ymax.
+func panel(ylabel string, xys plotter.XYs, c color.Color, xmax, ymax float64) (*plot.Plot, error) {
+	p := plot.New()
+	p.Y.Label.Text = ylabel
+	p.X.Min, p.X.Max = 0, xmax
+	p.X.Tick.Marker = everyTicker(xmax)
+	p.Y.Min, p.Y.Max = 0, ymax
+	line, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	line.Color = c
+	p.Add(line)
+	return p, nil
 }
 
 // stepTicker labels the time axis at a fixed step.

@@ -37,7 +37,9 @@ func TestTreeReapsOrphansAndKillsTheRestOnClose(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		live, _ = tr.Live()
-		if len(live) == 1 && live[0].PPID == tr.Reaper && live[0].PID != tr.First {
+		// The orphan is adopted when the shell exits; the reaper records
+		// that exit a moment later: wait for both.
+		if len(live) == 1 && live[0].PPID == tr.Reaper && live[0].PID != tr.First && len(tr.Exits()) > 0 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
