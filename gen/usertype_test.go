@@ -11,23 +11,16 @@ import (
 
 // TestUserTypeInTempModule generates the schema of a configuration type
 // in a module of its own that requires gracekit through a replace
-// directive, offline, as a user's go:generate line would.
+// directive, offline once the module is tidy, as a user's go:generate
+// line would.
 func TestUserTypeInTempModule(t *testing.T) {
-	root := repoRoot(t)
-	dir := t.TempDir()
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
-		"go.mod": "module example.com/shop\n\ngo 1.26\n\nrequire github.com/gracekit/gracekit v0.0.0\n\nreplace github.com/gracekit/gracekit => " + filepath.ToSlash(root) + "\n",
-		"go.sum": string(sum),
+	dir := userModule(t, map[string]string{
 		"settings/settings.go": `// Package settings holds the shop's configuration.
 package settings
 
 import "github.com/gracekit/gracekit/config"
 
-` + "//go:" + `generate go run github.com/gracekit/gracekit/gen schema -type Shop -defaults Defaults -out shop.schema.json
+` + "//go:" + `generate go tool gen schema -type Shop -defaults Defaults -out shop.schema.json
 
 // Shop is the shop's configuration file.
 type Shop struct {
@@ -49,17 +42,7 @@ func Defaults() Shop {
 	return Shop{Config: config.Default(), Catalog: Catalog{MaxPicture: 5 << 20, Currency: "EUR"}}
 }
 `,
-	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("GOFLAGS", "-mod=mod")
-	t.Setenv("GOPROXY", "off")
-	t.Setenv("GOWORK", "off")
+	})
 
 	pkg := filepath.Join(dir, "settings")
 	var errOut bytes.Buffer
