@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/docpos"
 )
 
 // layer is one source of settings read by Load: a file, the environment
@@ -23,14 +25,16 @@ type layer struct {
 	// document is true for files, which follow the JSON Schema's rules
 	// about keys that come together.
 	document bool
+	// format is the format of a file: "yaml", "json" or "toml".
+	format string
 	// where tells where the key at path was written.
-	where func(path []string) (source string, line int)
+	where func(path []string) (source string, pos docpos.Pos)
 }
 
 // origin says where a setting's value came from.
 type origin struct {
 	source string
-	line   int
+	pos    docpos.Pos
 	rank   int // the layer, for sorting problems
 }
 
@@ -53,8 +57,12 @@ func convert(model *node, l *layer, ps *problems) (map[string]any, map[string]or
 
 // problem records a problem about the key at path.
 func (c *converter) problem(path []string, key string, value any, msg string) {
-	src, line := c.layer.where(path)
-	p := Problem{Key: key, Source: src, Line: line, Message: msg}
+	if c.ps.full() {
+		c.ps.omit()
+		return
+	}
+	src, pos := c.layer.where(path)
+	p := Problem{Key: key, Source: src, Line: pos.Line, Column: pos.Column, Message: msg}
 	if value != nil || key != "" {
 		p.Value = show(value)
 	}
@@ -77,8 +85,8 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 		}
 		if v, ok := c.value(child, m[k], p); ok {
 			out[k] = v
-			src, line := c.layer.where(p)
-			c.origins[displayKey(p)] = origin{source: src, line: line}
+			src, pos := c.layer.where(p)
+			c.origins[displayKey(p)] = origin{source: src, pos: pos}
 		}
 	}
 	if c.layer.document {
@@ -90,6 +98,10 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 // unknown reports a key that n does not have, with the closest key it
 // does have.
 func (c *converter) unknown(n *node, key string, value any, path []string) {
+	if c.ps.full() {
+		c.ps.omit()
+		return
+	}
 	msg := "unknown key"
 	if s := suggest(key, n.keys()); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)

@@ -97,8 +97,8 @@ func originText(origins map[string]origin, key string) string {
 	if !ok {
 		return "default"
 	}
-	if o.line > 0 {
-		return o.source + ":" + strconv.Itoa(o.line)
+	if o.pos.Line > 0 {
+		return o.source + ":" + strconv.Itoa(o.pos.Line)
 	}
 	return o.source
 }

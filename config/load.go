@@ -25,6 +25,7 @@ type options struct {
 	environ   []string
 	flags     *pflag.FlagSet
 	flagDash  string // how the flags are written: "--" for pflag, "-" for flag
+	limits    limits
 }
 
 // WithFiles reads configuration files, in order: a later file overrides
@@ -124,7 +125,7 @@ type loadResult struct {
 }
 
 func load(cfg any, opts []Option) (*loadResult, error) {
-	o := options{env: true, envPrefix: DefaultEnvPrefix}
+	o := options{env: true, envPrefix: DefaultEnvPrefix, limits: defaultLimits()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -150,13 +151,13 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	}
 	for _, d := range o.docs {
 		ps.layer++
-		if l := parseLayer(d.name, d.format, d.data, &ps); l != nil {
+		if l := parseLayer(d.name, d.format, d.data, o.limits, &ps); l != nil {
 			read(l)
 		}
 	}
 	for _, path := range o.files {
 		ps.layer++
-		if l := fileLayer(path, &ps); l != nil {
+		if l := fileLayer(path, o.limits, &ps); l != nil {
 			read(l)
 		}
 	}
@@ -186,7 +187,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	if err := decode(model, out, rv.Elem(), layers); err != nil {
 		for _, p := range decodeProblems(err) {
 			o := origins[p.Key]
-			p.Source, p.Line = o.source, o.line
+			p.Source, p.Line, p.Column = o.source, o.pos.Line, o.pos.Column
 			ps.addRanked(p, o.rank)
 		}
 	}

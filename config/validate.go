@@ -46,7 +46,7 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 	add := func(p Problem) {
 		if where != nil {
 			o := where(p.Key)
-			p.Source, p.Line = o.source, o.line
+			p.Source, p.Line, p.Column = o.source, o.pos.Line, o.pos.Column
 		}
 		ps.add(p)
 	}
