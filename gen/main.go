@@ -33,8 +33,10 @@ const (
 
 const usage = `usage:
   gen [schema]                       write gracekit's schema, docs/config.md and examples/config/default.yaml
-  gen schema -type T [-defaults F] -out FILE [-id URL] [-title TEXT]
-                                     write the schema of type T of the package in the current directory
+  gen schema -type T [-defaults F] -out FILE [-docs FILE] [-yaml FILE] [-env-prefix P] [-id URL] [-title TEXT]
+                                     write the schema of type T of the package in the current directory,
+                                     and with -docs its Markdown reference, with -yaml a YAML file of
+                                     its defaults
   gen check                          exit 1 naming the generated files that differ from what gen writes now
   gen validate [-schema FILE] FILE...
                                      check YAML, JSON or TOML configuration files: one line per problem
