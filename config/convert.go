@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/internal/docpos"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // layer is one source of settings read by Load: a file, the environment
@@ -103,7 +104,7 @@ func (c *converter) unknown(n *node, key string, value any, path []string) {
 		return
 	}
 	msg := "unknown key"
-	if s := suggest(key, n.keys()); s != "" {
+	if s := suggest.Closest(key, n.keys()); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(n.path) == 0 {
 		msg += "; the top-level keys are " + strings.Join(n.keys(), ", ")

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gracekit/gracekit/internal/docpos"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // FormatOf returns the format of a configuration file from its extension:
@@ -270,7 +271,7 @@ func envLayer(model *node, prefix string, environ []string, ps *problems) (*laye
 		}
 		for _, name := range unknown {
 			msg := "no setting has this environment variable"
-			if s := suggest(strings.TrimPrefix(name, prefix), suffixes); s != "" {
+			if s := suggest.Closest(strings.TrimPrefix(name, prefix), suffixes); s != "" {
 				msg += fmt.Sprintf(": did you mean %s (%s)?", prefix+s, strings.Join(names[prefix+s], "."))
 			} else {
 				msg += fmt.Sprintf(": the variables are named %s and the key path in upper case with underscores, such as %s", prefix, envName(prefix, []string{"server", "maxHeaderBytes"}))

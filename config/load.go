@@ -118,6 +118,14 @@ func Load[T any](cfg *T, opts ...Option) error {
 	return err
 }
 
+// LoadAny is [Load] for a configuration whose type is known only at run
+// time, such as one built with reflect.StructOf: cfg is a pointer to a
+// struct, held in an interface. It reads and checks the same way.
+func LoadAny(cfg any, opts ...Option) error {
+	_, err := load(cfg, opts)
+	return err
+}
+
 // loadResult is what load learned on the way, for Check.
 type loadResult struct {
 	model   *node

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gracekit/gracekit/graceful"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // Validator is implemented by configuration sections that have rules of
@@ -178,9 +179,9 @@ func checkSignal(name string) string {
 		return fmt.Sprintf("%q always means a graceful shutdown, so it cannot trigger a restart: use %s", name, quoteList(names))
 	}
 	msg := fmt.Sprintf("%q is not a restart signal", name)
-	s := suggest(name, names)
+	s := suggest.Closest(name, names)
 	if s == "" {
-		s = suggest("SIG"+strings.ToUpper(name), names)
+		s = suggest.Closest("SIG"+strings.ToUpper(name), names)
 	}
 	if s != "" {
 		return msg + fmt.Sprintf(": did you mean %q?", s)
@@ -195,7 +196,7 @@ func checkEnum(value, what string, names []string) string {
 		return ""
 	}
 	msg := fmt.Sprintf("%q is not a %s", value, what)
-	if s := suggest(value, names); s != "" {
+	if s := suggest.Closest(value, names); s != "" {
 		return msg + fmt.Sprintf(": did you mean %q?", s)
 	}
 	return msg + ": use " + quoteList(names)

@@ -149,6 +149,16 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 	if out, err := goCmd(dir, "tool", "gen", "validate", "settings/shop.yaml"); err != nil {
 		t.Errorf("the generated default file is invalid: %v\n%s", err, out)
 	}
+	bad := "# yaml-language-server: $schema=shop.schema.json\ncatalog:\n  maxPicture: 1,5mb\n  curency: USD\n"
+	if err := os.WriteFile(filepath.Join(dir, "settings", "bad.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := goCmd(dir, "tool", "gen", "validate", "-format", "github", "settings/bad.yaml")
+	want := "::error file=settings/bad.yaml,line=3,col=3,title=catalog.maxPicture::\"1,5mb\" has a decimal comma: write 1.5mb (1500000 bytes)\n" +
+		"::error file=settings/bad.yaml,line=4,col=3,title=catalog.curency::unknown key; did you mean \"currency\"?\n"
+	if err == nil || !strings.HasPrefix(out, want) {
+		t.Errorf("go tool gen validate -format github: %v\n%s\nwant:\n%s", err, out, want)
+	}
 	if out, err := goCmd(dir, "mod", "tidy"); err != nil {
 		t.Errorf("go mod tidy after go generate: %v\n%s", err, out)
 	}
@@ -159,7 +169,7 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(dir, "settings", "shop.md"), []byte(docs+"hand edit\n"), 0o644)
-	out, err := goCmd(dir, "tool", "gen", "check")
+	out, err = goCmd(dir, "tool", "gen", "check")
 	if err == nil || !strings.Contains(out, "stale: settings/shop.md\n") || strings.Contains(out, "shop.yaml") {
 		t.Errorf("go tool gen check after a hand edit: %v\n%s", err, out)
 	}

@@ -26,6 +26,10 @@ type Problem struct {
 	Line, Column int
 	// Message says what the schema wants there.
 	Message string
+	// Enum, for a value that is not one of a list, is the list, and Value
+	// the value.
+	Enum  []any
+	Value any
 }
 
 // Validator checks documents against one compiled JSON Schema.
@@ -106,7 +110,9 @@ func (v *Validator) Validate(name string, data []byte) ([]Problem, error) {
 	slices.SortFunc(problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), strings.Compare(a.Pointer, b.Pointer), strings.Compare(a.Message, b.Message))
 	})
-	return slices.Compact(problems), nil
+	return slices.CompactFunc(problems, func(a, b Problem) bool {
+		return a.Line == b.Line && a.Pointer == b.Pointer && a.Message == b.Message
+	}), nil
 }
 
 // leaves flattens a validation error into one problem per failed keyword.
@@ -134,7 +140,11 @@ func leaves(e *jsonschema.ValidationError) []Problem {
 		return out
 	}
 	if len(e.Causes) == 0 {
-		return []Problem{{Pointer: jsonPointer(e.InstanceLocation), Message: message(e)}}
+		p := Problem{Pointer: jsonPointer(e.InstanceLocation), Message: message(e)}
+		if en, ok := e.ErrorKind.(*kind.Enum); ok {
+			p.Enum, p.Value = en.Want, en.Got
+		}
+		return []Problem{p}
 	}
 	var out []Problem
 	for _, c := range e.Causes {
