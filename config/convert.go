@@ -30,13 +30,17 @@ type layer struct {
 	format string
 	// where tells where the key at path was written.
 	where func(path []string) (source string, pos docpos.Pos)
+	// secrets maps the keys whose values were read from files named by
+	// _FILE variables to those files.
+	secrets map[string]string
 }
 
 // origin says where a setting's value came from.
 type origin struct {
 	source string
 	pos    docpos.Pos
-	rank   int // the layer, for sorting problems
+	rank   int    // the layer, for sorting problems
+	secret string // the file that held the value, for a _FILE variable
 }
 
 // converter checks one layer against the model and turns its values into
@@ -87,7 +91,8 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 		if v, ok := c.value(child, m[k], p); ok {
 			out[k] = v
 			src, pos := c.layer.where(p)
-			c.origins[displayKey(p)] = origin{source: src, pos: pos}
+			key := displayKey(p)
+			c.origins[key] = origin{source: src, pos: pos, secret: c.layer.secrets[key]}
 		}
 	}
 	if c.layer.document {

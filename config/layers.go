@@ -234,25 +234,60 @@ func lineAt(data []byte, off int64) (int, int) {
 // envLayer reads the environment variables that start with prefix. Names
 // that start with the prefix but set nothing are problems (a typo would
 // otherwise be ignored), unless the prefix is empty.
-func envLayer(model *node, prefix string, environ []string, ps *problems) (*layer, error) {
+//
+// A variable named after a key's variable with _FILE appended names a file
+// that holds the value (a secret mounted by Docker or Kubernetes, say): the
+// file is read, one trailing newline removed.
+func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (*layer, error) {
 	names, err := envNames(model, prefix)
 	if err != nil {
 		return nil, err
 	}
+	set := map[string]bool{}
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			set[k] = true
+		}
+	}
 	byPath := map[string]string{}
+	secrets := map[string]string{}
 	var unknown []string
 	p := env.Provider(".", env.Opt{
 		Prefix:      prefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(k, v string) (string, any) {
 			path, ok := names[k]
-			if !ok {
+			if ok {
+				key := strings.Join(path, ".")
+				byPath[key] = k
+				return key, v
+			}
+			base, isFile := strings.CutSuffix(k, fileSuffix)
+			if path, ok = names[base]; !isFile || !ok {
 				unknown = append(unknown, k)
 				return "", nil
 			}
-			key := strings.Join(path, ".")
+			key := displayKey(path)
+			fail := func(msg string) (string, any) {
+				ps.add(Problem{Key: key, Source: "env " + k, Message: msg})
+				return "", nil
+			}
+			switch {
+			case set[base]:
+				return fail(fmt.Sprintf("both %s and %s are set: set the value, or the file that holds it, not both", base, k))
+			case v == "":
+				return fail(fmt.Sprintf("the variable is empty: it names the file that holds the value of %s, such as /run/secrets/%s", key, strings.ToLower(strings.TrimPrefix(base, prefix))))
+			}
+			data, size, err := readLimited(v, lim.fileSize)
+			if errors.Is(err, errTooLarge) {
+				return fail(fmt.Sprintf("%s: %s", v, tooLarge(size, lim.fileSize)))
+			}
+			if err != nil {
+				return fail(fmt.Sprintf("cannot read the file that holds the value of %s: %v", key, err))
+			}
 			byPath[key] = k
-			return key, v
+			secrets[key] = v
+			return key, trimNewline(string(data))
 		},
 	})
 	m, err := p.Read()
@@ -283,11 +318,16 @@ func envLayer(model *node, prefix string, environ []string, ps *problems) (*laye
 		name:    "environment",
 		data:    m,
 		textual: true,
+		secrets: secrets,
 		where: func(path []string) (string, docpos.Pos) {
 			return "env " + byPath[leafKey(path)], docpos.Pos{}
 		},
 	}, nil
 }
+
+// fileSuffix ends the name of a variable that names the file holding a
+// key's value.
+const fileSuffix = "_FILE"
 
 // leafKey returns the dotted path of the setting that path is in, without
 // list indices.
@@ -331,6 +371,9 @@ func flagLayer(model *node, fs *pflag.FlagSet, dash string) (*layer, error) {
 // flagValue returns a flag's value: typed for pflag's plain types, as text
 // for the others, which the converter parses like an environment variable.
 func flagValue(fs *pflag.FlagSet, f *pflag.Flag) any {
+	if kf, ok := f.Value.(*keyFlag); ok {
+		return kf.text // registered by AddFlags
+	}
 	switch f.Value.Type() {
 	case "bool", "string", "duration", "stringSlice", "stringArray",
 		"int", "int8", "int16", "int32", "int64",

@@ -99,7 +99,16 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // The sources are read in this order, a later one overriding an earlier
 // one key by key: the values in cfg, the files of [WithFiles], the
 // environment variables (GRACEKIT_SERVER_MAX_HEADER_BYTES sets
-// server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags].
+// server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags]
+// (see [AddFlags]). A variable named after a key's with _FILE appended,
+// such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
+// holds the value, one trailing newline removed; setting both is an
+// error, and so is a file that cannot be read.
+//
+// Files are held to limits ([MaxFileSize], [MaxDepth], [MaxKeys],
+// [MaxAliasValues]): reading one takes time and memory in proportion to
+// its size, and a file beyond them is refused with an error that names
+// the limit.
 //
 // Every key must be known and every value of the right type; then the
 // rules of each section that implements [Validator] are checked. When
@@ -175,7 +184,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		if environ == nil {
 			environ = os.Environ()
 		}
-		l, err := envLayer(model, o.envPrefix, environ, &ps)
+		l, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
 		if err != nil {
 			return nil, err
 		}
