@@ -120,15 +120,15 @@ func hostile(format, shape string, size int) string {
 	panic("no such hostile document: " + format + "/" + shape)
 }
 
-// loadCost loads doc and returns the error and the bytes Load allocated.
-func loadCost(t testing.TB, format, doc string, opts ...Option) (error, uint64) {
+// loadCost loads doc and returns the bytes Load allocated and its error.
+func loadCost(t testing.TB, format, doc string, opts ...Option) (uint64, error) {
 	cfg := Default()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	err := Load(&cfg, append([]Option{withDocument("hostile."+format, format, []byte(doc)), WithoutEnv()}, opts...)...)
 	runtime.ReadMemStats(&after)
-	return err, after.TotalAlloc - before.TotalAlloc
+	return after.TotalAlloc - before.TotalAlloc, err
 }
 
 // TestHostileDocuments loads documents just under MaxFileSize shaped to
@@ -169,7 +169,7 @@ func TestHostileDocuments(t *testing.T) {
 			if len(doc) > MaxFileSize {
 				t.Fatalf("the document has %d bytes, above the limit", len(doc))
 			}
-			err, allocated := loadCost(t, c.format, doc)
+			allocated, err := loadCost(t, c.format, doc)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Load: %v", err)
@@ -239,7 +239,7 @@ func TestProblemCap(t *testing.T) {
 
 func TestDuplicateKeysOnce(t *testing.T) {
 	doc := "server:\n" + strings.Repeat("  address: \":1\"\n", 8000) + "log:\n  level: info\n  level: warn\n"
-	err, _ := loadCost(t, "yaml", doc)
+	_, err := loadCost(t, "yaml", doc)
 	sameLines(t, "problems", errorLines(t, err), []string{
 		`hostile.yaml:3: server.address: the key "address" is written 8000 times in the same mapping (lines 2, 3, 4, 5 and 7996 more): keep one`,
 		`hostile.yaml:8004: log.level: the key "level" is written twice in the same mapping (lines 8003 and 8004): keep one`,
