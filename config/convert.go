@@ -71,6 +71,13 @@ func (c *converter) problem(path []string, key string, value any, msg string) {
 	if value != nil || key != "" {
 		p.Value = show(value)
 	}
+	if file, ok := c.layer.secrets[leafKey(path)]; ok {
+		// The value is a secret: the message names its file instead.
+		if s, isText := value.(string); isText && s != "" {
+			p.Message = strings.ReplaceAll(p.Message, strconv.Quote(s), "the content of "+file)
+		}
+		p.Value = ""
+	}
 	c.ps.add(p)
 }
 

@@ -103,7 +103,8 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // (see [AddFlags]). A variable named after a key's with _FILE appended,
 // such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
 // holds the value, one trailing newline removed; setting both is an
-// error, and so is a file that cannot be read.
+// error, and so is a file that cannot be read. A problem with such a
+// value names its file, not the value.
 //
 // Files are held to limits ([MaxFileSize], [MaxDepth], [MaxKeys],
 // [MaxAliasValues]): reading one takes time and memory in proportion to

@@ -54,7 +54,7 @@ func TestSecretFiles(t *testing.T) {
 	}))
 	sameLines(t, "problems", errorLines(t, err), []string{
 		`env GRACEKIT_LOG_FORMAT_FILE: log.format: both GRACEKIT_LOG_FORMAT and GRACEKIT_LOG_FORMAT_FILE are set: set the value, or the file that holds it, not both`,
-		`env GRACEKIT_PROCESS_MAX_GENERATIONS_FILE: process.maxGenerations: "lots" is not a whole number`,
+		`env GRACEKIT_PROCESS_MAX_GENERATIONS_FILE: process.maxGenerations: the content of ` + bad + ` is not a whole number`,
 		`env GRACEKIT_PROCESS_PID_FILE_FILE: process.pidFile: cannot read the file that holds the value of process.pidFile: open ` + missing + `: no such file or directory`,
 		`env GRACEKIT_SERVER_ADDRESS_FILE: server.address: the variable is empty: it names the file that holds the value of server.address, such as /run/secrets/server_address`,
 		`env GRACEKIT_SERVER_KEY_FILE_FILE: server.keyFile: ` + big + `: the file is 128 KiB (131073 bytes), larger than the limit of 128 KiB (config.MaxFileSize): a configuration file holds settings, not data; split it, or move the data to a file of its own`,
