@@ -24,11 +24,18 @@ import (
 // rules apply too. The schema's defaults are loaded first, as the program's
 // defaults would be.
 
-// gracekitSections are the section types of config.Config, by key.
-var gracekitSections = map[string]reflect.Type{
-	"server":  reflect.TypeFor[config.Server](),
-	"process": reflect.TypeFor[config.Process](),
-	"log":     reflect.TypeFor[config.Log](),
+// gracekitSection returns the section type of config.Config with a key,
+// or nil.
+func gracekitSection(key string) reflect.Type {
+	switch key {
+	case "server":
+		return reflect.TypeFor[config.Server]()
+	case "process":
+		return reflect.TypeFor[config.Process]()
+	case "log":
+		return reflect.TypeFor[config.Log]()
+	}
+	return nil
 }
 
 // typeFromSchema returns the Go type the loader reads for an object
@@ -51,7 +58,7 @@ func typeFromSchema(s map[string]any, path string) (reflect.Type, error) {
 		if err != nil {
 			return nil, err
 		}
-		if gt, ok := gracekitSections[k]; ok && path == "" && sameKeys(p, gt) {
+		if gt := gracekitSection(k); gt != nil && path == "" && sameKeys(p, gt) {
 			t = gt
 		}
 		fields = append(fields, reflect.StructField{

@@ -33,8 +33,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	print, ok := printers[*format]
-	if !ok {
+	print := printer(*format)
+	if print == nil {
 		fmt.Fprintf(stderr, "gen validate: unknown -format %q: use text, json or github\n", *format)
 		return exitUsage
 	}
@@ -182,11 +182,18 @@ type finding struct {
 	message      string
 }
 
-// printers write findings in each -format.
-var printers = map[string]func(w io.Writer, file string, p finding){
-	"text":   printText,
-	"json":   printJSON,
-	"github": printGitHub,
+// printer returns the function that writes findings in a -format, or
+// nil.
+func printer(format string) func(w io.Writer, file string, p finding) {
+	switch format {
+	case "text":
+		return printText
+	case "json":
+		return printJSON
+	case "github":
+		return printGitHub
+	}
+	return nil
 }
 
 // printText writes "FILE:LINE: key.path: message", leaving out what is
