@@ -70,6 +70,13 @@ type ServerConfig struct {
 	// sends its next request within the grace gets a full answer marked
 	// "Connection: close" instead of a connection closed under its
 	// request. Zero closes idle connections at once.
+	//
+	// For HTTP/2 it is the time between the two GOAWAY frames of the
+	// drain: the first refuses no stream and asks the client to open no
+	// more; the second, sent after the grace, names the last stream the
+	// server will answer. The grace must exceed the clients' round-trip
+	// time, or requests already on the wire when the drain begins are
+	// refused; zero sends both at once.
 	IdleDrainGrace time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
