@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -93,6 +94,23 @@ type ServerConfig struct {
 
 	// KeepAlive enables HTTP keep-alive connections.
 	KeepAlive bool
+
+	// UnixSocketMode, when not zero, is the permission mode of the socket
+	// file of a "unix:" address (0660 lets the file's group connect, as a
+	// reverse proxy's unprivileged workers must). Zero leaves the mode to
+	// the umask.
+	//
+	// The socket is bound with the owner's bits only, given its group,
+	// and only then its full mode: at no moment can anyone connect whom
+	// the settings do not allow. A socket inherited on restart gets the
+	// settings again, so a changed mode or group takes effect.
+	UnixSocketMode fs.FileMode
+
+	// UnixSocketGroup, when set, is the group (a name or a numeric ID) of
+	// the socket file of a "unix:" address. The process must run as root
+	// or be a member of the group. Without UnixSocketMode the mode is
+	// then 0660.
+	UnixSocketGroup string
 
 	// Logger receives the server's structured log lines. Nil means
 	// [slog.Default].

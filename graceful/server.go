@@ -194,7 +194,12 @@ func (s *Server) openListeners() ([]net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
 	}
-	ln, err := listen(context.Background(), ep)
+	if ep.network == "unix" {
+		if err := s.config.socketPerm().check(); err != nil {
+			return nil, fmt.Errorf("graceful: %w", err)
+		}
+	}
+	ln, err := listen(context.Background(), ep, s.config.socketPerm())
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
 	}
