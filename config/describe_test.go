@@ -29,6 +29,8 @@ func TestDescribeDefaults(t *testing.T) {
   hijackedGrace: 5s
   maxHeaderBytes: 10 KiB
   keepAlive: true
+  unixSocketMode: ""
+  unixSocketGroup: ""
 process:
   mode: "reexec"
   restartSignal: "SIGHUP"
@@ -118,8 +120,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 26 {
-		t.Errorf("%d keys, want 23 settings in 3 sections", len(keys))
+	if len(keys) != 28 {
+		t.Errorf("%d keys, want 25 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

@@ -3,7 +3,10 @@ package config
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gracekit/gracekit/graceful"
@@ -23,7 +26,27 @@ func (s Server) ServerConfig() graceful.ServerConfig {
 		HijackedGrace:           time.Duration(s.HijackedGrace),
 		MaxHeaderBytes:          int(s.MaxHeaderBytes),
 		KeepAlive:               s.KeepAlive,
+		UnixSocketMode:          parseSocketMode(s.UnixSocketMode),
+		UnixSocketGroup:         s.UnixSocketGroup,
 	}
+}
+
+// parseSocketMode reads an octal mode such as "0660"; an empty or invalid
+// one (which [Load] refuses) gives 0.
+func parseSocketMode(m string) fs.FileMode {
+	n, err := strconv.ParseUint(strings.TrimPrefix(m, "0o"), 8, 32)
+	if err != nil {
+		return 0
+	}
+	return fs.FileMode(n)
+}
+
+// formatSocketMode writes a mode as parseSocketMode reads it.
+func formatSocketMode(m fs.FileMode) string {
+	if m == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%04o", uint32(m))
 }
 
 // serverFrom is the inverse of ServerConfig, used to build the defaults
@@ -39,6 +62,8 @@ func serverFrom(c graceful.ServerConfig) Server {
 		HijackedGrace:           Duration(c.HijackedGrace),
 		MaxHeaderBytes:          Size(c.MaxHeaderBytes),
 		KeepAlive:               c.KeepAlive,
+		UnixSocketMode:          formatSocketMode(c.UnixSocketMode),
+		UnixSocketGroup:         c.UnixSocketGroup,
 	}
 }
 

@@ -88,6 +88,9 @@ func TestServerMapping(t *testing.T) {
 			case Size:
 				return int(v)
 			}
+			if name == "UnixSocketMode" {
+				return parseSocketMode(v.(string))
+			}
 			return v
 		})
 }

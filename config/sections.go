@@ -90,6 +90,19 @@ type Server struct {
 	// Whether connections are kept open between requests (HTTP
 	// keep-alive).
 	KeepAlive bool `koanf:"keepAlive"`
+
+	// Permission mode of the socket file of a "unix:" address, as an
+	// octal string: "0660" lets the file's group connect (a reverse
+	// proxy's unprivileged workers, say). Empty leaves it to the umask.
+	// The socket is never reachable with wider permissions, not even
+	// while it is being set up.
+	UnixSocketMode string `koanf:"unixSocketMode"`
+
+	// Group of the socket file of a "unix:" address: a group name such
+	// as "www-data", or a numeric group ID. The process must run as root
+	// or be a member of the group. Without unixSocketMode the mode is
+	// then "0660". Empty leaves the process's group.
+	UnixSocketGroup string `koanf:"unixSocketGroup"`
 }
 
 // Process holds the settings of the process that runs the servers: how it

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -94,7 +95,14 @@ func findLeaf(model *node, key string) *node {
 	return n
 }
 
-// Validate checks the addresses, the TLS files and the header limit.
+// SocketModePattern is what server.unixSocketMode accepts: an octal
+// permission mode of three or four digits, optionally written with 0o.
+const SocketModePattern = `^(?:0o)?0?[0-7]{3}$`
+
+var socketModeRE = regexp.MustCompile(SocketModePattern)
+
+// Validate checks the addresses, the TLS files, the unix socket
+// permissions and the header limit.
 func (s Server) Validate() []Problem {
 	var ps []Problem
 	add := func(key, msg string) { ps = append(ps, Problem{Key: key, Message: msg}) }
@@ -115,6 +123,12 @@ func (s Server) Validate() []Problem {
 		add("keyFile", fmt.Sprintf("%q is set but certFile is empty: a private key needs its certificate; set both or neither", s.KeyFile))
 	case s.HTTPSAddress != "" && s.CertFile == "":
 		add("httpsAddress", fmt.Sprintf("%q is set but certFile and keyFile are empty: HTTPS needs a certificate and its key; set both, or leave httpsAddress empty", s.HTTPSAddress))
+	}
+	if s.UnixSocketMode != "" && !socketModeRE.MatchString(s.UnixSocketMode) {
+		add("unixSocketMode", fmt.Sprintf("%q is not a permission mode: write it in octal, as a string, such as \"0660\" (owner and group may connect) or \"0600\" (the owner only)", s.UnixSocketMode))
+	}
+	if g := s.UnixSocketGroup; g != "" && strings.TrimSpace(g) != g {
+		add("unixSocketGroup", fmt.Sprintf("%q has spaces around the group name", g))
 	}
 	if uint64(s.MaxHeaderBytes) > math.MaxInt && s.MaxHeaderBytes > 0 {
 		add("maxHeaderBytes", fmt.Sprintf("%d bytes is too large for this platform: the largest is %d", int64(s.MaxHeaderBytes), math.MaxInt))

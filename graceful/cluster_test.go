@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,17 +23,17 @@ import (
 )
 
 // cluster is a service under test: the generations of the server role
-// that replace each other on restart. It knows every PID that served, so
-// that it can check that nothing is left behind.
+// that replace each other on restart, all in one process group (see
+// procGroup), so that the test kills and reaps all of them whatever
+// happens. It knows every PID that served.
 type cluster struct {
+	*procGroup
 	t       *testing.T
 	dir     string
-	runID   string
 	addr    string
 	pidFile string
 	bfile   string // behaviour file read by each generation at start-up
-	first   *exec.Cmd
-	exited  chan error // the first process's exit
+	gates   string // directory of the gates that handlers and start-ups wait on
 	stderr  *syncBuffer
 	// supervisor: the PID file names a supervisor whose workers serve,
 	// so the serving PID comes from the answers, not the PID file.
@@ -50,6 +49,14 @@ type clusterOptions struct {
 	role  string     // "server" by default
 	mode  RestartMode
 	exe   string // the binary of the first generation; the test binary by default
+	// wrap, when set, returns the command line that starts the server's
+	// command line argv with the test's environment variables testEnv
+	// (systemd-socket-activate, say).
+	wrap func(argv, testEnv []string) []string
+	// cloneflags for the first process (CLONE_NEWPID makes it PID 1).
+	cloneflags uintptr
+	// noWait: do not wait for a serving process at start (the test does).
+	noWait bool
 }
 
 // syncBuffer collects the standard error of every generation.
@@ -85,12 +92,13 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	c := &cluster{
 		t:       t,
 		dir:     dir,
-		runID:   fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()),
 		addr:    o.addr,
 		pidFile: filepath.Join(dir, "server.pid"),
 		bfile:   filepath.Join(dir, "behaviour"),
-		stderr:  &syncBuffer{},
-		exited:  make(chan error, 1),
+		gates:   filepath.Join(dir, "gates"),
+	}
+	if err := os.Mkdir(c.gates, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	c.supervisor = o.mode == RestartModeSupervisor
 	if o.mode != "" {
@@ -108,26 +116,23 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 	if exe == "" {
 		exe = os.Args[0]
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(),
-		envRole+"="+role,
-		envRun+"="+c.runID,
-		envAddr+"="+c.addr,
-		envPIDFile+"="+c.pidFile,
-		envBehaviour+"="+c.bfile,
-	)
-	cmd.Env = append(cmd.Env, o.env...)
-	cmd.Stdout = c.stderr
-	cmd.Stderr = c.stderr
-	cmd.ExtraFiles = o.files
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start first generation: %v", err)
+	argv := []string{exe, "-test.run=^$"}
+	testEnv := append([]string{
+		envRole + "=" + role,
+		envAddr + "=" + c.addr,
+		envPIDFile + "=" + c.pidFile,
+		envBehaviour + "=" + c.bfile,
+		envGates + "=" + c.gates,
+	}, o.env...)
+	if o.wrap != nil {
+		argv = o.wrap(argv, testEnv)
 	}
-	c.first = cmd
-	go func() { c.exited <- cmd.Wait() }()
-	t.Cleanup(c.cleanup)
-	pid := c.waitServingPID(0, 20*time.Second)
-	c.record(pid)
+	env := append(os.Environ(), testEnv...)
+	c.procGroup = startGroup(t, groupOptions{argv: argv, env: env, files: o.files, cloneflags: o.cloneflags})
+	c.stderr = c.output
+	if !o.noWait {
+		c.record(c.waitServingPID(0, 30*time.Second))
+	}
 	return c
 }
 
@@ -136,6 +141,38 @@ func (c *cluster) setBehaviour(b string) {
 	if err := os.WriteFile(c.bfile, []byte(b), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// gate makes a named gate: a FIFO that the server role's gated handlers
+// and start-ups wait on (see waitGate) until the test opens it. It returns
+// the function that opens the gate, for good: the test holds a writer on
+// the FIFO from then on, so that every open for reading, before or after,
+// returns at once.
+func (c *cluster) gate(name string) (open func()) {
+	c.t.Helper()
+	path := filepath.Join(c.gates, name)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	var once sync.Once
+	var w *os.File
+	open = func() {
+		once.Do(func() {
+			// O_RDWR never blocks on a FIFO, and counts as a writer.
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				c.t.Errorf("open gate %s: %v", name, err)
+				return
+			}
+			w = f
+		})
+	}
+	c.t.Cleanup(func() {
+		if w != nil {
+			_ = w.Close()
+		}
+	})
+	return open
 }
 
 func (c *cluster) record(pid int) {
@@ -204,7 +241,7 @@ func (c *cluster) get(path string) (string, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, address)
 		},
 	}
-	cl := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	resp, err := cl.Get("http://gracekit" + path)
 	if err != nil {
 		return "", err
@@ -221,18 +258,18 @@ func (c *cluster) get(path string) (string, error) {
 // the one that asks.
 func (c *cluster) waitInFlight(n int) {
 	c.t.Helper()
-	waitFor(c.t, fmt.Sprintf("%d requests in flight", n), 10*time.Second, func() bool {
+	waitFor(c.t, fmt.Sprintf("%d requests in flight", n), 20*time.Second, func() bool {
 		body, err := c.get("/inflight")
 		got, _ := strconv.Atoi(strings.TrimSpace(body))
 		return err == nil && got-1 >= n
 	})
 }
 
-// signal sends sig to pid.
-func (c *cluster) signal(pid int, sig syscall.Signal) {
+// mustSignal sends sig to pid, which must be running.
+func (c *cluster) mustSignal(pid int, sig syscall.Signal) {
 	c.t.Helper()
-	if err := syscall.Kill(pid, sig); err != nil {
-		c.t.Fatalf("signal %v to %d: %v", sig, pid, err)
+	if !c.signal(pid, sig) {
+		c.t.Fatalf("signal %v to %d: the process is not running\nlogs:\n%s", sig, pid, c.stderr)
 	}
 }
 
@@ -243,7 +280,7 @@ func (c *cluster) restart() (int, time.Duration) {
 	c.t.Helper()
 	old := c.servingPID()
 	begin := time.Now()
-	c.signal(c.pidFromFile(), syscall.SIGHUP)
+	c.mustSignal(c.pidFromFile(), syscall.SIGHUP)
 	pid := c.waitServingPID(old, 30*time.Second)
 	took := time.Since(begin)
 	c.record(pid)
@@ -260,130 +297,23 @@ func (c *cluster) servingPID() int {
 	return c.waitServingPID(0, 10*time.Second)
 }
 
-// waitGone waits until pid has exited, reaping it if it is the test's own
-// (adopted) child.
-func (c *cluster) waitGone(pid int, timeout time.Duration) {
-	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if !c.alive(pid) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	c.t.Fatalf("process %d still running after %s\nlogs:\n%s", pid, timeout, c.stderr)
-}
-
-// alive reports whether pid runs; a zombie that is the test's child is
-// reaped and counts as gone.
-func (c *cluster) alive(pid int) bool {
-	if pid == c.first.Process.Pid {
-		// exec.Cmd.Wait reaps it.
-		return syscall.Kill(pid, 0) == nil && procState(pid) != "Z"
-	}
-	var ws unix.WaitStatus
-	if got, _ := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid {
-		return false
-	}
-	return syscall.Kill(pid, 0) == nil
-}
-
-// stop sends SIGTERM to the serving generation and waits for it to exit.
+// stop sends SIGTERM to the process the PID file names and waits for it
+// to exit.
 func (c *cluster) stop() {
 	c.t.Helper()
 	pid := c.pidFromFile()
 	if pid == 0 {
 		c.t.Fatal("no serving process to stop")
 	}
-	c.signal(pid, syscall.SIGTERM)
+	c.mustSignal(pid, syscall.SIGTERM)
 	c.waitGone(pid, 30*time.Second)
 }
 
-// processes returns the PIDs of the processes of this test still alive
-// (zombies included), found by their environment marker.
-func (c *cluster) processes() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		if bytes.Contains(env, []byte(envRun+"="+c.runID+"\x00")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// zombies returns the zombie processes whose parent is one of the
-// cluster's processes or the test itself.
-func (c *cluster) zombies() []string {
-	parents := map[int]bool{os.Getpid(): true}
-	c.mu.Lock()
-	for _, pid := range c.seen {
-		parents[pid] = true
-	}
-	c.mu.Unlock()
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, ppid := procStat(pid)
-		if state == "Z" && parents[ppid] && pid != c.first.Process.Pid {
-			out = append(out, fmt.Sprintf("%d (parent %d)", pid, ppid))
-		}
-	}
-	return out
-}
-
-// checkClean fails the test if a process of the cluster is still alive
-// or a zombie was left behind.
+// checkClean fails the test if a process of the cluster still runs or a
+// process of it left a zombie unreaped.
 func (c *cluster) checkClean() {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		left := c.processes()
-		var alive []int
-		for _, pid := range left {
-			if c.alive(pid) {
-				alive = append(alive, pid)
-			}
-		}
-		if len(alive) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			c.t.Errorf("processes left behind: %v\nlogs:\n%s", alive, c.stderr)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if z := c.zombies(); len(z) > 0 {
-		c.t.Errorf("zombies left behind: %v", z)
-	}
-}
-
-// cleanup kills whatever is left, so that a failing test does not leak
-// processes into the next one.
-func (c *cluster) cleanup() {
-	for _, pid := range c.processes() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	for _, pid := range c.processes() {
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(pid, &ws, 0, nil)
-	}
-	if c.t.Failed() {
-		c.t.Logf("logs of all generations:\n%s", c.stderr)
-	}
+	c.checkEmpty(10 * time.Second)
 }
 
 // logCount counts log lines that contain all the given fragments.
@@ -399,6 +329,12 @@ func (c *cluster) logCount(fragments ...string) int {
 		}
 	}
 	return n
+}
+
+// waitLog waits until a log line holds all the fragments.
+func (c *cluster) waitLog(timeout time.Duration, fragments ...string) {
+	c.t.Helper()
+	waitFor(c.t, fmt.Sprintf("a log line with %q", fragments), timeout, func() bool { return c.logCount(fragments...) > 0 })
 }
 
 // fds asks the serving process for its open descriptors.
@@ -417,28 +353,11 @@ func (c *cluster) fds() []string {
 	return lines
 }
 
-func procStat(pid int) (state string, ppid int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0
-	}
-	// pid (comm) state ppid ...; comm may contain spaces.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 2 {
-		return "", 0
-	}
-	ppid, _ = strconv.Atoi(fields[1])
-	return fields[0], ppid
-}
-
+// procState is the state letter of a process ("R", "S", "Z", ...), or ""
+// when it no longer exists.
 func procState(pid int) string {
-	s, _ := procStat(pid)
-	return s
+	st, _ := readProcStat(pid)
+	return st.state
 }
 
 // freePort returns a TCP port that was free a moment ago.

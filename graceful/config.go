@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,6 +71,13 @@ type ServerConfig struct {
 	// sends its next request within the grace gets a full answer marked
 	// "Connection: close" instead of a connection closed under its
 	// request. Zero closes idle connections at once.
+	//
+	// For HTTP/2 it is the time between the two GOAWAY frames of the
+	// drain: the first refuses no stream and asks the client to open no
+	// more; the second, sent after the grace, names the last stream the
+	// server will answer. The grace must exceed the clients' round-trip
+	// time, or requests already on the wire when the drain begins are
+	// refused; zero sends both at once.
 	IdleDrainGrace time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
@@ -86,6 +94,23 @@ type ServerConfig struct {
 
 	// KeepAlive enables HTTP keep-alive connections.
 	KeepAlive bool
+
+	// UnixSocketMode, when not zero, is the permission mode of the socket
+	// file of a "unix:" address (0660 lets the file's group connect, as a
+	// reverse proxy's unprivileged workers must). Zero leaves the mode to
+	// the umask.
+	//
+	// The socket is bound with the owner's bits only, given its group,
+	// and only then its full mode: at no moment can anyone connect whom
+	// the settings do not allow. A socket inherited on restart gets the
+	// settings again, so a changed mode or group takes effect.
+	UnixSocketMode fs.FileMode
+
+	// UnixSocketGroup, when set, is the group (a name or a numeric ID) of
+	// the socket file of a "unix:" address. The process must run as root
+	// or be a member of the group. Without UnixSocketMode the mode is
+	// then 0660.
+	UnixSocketGroup string
 
 	// Logger receives the server's structured log lines. Nil means
 	// [slog.Default].

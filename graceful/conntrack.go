@@ -53,6 +53,11 @@ func newConnTracker() *connTracker {
 // request (active, then idle): only the idle transition reads the clock,
 // since only idleness is timed.
 func (t *connTracker) connState(c net.Conn, st http.ConnState) {
+	if hc, ok := c.(*h2Conn); ok {
+		// The HTTP/2 server reports on its wrapper of the TLS
+		// connection that net/http announced.
+		c = hc.tlsConn
+	}
 	switch st {
 	case http.StateNew:
 		info := &connInfo{}
@@ -78,6 +83,17 @@ func (t *connTracker) connState(c net.Conn, st http.ConnState) {
 		t.conns.Delete(c)
 		t.notify()
 	}
+}
+
+// markHTTP2 records that c speaks HTTP/2, once net/http has handed it
+// to the HTTP/2 server (which it does without a ConnState call).
+func (t *connTracker) markHTTP2(c net.Conn) {
+	if v, ok := t.conns.Load(c); ok {
+		info := v.(*connInfo)
+		info.proto.Store(protoHTTP2)
+		info.state.Store(int32(http.StateActive))
+	}
+	t.notify()
 }
 
 func (t *connTracker) notify() {

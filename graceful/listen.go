@@ -13,20 +13,30 @@ import (
 
 // listen binds a fresh listening socket for ep. Unix socket listeners never
 // remove their path when closed: during a handover the path belongs to the
-// process that serves it next, so removal is decided by the owner.
-func listen(ctx context.Context, ep endpoint) (net.Listener, error) {
+// process that serves it next, so removal is decided by the owner. A unix
+// socket gets the permissions perm asks for, without ever being reachable
+// with wider ones (see socketPerm.apply).
+func listen(ctx context.Context, ep endpoint, perm socketPerm) (net.Listener, error) {
+	var lc net.ListenConfig
 	if ep.network == "unix" {
 		if err := removeStaleSocket(ep.address); err != nil {
 			return nil, err
 		}
+		if perm.set() {
+			lc.Control = perm.beforeBind
+		}
 	}
-	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, ep.network, ep.address)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", ep, err)
 	}
 	if ul, ok := ln.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false)
+		if err := perm.apply(ep.address); err != nil {
+			_ = ln.Close()
+			_ = os.Remove(ep.address)
+			return nil, err
+		}
 	}
 	return ln, nil
 }

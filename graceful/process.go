@@ -202,15 +202,27 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("graceful: the process already has a server for %s", address)
 		}
 	}
+	perm := cfg.socketPerm()
+	if ep.network == "unix" {
+		if err := perm.check(); err != nil {
+			return nil, fmt.Errorf("graceful: server %s: %w", address, err)
+		}
+	}
 	ln, from, err := p.claimLocked(address, ep)
 	if err != nil {
 		return nil, err
 	}
 	if ln == nil {
-		if ln, err = listen(context.Background(), ep); err != nil {
+		if ln, err = listen(context.Background(), ep, perm); err != nil {
 			return nil, fmt.Errorf("graceful: %w%s", err, p.unclaimedHintLocked())
 		}
 		from = "bound"
+	} else if ep.network == "unix" {
+		// The settings may have changed since the socket was bound.
+		if err := perm.apply(ep.address); err != nil {
+			closeInherited([]inheritedListener{{ln: ln}})
+			return nil, fmt.Errorf("graceful: %w", err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = p.logger

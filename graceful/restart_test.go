@@ -147,7 +147,7 @@ func TestSlowRequestFinishesOnOldGeneration(t *testing.T) {
 		answer <- body
 	}()
 	c.waitInFlight(1)
-	c.signal(old, syscall.SIGHUP)
+	c.mustSignal(old, syscall.SIGHUP)
 	c.record(c.waitServingPID(old, 30*time.Second))
 	if got := <-answer; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", old)) {
 		t.Fatalf("slow request answered %q, want the old generation %d", got, old)
@@ -172,7 +172,7 @@ func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
 			parent := c.pidFromFile()
 			stop := startLoad(c, 1)
 			c.setBehaviour(tc.behaviour)
-			c.signal(parent, syscall.SIGHUP)
+			c.mustSignal(parent, syscall.SIGHUP)
 			waitFor(t, "the restart to fail", 20*time.Second, func() bool {
 				return c.logCount("restart failed; still serving") == 1
 			})
@@ -201,6 +201,8 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	stop := startLoad(c, 1)
 	first := c.pidFromFile()
+	// The storm: signals that reach the first generation once it has
+	// handed over and exited are not an error (signal reports false).
 	for range 10 {
 		c.signal(first, syscall.SIGHUP)
 		time.Sleep(10 * time.Millisecond)
@@ -211,7 +213,7 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	if n := c.logCount("starting the next generation", fmt.Sprintf("pid=%d ", first)); n != 1 {
 		t.Errorf("generation 1 started %d successors, want exactly 1\n%s", n, c.stderr)
 	}
-	if got := c.processes(); len(got) != 1 || got[0] != next {
+	if got := c.livePIDs(); len(got) != 1 || got[0] != next {
 		t.Errorf("processes after the storm: %v, want only %d", got, next)
 	}
 	requireNoFailures(t, stop())
@@ -253,11 +255,12 @@ func TestRestartFromCode(t *testing.T) {
 
 func TestChainedRestartsAreBounded(t *testing.T) {
 	c := startCluster(t, clusterOptions{env: []string{envMaxGen + "=3"}})
-	gen1 := c.pidFromFile()
-	long := func() chan string {
+	// Each long request is held by a gate, so generations 1 and 2 drain
+	// for exactly as long as the test needs, however slow the machine.
+	long := func(gate string) chan string {
 		ch := make(chan string, 1)
 		go func() {
-			body, err := c.get("/?sleep=3s")
+			body, err := c.get("/?gate=" + gate)
 			if err != nil {
 				body = err.Error()
 			}
@@ -266,20 +269,30 @@ func TestChainedRestartsAreBounded(t *testing.T) {
 		c.waitInFlight(1)
 		return ch
 	}
-	slow1 := long()
-	c.signal(gen1, syscall.SIGHUP)
-	gen2 := c.waitServingPID(gen1, 30*time.Second)
-	c.record(gen2)
-	slow2 := long()
-	c.signal(gen2, syscall.SIGHUP)
-	gen3 := c.waitServingPID(gen2, 30*time.Second)
-	c.record(gen3)
+	// handOver restarts the serving generation and waits until the old
+	// one has stopped accepting: only then does every new connection
+	// reach the successor.
+	handOver := func(old int) int {
+		c.mustSignal(old, syscall.SIGHUP)
+		next := c.waitServingPID(old, 30*time.Second)
+		c.record(next)
+		c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", old), "shutdown started")
+		return next
+	}
+	release1, release2 := c.gate("gen1"), c.gate("gen2")
+	gen1 := c.pidFromFile()
+	slow1 := long("gen1")
+	gen2 := handOver(gen1)
+	slow2 := long("gen2")
+	gen3 := handOver(gen2)
 
 	// Generations 1 and 2 still drain: a fourth is refused.
 	body, err := c.get("/restart")
 	if err == nil || !strings.Contains(body, "too many generations alive") {
 		t.Errorf("restart with 3 generations alive: %q %v, want a refusal", body, err)
 	}
+	release1()
+	release2()
 	if got := <-slow1; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", gen1)) {
 		t.Errorf("long request on generation 1: %q", got)
 	}
@@ -288,7 +301,9 @@ func TestChainedRestartsAreBounded(t *testing.T) {
 	}
 	c.waitGone(gen1, 30*time.Second)
 	c.waitGone(gen2, 30*time.Second)
-	c.restart() // allowed again
+	if got, _ := c.restart(); got == gen3 {
+		t.Errorf("the restart after the drains did not replace generation 3")
+	}
 	c.stop()
 	c.checkClean()
 }
@@ -351,7 +366,7 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 	}
 	stop := startLoad(c, 1)
 	begin := time.Now()
-	c.signal(pid, syscall.SIGTERM)
+	c.mustSignal(pid, syscall.SIGTERM)
 	waitFor(t, "readiness to turn 503", 5*time.Second, func() bool {
 		body, err := c.get("/ready")
 		return err != nil && strings.Contains(body, "shutting down")
@@ -368,9 +383,16 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 	}
 	r := stop()
 	// Once the delay is over the listener closes: clients then see
-	// refused connections, which is not a lost request.
+	// refused connections, which is not a lost request. Closing the last
+	// listener of a socket makes the kernel reset the connections still
+	// in its accept queue (README, "Limits"): a new connection reset
+	// before any answer is that, and only that.
 	for _, f := range r.Failures {
-		if f.Sent {
+		switch {
+		case !f.Sent:
+		case f.Kind == loadgen.NewConnGet && f.Class == loadgen.Reset && !f.Answered:
+			t.Logf("connection reset in the accept queue: %s", f)
+		default:
 			t.Errorf("lost request: %s", f)
 		}
 	}
@@ -380,13 +402,13 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 func TestSecondSignalCutsShutdownDelay(t *testing.T) {
 	c := startCluster(t, clusterOptions{env: []string{envDelay + "=30s"}})
 	pid := c.pidFromFile()
-	c.signal(pid, syscall.SIGTERM)
+	c.mustSignal(pid, syscall.SIGTERM)
 	waitFor(t, "readiness to turn 503", 5*time.Second, func() bool {
 		_, err := c.get("/ready")
 		return err != nil
 	})
 	begin := time.Now()
-	c.signal(pid, syscall.SIGINT)
+	c.mustSignal(pid, syscall.SIGINT)
 	c.waitGone(pid, 10*time.Second)
 	if took := time.Since(begin); took > 5*time.Second {
 		t.Errorf("second signal: stopped after %s, want the delay cut short", took)
@@ -450,11 +472,12 @@ func TestRestartRunsTheBinaryNowAtThePath(t *testing.T) {
 func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	parent := c.pidFromFile()
-	c.setBehaviour("slow")
-	c.signal(parent, syscall.SIGHUP)
-	waitFor(t, "the child's slow start", 10*time.Second, func() bool { return c.logCount("test server: slow start") == 1 })
+	release := c.gate("start")
+	c.setBehaviour("gated")
+	c.mustSignal(parent, syscall.SIGHUP)
+	c.waitLog(30*time.Second, "waits at the start gate")
 	var child int
-	for _, pid := range c.processes() {
+	for _, pid := range c.livePIDs() {
 		if pid != parent {
 			child = pid
 		}
@@ -462,7 +485,9 @@ func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
 	if child == 0 {
 		t.Fatal("no child process found")
 	}
-	c.signal(child, syscall.SIGHUP)
+	// The child has not called NewProcess yet: it holds at the gate.
+	c.mustSignal(child, syscall.SIGHUP)
+	release()
 	if got := c.waitServingPID(parent, 30*time.Second); got != child {
 		t.Fatalf("serving pid %d, want the child %d that got SIGHUP while starting", got, child)
 	}

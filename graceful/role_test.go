@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,7 +28,7 @@ import (
 // GRACEFUL_TEST_BEHAVIOUR at start-up, as a real server reads its config.
 const (
 	envRole      = "GRACEFUL_TEST_ROLE"
-	envRun       = "GRACEFUL_TEST_RUN" // marks every process of one test
+	envGates     = "GRACEFUL_TEST_GATES" // directory of the test's gates (see cluster.gate)
 	envAddr      = "GRACEFUL_TEST_ADDR"
 	envPIDFile   = "GRACEFUL_TEST_PIDFILE"
 	envBehaviour = "GRACEFUL_TEST_BEHAVIOUR"
@@ -63,11 +64,15 @@ func serverRole() int {
 			behaviour = strings.TrimSpace(string(b))
 		}
 	}
-	if behaviour == "slow" {
-		// A slow start before NewProcess: a restart signal that arrives
-		// now meets only the disposition inherited from the parent.
-		fmt.Fprintln(os.Stderr, "test server: slow start")
-		time.Sleep(time.Second)
+	if behaviour == "gated" {
+		// A start that waits before NewProcess until the test opens the
+		// gate: a restart signal that arrives now meets only the
+		// disposition inherited from the parent.
+		fmt.Fprintf(os.Stderr, "test server: pid %d waits at the start gate\n", os.Getpid())
+		if err := waitGate("start"); err != nil {
+			fmt.Fprintln(os.Stderr, "test server:", err)
+			return 1
+		}
 	}
 	pcfg := DefaultProcessConfig()
 	pcfg.Logger = logger
@@ -130,6 +135,14 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 	pid := os.Getpid()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g := r.URL.Query().Get("gate"); g != "" {
+			// Held until the test opens the gate: a request that stays in
+			// flight exactly as long as the test needs.
+			if err := waitGate(g); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
 		if s := r.URL.Query().Get("sleep"); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil || d > time.Minute {
@@ -195,6 +208,18 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 		}()
 	})
 	return mux
+}
+
+// waitGate blocks until the test opens the named gate (see cluster.gate).
+func waitGate(name string) error {
+	if strings.ContainsAny(name, "/.") {
+		return fmt.Errorf("bad gate name %q", name)
+	}
+	f, err := os.OpenFile(filepath.Join(os.Getenv(envGates), name), os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("gate %s: %w", name, err)
+	}
+	return f.Close()
 }
 
 // listenerInode returns the inode of the server's listening socket.

@@ -37,6 +37,7 @@ type Server struct {
 	http    *http.Server
 	handler http.Handler
 	conns   *connTracker
+	h2      *h2Set // HTTP/2 connections, once the server serves HTTPS
 
 	mu          sync.Mutex
 	raw         []net.Listener // listeners as bound or adopted, before TLS
@@ -150,11 +151,14 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		s.setListenersLocked(raw)
 	}
 	if tlsConfig != nil {
+		s.http.TLSConfig = tlsConfig
+		if err := s.configureHTTP2(tlsConfig); err != nil {
+			return fmt.Errorf("graceful: server %s: %w", s.describe(), err)
+		}
 		s.listeners = make([]net.Listener, len(s.raw))
 		for i, ln := range s.raw {
 			s.listeners[i] = tls.NewListener(ln, tlsConfig)
 		}
-		s.http.TLSConfig = tlsConfig
 		s.https = true
 	}
 	return nil
@@ -190,7 +194,12 @@ func (s *Server) openListeners() ([]net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
 	}
-	ln, err := listen(context.Background(), ep)
+	if ep.network == "unix" {
+		if err := s.config.socketPerm().check(); err != nil {
+			return nil, fmt.Errorf("graceful: %w", err)
+		}
+	}
+	ln, err := listen(context.Background(), ep, s.config.socketPerm())
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
 	}

@@ -37,7 +37,8 @@ type drainState struct {
 // responses from then on carry "Connection: close"; each keep-alive
 // connection gets [ServerConfig.IdleDrainGrace] of idleness to send one
 // more request before it is closed; requests in flight run to completion;
-// HTTP/2 clients get a GOAWAY; hijacked connections are told through
+// HTTP/2 clients get a first GOAWAY that refuses nothing and, after the
+// same grace, the final one; hijacked connections are told through
 // [Draining] and closed after [ServerConfig.HijackedGrace].
 //
 // When [ServerConfig.GracefulShutdownTimeout] passes or ctx ends first,
@@ -150,19 +151,29 @@ func (s *Server) runDrain(d *drainState) {
 	hijackTimer := time.AfterFunc(s.config.HijackedGrace, func() { close(hijackExpired) })
 	defer hijackTimer.Stop()
 
-	// 3. HTTP/1: every connection ends after a response with
+	// 3. HTTP/2: the first GOAWAY, a notice that refuses no stream
+	// (see http2.go).
+	s.mu.Lock()
+	h2 := s.h2
+	s.mu.Unlock()
+	h2.beginDrain()
+
+	// 4. HTTP/1: every connection ends after a response with
 	// Connection: close, or after IdleDrainGrace of idleness.
 	idleClosed := s.drainHTTP1(d.cutCtx, time.Now())
 
-	// 4. HTTP/2 (GOAWAY) and whatever net/http still tracks.
+	// 5. HTTP/2: once every request sent before the notice has arrived,
+	// the final GOAWAY (net/http's Shutdown); then whatever net/http
+	// still tracks.
+	h2.waitNoticed(d.cutCtx, s.config.IdleDrainGrace)
 	if err := s.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
 		s.logger.Warn("net/http shutdown", "address", s.describe(), "error", err)
 	}
 
-	// 5. Hijacked connections get their grace, then are closed.
+	// 6. Hijacked connections get their grace, then are closed.
 	hijackedCut := s.drainHijacked(d.cutCtx, hijackExpired)
 
-	// 6. Whatever is left is cut.
+	// 7. Whatever is left is cut.
 	var cutConns int
 	var cutRequests int64
 	if d.cutCtx.Err() != nil {

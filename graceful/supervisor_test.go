@@ -3,7 +3,6 @@
 package graceful
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,24 +13,21 @@ import (
 	"time"
 )
 
-// waitExit waits for the first process of the cluster to exit and returns
-// its result.
+// waitExit waits for the first process of the cluster (the supervisor)
+// to exit, and returns an error unless it exited with status 0.
 func (c *cluster) waitExit(timeout time.Duration) error {
 	c.t.Helper()
-	select {
-	case err := <-c.exited:
-		return err
-	case <-time.After(timeout):
-		c.t.Fatalf("the first process did not exit within %s\nlogs:\n%s", timeout, c.stderr)
-		return nil
+	if st := c.waitFirst(timeout); st != "exit status 0" {
+		return fmt.Errorf("the first process ended with %s", st)
 	}
+	return nil
 }
 
 func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
 	supervisor := c.pidFromFile()
-	if supervisor != c.first.Process.Pid {
-		t.Fatalf("PID file names %d, want the supervisor %d", supervisor, c.first.Process.Pid)
+	if supervisor != c.pgid {
+		t.Fatalf("PID file names %d, want the supervisor %d", supervisor, c.pgid)
 	}
 	firstWorker := c.servingPID()
 	if firstWorker == supervisor {
@@ -56,7 +52,7 @@ func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 		t.Errorf("worker descriptors: %d in the first worker, %d after %d restarts\nfirst:\n%s\nlast:\n%s",
 			len(firstFds), len(lastFds), n, strings.Join(firstFds, "\n"), strings.Join(lastFds, "\n"))
 	}
-	c.signal(supervisor, syscall.SIGTERM)
+	c.mustSignal(supervisor, syscall.SIGTERM)
 	if err := c.waitExit(30 * time.Second); err != nil {
 		t.Errorf("supervisor exit after SIGTERM: %v, want status 0", err)
 	}
@@ -77,7 +73,7 @@ func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
 			worker := c.servingPID()
 			stop := startLoad(c, 1)
 			c.setBehaviour(tc.behaviour)
-			c.signal(supervisor, syscall.SIGHUP)
+			c.mustSignal(supervisor, syscall.SIGHUP)
 			waitFor(t, "the restart to fail", 20*time.Second, func() bool {
 				return c.logCount("restart failed; still serving", tc.reason) == 1
 			})
@@ -92,7 +88,7 @@ func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
 			c.setBehaviour("ok")
 			c.restart()
 			requireNoFailures(t, stop())
-			c.signal(supervisor, syscall.SIGTERM)
+			c.mustSignal(supervisor, syscall.SIGTERM)
 			if err := c.waitExit(30 * time.Second); err != nil {
 				t.Errorf("supervisor exit: %v", err)
 			}
@@ -105,7 +101,7 @@ func TestSupervisorReplacesAWorkerThatDies(t *testing.T) {
 	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
 	supervisor := c.pidFromFile()
 	worker := c.servingPID()
-	c.signal(worker, syscall.SIGKILL)
+	c.mustSignal(worker, syscall.SIGKILL)
 	// While no worker accepts, connections wait in the socket's queue:
 	// this request is answered by the replacement.
 	body, err := c.get("/")
@@ -117,7 +113,7 @@ func TestSupervisorReplacesAWorkerThatDies(t *testing.T) {
 	if c.logCount("the worker exited on its own; starting another", fmt.Sprintf("worker_pid=%d", worker)) != 1 {
 		t.Errorf("the supervisor did not log the dead worker")
 	}
-	c.signal(supervisor, syscall.SIGTERM)
+	c.mustSignal(supervisor, syscall.SIGTERM)
 	if err := c.waitExit(30 * time.Second); err != nil {
 		t.Errorf("supervisor exit: %v", err)
 	}
@@ -132,27 +128,12 @@ func TestSupervisorAsPID1ReapsOrphans(t *testing.T) {
 	if err := probe.Run(); err != nil {
 		t.Skipf("cannot create a PID namespace here (%v): skipping the PID 1 test", err)
 	}
-	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	runID := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"=server", envRun+"="+runID, envAddr+"="+addr,
-		envPIDFile+"="+dir+"/server.pid", envMode+"="+string(RestartModeSupervisor))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, dir: dir, runID: runID, addr: addr, pidFile: dir + "/server.pid", first: cmd,
-		stderr: logs, exited: make(chan error, 1), supervisor: true}
-	go func() { c.exited <- cmd.Wait() }()
-	t.Cleanup(c.cleanup)
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, cloneflags: syscall.CLONE_NEWPID, noWait: true})
 	c.waitServingPID(0, 20*time.Second)
 	if got := c.pidFromFile(); got != 1 {
 		t.Fatalf("the supervisor's PID in its namespace is %d, want 1", got)
 	}
-	host := cmd.Process.Pid
+	host := c.pgid
 	for range 5 {
 		if _, err := c.get("/orphan"); err != nil {
 			t.Fatal(err)
@@ -171,13 +152,9 @@ func TestSupervisorAsPID1ReapsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := c.waitExit(30 * time.Second); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Errorf("supervisor as PID 1 exited with %v, want 0\n%s", ee, logs)
-		} else {
-			t.Error(err)
-		}
+		t.Errorf("supervisor as PID 1: %v, want exit status 0", err)
 	}
+	c.checkClean()
 }
 
 // childrenOf lists the processes whose parent is pid.
@@ -189,7 +166,7 @@ func childrenOf(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if _, ppid := procStat(p); ppid == pid {
+		if st, ok := readProcStat(p); ok && st.ppid == pid {
 			out = append(out, p)
 		}
 	}

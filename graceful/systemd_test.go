@@ -110,7 +110,7 @@ func TestSdNotifySequence(t *testing.T) {
 	// A failed restart ends the reload with READY=1 from the same
 	// process and says why.
 	c.setBehaviour("crash")
-	c.signal(gen2, syscall.SIGHUP)
+	c.mustSignal(gen2, syscall.SIGHUP)
 	ns.expect(t, "RELOADING=1", "MONOTONIC_USEC=*", "STATUS=starting generation 3")
 	m = ns.expect(t, "READY=1", "STATUS=*")
 	if !strings.Contains(m["STATUS"], "restart failed") {
@@ -158,21 +158,15 @@ func TestSystemdSocketActivate(t *testing.T) {
 		t.Skip("systemd-socket-activate is not installed (Debian package systemd): skipping the real socket-activation test; .ci/run installs it")
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "server.pid")
-	runID := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
-	cmd := exec.Command(tool, "-l", addr, "--fdname=web",
-		"-E", envRole+"=server", "-E", envRun+"="+runID, "-E", envAddr+"="+addr, "-E", envPIDFile+"="+pidFile,
-		os.Args[0], "-test.run=^$")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, dir: dir, runID: runID, addr: addr, pidFile: pidFile, bfile: filepath.Join(dir, "behaviour"), first: cmd, stderr: logs}
-	t.Cleanup(c.cleanup)
-	go func() { _ = cmd.Wait() }()
-
+	// systemd-socket-activate passes on only the variables named with -E.
+	c := startCluster(t, clusterOptions{addr: addr, noWait: true, wrap: func(argv, testEnv []string) []string {
+		out := []string{tool, "-l", addr, "--fdname=web"}
+		for _, kv := range testEnv {
+			out = append(out, "-E", kv)
+		}
+		return append(out, argv...)
+	}})
+	logs := c.stderr
 	// systemd-socket-activate starts the server on the first connection;
 	// that connection waits in the socket's queue and is served.
 	var body string

@@ -24,6 +24,11 @@ func fieldExtra(name string) func(*jsonschema.Schema) {
 		},
 		"Server.CertFile": func(s *jsonschema.Schema) { s.Examples = []any{"/etc/ssl/app/cert.pem"} },
 		"Server.KeyFile":  func(s *jsonschema.Schema) { s.Examples = []any{"/etc/ssl/app/key.pem"} },
+		"Server.UnixSocketMode": func(s *jsonschema.Schema) {
+			s.Pattern = emptyOr(config.SocketModePattern)
+			s.Examples = []any{"", "0660", "0600"}
+		},
+		"Server.UnixSocketGroup": func(s *jsonschema.Schema) { s.Examples = []any{"", "www-data", "33"} },
 		"Process.Mode": func(s *jsonschema.Schema) {
 			for _, m := range graceful.RestartModes() {
 				s.Enum = append(s.Enum, string(m))
