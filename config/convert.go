@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/docpos"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // layer is one source of settings read by Load: a file, the environment
@@ -23,15 +26,21 @@ type layer struct {
 	// document is true for files, which follow the JSON Schema's rules
 	// about keys that come together.
 	document bool
+	// format is the format of a file: "yaml", "json" or "toml".
+	format string
 	// where tells where the key at path was written.
-	where func(path []string) (source string, line int)
+	where func(path []string) (source string, pos docpos.Pos)
+	// secrets maps the keys whose values were read from files named by
+	// _FILE variables to those files.
+	secrets map[string]string
 }
 
 // origin says where a setting's value came from.
 type origin struct {
 	source string
-	line   int
-	rank   int // the layer, for sorting problems
+	pos    docpos.Pos
+	rank   int    // the layer, for sorting problems
+	secret string // the file that held the value, for a _FILE variable
 }
 
 // converter checks one layer against the model and turns its values into
@@ -53,10 +62,21 @@ func convert(model *node, l *layer, ps *problems) (map[string]any, map[string]or
 
 // problem records a problem about the key at path.
 func (c *converter) problem(path []string, key string, value any, msg string) {
-	src, line := c.layer.where(path)
-	p := Problem{Key: key, Source: src, Line: line, Message: msg}
+	if c.ps.full() {
+		c.ps.omit()
+		return
+	}
+	src, pos := c.layer.where(path)
+	p := Problem{Key: key, Source: src, Line: pos.Line, Column: pos.Column, Message: msg}
 	if value != nil || key != "" {
 		p.Value = show(value)
+	}
+	if file, ok := c.layer.secrets[leafKey(path)]; ok {
+		// The value is a secret: the message names its file instead.
+		if s, isText := value.(string); isText && s != "" {
+			p.Message = strings.ReplaceAll(p.Message, strconv.Quote(s), "the content of "+file)
+		}
+		p.Value = ""
 	}
 	c.ps.add(p)
 }
@@ -77,8 +97,9 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 		}
 		if v, ok := c.value(child, m[k], p); ok {
 			out[k] = v
-			src, line := c.layer.where(p)
-			c.origins[displayKey(p)] = origin{source: src, line: line}
+			src, pos := c.layer.where(p)
+			key := displayKey(p)
+			c.origins[key] = origin{source: src, pos: pos, secret: c.layer.secrets[key]}
 		}
 	}
 	if c.layer.document {
@@ -90,8 +111,12 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 // unknown reports a key that n does not have, with the closest key it
 // does have.
 func (c *converter) unknown(n *node, key string, value any, path []string) {
+	if c.ps.full() {
+		c.ps.omit()
+		return
+	}
 	msg := "unknown key"
-	if s := suggest(key, n.keys()); s != "" {
+	if s := suggest.Closest(key, n.keys()); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	} else if len(n.path) == 0 {
 		msg += "; the top-level keys are " + strings.Join(n.keys(), ", ")

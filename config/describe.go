@@ -28,7 +28,8 @@ func Describe(w io.Writer, cfg any) error {
 // Check loads cfg as [Load] does and, when the configuration is valid,
 // writes it to w as [Describe] does, each value followed by a comment that
 // says where it came from (a file and line, an environment variable, a
-// flag, or "default"). When the configuration is invalid it writes
+// flag, or "default"). A value read from the file a _FILE variable names
+// is a secret: Check writes "(secret)" and the file's name instead. When the configuration is invalid it writes
 // nothing and returns the *[Error]. It is made for an nginx -t style
 // command-line mode:
 //
@@ -62,6 +63,9 @@ func describe(w io.Writer, model *node, root reflect.Value, origins map[string]o
 				continue
 			}
 			text, note := formatSetting(n, fieldValue(root, n, model))
+			if o, ok := origins[n.dotted()]; ok && o.secret != "" {
+				text, note = `"(secret)"`, "read from "+o.secret
+			}
 			var comment []string
 			if note != "" {
 				comment = append(comment, note)
@@ -97,8 +101,8 @@ func originText(origins map[string]origin, key string) string {
 	if !ok {
 		return "default"
 	}
-	if o.line > 0 {
-		return o.source + ":" + strconv.Itoa(o.line)
+	if o.pos.Line > 0 {
+		return o.source + ":" + strconv.Itoa(o.pos.Line)
 	}
 	return o.source
 }

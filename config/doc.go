@@ -43,12 +43,19 @@
 //	}
 //	servers, err := cfg.Server.NewServers(nil, mux, cfg.Log.NewLogger(os.Stderr))
 //
+// A variable named after a key's with _FILE appended reads the value from
+// a file (GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, for secrets), and
+// [AddFlags] or [AddGoFlags] register a flag for every key.
+//
 // Loading is strict: an unknown key (with a suggestion for near misses
 // such as maxHeaderByte), a value of the wrong type (YAML's yes is a
 // string, not a boolean), a negative size or a duration without a unit
-// are errors, and Load reports all of them at once in an *[Error] whose
-// [Problem] values give the key, the value, the file and line (or the
-// environment variable, or the flag) and what is accepted.
+// are errors, and Load reports all of them at once (up to [MaxProblems])
+// in an *[Error] whose [Problem] values give the key, the value, the file
+// and line (or the environment variable, or the flag) and what is
+// accepted. A file larger than [MaxFileSize] (128 KiB), nested deeper
+// than [MaxDepth] or with more than [MaxKeys] keys in one mapping is
+// refused: a bad file costs bounded time and memory at every restart.
 //
 // Programs add settings of their own by embedding [Config], or some of its
 // sections, in a struct of theirs; their fields get the same sizes,

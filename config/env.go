@@ -58,5 +58,10 @@ func envNames(model *node, prefix string) (map[string][]string, error) {
 		}
 		names[name] = n.path
 	})
+	for name, path := range names {
+		if other, ok := names[name+fileSuffix]; ok && err == nil {
+			err = fmt.Errorf("config: the environment variable %s%s, which would hold the file of %s, is the variable of %s: rename one of them", name, fileSuffix, strings.Join(path, "."), strings.Join(other, "."))
+		}
+	}
 	return names, err
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -95,4 +97,60 @@ func FuzzLoadTOML(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzLoad(t, "toml", data) })
+}
+
+// FuzzLargeDocument loads documents made by repeating a fuzzed unit up to
+// count times after a fuzzed head, up to a little over MaxFileSize: large
+// documents of any shape. Load must return an *Error or a configuration,
+// list at most MaxProblems problems, and allocate at most 100 MB.
+func FuzzLargeDocument(f *testing.F) {
+	for _, s := range []struct {
+		format     uint8
+		head, unit string
+		count      uint16
+	}{
+		{0, "server:\n", "  address: x\n", 8000},
+		{0, "server:\n", "  k: 1\n  j: 2\n", 5000},
+		{0, "a: &a [1]\nb: ", "[*a, *a], ", 3000},
+		{0, "", "- ", 40000},
+		{0, "s:\n", "  - {a: 1, b: [1, 2]}\n", 6000},
+		{1, `{"server": {`, `"k": 1, `, 12000},
+		{1, "", `{"a": [`, 20000},
+		{2, "[server]\n", "k = 1\n", 20000},
+		{2, "a = ", "{b = ", 20000},
+		{2, "", "[[t]]\nk = [1, {x = 1}]\n", 4000},
+	} {
+		f.Add(s.format, []byte(s.head), []byte(s.unit), s.count)
+	}
+	f.Fuzz(func(t *testing.T, format uint8, head, unit []byte, count uint16) {
+		name := []string{"yaml", "json", "toml"}[int(format)%3]
+		if len(unit) == 0 {
+			return
+		}
+		n := min(int(count), (MaxFileSize+len(unit))/len(unit)+1)
+		doc := append(append([]byte(nil), head...), bytes.Repeat(unit, n)...)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		cfg := Default()
+		err := Load(&cfg, withDocument("large."+name, name, doc), WithoutEnv())
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || len(e.Problems) == 0 || len(e.Problems) > MaxProblems {
+				t.Fatalf("error %.200v is not an *Error with 1 to MaxProblems problems", err)
+			}
+			for _, p := range e.Problems {
+				if p.Message == "" || p.Source == "" {
+					t.Fatalf("problem without a message or source: %+v", p)
+				}
+			}
+		}
+		if len(doc) <= MaxFileSize {
+			if a := after.TotalAlloc - before.TotalAlloc; a > 100<<20 {
+				t.Fatalf("Load of %d bytes allocated %d MB", len(doc), a>>20)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "config.MaxFileSize") {
+			t.Fatalf("a document of %d bytes was not refused for its size: %v", len(doc), err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,15 +13,15 @@ import (
 
 	kjson "github.com/knadh/koanf/parsers/json"
 	"github.com/knadh/koanf/parsers/toml/v2"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	gotoml "github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gracekit/gracekit/internal/docpos"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // FormatOf returns the format of a configuration file from its extension:
@@ -40,166 +41,253 @@ func FormatOf(path string) string {
 
 // fileLayer reads and parses a configuration file. It reports a problem
 // and returns nil when the file cannot be read or parsed.
-func fileLayer(path string, ps *problems) *layer {
+func fileLayer(path string, lim limits, ps *problems) *layer {
 	format := FormatOf(path)
 	if format == "" {
 		ps.add(Problem{Source: path, Message: "unknown file format: name the file .yaml, .yml, .json or .toml"})
 		return nil
 	}
-	data, err := file.Provider(path).ReadBytes()
+	data, size, err := readLimited(path, lim.fileSize)
+	if errors.Is(err, errTooLarge) {
+		ps.add(Problem{Source: path, Message: tooLarge(size, lim.fileSize)})
+		return nil
+	}
 	if err != nil {
 		ps.add(Problem{Source: path, Message: fmt.Sprintf("cannot read the file: %v", err)})
 		return nil
 	}
-	return parseLayer(path, format, data, ps)
+	return parseLayer(path, format, data, lim, ps)
 }
 
-// parser returns the koanf parser of a format.
+// parser returns the koanf parser of JSON or TOML; YAML has a decoder of
+// its own (yamldoc.go).
 func parser(format string) koanf.Parser {
-	switch format {
-	case "json":
-		return kjson.Parser()
-	case "toml":
+	if format == "toml" {
 		return toml.Parser()
 	}
-	return yaml.Parser()
+	return kjson.Parser()
+}
+
+// Document is a configuration file parsed as [Load] parses it.
+type Document struct {
+	// Values holds the document's keys and values as nested maps (with
+	// string keys, but for YAML mappings inside the document whose keys
+	// are not all strings: map[any]any), the values as the format's parser
+	// gives them.
+	Values map[string]any
+
+	lines docpos.Lines
+}
+
+// Position returns where the key at path is written: its 1-based line and
+// column, or those of its closest ancestor that is known, or 0, 0. The
+// items of a list are written as their index, such as "2".
+func (d *Document) Position(path ...string) (line, column int) {
+	p := d.lines.Pos(path...)
+	return p.Line, p.Column
 }
 
 // ParseDocument parses the bytes of a configuration file the way [Load]
-// does, the format coming from name's extension (see [FormatOf]), into a
-// nested map. An empty YAML or TOML document gives an empty map. It
-// returns an *[Error] with one problem (and the line of a syntax error)
-// when data is not a configuration document: a syntax error, a list or a
-// single value instead of a mapping, JSON null, or an unknown extension.
-// It checks no key or value: that is Load's job.
-func ParseDocument(name string, data []byte) (map[string]any, error) {
+// does, the format coming from name's extension (see [FormatOf]). An
+// empty YAML or TOML document gives an empty mapping. It returns an
+// *[Error] with the problems (and their lines) when data is not a
+// configuration document: a syntax error, a key written twice, a list or a
+// single value instead of a mapping, JSON null, an unknown extension, or a
+// document beyond the limits ([MaxFileSize], [MaxDepth], [MaxKeys],
+// [MaxAliasValues]). It checks no key or value: that is Load's job.
+func ParseDocument(name string, data []byte) (*Document, error) {
 	var ps problems
-	m, ok := parseDocument(name, FormatOf(name), data, &ps)
+	d, ok := parseDocument(name, FormatOf(name), data, defaultLimits(), &ps)
 	if !ok {
 		return nil, ps.err()
+	}
+	return d, nil
+}
+
+// parseDocument parses and measures a document. It reports problems and
+// returns false when the document cannot be used; duplicate JSON keys are
+// problems, but the document (which keeps the last one) is still used.
+func parseDocument(name, format string, data []byte, lim limits, ps *problems) (*Document, bool) {
+	fail := func(p docpos.Pos, msg string) (*Document, bool) {
+		ps.add(Problem{Source: name, Line: p.Line, Column: p.Column, Message: msg})
+		return nil, false
+	}
+	if format == "" {
+		return fail(docpos.Pos{}, "unknown file format: name the file .yaml, .yml, .json or .toml")
+	}
+	if len(data) > lim.fileSize {
+		return fail(docpos.Pos{}, tooLarge(int64(len(data)), lim.fileSize))
+	}
+	var d Document
+	var m map[string]any
+	switch format {
+	case "yaml":
+		var node yaml.Node
+		if err := yaml.Unmarshal(data, &node); err != nil {
+			line, msg := yamlMessage(err.Error())
+			return fail(docpos.Pos{Line: line}, "not valid YAML: "+msg)
+		}
+		d.lines = docpos.YAMLNode(&node, lim.doc)
+		if e := d.lines.Exceeded(); e != nil {
+			return fail(e.Pos, exceeded(e, format))
+		}
+		if dups := d.lines.Duplicates(); len(dups) > 0 {
+			// yaml.v3 refuses such a document: so does the loader.
+			for _, dup := range dups {
+				ps.add(Problem{Key: displayKey(indexPath(dup.Path)), Source: name, Line: dup.Again[0].Line, Column: dup.Again[0].Column, Message: duplicateMessage(dup, format)})
+			}
+			return nil, false
+		}
+		var err error
+		if m, err = decodeYAMLDocument(&node, lim); err != nil {
+			var ye *yamlError
+			if errors.As(err, &ye) {
+				return fail(docpos.Pos{Line: ye.line}, ye.msg)
+			}
+			return fail(docpos.Pos{}, "not valid YAML: "+err.Error())
+		}
+	default:
+		d.lines = docpos.Of(format, data, lim.doc)
+		if e := d.lines.Exceeded(); e != nil {
+			return fail(e.Pos, exceeded(e, format))
+		}
+		var err error
+		if m, err = parser(format).Unmarshal(data); err != nil {
+			line, col, msg := syntaxError(format, data, err)
+			return fail(docpos.Pos{Line: line, Column: col}, msg)
+		}
+		if m == nil && format == "json" {
+			return fail(docpos.Pos{Line: 1, Column: 1}, "the file holds null: a JSON configuration file holds an object, such as {\"server\": {}}")
+		}
+		for _, dup := range d.lines.Duplicates() {
+			ps.add(Problem{Key: displayKey(indexPath(dup.Path)), Source: name, Line: dup.Again[0].Line, Column: dup.Again[0].Column, Message: duplicateMessage(dup, format)})
+		}
 	}
 	if m == nil {
 		m = map[string]any{}
 	}
-	return m, nil
-}
-
-func parseDocument(name, format string, data []byte, ps *problems) (map[string]any, bool) {
-	if format == "" {
-		ps.add(Problem{Source: name, Message: "unknown file format: name the file .yaml, .yml, .json or .toml"})
-		return nil, false
-	}
-	m, err := parser(format).Unmarshal(data)
-	if err != nil {
-		line, msg := syntaxError(format, data, err)
-		ps.add(Problem{Source: name, Line: line, Message: msg})
-		return nil, false
-	}
-	if m == nil && format == "json" {
-		ps.add(Problem{Source: name, Line: 1, Message: "the file holds null: a JSON configuration file holds an object, such as {\"server\": {}}"})
-		return nil, false
-	}
-	return m, true
+	d.Values = m
+	return &d, true
 }
 
 // parseLayer parses the bytes of a configuration file named name.
-func parseLayer(name, format string, data []byte, ps *problems) *layer {
-	m, ok := parseDocument(name, format, data, ps)
+func parseLayer(name, format string, data []byte, lim limits, ps *problems) *layer {
+	d, ok := parseDocument(name, format, data, lim, ps)
 	if !ok {
 		return nil
 	}
-	lines := docpos.Of(format, data)
-	for _, d := range lines.Duplicates() {
-		ps.add(Problem{Key: displayKey(d.Path), Source: name, Line: d.Line,
-			Message: fmt.Sprintf("the key %q is written twice in the same object: remove one", d.Path[len(d.Path)-1])})
-	}
 	return &layer{
 		name:     name,
-		data:     m,
+		data:     d.Values,
 		document: true,
-		where: func(path []string) (string, int) {
-			return name, lines.Line(docPath(path)...)
+		format:   format,
+		where: func(path []string) (string, docpos.Pos) {
+			return name, d.lines.Pos(docPath(path)...)
 		},
 	}
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+): `)
 
-// syntaxError turns a parser's error into a line and a message for users.
-func syntaxError(format string, data []byte, err error) (int, string) {
-	switch format {
-	case "json":
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return lineAt(data, se.Offset), "not valid JSON: " + se.Error()
-		case errors.As(err, &te):
-			return 1, "the file holds a JSON " + te.Value + ": a JSON configuration file holds an object, such as {\"server\": {}}"
-		}
-		return 0, "not valid JSON: " + err.Error()
-	case "toml":
-		var de *gotoml.DecodeError
-		if errors.As(err, &de) {
-			row, _ := de.Position()
-			return row, "not valid TOML: " + de.Error()
-		}
-		return 0, "not valid TOML: " + err.Error()
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+// yamlMessage takes the line out of a yaml.v3 message.
+func yamlMessage(msg string) (int, string) {
+	msg = strings.TrimPrefix(msg, "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
 	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.Replace(msg, m[0], "", 1)
 	}
-	if strings.Contains(msg, "cannot unmarshal") && strings.Contains(msg, "into map") {
-		msg = "the file holds " + yamlKind(msg) + ": a YAML configuration file holds a mapping of keys, such as \"server:\""
-	} else {
-		msg = "not valid YAML: " + msg
-	}
 	return line, msg
 }
 
-// yamlKind names the YAML node kind in a "cannot unmarshal !!seq" error.
-func yamlKind(msg string) string {
-	switch {
-	case strings.Contains(msg, "!!seq"):
-		return "a list"
-	case strings.Contains(msg, "!!str"):
-		return "a string"
+// syntaxError turns a JSON or TOML parser's error into a line, a column
+// and a message for users.
+func syntaxError(format string, data []byte, err error) (int, int, string) {
+	if format == "json" {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line, col := lineAt(data, se.Offset)
+			return line, col, "not valid JSON: " + se.Error()
+		case errors.As(err, &te):
+			return 1, 1, "the file holds a JSON " + te.Value + ": a JSON configuration file holds an object, such as {\"server\": {}}"
+		}
+		return 0, 0, "not valid JSON: " + err.Error()
 	}
-	return "a single value"
+	var de *gotoml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		return row, col, "not valid TOML: " + de.Error()
+	}
+	return 0, 0, "not valid TOML: " + err.Error()
 }
 
-// lineAt returns the 1-based line of a byte offset.
-func lineAt(data []byte, off int64) int {
+// lineAt returns the 1-based line and column of a byte offset.
+func lineAt(data []byte, off int64) (int, int) {
 	off = min(max(off, 0), int64(len(data)))
-	return strings.Count(string(data[:off]), "\n") + 1
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	return bytes.Count(data[:off], []byte("\n")) + 1, int(off) - start + 1
 }
 
 // envLayer reads the environment variables that start with prefix. Names
 // that start with the prefix but set nothing are problems (a typo would
 // otherwise be ignored), unless the prefix is empty.
-func envLayer(model *node, prefix string, environ []string, ps *problems) (*layer, error) {
+//
+// A variable named after a key's variable with _FILE appended names a file
+// that holds the value (a secret mounted by Docker or Kubernetes, say): the
+// file is read, one trailing newline removed.
+func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (*layer, error) {
 	names, err := envNames(model, prefix)
 	if err != nil {
 		return nil, err
 	}
+	set := map[string]bool{}
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			set[k] = true
+		}
+	}
 	byPath := map[string]string{}
+	secrets := map[string]string{}
 	var unknown []string
 	p := env.Provider(".", env.Opt{
 		Prefix:      prefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(k, v string) (string, any) {
 			path, ok := names[k]
-			if !ok {
+			if ok {
+				key := strings.Join(path, ".")
+				byPath[key] = k
+				return key, v
+			}
+			base, isFile := strings.CutSuffix(k, fileSuffix)
+			if path, ok = names[base]; !isFile || !ok {
 				unknown = append(unknown, k)
 				return "", nil
 			}
-			key := strings.Join(path, ".")
+			key := displayKey(path)
+			fail := func(msg string) (string, any) {
+				ps.add(Problem{Key: key, Source: "env " + k, Message: msg})
+				return "", nil
+			}
+			switch {
+			case set[base]:
+				return fail(fmt.Sprintf("both %s and %s are set: set the value, or the file that holds it, not both", base, k))
+			case v == "":
+				return fail(fmt.Sprintf("the variable is empty: it names the file that holds the value of %s, such as /run/secrets/%s", key, strings.ToLower(strings.TrimPrefix(base, prefix))))
+			}
+			data, size, err := readLimited(v, lim.fileSize)
+			if errors.Is(err, errTooLarge) {
+				return fail(fmt.Sprintf("%s: %s", v, tooLarge(size, lim.fileSize)))
+			}
+			if err != nil {
+				return fail(fmt.Sprintf("cannot read the file that holds the value of %s: %v", key, err))
+			}
 			byPath[key] = k
-			return key, v
+			secrets[key] = v
+			return key, trimNewline(string(data))
 		},
 	})
 	m, err := p.Read()
@@ -218,7 +306,7 @@ func envLayer(model *node, prefix string, environ []string, ps *problems) (*laye
 		}
 		for _, name := range unknown {
 			msg := "no setting has this environment variable"
-			if s := suggest(strings.TrimPrefix(name, prefix), suffixes); s != "" {
+			if s := suggest.Closest(strings.TrimPrefix(name, prefix), suffixes); s != "" {
 				msg += fmt.Sprintf(": did you mean %s (%s)?", prefix+s, strings.Join(names[prefix+s], "."))
 			} else {
 				msg += fmt.Sprintf(": the variables are named %s and the key path in upper case with underscores, such as %s", prefix, envName(prefix, []string{"server", "maxHeaderBytes"}))
@@ -230,11 +318,16 @@ func envLayer(model *node, prefix string, environ []string, ps *problems) (*laye
 		name:    "environment",
 		data:    m,
 		textual: true,
-		where: func(path []string) (string, int) {
-			return "env " + byPath[leafKey(path)], 0
+		secrets: secrets,
+		where: func(path []string) (string, docpos.Pos) {
+			return "env " + byPath[leafKey(path)], docpos.Pos{}
 		},
 	}, nil
 }
+
+// fileSuffix ends the name of a variable that names the file holding a
+// key's value.
+const fileSuffix = "_FILE"
 
 // leafKey returns the dotted path of the setting that path is in, without
 // list indices.
@@ -269,8 +362,8 @@ func flagLayer(model *node, fs *pflag.FlagSet, dash string) (*layer, error) {
 		name:    "flags",
 		data:    m,
 		textual: true,
-		where: func(path []string) (string, int) {
-			return "flag " + dash + byPath[leafKey(path)], 0
+		where: func(path []string) (string, docpos.Pos) {
+			return "flag " + dash + byPath[leafKey(path)], docpos.Pos{}
 		},
 	}, nil
 }
@@ -278,6 +371,9 @@ func flagLayer(model *node, fs *pflag.FlagSet, dash string) (*layer, error) {
 // flagValue returns a flag's value: typed for pflag's plain types, as text
 // for the others, which the converter parses like an environment variable.
 func flagValue(fs *pflag.FlagSet, f *pflag.Flag) any {
+	if kf, ok := f.Value.(*keyFlag); ok {
+		return kf.text // registered by AddFlags
+	}
 	switch f.Value.Type() {
 	case "bool", "string", "duration", "stringSlice", "stringArray",
 		"int", "int8", "int16", "int32", "int64",

@@ -25,6 +25,7 @@ type options struct {
 	environ   []string
 	flags     *pflag.FlagSet
 	flagDash  string // how the flags are written: "--" for pflag, "-" for flag
+	limits    limits
 }
 
 // WithFiles reads configuration files, in order: a later file overrides
@@ -98,7 +99,17 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // The sources are read in this order, a later one overriding an earlier
 // one key by key: the values in cfg, the files of [WithFiles], the
 // environment variables (GRACEKIT_SERVER_MAX_HEADER_BYTES sets
-// server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags].
+// server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags]
+// (see [AddFlags]). A variable named after a key's with _FILE appended,
+// such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
+// holds the value, one trailing newline removed; setting both is an
+// error, and so is a file that cannot be read. A problem with such a
+// value names its file, not the value.
+//
+// Files are held to limits ([MaxFileSize], [MaxDepth], [MaxKeys],
+// [MaxAliasValues]): reading one takes time and memory in proportion to
+// its size, and a file beyond them is refused with an error that names
+// the limit.
 //
 // Every key must be known and every value of the right type; then the
 // rules of each section that implements [Validator] are checked. When
@@ -117,6 +128,14 @@ func Load[T any](cfg *T, opts ...Option) error {
 	return err
 }
 
+// LoadAny is [Load] for a configuration whose type is known only at run
+// time, such as one built with reflect.StructOf: cfg is a pointer to a
+// struct, held in an interface. It reads and checks the same way.
+func LoadAny(cfg any, opts ...Option) error {
+	_, err := load(cfg, opts)
+	return err
+}
+
 // loadResult is what load learned on the way, for Check.
 type loadResult struct {
 	model   *node
@@ -124,7 +143,7 @@ type loadResult struct {
 }
 
 func load(cfg any, opts []Option) (*loadResult, error) {
-	o := options{env: true, envPrefix: DefaultEnvPrefix}
+	o := options{env: true, envPrefix: DefaultEnvPrefix, limits: defaultLimits()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -150,13 +169,13 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	}
 	for _, d := range o.docs {
 		ps.layer++
-		if l := parseLayer(d.name, d.format, d.data, &ps); l != nil {
+		if l := parseLayer(d.name, d.format, d.data, o.limits, &ps); l != nil {
 			read(l)
 		}
 	}
 	for _, path := range o.files {
 		ps.layer++
-		if l := fileLayer(path, &ps); l != nil {
+		if l := fileLayer(path, o.limits, &ps); l != nil {
 			read(l)
 		}
 	}
@@ -166,7 +185,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		if environ == nil {
 			environ = os.Environ()
 		}
-		l, err := envLayer(model, o.envPrefix, environ, &ps)
+		l, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +205,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	if err := decode(model, out, rv.Elem(), layers); err != nil {
 		for _, p := range decodeProblems(err) {
 			o := origins[p.Key]
-			p.Source, p.Line = o.source, o.line
+			p.Source, p.Line, p.Column = o.source, o.pos.Line, o.pos.Column
 			ps.addRanked(p, o.rank)
 		}
 	}

@@ -71,11 +71,11 @@ func TestFileProblems(t *testing.T) {
 	}{
 		{"yaml syntax", "a.yaml", "server:\n  address: [\n", `:2: not valid YAML: did not find expected node content`},
 		{"yaml list", "a.yaml", "- a\n- b\n", `:1: the file holds a list: a YAML configuration file holds a mapping of keys, such as "server:"`},
-		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: not valid YAML: mapping key "level" already defined at line 2`},
+		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: log.level: the key "level" is written twice in the same mapping (lines 2 and 3): keep one`},
 		{"json syntax", "a.json", "{\n  \"server\": {,}\n}", `:2: not valid JSON: invalid character ',' looking for beginning of object key string`},
 		{"json array", "a.json", "[1]", `:1: the file holds a JSON array: a JSON configuration file holds an object, such as {"server": {}}`},
 		{"json null", "a.json", "null", `:1: the file holds null: a JSON configuration file holds an object, such as {"server": {}}`},
-		{"json duplicate", "a.json", "{\"log\": {\"level\": \"info\",\n \"level\": \"warn\"}}", `:2: log.level: the key "level" is written twice in the same object: remove one`},
+		{"json duplicate", "a.json", "{\"log\": {\"level\": \"info\",\n \"level\": \"warn\"}}", `:2: log.level: the key "level" is written twice in the same object (lines 1 and 2): keep one`},
 		{"toml syntax", "a.toml", "[server]\naddress = \n", `:2: not valid TOML: toml: incomplete number`},
 		{"unknown extension", "a.ini", "x=1", `: unknown file format: name the file .yaml, .yml, .json or .toml`},
 	} {
@@ -379,12 +379,15 @@ func TestGoFlags(t *testing.T) {
 }
 
 func TestParseDocument(t *testing.T) {
-	m, err := ParseDocument("a.yml", []byte("server:\n  address: ':1'\n"))
-	if err != nil || m["server"].(map[string]any)["address"] != ":1" {
-		t.Errorf("got %v, %v", m, err)
+	d, err := ParseDocument("a.yml", []byte("server:\n  address: ':1'\n"))
+	if err != nil || d.Values["server"].(map[string]any)["address"] != ":1" {
+		t.Fatalf("got %v, %v", d, err)
 	}
-	if m, err := ParseDocument("a.toml", nil); err != nil || m == nil || len(m) != 0 {
-		t.Errorf("empty TOML: %v, %v", m, err)
+	if line, col := d.Position("server", "address"); line != 2 || col != 3 {
+		t.Errorf("server.address at %d:%d, want 2:3", line, col)
+	}
+	if d, err := ParseDocument("a.toml", nil); err != nil || d.Values == nil || len(d.Values) != 0 {
+		t.Errorf("empty TOML: %v, %v", d, err)
 	}
 	_, err = ParseDocument("a.json", []byte("{\n\"a\": }"))
 	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: not valid JSON: invalid character '}' looking for beginning of value`})

@@ -25,6 +25,11 @@ type Problem struct {
 	// Line is the 1-based line in Source, or 0 when unknown.
 	Line int
 
+	// Column is the 1-based column of the key in Source (in bytes for
+	// JSON and TOML, in characters for YAML), or 0 when unknown. Error
+	// leaves it out.
+	Column int
+
 	// Message says what is wrong and what is accepted.
 	Message string
 }
@@ -47,24 +52,33 @@ func (p Problem) Error() string {
 	return b.String()
 }
 
-// Error is what [Load] returns when a configuration is wrong: every problem
-// found, in the order of the sources, then of the lines.
+// Error is what [Load] returns when a configuration is wrong: the problems
+// found, in the order of the sources, then of the lines; at most
+// [MaxProblems] of them, the first ones.
 type Error struct {
 	Problems []Problem
+
+	// Omitted counts the problems found beyond MaxProblems, which are not
+	// listed.
+	Omitted int
 }
 
-// Error lists the problems, one per line.
+// Error lists the problems, one per line, and says how many more there
+// are.
 func (e *Error) Error() string {
 	var b strings.Builder
-	if len(e.Problems) == 1 {
+	if len(e.Problems) == 1 && e.Omitted == 0 {
 		b.WriteString("invalid configuration: ")
 		b.WriteString(e.Problems[0].Error())
 		return b.String()
 	}
-	fmt.Fprintf(&b, "invalid configuration: %d problems:", len(e.Problems))
+	fmt.Fprintf(&b, "invalid configuration: %d problems:", len(e.Problems)+e.Omitted)
 	for _, p := range e.Problems {
 		b.WriteString("\n\t")
 		b.WriteString(p.Error())
+	}
+	if e.Omitted > 0 {
+		fmt.Fprintf(&b, "\n\t... and %d more", e.Omitted)
 	}
 	return b.String()
 }
@@ -72,19 +86,40 @@ func (e *Error) Error() string {
 // problems collects problems with the rank of the layer each came from
 // (defaults, files in order, environment, flags), so that they can be
 // sorted in the order the sources were read.
+//
+// It keeps the first keepProblems problems and counts the others, so that
+// a file with a hundred thousand mistakes costs no more than one with a
+// thousand.
 type problems struct {
 	list  []Problem
 	ranks []int
 	// layer is the rank given to the problems added from now on.
 	layer int
+	// omitted counts the problems that were not kept.
+	omitted int
 }
+
+// keepProblems is how many problems are kept before sorting: enough that
+// the first MaxProblems in order are the right ones in any real file.
+const keepProblems = 20 * MaxProblems
 
 func (ps *problems) add(p Problem) { ps.addRanked(p, ps.layer) }
 
 func (ps *problems) addRanked(p Problem, rank int) {
+	if ps.full() {
+		ps.omit()
+		return
+	}
 	ps.list = append(ps.list, p)
 	ps.ranks = append(ps.ranks, rank)
 }
+
+// full reports whether no more problems are kept: callers may skip the
+// work of wording one, and call omit instead.
+func (ps *problems) full() bool { return len(ps.list) >= keepProblems }
+
+// omit counts a problem that is not kept.
+func (ps *problems) omit() { ps.omitted++ }
 
 // hasKey reports whether a problem was already found for key or for one of
 // the keys under it.
@@ -117,6 +152,7 @@ func (ps *problems) err() error {
 			cmp.Compare(x.rank, y.rank),
 			strings.Compare(a.Source, b.Source),
 			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Column, b.Column),
 			strings.Compare(a.Key, b.Key),
 			strings.Compare(a.Message, b.Message),
 		)
@@ -126,5 +162,10 @@ func (ps *problems) err() error {
 		list[i] = r.p
 	}
 	list = slices.Compact(list)
-	return &Error{Problems: list}
+	omitted := ps.omitted
+	if len(list) > MaxProblems {
+		omitted += len(list) - MaxProblems
+		list = list[:MaxProblems:MaxProblems]
+	}
+	return &Error{Problems: list, Omitted: omitted}
 }

@@ -83,7 +83,7 @@ func sizeSyntax(s string) error {
 	case strings.HasPrefix(s, "-"):
 		return fmt.Errorf("%q is negative: a size is 0 or more bytes", s)
 	case strings.Contains(s, ","):
-		return fmt.Errorf("%q has a digit separator: write %s", s, strings.ReplaceAll(s, ",", ""))
+		return commaSize(s)
 	}
 	num, unit := splitSize(s)
 	if isDecimal(num) && (unit == "" || unit == "b" || unit == "B") {
@@ -95,6 +95,45 @@ func sizeSyntax(s string) error {
 		}
 	}
 	return fmt.Errorf("%q is not a size: %s", s, sizeForms)
+}
+
+var (
+	thousandsRE    = regexp.MustCompile(`^[0-9]{1,3}(?:,[0-9]{3})+`)
+	decimalCommaRE = regexp.MustCompile(`^[0-9]+,[0-9]+`)
+)
+
+// commaSize explains a size written with a comma, which is either a digit
+// separator ("1,024") or a decimal comma ("1,5mb").
+func commaSize(s string) error {
+	without := strings.ReplaceAll(s, ",", "")
+	point := strings.Replace(s, ",", ".", 1)
+	m := thousandsRE.FindString(s)
+	if m != "" && !strings.Contains(s[len(m):], ",") {
+		_, unit := splitSize(without)
+		if unit != "" && unit != "b" && unit != "B" && strings.Count(s, ",") == 1 {
+			if _, err := ParseSize(point); err == nil {
+				return fmt.Errorf("%q has a comma: write %s if it separates thousands, or %s if it is a decimal comma", s, without, point)
+			}
+		}
+		return fmt.Errorf("%q has a digit separator: write %s", s, without)
+	}
+	if m := decimalCommaRE.FindString(s); m != "" && !strings.Contains(s[len(m):], ",") {
+		if v, err := ParseSize(point); err == nil {
+			return fmt.Errorf("%q has a decimal comma: write %s (%d bytes)", s, point, int64(v))
+		}
+		num, _ := splitSize(point)
+		return fmt.Errorf("%q has a decimal comma, and a size in bytes must be whole: write a whole number of bytes, or the fraction with a unit, such as %sk (%s bytes)", s, num, new(big.Rat).Mul(ratOf(num), big.NewRat(1000, 1)).FloatString(0))
+	}
+	return fmt.Errorf("%q has a comma: %s", s, sizeForms)
+}
+
+// ratOf reads a decimal number that splitSize cut out.
+func ratOf(num string) *big.Rat {
+	r, ok := new(big.Rat).SetString(num)
+	if !ok {
+		return new(big.Rat)
+	}
+	return r
 }
 
 // splitSize cuts s into its number and its unit, dropping one space

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gracekit/gracekit/graceful"
+	"github.com/gracekit/gracekit/internal/suggest"
 )
 
 // Validator is implemented by configuration sections that have rules of
@@ -47,7 +48,7 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 	add := func(p Problem) {
 		if where != nil {
 			o := where(p.Key)
-			p.Source, p.Line = o.source, o.line
+			p.Source, p.Line, p.Column = o.source, o.pos.Line, o.pos.Column
 		}
 		ps.add(p)
 	}
@@ -192,9 +193,9 @@ func checkSignal(name string) string {
 		return fmt.Sprintf("%q always means a graceful shutdown, so it cannot trigger a restart: use %s", name, quoteList(names))
 	}
 	msg := fmt.Sprintf("%q is not a restart signal", name)
-	s := suggest(name, names)
+	s := suggest.Closest(name, names)
 	if s == "" {
-		s = suggest("SIG"+strings.ToUpper(name), names)
+		s = suggest.Closest("SIG"+strings.ToUpper(name), names)
 	}
 	if s != "" {
 		return msg + fmt.Sprintf(": did you mean %q?", s)
@@ -209,7 +210,7 @@ func checkEnum(value, what string, names []string) string {
 		return ""
 	}
 	msg := fmt.Sprintf("%q is not a %s", value, what)
-	if s := suggest(value, names); s != "" {
+	if s := suggest.Closest(value, names); s != "" {
 		return msg + fmt.Sprintf(": did you mean %q?", s)
 	}
 	return msg + ": use " + quoteList(names)

@@ -52,15 +52,17 @@ func check(dir string) ([]string, error) {
 		return nil, err
 	}
 	for _, j := range jobs {
-		content, err := j.generate()
+		files, err := j.generate()
 		if err != nil {
 			return nil, err
 		}
-		rel, err := filepath.Rel(root, filepath.Join(j.Dir, j.Out))
-		if err != nil {
-			return nil, err
+		for _, f := range files {
+			rel, err := filepath.Rel(root, filepath.Join(j.Dir, f.path))
+			if err != nil {
+				return nil, err
+			}
+			want = append(want, generated{filepath.ToSlash(rel), f.content})
 		}
-		want = append(want, generated{filepath.ToSlash(rel), content})
 	}
 	var stale []string
 	for _, g := range want {
@@ -104,7 +106,7 @@ func userJobs(root string) ([]userJob, error) {
 }
 
 // directives reads the gen schema -type jobs in the go:generate lines of
-// one Go file.
+// one Go file: "go run .../gen schema ..." and "go tool gen schema ...".
 func directives(path string) ([]userJob, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -162,6 +164,12 @@ func parseJob(args []string) (userJob, error) {
 			j.Defaults = value
 		case "out":
 			j.Out = value
+		case "docs":
+			j.Docs = value
+		case "yaml":
+			j.YAML = value
+		case "env-prefix":
+			j.EnvPrefix = value
 		case "id":
 			j.ID = value
 		case "title":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,10 +9,47 @@ import (
 	"github.com/gracekit/gracekit/config"
 )
 
+// keyInfo is what the reference and the default file need to know about a
+// key, from config.Keys: gen reads gracekit's keys itself, and a user's
+// keys as JSON written by the test it runs in the user's package.
+type keyInfo struct {
+	Path  string
+	Env   string
+	Kind  string
+	Value any    // as a configuration file writes it; numbers as json.Number
+	Owner string // the Go struct and field, for messages
+	Pkg   string // the import path of the struct's package
+}
+
+// keyInfos turns config.Keys into keyInfos, through JSON as for a user's
+// type, so that both come out the same.
+func keyInfos(keys []config.Key) ([]keyInfo, error) {
+	out := make([]keyInfo, len(keys))
+	for i, k := range keys {
+		out[i] = keyInfo{Path: k.Path, Env: k.Env, Kind: k.Kind, Value: k.Value, Owner: k.Struct.String() + "." + k.Field, Pkg: k.Struct.PkgPath()}
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return decodeKeys(data)
+}
+
+// decodeKeys reads keyInfos written as JSON.
+func decodeKeys(data []byte) ([]keyInfo, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out []keyInfo
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("read the keys: %w", err)
+	}
+	return out, nil
+}
+
 // entry is one key of the configuration with what the schema says about
 // it, for the reference and the default file.
 type entry struct {
-	config.Key
+	keyInfo
 	Description string
 	Enum        []string
 }
@@ -19,7 +57,7 @@ type entry struct {
 // describe pairs each key with its description and enum from the
 // generated schema, so that the reference and the default file say what
 // the schema says.
-func describe(schemaJSON []byte, keys []config.Key) ([]entry, error) {
+func describe(schemaJSON []byte, keys []keyInfo) ([]entry, error) {
 	var root map[string]any
 	if err := json.Unmarshal(schemaJSON, &root); err != nil {
 		return nil, fmt.Errorf("read the generated schema: %w", err)
@@ -35,10 +73,10 @@ func describe(schemaJSON []byte, keys []config.Key) ([]entry, error) {
 			}
 			node = next
 		}
-		e := entry{Key: k}
+		e := entry{keyInfo: k}
 		e.Description, _ = node["description"].(string)
 		if e.Description == "" {
-			return nil, fmt.Errorf("the schema has no description for %s: write a doc comment on %s.%s", k.Path, k.Struct, k.Field)
+			return nil, fmt.Errorf("the schema has no description for %s: write a doc comment on %s", k.Path, k.Owner)
 		}
 		if enum, ok := node["enum"].([]any); ok {
 			for _, v := range enum {

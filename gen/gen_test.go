@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // repoRoot is the gracekit module's directory.
@@ -125,7 +128,9 @@ func TestCheckFindsStaleFiles(t *testing.T) {
 	if code := runCheck(dir, nil, &out, &errOut); code != exitInvalid {
 		t.Fatalf("check of a stale copy: exit %d", code)
 	}
-	want := "stale: docs/config.md\nstale: examples/config/app.schema.json\nstale: examples/config/default.yaml\nstale: schema/gracekit.schema.json\n"
+	// The doc comment is in the reference and default file of AppConfig
+	// too.
+	want := "stale: docs/config.md\nstale: examples/config/app.default.yaml\nstale: examples/config/app.md\nstale: examples/config/app.schema.json\nstale: examples/config/default.yaml\nstale: schema/gracekit.schema.json\n"
 	if out.String() != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -153,6 +158,15 @@ func TestValidate(t *testing.T) {
 	userSchema := write("user.schema.json", `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": false}`)
 	userGood := write("user.yaml", "# yaml-language-server: $schema=user.schema.json\nname: x\n")
 	userBad := write("user-bad.yaml", "# yaml-language-server: $schema=user.schema.json\nname: 1\nother: 2\n")
+	noSchema := write("shop.yaml", "server:\n  address: \":1\"\nshop:\n  name: x\n")
+	appSchema, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "config", "app.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("app.schema.json", string(appSchema))
+	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n")
+	enumSchema := write("enum.schema.json", `{"type": "object", "properties": {"color": {"type": "string", "enum": ["red", "green", "blue"], "default": "red"}}, "additionalProperties": false}`)
+	enumBad := write("enum.toml", "color = \"gren\"\n")
 
 	for _, c := range []struct {
 		name string
@@ -170,9 +184,30 @@ func TestValidate(t *testing.T) {
 		{"unreadable", []string{"validate", missing, good}, exitInvalid, missing + ": cannot read: no such file or directory\n"},
 		{"schema named in the file", []string{"validate", userGood}, exitOK, ""},
 		{"schema named in the file, invalid", []string{"validate", userBad}, exitInvalid,
-			userBad + ":2: name: got number, want string\n" + userBad + ":3: other: is not allowed here: the schema has no such key\n"},
+			userBad + ":2: name: 1 is a number, not a string: quote it\n" + userBad + ":3: other: unknown key; the top-level keys are name\n"},
 		{"-schema", []string{"validate", "-schema", userSchema, good}, exitInvalid,
-			good + ":1: server: is not allowed here: the schema has no such key\n"},
+			good + ":1: server: unknown key; the top-level keys are name\n"},
+		{"no schema named", []string{"validate", noSchema}, exitInvalid,
+			noSchema + `:3: shop: unknown key; the top-level keys are server, process, log; this file names no schema, so it was checked as a gracekit configuration: for a program's own configuration, give its schema with -schema FILE or name it on the file's first line (# yaml-language-server: $schema=app.schema.json, or #:schema app.schema.json in TOML)` + "\n"},
+		{"a user's schema: loader messages for every key", []string{"validate", appBad}, exitInvalid,
+			appBad + `:3: server.adress: unknown key; did you mean "address"?` + "\n" +
+				appBad + `:4: server.maxHeaderBytes: "1,5mb" has a decimal comma: write 1.5mb (1500000 bytes)` + "\n" +
+				appBad + `:6: log.level: "warning" is not a log level: did you mean "warn"?` + "\n" +
+				appBad + `:8: app.maxUploadSize: "1,5mb" has a decimal comma: write 1.5mb (1500000 bytes)` + "\n" +
+				appBad + `:9: app.greting: unknown key; did you mean "greeting"?` + "\n"},
+		{"a user's schema: enum", []string{"validate", "-schema", enumSchema, enumBad}, exitInvalid,
+			enumBad + `:1: color: "gren" is not one of "red", "green", "blue": did you mean "green"? (JSON Schema)` + "\n"},
+		{"-format json", []string{"validate", "-format", "json", bad}, exitInvalid,
+			`{"file":"` + bad + `","line":2,"column":1,"key":"server.address","message":"\"localhost:99999\" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)"}` + "\n" +
+				`{"file":"` + bad + `","line":3,"column":1,"key":"server.maxHeaderByte","message":"unknown key; did you mean \"maxHeaderBytes\"?"}` + "\n" +
+				`{"file":"` + bad + `","line":6,"column":1,"key":"process.maxGenerations","message":"1 is too few: at least 2 generations (the serving one and one draining) must be allowed"}` + "\n"},
+		{"-format github", []string{"validate", "-format", "github", appBad}, exitInvalid,
+			"::error file=" + appBad + ",line=3,col=3,title=server.adress::unknown key; did you mean \"address\"?\n" +
+				"::error file=" + appBad + ",line=4,col=3,title=server.maxHeaderBytes::\"1,5mb\" has a decimal comma: write 1.5mb (1500000 bytes)\n" +
+				"::error file=" + appBad + ",line=6,col=3,title=log.level::\"warning\" is not a log level: did you mean \"warn\"?\n" +
+				"::error file=" + appBad + ",line=8,col=3,title=app.maxUploadSize::\"1,5mb\" has a decimal comma: write 1.5mb (1500000 bytes)\n" +
+				"::error file=" + appBad + ",line=9,col=3,title=app.greting::unknown key; did you mean \"greeting\"?\n"},
+		{"unknown -format", []string{"validate", "-format", "xml", good}, exitUsage, ""},
 		{"no files", []string{"validate"}, exitUsage, ""},
 		{"unknown format", []string{"validate", good, filepath.Join(dir, "app.ini")}, exitUsage, ""},
 		{"missing -schema file", []string{"validate", "-schema", missing, good}, exitUsage, ""},
@@ -237,5 +272,50 @@ func TestParseJob(t *testing.T) {
 		if isGen(arg) != want {
 			t.Errorf("isGen(%q) = %v", arg, !want)
 		}
+	}
+}
+
+// TestPreCommitHook checks .pre-commit-hooks.yaml against what pre-commit
+// does with a golang hook: it runs "go install ./..." in the repository,
+// which names each binary after its package's directory, then runs the
+// entry with the matching files as arguments.
+func TestPreCommitHook(t *testing.T) {
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, ".pre-commit-hooks.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooks []struct {
+		ID       string   `yaml:"id"`
+		Entry    string   `yaml:"entry"`
+		Language string   `yaml:"language"`
+		Files    string   `yaml:"files"`
+		TypesOr  []string `yaml:"types_or"`
+	}
+	if err := yaml.Unmarshal(data, &hooks); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0].ID != "gracekit-validate" || hooks[0].Language != "golang" {
+		t.Fatalf("hooks: %+v", hooks)
+	}
+	h := hooks[0]
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(h.Entry)
+	if len(args) < 2 || args[0] != filepath.Base(wd) || args[1] != "validate" {
+		t.Errorf("entry %q does not run this command's validate: go install names it %q", h.Entry, filepath.Base(wd))
+	}
+	files := regexp.MustCompile(h.Files)
+	for name, want := range map[string]bool{"examples/config/app.yaml": true, "config/prod.toml": true, "deploy/config/a.json": true, ".github/workflows/ci.yaml": false, "config/notes.md": false} {
+		if files.MatchString(name) != want {
+			t.Errorf("files %q matches %s: %v", h.Files, name, !want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	examples := []string{filepath.Join(root, "examples", "config", "app.yaml"), filepath.Join(root, "examples", "config", "default.yaml")}
+	if code := run(append(args[1:], examples...), &out, &errOut); code != exitOK {
+		t.Errorf("the hook's command on the examples: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 }

@@ -9,10 +9,12 @@
 //	go run ./gen check               # exit 1, naming them, when generated files are stale
 //	go run ./gen validate FILE...    # check configuration files; exit 0, 1 or 2
 //
-// In a program's own package, a go:generate line writes the schema of its
-// configuration type, which embeds gracekit's sections next to its own:
+// In a program's own module, gen runs as a tool (go get -tool
+// github.com/gracekit/gracekit/gen@latest), and a go:generate line writes
+// the schema, the reference and the default file of its configuration
+// type, which embeds gracekit's sections next to its own:
 //
-//	//go:generate go run github.com/gracekit/gracekit/gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json
+//	//go:generate go tool gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json -docs config.md -yaml default.yaml
 //
 // gen check also regenerates those files, found through their go:generate
 // lines, and compares them.
@@ -33,13 +35,17 @@ const (
 
 const usage = `usage:
   gen [schema]                       write gracekit's schema, docs/config.md and examples/config/default.yaml
-  gen schema -type T [-defaults F] -out FILE [-id URL] [-title TEXT]
-                                     write the schema of type T of the package in the current directory
+  gen schema -type T [-defaults F] -out FILE [-docs FILE] [-yaml FILE] [-env-prefix P] [-id URL] [-title TEXT]
+                                     write the schema of type T of the package in the current directory,
+                                     and with -docs its Markdown reference, with -yaml a YAML file of
+                                     its defaults
   gen check                          exit 1 naming the generated files that differ from what gen writes now
-  gen validate [-schema FILE] FILE...
-                                     check YAML, JSON or TOML configuration files: one line per problem
-                                     (FILE:LINE: key.path: message); exit 0 if all are valid, 1 if not,
-                                     2 on usage errors
+  gen validate [-schema FILE] [-format text|json|github] FILE...
+                                     check YAML, JSON or TOML configuration files with the loader's rules
+                                     and the schema they name (or FILE, or gracekit's): one line per problem,
+                                     FILE:LINE: key.path: message (text), a JSON object with file, line,
+                                     column, key and message (json), or a GitHub Actions ::error command
+                                     (github); exit 0 if all are valid, 1 if not, 2 on usage errors
 `
 
 func main() {

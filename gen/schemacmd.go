@@ -17,6 +17,9 @@ func runSchema(dir string, args []string, stderr io.Writer) int {
 	fs.StringVar(&job.Type, "type", "", "configuration `type` of the package in the current directory")
 	fs.StringVar(&job.Defaults, "defaults", "", "`function` of that package returning the type with its default values (else the zero value)")
 	fs.StringVar(&job.Out, "out", "", "schema `file` to write, relative to the current directory")
+	fs.StringVar(&job.Docs, "docs", "", "Markdown reference `file` to write (keys, types, defaults, environment variables, descriptions)")
+	fs.StringVar(&job.YAML, "yaml", "", "YAML `file` to write with every key at its default, starting with the schema line")
+	fs.StringVar(&job.EnvPrefix, "env-prefix", "", "`prefix` of the environment variables, as given to config.WithEnvPrefix (default GRACEKIT_)")
 	fs.StringVar(&job.ID, "id", "", "$id of the schema (default: https://IMPORTPATH/OUT)")
 	fs.StringVar(&job.Title, "title", "", "title of the schema (default: \"TYPE configuration\")")
 	if err := fs.Parse(args); err != nil {
@@ -27,8 +30,8 @@ func runSchema(dir string, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	if job.Type == "" {
-		if job.Out != "" || job.Defaults != "" {
-			fmt.Fprintf(stderr, "gen schema: -out and -defaults go with -type\n%s", usage)
+		if job.Out != "" || job.Defaults != "" || job.Docs != "" || job.YAML != "" || job.EnvPrefix != "" {
+			fmt.Fprintf(stderr, "gen schema: -out, -defaults, -docs, -yaml and -env-prefix go with -type\n%s", usage)
 			return exitUsage
 		}
 		return writeGracekit(dir, stderr)
@@ -38,14 +41,16 @@ func runSchema(dir string, args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	job.Dir = dir
-	content, err := job.generate()
+	files, err := job.generate()
 	if err != nil {
 		fmt.Fprintln(stderr, "gen schema:", err)
 		return exitInvalid
 	}
-	if err := writeFile(filepath.Join(dir, job.Out), content); err != nil {
-		fmt.Fprintln(stderr, "gen schema:", err)
-		return exitInvalid
+	for _, f := range files {
+		if err := writeFile(filepath.Join(dir, f.path), f.content); err != nil {
+			fmt.Fprintln(stderr, "gen schema:", err)
+			return exitInvalid
+		}
 	}
 	return exitOK
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/gracekit/gracekit/config"
-	"github.com/gracekit/gracekit/internal/docpos"
 )
 
 // Problem is one way a document breaks a schema.
@@ -22,10 +21,15 @@ type Problem struct {
 	Pointer string
 	// Key is the same place written as a key path, "server.maxHeaderBytes".
 	Key string
-	// Line is where the key is written in the document, or 0.
-	Line int
+	// Line and Column are where the key is written in the document (both
+	// 1-based), or 0.
+	Line, Column int
 	// Message says what the schema wants there.
 	Message string
+	// Enum, for a value that is not one of a list, is the list, and Value
+	// the value.
+	Enum  []any
+	Value any
 }
 
 // Validator checks documents against one compiled JSON Schema.
@@ -78,12 +82,12 @@ func (v *Validator) Validate(name string, data []byte) ([]Problem, error) {
 		}
 		var out []Problem
 		for _, p := range ce.Problems {
-			out = append(out, Problem{Line: p.Line, Message: p.Message})
+			out = append(out, Problem{Key: p.Key, Line: p.Line, Column: p.Column, Message: p.Message})
 		}
 		return out, nil
 	}
 	var problems []Problem
-	doc := jsonValue(parsed, nil, &problems)
+	doc := jsonValue(parsed.Values, nil, &problems)
 	if err := v.schema.Validate(doc); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
@@ -98,16 +102,17 @@ func (v *Validator) Validate(name string, data []byte) ([]Problem, error) {
 			}
 		}
 	}
-	lines := docpos.Of(config.FormatOf(name), data)
 	for i := range problems {
 		path := splitPointer(problems[i].Pointer)
-		problems[i].Line = lines.Line(path...)
+		problems[i].Line, problems[i].Column = parsed.Position(path...)
 		problems[i].Key = keyPath(doc, path)
 	}
 	slices.SortFunc(problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), strings.Compare(a.Pointer, b.Pointer), strings.Compare(a.Message, b.Message))
 	})
-	return slices.Compact(problems), nil
+	return slices.CompactFunc(problems, func(a, b Problem) bool {
+		return a.Line == b.Line && a.Pointer == b.Pointer && a.Message == b.Message
+	}), nil
 }
 
 // leaves flattens a validation error into one problem per failed keyword.
@@ -135,7 +140,11 @@ func leaves(e *jsonschema.ValidationError) []Problem {
 		return out
 	}
 	if len(e.Causes) == 0 {
-		return []Problem{{Pointer: jsonPointer(e.InstanceLocation), Message: message(e)}}
+		p := Problem{Pointer: jsonPointer(e.InstanceLocation), Message: message(e)}
+		if en, ok := e.ErrorKind.(*kind.Enum); ok {
+			p.Enum, p.Value = en.Want, en.Got
+		}
+		return []Problem{p}
 	}
 	var out []Problem
 	for _, c := range e.Causes {

@@ -9,7 +9,7 @@ import (
 // The schema of AppConfig, for editors and "gen validate". Inside the
 // gracekit repository the generator is ../../gen; in a program of yours,
 // write github.com/gracekit/gracekit/gen instead.
-//go:generate go run ../../gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json
+//go:generate go run ../../gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json -docs app.md -yaml app.default.yaml
 
 // AppConfig is the configuration of this example: gracekit's sections
 // (server, process, log) next to a section of the program's own.

@@ -5,6 +5,7 @@
 //	GRACEKIT_APP_GREETING='hi from the environment' go run ./examples/config -config examples/config/app.yaml
 //	go run ./examples/config -config examples/config/app.yaml -server.address :9090
 //	go run ./examples/config -config examples/config/app.yaml -t   # check the configuration, print it, exit
+//	go run ./examples/config -help                                   # a flag for every key, with its default
 //
 // It answers GET / with the greeting and POST /upload with the size of
 // the body, refusing bodies above app.maxUploadSize. SIGINT or SIGTERM
@@ -13,6 +14,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +27,14 @@ import (
 	"syscall"
 
 	"github.com/gracekit/gracekit/config"
+	"github.com/gracekit/gracekit/schema"
 )
+
+// appSchema is the generated schema of AppConfig, whose descriptions (the
+// doc comments of the fields) are the help of the flags.
+//
+//go:embed app.schema.json
+var appSchema []byte
 
 // files collects the -config flags: several files may be given, a later
 // one overriding an earlier one.
@@ -44,12 +53,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var configFiles files
 	fs.Var(&configFiles, "config", "configuration `file` (.yaml, .json or .toml); may be repeated")
 	test := fs.Bool("t", false, "check the configuration, print it with the source of each value, and exit")
-	fs.String("server.address", "", "listen address, overriding the file and the environment")
+	cfg := DefaultAppConfig()
+	usage, err := schema.Descriptions(appSchema)
+	if err == nil {
+		// One flag per key, such as -server.address or -app.greeting.
+		err = config.AddGoFlags(fs, cfg, usage)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 
-	cfg := DefaultAppConfig()
 	opts := []config.Option{config.WithFiles(configFiles...), config.WithGoFlags(fs)}
 	if *test {
 		if err := config.Check(stdout, &cfg, opts...); err != nil {

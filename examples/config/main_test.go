@@ -32,6 +32,46 @@ func TestCheckMode(t *testing.T) {
 	}
 }
 
+func TestHelpListsEveryKey(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-help"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	help := errOut.String()
+	for _, want := range []string{
+		"  -app.greeting string\n    \tText the server answers to GET /. (a string) (default hello from gracekit)\n",
+		"  -app.maxUploadSize size\n    \tLargest request body POST /upload accepts;",
+		"(a size) (default 1MiB)\n",
+		"  -server.readTimeout duration\n    \tLongest time to read a whole request, body included. 0 means no limit. (a duration) (default 1m0s)\n",
+		"  -server.keepAlive\n    \tWhether connections are kept open between requests (HTTP keep-alive). (default true)\n",
+		"  -process.maxGenerations int\n",
+		"  -config file\n",
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("-help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+func TestFlagsOverride(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-config", "app.yaml", "-t", "-app.maxUploadSize", "2MiB", "-server.keepAlive=false", "-log.level", "debug"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	got := regexp.MustCompile(` +#`).ReplaceAllString(out.String(), " #")
+	for _, want := range []string{"maxUploadSize: 2.0 MiB # flag -app.maxUploadSize", "keepAlive: false # flag -server.keepAlive", `level: "debug" # flag -log.level`} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("-t output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"-config", "app.yaml", "-t", "-app.maxUploadSize", "1,5mb"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), `flag -app.maxUploadSize: app.maxUploadSize: "1,5mb" has a decimal comma: write 1.5mb (1500000 bytes)`) {
+		t.Errorf("a bad flag value: exit %d: %s", code, errOut.String())
+	}
+}
+
 func TestCheckModeRefusesBadConfig(t *testing.T) {
 	t.Setenv("GRACEKIT_APP_MAX_UPLOAD_SIZE", "1.5")
 	var out, errOut bytes.Buffer

@@ -3,88 +3,101 @@ package docpos
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
+	"sort"
 )
 
-// JSON returns the lines of the keys in data, and the keys written twice
-// in one object (encoding/json keeps the last one without a word).
-func JSON(data []byte) Lines {
-	var l Lines
+// JSON returns the positions of the keys in data, and the keys written
+// more than once in one object (encoding/json keeps the last one without
+// a word).
+func JSON(data []byte, lim Limits) Lines {
+	l := newLines(lim, separators(data))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	lineAt := newLineIndex(data)
-	_ = walkJSON(&l, dec, data, lineAt, nil, 0)
-	return l
+	w := jsonWalk{l: l, dec: dec, data: data, lines: lineStarts(data)}
+	_ = w.value(0)
+	return *l
 }
 
-// walkJSON reads one value from dec and records the keys inside it.
-func walkJSON(l *Lines, dec *json.Decoder, data []byte, lineAt func(int64) int, path []string, depth int) error {
-	tok, err := dec.Token()
+type jsonWalk struct {
+	l     *Lines
+	dec   *json.Decoder
+	data  []byte
+	lines []int64
+}
+
+// value reads one value from the decoder and records the keys inside it,
+// under node id.
+func (w *jsonWalk) value(id int32) error {
+	tok, err := w.dec.Token()
 	if err != nil {
 		return err
 	}
 	delim, ok := tok.(json.Delim)
-	if !ok || depth > 256 {
+	if !ok {
 		return nil
 	}
 	switch delim {
 	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
+		for w.dec.More() && !w.l.stopped() {
+			pos := w.pos(nextValue(w.data, w.dec.InputOffset()))
+			kt, err := w.dec.Token()
 			if err != nil {
 				return err
 			}
 			key, _ := kt.(string)
-			line := lineAt(dec.InputOffset())
-			p := append(append([]string(nil), path...), key)
-			if seen[key] {
-				l.dups = append(l.dups, Dup{Path: p, Line: line})
-			} else {
-				l.set(p, line)
+			c := w.l.add(id, key, pos, true)
+			if c < 0 {
+				return nil
 			}
-			seen[key] = true
-			if err := walkJSON(l, dec, data, lineAt, p, depth+1); err != nil {
+			if err := w.value(c); err != nil {
 				return err
 			}
 		}
 	case '[':
-		for i := 0; dec.More(); i++ {
-			p := append(append([]string(nil), path...), strconv.Itoa(i))
-			l.set(p, lineAt(nextValue(data, dec.InputOffset())))
-			if err := walkJSON(l, dec, data, lineAt, p, depth+1); err != nil {
+		for w.dec.More() && !w.l.stopped() {
+			c := w.l.addIndex(id, w.pos(nextValue(w.data, w.dec.InputOffset())))
+			if c < 0 {
+				return nil
+			}
+			if err := w.value(c); err != nil {
 				return err
 			}
 		}
 	}
-	_, err = dec.Token() // the closing delimiter
+	if w.l.stopped() {
+		return nil
+	}
+	_, err = w.dec.Token() // the closing delimiter
 	return err
 }
 
-// newLineIndex returns a function that turns a byte offset into data
-// into a 1-based line number.
-func newLineIndex(data []byte) func(int64) int {
+// lineStarts returns the offsets at which the lines of data after the
+// first start.
+func lineStarts(data []byte) []int64 {
 	var starts []int64
 	for i, b := range data {
 		if b == '\n' {
 			starts = append(starts, int64(i+1))
 		}
 	}
-	return func(off int64) int {
-		lo, hi := 0, len(starts)
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if starts[mid] <= off {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		return lo + 1
-	}
+	return starts
 }
 
-// nextValue returns the offset of the next value after off, past the
+// pos turns a byte offset into a line and a column.
+func (w *jsonWalk) pos(off int64) Pos { return position(w.lines, off) }
+
+// position turns a byte offset into a line and a column (in bytes), given
+// the offsets where lines start.
+func position(lines []int64, off int64) Pos {
+	n := sort.Search(len(lines), func(i int) bool { return lines[i] > off })
+	start := int64(0)
+	if n > 0 {
+		start = lines[n-1]
+	}
+	return Pos{Line: n + 1, Column: int(off-start) + 1}
+}
+
+// nextValue returns the offset of the next token after off, past the
 // white space and separators the decoder has not consumed yet.
 func nextValue(data []byte, off int64) int64 {
 	for off < int64(len(data)) {

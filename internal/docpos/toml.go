@@ -4,70 +4,97 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// TOML returns the lines of the keys in data: table headers, dotted keys
-// and the keys of inline tables.
-func TOML(data []byte) (l Lines) {
+// TOML returns the positions of the keys in data: table headers, dotted
+// keys, the keys of inline tables and the items of arrays. The keys of an
+// array of tables ([[name]]) are those of its first element.
+func TOML(data []byte, lim Limits) (lines Lines) {
+	l := newLines(lim, separators(data))
 	defer func() {
-		// The unstable parser is not meant to panic, but a line number is
+		// The unstable parser is not meant to panic, but a position is
 		// not worth crashing a program for.
 		if recover() != nil {
-			l = Lines{}
+			lines = *l
 		}
 	}()
-	p := unstable.Parser{}
-	p.Reset(data)
-	var table []string
-	for p.NextExpression() {
-		e := p.Expression()
+	w := tomlWalk{l: l, lines: lineStarts(data)}
+	w.p.Reset(data)
+	table := int32(0)
+	for w.p.NextExpression() && !l.stopped() {
+		e := w.p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			table = table[:0:0]
+			table = 0
 			it := e.Key()
-			for it.Next() {
+			for it.Next() && table >= 0 {
 				k := it.Node()
-				table = append(table, string(k.Data))
-				l.set(table, lineOf(&p, k))
+				table = l.add(table, string(k.Data), w.posOf(k), false)
+			}
+			if table < 0 {
+				return *l
 			}
 		case unstable.KeyValue:
-			tomlKeyValue(&l, &p, e, table)
+			w.keyValue(e, table)
 		}
 	}
-	return l
+	return *l
 }
 
-// tomlKeyValue records the keys of one "a.b = value" expression, and of
-// the inline tables in its value, under the table prefix.
-func tomlKeyValue(l *Lines, p *unstable.Parser, kv *unstable.Node, prefix []string) {
-	path := append([]string(nil), prefix...)
+type tomlWalk struct {
+	l     *Lines
+	p     unstable.Parser
+	lines []int64
+}
+
+// keyValue records the keys of one "a.b = value" expression, and those
+// inside its value, under node id.
+func (w *tomlWalk) keyValue(kv *unstable.Node, id int32) {
 	it := kv.Key()
-	for it.Next() {
+	for it.Next() && id >= 0 {
 		k := it.Node()
-		path = append(path, string(k.Data))
-		l.set(path, lineOf(p, k))
+		id = w.l.add(id, string(k.Data), w.posOf(k), false)
 	}
-	v := kv.Value()
-	if v != nil && v.Kind == unstable.InlineTable {
+	if id >= 0 {
+		w.value(kv.Value(), id)
+	}
+}
+
+// value records the keys inside an inline table or an array.
+func (w *tomlWalk) value(v *unstable.Node, id int32) {
+	if v == nil {
+		return
+	}
+	switch v.Kind {
+	case unstable.InlineTable:
 		children := v.Children()
-		for children.Next() {
+		for children.Next() && !w.l.stopped() {
+			if c := children.Node(); c.Kind == unstable.KeyValue {
+				w.keyValue(c, id)
+			}
+		}
+	case unstable.Array:
+		children := v.Children()
+		for children.Next() && !w.l.stopped() {
 			c := children.Node()
-			if c.Kind == unstable.KeyValue {
-				tomlKeyValue(l, p, c, path)
+			if ci := w.l.addIndex(id, w.posOf(c)); ci >= 0 {
+				w.value(c, ci)
 			}
 		}
 	}
 }
 
-// lineOf returns the line of a key node, or 0 when its bytes are not a
-// slice of the document (a quoted key with escapes is decoded into a
-// fresh buffer, and the parser's Range panics on those).
-func lineOf(p *unstable.Parser, n *unstable.Node) (line int) {
+// posOf returns the position of a node, or the zero Pos when its bytes
+// are not a slice of the document (a quoted key with escapes is decoded
+// into a fresh buffer, and the parser's Range panics on those). The
+// parser's own Shape counts lines from the start of the document, once
+// per call: the line index makes each lookup logarithmic instead.
+func (w *tomlWalk) posOf(n *unstable.Node) (pos Pos) {
 	if len(n.Data) == 0 {
-		return 0
+		return Pos{}
 	}
 	defer func() {
 		if recover() != nil {
-			line = 0
+			pos = Pos{}
 		}
 	}()
-	return p.Shape(p.Range(n.Data)).Start.Line
+	return position(w.lines, int64(w.p.Range(n.Data).Offset))
 }

@@ -79,7 +79,9 @@ for (const [dir, wantValid] of [["valid", true], ["invalid", false], ["loader-on
   }
 }
 expect(gracekit, join(repo, "examples", "config", "default.yaml"), true, "examples");
-expect(compile(join(repo, "examples", "config", "app.schema.json")), join(repo, "examples", "config", "app.yaml"), true, "examples");
+const app = compile(join(repo, "examples", "config", "app.schema.json"));
+expect(app, join(repo, "examples", "config", "app.yaml"), true, "examples");
+expect(app, join(repo, "examples", "config", "app.default.yaml"), true, "examples");
 
 const summary = Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ");
 if (failures > 0) {
