@@ -3,10 +3,12 @@
 package graceful
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 
@@ -65,8 +67,24 @@ func monotonicUsec() string {
 	return strconv.FormatInt(ts.Nano()/1000, 10)
 }
 
-// processAlive reports whether a process with that PID exists.
+// processAlive reports whether a process with that PID exists and has not
+// exited. A zombie (exited, not yet reaped by whoever inherited it) is not
+// alive: it serves nothing and holds no socket.
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		// Gone between the two calls, or no procfs (then trust kill).
+		_, noProc := os.Stat("/proc/self/stat")
+		return noProc != nil
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain them.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
 }

@@ -54,8 +54,10 @@ func (p *Process) upgrade(ctx context.Context) (child, error) {
 	}
 	live := p.liveAncestors()
 	if alive := len(live) + 2; alive > p.cfg.MaxGenerations {
-		return nil, fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
+		err := fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
 			ErrTooManyGenerations, live, p.cfg.MaxGenerations)
+		p.logger.Error("restart refused; still serving", "reason", err.Error())
+		return nil, err
 	}
 	return p.startNext(ctx, startOptions{
 		generation: p.generation + 1,
@@ -94,10 +96,20 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 		}
 		return nil, err
 	}
+	// failEarly is a failure before any child started: it is logged here,
+	// once, as the failures of a started child are below.
+	failEarly := func(err error) (child, error) {
+		if o.reload {
+			p.logger.Error("restart failed; still serving", "next_generation", o.generation, "reason", err.Error())
+		} else {
+			p.logger.Error(what+" failed to start", "next_generation", o.generation, "reason", err.Error())
+		}
+		return fail(err)
+	}
 
 	files, err := p.dupListeners()
 	if err != nil {
-		return fail(err)
+		return failEarly(err)
 	}
 	spec := childSpec{
 		exe:           p.executable(),
@@ -117,7 +129,7 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 		_ = f.file.Close()
 	}
 	if err != nil {
-		return fail(fmt.Errorf("graceful: start %s: %w", what, err))
+		return failEarly(fmt.Errorf("graceful: start %s: %w", what, err))
 	}
 
 	timer := time.NewTimer(p.cfg.UpgradeTimeout)
