@@ -187,6 +187,12 @@ type h2Set struct {
 	mu       sync.Mutex
 	conns    map[*h2Conn]struct{}
 	draining bool
+	// After the final GOAWAY, a connection that starts (its TLS
+	// handshake was under way) gets the notice at once and the final
+	// GOAWAY a grace later, from kick.
+	final bool
+	grace time.Duration
+	kick  func()
 }
 
 // configureHTTP2 makes the server speak HTTP/2 on TLS connections that
@@ -230,6 +236,20 @@ func (set *h2Set) add(c *h2Conn) {
 	if set.draining {
 		c.sendNotice(time.Now())
 	}
+	if set.final {
+		time.AfterFunc(set.grace, set.kick)
+	}
+}
+
+// markFinal records that the final GOAWAY is going out now; kick sends
+// it again, for connections that start later.
+func (set *h2Set) markFinal(grace time.Duration, kick func()) {
+	if set == nil {
+		return
+	}
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	set.final, set.grace, set.kick = true, grace, kick
 }
 
 func (set *h2Set) remove(c *h2Conn) {

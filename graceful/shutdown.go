@@ -166,6 +166,13 @@ func (s *Server) runDrain(d *drainState) {
 	// the final GOAWAY (net/http's Shutdown); then whatever net/http
 	// still tracks.
 	h2.waitNoticed(d.cutCtx, s.config.IdleDrainGrace)
+	h2.markFinal(s.config.IdleDrainGrace, func() {
+		// net/http runs its shutdown hooks (HTTP/2's final GOAWAY) on
+		// every call; with a context that has ended it returns at once.
+		ended, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.http.Shutdown(ended)
+	})
 	if err := s.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
 		s.logger.Warn("net/http shutdown", "address", s.describe(), "error", err)
 	}
