@@ -36,6 +36,7 @@ process:
   restartSignal: "SIGHUP"
   upgradeTimeout: 1m0s
   maxGenerations: 3
+  probation: 5s
   pidFile: ""
   shutdownDelay: 0s
   readinessPath: ""
@@ -120,8 +121,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 28 {
-		t.Errorf("%d keys, want 25 settings in 3 sections", len(keys))
+	if len(keys) != 29 {
+		t.Errorf("%d keys, want 29 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

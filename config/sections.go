@@ -128,6 +128,12 @@ type Process struct {
 	// is refused until an old generation exits. At least 2.
 	MaxGenerations int `koanf:"maxGenerations"`
 
+	// How long, after a restart, the old generation keeps its sockets,
+	// not accepting, so that it serves again if the new one dies within
+	// that time (a rollback: queued connections are served, requests in
+	// flight on the dead process are lost). 0s turns rollback off.
+	Probation Duration `koanf:"probation"`
+
 	// File that receives the PID of the serving process before it reports
 	// ready, removed at the final shutdown. Empty means no PID file.
 	PIDFile string `koanf:"pidFile"`

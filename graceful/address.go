@@ -7,91 +7,193 @@ import (
 	"strings"
 )
 
-// endpoint is a parsed server address: a network ("tcp" or "unix") and the
-// address in that network's syntax.
+// SystemdAddressPrefix starts an address that names a socket systemd
+// passed (socket activation, or its file-descriptor store) by its
+// FileDescriptorName=, as in "systemd:web".
+const SystemdAddressPrefix = "systemd:"
+
+// endpoint is a parsed socket address: a network and the address in that
+// network's syntax, or the systemd name of a passed socket.
 type endpoint struct {
-	network string
+	network string // tcp, tcp4, tcp6, unix, udp, udp4, udp6, unixgram
 	address string
+	fdName  string // set for "systemd:NAME": the socket must come from systemd
 }
+
+// Networks a Process can listen on.
+var (
+	streamNetworks = []string{"tcp", "tcp4", "tcp6", "unix"}
+	packetNetworks = []string{"udp", "udp4", "udp6", "unixgram"}
+)
 
 // parseAddress turns a server address into an endpoint. It accepts
-// "host:port", ":port", "[ipv6]:port" and "unix:/path/to.sock".
+// "host:port", ":port", "[ipv6]:port", "unix:/path/to.sock" and
+// "systemd:NAME".
 func parseAddress(address string) (endpoint, error) {
 	if path, ok := strings.CutPrefix(address, UnixAddressPrefix); ok {
-		if path == "" {
-			return endpoint{}, fmt.Errorf("address %q: the unix socket path is empty (write unix:/run/app.sock)", address)
-		}
-		return endpoint{network: "unix", address: path}, nil
+		return parseNetworkAddress("unix", path)
+	}
+	if name, ok := strings.CutPrefix(address, SystemdAddressPrefix); ok {
+		return parseNetworkAddress("tcp", SystemdAddressPrefix+name)
 	}
 	if address == "" {
-		return endpoint{}, fmt.Errorf("address is empty (write host:port, :port or unix:/path)")
+		return endpoint{}, fmt.Errorf("address is empty (write host:port, :port, unix:/path or systemd:NAME)")
 	}
-	_, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return endpoint{}, fmt.Errorf("address %q is not host:port, :port or unix:/path: %w", address, err)
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 {
-		return endpoint{}, fmt.Errorf("address %q: port %q is not a number from 0 to 65535", address, port)
-	}
-	return endpoint{network: "tcp", address: address}, nil
+	return parseNetworkAddress("tcp", address)
 }
 
-// String gives the endpoint back in server address syntax.
+// parseNetworkAddress checks an address in a network's syntax, as
+// [Process.Listen] and [Process.ListenPacket] take it.
+func parseNetworkAddress(network, address string) (endpoint, error) {
+	ep := endpoint{network: network, address: address}
+	if name, ok := strings.CutPrefix(address, SystemdAddressPrefix); ok {
+		if name == "" || strings.ContainsAny(name, ":\x00") || len(name) > 255 {
+			return endpoint{}, fmt.Errorf("address %q: a systemd socket name is 1 to 255 characters without ':'", address)
+		}
+		ep.fdName = name
+		ep.address = ""
+	}
+	switch network {
+	case "unix", "unixgram":
+		if ep.fdName != "" {
+			return ep, nil
+		}
+		if address == "" {
+			return endpoint{}, fmt.Errorf("%s address: the socket path is empty (write an absolute path such as /run/app.sock)", network)
+		}
+		if strings.IndexByte(address, 0) >= 0 {
+			return endpoint{}, fmt.Errorf("%s address %q has a NUL byte", network, address)
+		}
+		return ep, nil
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		if ep.fdName != "" {
+			return ep, nil
+		}
+		_, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("address %q is not host:port or :port: %w", address, err)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return endpoint{}, fmt.Errorf("address %q: port %q is not a number from 0 to 65535", address, port)
+		}
+		return ep, nil
+	}
+	return endpoint{}, fmt.Errorf("unknown network %q: use one of %s (streams) or %s (datagrams)",
+		network, strings.Join(streamNetworks, ", "), strings.Join(packetNetworks, ", "))
+}
+
+// packet reports whether the endpoint is a datagram socket.
+func (e endpoint) packet() bool {
+	switch e.network {
+	case "udp", "udp4", "udp6", "unixgram":
+		return true
+	}
+	return false
+}
+
+// String gives the endpoint back in server address syntax for TCP and
+// unix streams ("127.0.0.1:8080", "unix:/run/app.sock"), and as
+// "network:address" for the others ("udp:127.0.0.1:53").
 func (e endpoint) String() string {
-	if e.network == "unix" {
-		return UnixAddressPrefix + e.address
+	addr := e.address
+	if e.fdName != "" {
+		addr = SystemdAddressPrefix + e.fdName
 	}
-	return e.address
+	switch e.network {
+	case "tcp":
+		return addr
+	case "unix":
+		if e.fdName != "" {
+			return addr
+		}
+		return UnixAddressPrefix + addr
+	}
+	return e.network + ":" + addr
 }
 
-// formatAddr renders a listener's address in server address syntax, so
+// formatAddr renders a socket's address in server address syntax, so
 // that it can be passed back to [New].
 func formatAddr(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
-	if a.Network() == "unix" {
+	switch a.Network() {
+	case "unix":
 		return UnixAddressPrefix + a.String()
+	case "tcp":
+		return a.String()
 	}
-	return a.String()
+	return a.Network() + ":" + a.String()
 }
 
-// matches reports whether a listener bound to actual is what the endpoint
-// asks for. A TCP endpoint with port 0 matches nothing: "any free port" is
-// not a particular socket. An empty host or "0.0.0.0"/"::" matches a
-// listener on any wildcard address; a host name matches when it resolves
-// to the listener's IP.
+// matches reports whether a socket bound to actual is what the endpoint
+// asks for. A port 0 matches nothing: "any free port" is not a particular
+// socket. An empty host or "0.0.0.0"/"::" matches a socket on any
+// wildcard address; a host name matches when it resolves to the socket's
+// IP.
 func (e endpoint) matches(actual net.Addr) bool {
-	if actual == nil {
+	if actual == nil || e.fdName != "" {
 		return false
 	}
 	switch e.network {
-	case "unix":
-		return actual.Network() == "unix" && actual.String() == e.address
-	case "tcp":
+	case "unix", "unixgram":
+		return actual.Network() == e.network && actual.String() == e.address
+	case "tcp", "tcp4", "tcp6":
 		got, ok := actual.(*net.TCPAddr)
 		if !ok {
 			return false
 		}
-		want, err := net.ResolveTCPAddr("tcp", e.address)
-		if err != nil || want.Port == 0 || want.Port != got.Port {
+		want, err := net.ResolveTCPAddr(e.network, e.address)
+		return err == nil && sameIPPort(want.IP, want.Port, got.IP, got.Port)
+	case "udp", "udp4", "udp6":
+		got, ok := actual.(*net.UDPAddr)
+		if !ok {
 			return false
 		}
-		if want.IP == nil || want.IP.IsUnspecified() {
-			return got.IP == nil || got.IP.IsUnspecified()
-		}
-		return want.IP.Equal(got.IP)
+		want, err := net.ResolveUDPAddr(e.network, e.address)
+		return err == nil && sameIPPort(want.IP, want.Port, got.IP, got.Port)
 	}
 	return false
 }
 
-// wantsParticularSocket reports whether an endpoint names one socket (a
-// path, or a non-zero port) rather than "any free port".
-func wantsParticularSocket(ep endpoint) bool {
-	if ep.network == "unix" {
+func sameIPPort(wantIP net.IP, wantPort int, gotIP net.IP, gotPort int) bool {
+	if wantPort == 0 || wantPort != gotPort {
+		return false
+	}
+	if wantIP == nil || wantIP.IsUnspecified() {
+		return gotIP == nil || gotIP.IsUnspecified()
+	}
+	return wantIP.Equal(gotIP)
+}
+
+// particular reports whether an endpoint names one socket (a path, a
+// non-zero port or a systemd name) rather than "any free port".
+func (e endpoint) particular() bool {
+	switch {
+	case e.fdName != "":
+		return true
+	case e.network == "unix" || e.network == "unixgram":
 		return true
 	}
-	_, port, err := net.SplitHostPort(ep.address)
+	_, port, err := net.SplitHostPort(e.address)
 	return err == nil && port != "0"
+}
+
+// sameKind reports whether a socket with address a is of the endpoint's
+// network family and type: a TCP socket for tcp, a datagram unix socket
+// for unixgram, and so on.
+func (e endpoint) sameKind(a net.Addr) bool {
+	if a == nil {
+		return false
+	}
+	switch e.network {
+	case "tcp", "tcp4", "tcp6":
+		_, ok := a.(*net.TCPAddr)
+		return ok
+	case "udp", "udp4", "udp6":
+		_, ok := a.(*net.UDPAddr)
+		return ok
+	}
+	return a.Network() == e.network
 }

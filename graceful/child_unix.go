@@ -3,113 +3,112 @@
 package graceful
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// stderrTailSize is how much of a failing child's standard error the
-// parent keeps for its log line.
-const stderrTailSize = 4096
+// Bounds of what a parent keeps of a child's standard error before it is
+// ready: the output itself, written out once the child is ready, and the
+// tail that a failure's log line quotes.
+const (
+	stderrHoldSize = 64 << 10
+	stderrTailSize = 4096
+)
 
-// osChild is a next generation started with os.StartProcess.
+// osChild is a process started by startChild, seen from its parent.
 type osChild struct {
-	proc     *os.Process
-	control  *os.File // write end of a worker's control pipe, or nil
+	pidN int
+	link *link
+
 	readyCh  chan struct{}
+	readyMsg linkMsg
+	readyFds []int
+	msgs     chan linkMsg // after ready
+	linkDone chan struct{}
+
 	exitedCh chan struct{}
 	exitOnce sync.Once
 	status   string
-	tail     tailBuffer
+
+	out      *heldOutput
 	stopOnce sync.Once
-	copyDone chan struct{}
 }
 
-// startChild starts the next generation. The child gets the listening
-// sockets as extra files, a pipe to report readiness on, and, until it is
-// ready, a pipe as standard error that the parent copies to its own
-// standard error and keeps the tail of. Every descriptor the parent made
-// for the child is closed in the parent once the child has started (or
-// failed to), whatever happens.
+// startChild starts a process with the sockets of spec, described to it
+// by the handover variable, and a link to report on. Until the child is
+// ready, its standard error is a pipe whose output this process holds: it
+// is written to this process's standard error once the child is ready, or
+// quoted in the log line that says why it failed.
 func startChild(spec childSpec) (child, error) {
-	readyR, readyW, err := os.Pipe()
+	parentEnd, childLink, err := newLinkPair()
 	if err != nil {
-		return nil, fmt.Errorf("ready pipe: %w", err)
+		return nil, err
 	}
-	stderrR, stderrW, err := os.Pipe()
+	pipeR, pipeW, err := pipeCloexec()
 	if err != nil {
-		_ = readyR.Close()
-		_ = readyW.Close()
+		parentEnd.close()
+		closeFd(childLink)
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
-	h := handover{
-		Version:    handoverVersion,
-		Generation: spec.generation,
-		Ancestors:  spec.ancestors,
-		Mode:       spec.mode,
+	closeChildEnds := func() {
+		closeFd(childLink)
+		closeFd(pipeW)
 	}
-	// The child's descriptors: 0-2, then the extra files from 3 on.
-	files := []*os.File{os.Stdin, os.Stdout, stderrW}
-	add := func(f *os.File) int {
-		files = append(files, f)
+
+	// The child's descriptors: 0 and 1 as ours, 2 the pipe, then the
+	// link, our standard error, the pipe's read end and the sockets,
+	// from 3 on in a row (see parseHandover).
+	h := spec.handover
+	h.Version = handoverVersion
+	files := []uintptr{0, 1, uintptr(pipeW)}
+	add := func(fd int) int {
+		files = append(files, uintptr(fd))
 		return len(files) - 1
 	}
-	h.ReadyFd = add(readyW)
-	h.StderrFd = add(os.Stderr)
-	var controlR, controlW *os.File
-	if spec.mode == workerMode {
-		if controlR, controlW, err = os.Pipe(); err != nil {
-			closeAll(readyR, readyW, stderrR, stderrW)
-			return nil, fmt.Errorf("control pipe: %w", err)
-		}
-		h.ControlFd = add(controlR)
-	}
-	for _, l := range spec.listeners {
-		h.Listeners = append(h.Listeners, handoverListener{Name: l.name, Fd: add(l.file)})
+	h.LinkFd = add(childLink)
+	h.StderrFd = add(2)
+	h.PipeFd = add(pipeR)
+	h.Sockets = nil
+	for _, s := range spec.sockets {
+		h.Sockets = append(h.Sockets, handoverSocket{Name: s.name, Fd: add(s.fd), FdName: s.fdName})
 	}
 	encoded, err := h.encode()
 	if err != nil {
-		closeAll(readyR, readyW, stderrR, stderrW, controlR, controlW)
+		parentEnd.close()
+		closeChildEnds()
+		closeFd(pipeR)
 		return nil, err
 	}
-
-	// A child inherits an ignored SIGHUP across exec, and the Go runtime
-	// keeps it ignored until the program asks for it: a restart signal
-	// that reaches the child before NewProcess cannot kill it.
-	if spec.restartSignal != nil {
-		signal.Ignore(spec.restartSignal)
-	}
-	proc, err := os.StartProcess(spec.exe, spec.args, &os.ProcAttr{
+	pid, err := syscall.ForkExec(spec.exe, spec.args, &syscall.ProcAttr{
 		Dir:   spec.dir,
 		Env:   append(childEnviron(spec.env), HandoverEnv+"="+encoded),
 		Files: files,
 	})
-	if spec.rearm != nil {
-		spec.rearm()
-	}
-	closeAll(readyW, stderrW, controlR)
+	closeChildEnds()
 	if err != nil {
-		closeAll(readyR, stderrR, controlW)
+		parentEnd.close()
+		closeFd(pipeR)
 		return nil, fmt.Errorf("start %s: %w", spec.exe, err)
 	}
 	c := &osChild{
-		proc:     proc,
-		control:  controlW,
+		pidN:     pid,
+		link:     parentEnd,
 		readyCh:  make(chan struct{}),
+		msgs:     make(chan linkMsg, 16),
+		linkDone: make(chan struct{}),
 		exitedCh: make(chan struct{}),
-		copyDone: make(chan struct{}),
+		out:      newHeldOutput(os.NewFile(uintptr(pipeR), "child stderr")),
 	}
-	go c.copyStderr(stderrR)
-	go c.readReady(readyR)
+	go c.out.copy()
+	go c.readLink()
 	if spec.reaper != nil {
-		spec.reaper.watch(proc.Pid, c.markExited)
+		spec.reaper.watch(pid, c.markExited)
 	} else {
 		go c.wait()
 	}
@@ -131,78 +130,95 @@ func childEnviron(env []string) []string {
 	return out
 }
 
-func closeAll(files ...*os.File) {
-	for _, f := range files {
-		if f != nil {
-			_ = f.Close()
-		}
-	}
-}
-
-func (c *osChild) pid() int                { return c.proc.Pid }
+func (c *osChild) pid() int                { return c.pidN }
 func (c *osChild) ready() <-chan struct{}  { return c.readyCh }
 func (c *osChild) exited() <-chan struct{} { return c.exitedCh }
 func (c *osChild) exitStatus() string      { return c.status }
+func (c *osChild) messages() <-chan linkMsg {
+	return c.msgs
+}
 
+// readySockets returns the sockets a worker passed with its ready message;
+// the caller owns the descriptors.
+func (c *osChild) readySockets() ([]handoverSocket, []int) {
+	fds := c.readyFds
+	c.readyFds = nil
+	return c.readyMsg.Sockets, fds
+}
+
+// readLink reads the child's messages: first its ready message, then the
+// others, until the link closes.
+func (c *osChild) readLink() {
+	defer close(c.linkDone)
+	defer close(c.msgs)
+	ready := false
+	for {
+		m, fds, err := c.link.recv()
+		if err != nil {
+			return
+		}
+		if !ready {
+			if m.Type != msgReady || m.PID != c.pidN {
+				for _, fd := range fds {
+					closeFd(fd)
+				}
+				return // not a child that knows the protocol: never ready
+			}
+			c.readyMsg, c.readyFds = m, fds
+			ready = true
+			c.out.release()
+			close(c.readyCh)
+			continue
+		}
+		for _, fd := range fds {
+			closeFd(fd) // only a ready message carries sockets
+		}
+		c.msgs <- m
+	}
+}
+
+// send sends a message to the child.
+func (c *osChild) send(m linkMsg) error { return c.link.send(m) }
+
+// stderrTail returns the last lines the child wrote to standard error
+// before it was ready.
 func (c *osChild) stderrTail() string {
-	// The copy finishes when the child exits or switches its standard
-	// error away; wait briefly so that its last words are included.
+	// The copy ends when the child exits or switches its standard error
+	// away; wait briefly so that its last words are included.
 	select {
-	case <-c.copyDone:
+	case <-c.out.done:
 	case <-time.After(200 * time.Millisecond):
 	}
-	return c.tail.String()
-}
-
-// copyStderr forwards the child's standard error to ours and keeps its
-// tail.
-func (c *osChild) copyStderr(r *os.File) {
-	defer close(c.copyDone)
-	defer r.Close()
-	_, _ = io.Copy(io.MultiWriter(os.Stderr, &c.tail), r)
-}
-
-// readReady waits for the ready line. Anything else, or the pipe closing
-// first, leaves the child not ready: its exit or the upgrade timeout then
-// ends the attempt.
-func (c *osChild) readReady(r *os.File) {
-	defer r.Close()
-	line, err := bufio.NewReader(io.LimitReader(r, 128)).ReadString('\n')
-	if err == nil && line == fmt.Sprintf(readyLine, c.pid()) {
-		close(c.readyCh)
-	}
+	return c.out.tail()
 }
 
 // wait reaps the child (outside PID 1, where a reaper does it).
 func (c *osChild) wait() {
-	st, err := c.proc.Wait()
-	if err != nil {
-		c.markExited(err.Error())
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(c.pidN, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			c.markExited(err.Error())
+			return
+		}
+		c.markExited(waitStatusString(ws))
 		return
 	}
-	c.markExited(st.String())
 }
 
 // markExited records how the child ended, once it has been reaped.
 func (c *osChild) markExited(status string) {
 	c.exitOnce.Do(func() {
 		c.status = status
-		if c.control != nil {
-			_ = c.control.Close()
+		c.link.close()
+		for _, fd := range c.readyFds {
+			closeFd(fd)
 		}
 		close(c.exitedCh)
 	})
-}
-
-// requestDrain tells a worker to hand over: stop accepting, drain, exit.
-func (c *osChild) requestDrain() error {
-	if c.control == nil {
-		return errors.New("the child has no control pipe")
-	}
-	if _, err := io.WriteString(c.control, controlDrain+"\n"); err != nil {
-		return fmt.Errorf("tell worker %d to drain: %w", c.pid(), err)
-	}
-	return nil
 }
 
 // signal sends sig to the child unless it has been reaped.
@@ -210,10 +226,14 @@ func (c *osChild) signal(sig os.Signal) {
 	select {
 	case <-c.exitedCh:
 	default:
-		_ = c.proc.Signal(sig)
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = unix.Kill(c.pidN, s)
+		}
 	}
 }
 
+// stop asks the child to stop (SIGTERM), kills it after grace (SIGKILL,
+// which also ends a stopped process), and returns once it has been reaped.
 func (c *osChild) stop(grace time.Duration) {
 	c.stopOnce.Do(func() {
 		select {
@@ -230,29 +250,75 @@ func (c *osChild) stop(grace time.Duration) {
 		case <-t.C:
 		}
 		c.signal(syscall.SIGKILL)
-		<-c.exitedCh
 	})
 	<-c.exitedCh
 }
 
-// tailBuffer keeps the last stderrTailSize bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
+// heldOutput copies a child's standard error: held until the child is
+// ready (then written out), bounded, with the tail kept for a failure's
+// log line.
+type heldOutput struct {
+	r    *os.File
+	done chan struct{}
+
+	mu       sync.Mutex
+	held     []byte
+	tailBuf  []byte
+	released bool
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - stderrTailSize; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
+func newHeldOutput(r *os.File) *heldOutput {
+	return &heldOutput{r: r, done: make(chan struct{})}
+}
+
+func (h *heldOutput) copy() {
+	defer close(h.done)
+	defer h.r.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := h.r.Read(buf)
+		if n > 0 {
+			h.write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
 	}
-	return len(p), nil
 }
 
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.TrimSpace(string(t.buf))
+func (h *heldOutput) write(p []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tailBuf = append(h.tailBuf, p...)
+	if over := len(h.tailBuf) - stderrTailSize; over > 0 {
+		h.tailBuf = append(h.tailBuf[:0], h.tailBuf[over:]...)
+	}
+	if h.released {
+		_, _ = os.Stderr.Write(p)
+		return
+	}
+	h.held = append(h.held, p...)
+	if len(h.held) > stderrHoldSize {
+		// Too much to hold: let it through.
+		_, _ = os.Stderr.Write(h.held)
+		h.held = h.held[:0]
+	}
+}
+
+// release writes out what was held and lets the rest through: the child
+// is ready, its output is no failure's last words.
+func (h *heldOutput) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.held) > 0 {
+		_, _ = os.Stderr.Write(h.held)
+	}
+	h.held = nil
+	h.released = true
+}
+
+func (h *heldOutput) tail() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.TrimSpace(string(h.tailBuf))
 }

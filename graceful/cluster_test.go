@@ -148,6 +148,22 @@ func (c *cluster) setBehaviour(b string) {
 // the function that opens the gate, for good: the test holds a writer on
 // the FIFO from then on, so that every open for reading, before or after,
 // returns at once.
+// waitAtGate waits until a process waits at the gate, and returns its
+// PID.
+func (c *cluster) waitAtGate(name string, timeout time.Duration) int {
+	c.t.Helper()
+	var pid int
+	waitFor(c.t, "a process at gate "+name, timeout, func() bool {
+		b, err := os.ReadFile(filepath.Join(c.gates, name+".waiting"))
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(string(b))
+		return err == nil
+	})
+	return pid
+}
+
 func (c *cluster) gate(name string) (open func()) {
 	c.t.Helper()
 	path := filepath.Join(c.gates, name)

@@ -3,13 +3,8 @@
 package graceful
 
 import (
-	"errors"
 	"net"
-	"os"
 )
-
-// errNoFdPassing is returned where Unix descriptor passing would be needed.
-var errNoFdPassing = errors.New("listener descriptors cannot be inherited on this platform: not supported")
 
 // Fd returns 0 on platforms without Unix descriptor passing (Windows):
 // listening sockets cannot be handed to a child process there, so
@@ -18,10 +13,20 @@ func (s *Server) Fd() uintptr {
 	return 0
 }
 
-func dupListener(net.Listener) (*os.File, error) {
-	return nil, errNoFdPassing
+func adoptListener(fd int, _ string) (net.Listener, error) {
+	return nil, errNoDescriptors
 }
 
-func adoptListener(fd int, _ string) (net.Listener, error) {
-	return nil, errNoFdPassing
+func fileListener(int, string) (net.Listener, error)     { return nil, errNoDescriptors }
+func filePacketConn(int, string) (net.PacketConn, error) { return nil, errNoDescriptors }
+func closeFd(int)                                        {}
+func inspectSocket(int) (net.Addr, bool, error)          { return nil, false, errNoDescriptors }
+func inheritable(int) error                              { return errNoDescriptors }
+func markCloseOnExec(int)                                {}
+func dupSocket(any) (int, error)                         { return -1, errNoDescriptors }
+
+// socketOf keeps the socket just bound: without descriptor passing it is
+// lent to its one server as it is.
+func socketOf(c interface{ Close() error }, addr net.Addr, ep endpoint) (*socket, error) {
+	return &socket{ep: ep, fd: -1, addr: addr, packet: ep.packet(), from: "bound", bound: true, live: c}, nil
 }

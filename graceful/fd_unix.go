@@ -32,39 +32,202 @@ func (s *Server) Fd() uintptr {
 	if len(s.raw) == 0 || s.stopping {
 		return 0
 	}
-	f, err := dupListener(s.raw[0])
+	fd, err := dupSocket(s.raw[0])
 	if err != nil {
 		s.logger.Warn("cannot duplicate the listening socket", "address", s.describe(), "error", err)
 		return 0
 	}
-	s.fdFile = f
-	return f.Fd()
+	// os.NewFile finds the duplicate non-blocking and leaves it so: its
+	// Fd method switches to blocking mode only descriptors it made
+	// non-blocking itself, and the live listener shares the mode.
+	s.fdFile = os.NewFile(uintptr(fd), formatAddr(s.raw[0].Addr()))
+	return s.fdFile.Fd()
 }
 
-// dupListener duplicates the socket of ln into a new close-on-exec
-// descriptor wrapped in an *os.File. The socket is non-blocking when
-// duplicated, so the *os.File's Fd method leaves it non-blocking.
-func dupListener(ln net.Listener) (*os.File, error) {
-	sc, ok := ln.(syscall.Conn)
+// dupSocket duplicates the descriptor of a listener or packet connection
+// into a new close-on-exec descriptor, without touching its blocking
+// mode.
+func dupSocket(c any) (int, error) {
+	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("listener %T does not expose a file descriptor", ln)
+		return -1, fmt.Errorf("%T does not expose a file descriptor", c)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("listener %s: %w", formatAddr(ln.Addr()), err)
+		return -1, err
 	}
 	var dup int
 	var dupErr error
 	if err := rc.Control(func(fd uintptr) {
 		dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 	}); err != nil {
-		return nil, fmt.Errorf("listener %s: %w", formatAddr(ln.Addr()), err)
+		return -1, err
 	}
 	if dupErr != nil {
-		return nil, fmt.Errorf("duplicate listener %s: %w", formatAddr(ln.Addr()), dupErr)
+		return -1, fmt.Errorf("duplicate socket: %w", dupErr)
 	}
-	return os.NewFile(uintptr(dup), formatAddr(ln.Addr())), nil
+	return dup, nil
 }
+
+// fileListener makes a listener on a duplicate of fd.
+func fileListener(fd int, name string) (net.Listener, error) {
+	f, err := dupFile(fd, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, err
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	return ln, nil
+}
+
+// filePacketConn makes a packet connection on a duplicate of fd.
+func filePacketConn(fd int, name string) (net.PacketConn, error) {
+	f, err := dupFile(fd, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FilePacketConn(f)
+}
+
+func dupFile(fd int, name string) (*os.File, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate fd %d: %w", fd, err)
+	}
+	return os.NewFile(uintptr(dup), name), nil
+}
+
+func closeFd(fd int) { _ = unix.Close(fd) }
+
+// socketOf makes the Process's own descriptor of a socket just bound and
+// closes c: servers get their own duplicates from the Process.
+func socketOf(c interface{ Close() error }, addr net.Addr, ep endpoint) (*socket, error) {
+	if ul, ok := c.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	fd, err := dupSocket(c)
+	_ = c.Close()
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", ep, err)
+	}
+	return &socket{ep: ep, fd: fd, addr: addr, packet: ep.packet(), from: "bound", bound: true}, nil
+}
+
+// inspectSocket explains what an inherited descriptor is: a listening
+// stream socket or a bound datagram socket, and where it is bound. Any
+// other descriptor is an error.
+func inspectSocket(fd int) (addr net.Addr, packet bool, err error) {
+	if fd <= 2 {
+		return nil, false, fmt.Errorf("fd %d is a standard stream (stdin, stdout or stderr), not an inherited socket", fd)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, false, fmt.Errorf("fd %d is not open: %w", fd, err)
+	}
+	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFSOCK {
+		return nil, false, fmt.Errorf("fd %d is not a socket", fd)
+	}
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, false, fmt.Errorf("fd %d: read socket type: %w", fd, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, false, fmt.Errorf("fd %d: read socket address: %w", fd, err)
+	}
+	switch typ {
+	case unix.SOCK_STREAM:
+		listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err != nil {
+			return nil, false, fmt.Errorf("fd %d: read listening state: %w", fd, err)
+		}
+		if listening == 0 {
+			return nil, false, fmt.Errorf("fd %d is a stream socket that is not listening", fd)
+		}
+	case unix.SOCK_DGRAM:
+		packet = true
+		if _, err := unix.Getpeername(fd); err == nil {
+			return nil, false, fmt.Errorf("fd %d is a connected datagram socket, not a bound one", fd)
+		}
+	default:
+		return nil, false, fmt.Errorf("fd %d is neither a stream nor a datagram socket (type %d)", fd, typ)
+	}
+	addr = sockaddrAddr(sa, packet)
+	if addr == nil {
+		return nil, false, fmt.Errorf("fd %d is a socket of an unsupported family", fd)
+	}
+	if isUnbound(addr) {
+		return nil, false, fmt.Errorf("fd %d is a socket that is not bound to an address", fd)
+	}
+	return addr, packet, nil
+}
+
+// sockaddrAddr turns a socket address into a net.Addr of the right kind.
+func sockaddrAddr(sa unix.Sockaddr, packet bool) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ip := net.IP(append([]byte(nil), sa.Addr[:]...))
+		if packet {
+			return &net.UDPAddr{IP: ip, Port: sa.Port}
+		}
+		return &net.TCPAddr{IP: ip, Port: sa.Port}
+	case *unix.SockaddrInet6:
+		ip := net.IP(append([]byte(nil), sa.Addr[:]...))
+		zone := ""
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				zone = ifi.Name
+			}
+		}
+		if packet {
+			return &net.UDPAddr{IP: ip, Port: sa.Port, Zone: zone}
+		}
+		return &net.TCPAddr{IP: ip, Port: sa.Port, Zone: zone}
+	case *unix.SockaddrUnix:
+		if packet {
+			return &net.UnixAddr{Name: sa.Name, Net: "unixgram"}
+		}
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
+}
+
+func isUnbound(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.Port == 0
+	case *net.UDPAddr:
+		return a.Port == 0
+	case *net.UnixAddr:
+		return a.Name == ""
+	}
+	return true
+}
+
+// inheritable checks that fd was passed by exec, not opened by this
+// process: every descriptor the Go runtime and the program open has
+// close-on-exec set, while exec clears it on the descriptors it passes.
+func inheritable(fd int) error {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	if err != nil {
+		return fmt.Errorf("fd %d is not open: %w", fd, err)
+	}
+	if flags&unix.FD_CLOEXEC != 0 {
+		return fmt.Errorf("fd %d was opened by this process (it is close-on-exec), not passed to it", fd)
+	}
+	return nil
+}
+
+// markCloseOnExec keeps an inherited descriptor from leaking into the
+// program's own subprocesses.
+func markCloseOnExec(fd int) { unix.CloseOnExec(fd) }
 
 // adoptListener turns an inherited descriptor into a listener after
 // checking that it is an open, listening stream socket and, when address
@@ -73,56 +236,26 @@ func dupListener(ln net.Listener) (*os.File, error) {
 // duplicate, so the inherited number does not leak into the process's own
 // children.
 func adoptListener(fd int, address string) (net.Listener, error) {
-	if err := checkListeningSocket(fd); err != nil {
+	addr, packet, err := inspectSocket(fd)
+	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), fmt.Sprintf("inherited fd %d", fd))
-	ln, err := net.FileListener(f)
-	_ = f.Close()
+	if packet {
+		return nil, fmt.Errorf("fd %d is a datagram socket, not a stream socket that listens", fd)
+	}
+	if address != "" {
+		ep, err := parseAddress(address)
+		if err != nil {
+			return nil, err
+		}
+		if ep.particular() && !ep.matches(addr) {
+			return nil, fmt.Errorf("fd %d listens on %s, not on %s", fd, formatAddr(addr), ep)
+		}
+	}
+	ln, err := fileListener(fd, fmt.Sprintf("inherited fd %d", fd))
 	if err != nil {
 		return nil, fmt.Errorf("fd %d: %w", fd, err)
 	}
-	if address == "" {
-		return ln, nil
-	}
-	ep, err := parseAddress(address)
-	if err != nil {
-		_ = ln.Close()
-		return nil, err
-	}
-	if wantsParticularSocket(ep) && !ep.matches(ln.Addr()) {
-		_ = ln.Close()
-		return nil, fmt.Errorf("fd %d listens on %s, not on %s", fd, formatAddr(ln.Addr()), ep)
-	}
+	closeFd(fd)
 	return ln, nil
-}
-
-// checkListeningSocket explains what is wrong with a descriptor that is
-// supposed to be a listening stream socket.
-func checkListeningSocket(fd int) error {
-	if fd <= 2 {
-		return fmt.Errorf("fd %d is a standard stream (stdin, stdout or stderr), not an inherited listener", fd)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("fd %d is not open: %w", fd, err)
-	}
-	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFSOCK {
-		return fmt.Errorf("fd %d is not a socket", fd)
-	}
-	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
-		return fmt.Errorf("fd %d: read socket type: %w", fd, err)
-	}
-	if typ != unix.SOCK_STREAM {
-		return fmt.Errorf("fd %d is not a stream socket (type %d)", fd, typ)
-	}
-	listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
-	if err != nil {
-		return fmt.Errorf("fd %d: read listening state: %w", fd, err)
-	}
-	if listening == 0 {
-		return fmt.Errorf("fd %d is a socket that is not listening", fd)
-	}
-	return nil
 }

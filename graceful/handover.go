@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // HandoverEnv is the environment variable through which a process describes
@@ -16,46 +17,59 @@ import (
 const HandoverEnv = "GRACEFUL_HANDOVER"
 
 // handoverVersion is the version of the handover description format.
-const handoverVersion = 1
+const handoverVersion = 2
 
-// workerMode marks a handover from a supervisor to a worker process.
-const workerMode = "worker"
+// maxHandoverSize bounds the handover description.
+const maxHandoverSize = 1 << 20
 
-// maxHandoverFd bounds the descriptor numbers a handover may name.
-const maxHandoverFd = 1 << 16
+// Roles of a process started by a handover.
+const (
+	roleNameProcess = "process" // a re-exec generation
+	roleNameWorker  = "worker"  // a worker started by a supervisor
+)
 
-// handover is what a parent passes to the process it starts on restart.
+// handover is what a process passes to the one it starts: a successor in
+// re-exec mode, or a worker in supervisor mode.
+//
+// The descriptors it names are exactly 3, 4, 5, ...: exec passes them in
+// that order, and the child checks that each of them came from exec (see
+// inheritable), so that no description, however crafted, makes a process
+// serve a descriptor it opened itself.
 type handover struct {
-	Version    int `json:"v"`
-	Generation int `json:"generation"`
+	Version    int    `json:"v"`
+	Role       string `json:"role"`
+	Generation int    `json:"generation"`
 	// Ancestors are the PIDs of older generations that may still be
 	// draining, the parent last.
 	Ancestors []int `json:"ancestors"`
-	// ReadyFd is the write end of the pipe on which the child says it is
-	// ready.
-	ReadyFd int `json:"ready_fd"`
-	// StderrFd, when not zero, is the parent's own standard error: the
-	// child's fd 2 is a pipe to the parent until it is ready, so that
-	// the parent can report why a child failed, and the child switches
-	// to this descriptor once it is ready.
-	StderrFd int `json:"stderr_fd,omitempty"`
-	// Mode is the restart mode of the parent: "reexec", or "worker" for
-	// a worker started by a supervisor.
-	Mode string `json:"mode,omitempty"`
-	// ControlFd, for a worker, is the read end of a pipe on which its
-	// supervisor sends commands ("drain"); its end means the supervisor
-	// is gone.
-	ControlFd int `json:"control_fd,omitempty"`
-	// Listeners are the listening sockets, by name.
-	Listeners []handoverListener `json:"listeners"`
+	// LinkFd is the child's end of a socket pair with the parent: the
+	// child reports ready on it, and the two exchange their lifecycle
+	// messages on it (see link.go).
+	LinkFd int `json:"link_fd"`
+	// StderrFd is the parent's own standard error. Until it is ready,
+	// the child's fd 2 is a pipe to the parent, so that the parent can
+	// report why a child failed; the child then switches to StderrFd.
+	StderrFd int `json:"stderr_fd"`
+	// PipeFd is the read end of that pipe. The child holds it so that a
+	// write to its standard error never fails because the parent died;
+	// it then copies what the pipe holds to StderrFd itself.
+	PipeFd int `json:"pipe_fd"`
+	// Sockets are the listening and datagram sockets, by name.
+	Sockets []handoverSocket `json:"sockets"`
+	// Totals are the counters of the lineage (see Stats), so that they
+	// go on across generations.
+	Totals map[string]uint64 `json:"totals,omitempty"`
 }
 
-// handoverListener names one inherited listening socket.
-type handoverListener struct {
-	// Name is the address the parent's server was created with (e.g.
-	// ":8080", "unix:/run/app.sock"), or the name the app gave it.
+// handoverSocket names one socket handed over.
+type handoverSocket struct {
+	// Name is the address the program asked for (e.g. ":8080",
+	// "unix:/run/app.sock", "udp:127.0.0.1:53").
 	Name string `json:"name"`
 	Fd   int    `json:"fd"`
+	// FdName is the name systemd knows the socket by, when it came from
+	// systemd.
+	FdName string `json:"fd_name,omitempty"`
 }
 
 // encode renders the handover for the environment.
@@ -67,10 +81,23 @@ func (h handover) encode() (string, error) {
 	return string(b), nil
 }
 
+// fds returns every descriptor the handover names, in fd order.
+func (h handover) fds() []int {
+	fds := []int{h.LinkFd, h.StderrFd, h.PipeFd}
+	for _, s := range h.Sockets {
+		fds = append(fds, s.Fd)
+	}
+	sort.Ints(fds)
+	return fds
+}
+
 // parseHandover reads and checks a handover description. Everything in it
 // comes from the environment, so nothing is trusted: unknown fields, bad
-// descriptor numbers, duplicates and missing names are all errors.
+// descriptor numbers, gaps, duplicates and missing names are all errors.
 func parseHandover(raw string) (handover, error) {
+	if len(raw) > maxHandoverSize {
+		return handover{}, fmt.Errorf("%s is %d bytes, more than the %d a handover description may have", HandoverEnv, len(raw), maxHandoverSize)
+	}
 	var h handover
 	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
 	dec.DisallowUnknownFields()
@@ -81,60 +108,59 @@ func parseHandover(raw string) (handover, error) {
 		return handover{}, fmt.Errorf("%s has trailing data after the handover description", HandoverEnv)
 	}
 	if h.Version != handoverVersion {
-		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d", HandoverEnv, h.Version, handoverVersion)
+		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d (a restart from a much older or newer gracekit is a full restart)", HandoverEnv, h.Version, handoverVersion)
 	}
 	var errs []error
-	switch {
-	case h.Mode == workerMode && h.Generation < 1:
-		errs = append(errs, fmt.Errorf("generation %d: a worker is generation 1 or later", h.Generation))
-	case h.Mode != workerMode && h.Generation < 2:
-		errs = append(errs, fmt.Errorf("generation %d: a handed-over process is generation 2 or later", h.Generation))
+	switch h.Role {
+	case roleNameWorker:
+		if h.Generation < 1 {
+			errs = append(errs, fmt.Errorf("generation %d: a worker is generation 1 or later", h.Generation))
+		}
+	case roleNameProcess:
+		if h.Generation < 2 {
+			errs = append(errs, fmt.Errorf("generation %d: a handed-over process is generation 2 or later", h.Generation))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown role %q", h.Role))
 	}
 	if len(h.Ancestors) == 0 {
 		errs = append(errs, errors.New("no ancestors: the parent's PID is missing"))
 	}
 	for _, pid := range h.Ancestors {
 		// PID 1 hands over only as a supervisor (in a container).
-		if pid < 1 || (pid == 1 && h.Mode != workerMode) {
+		if pid < 1 || (pid == 1 && h.Role != roleNameWorker) {
 			errs = append(errs, fmt.Errorf("ancestor PID %d is not a process that can hand over", pid))
 		}
 	}
-	switch h.Mode {
-	case "", string(RestartModeReexec), workerMode:
-	default:
-		errs = append(errs, fmt.Errorf("unknown mode %q", h.Mode))
-	}
 	seen := map[int]string{}
-	checkFd := func(what string, fd int) {
-		if fd < 3 || fd >= maxHandoverFd {
-			errs = append(errs, fmt.Errorf("%s fd %d is out of range (3 to %d)", what, fd, maxHandoverFd-1))
-			return
-		}
+	names := map[string]bool{}
+	check := func(what string, fd int) {
 		if other, dup := seen[fd]; dup {
 			errs = append(errs, fmt.Errorf("%s fd %d is also given as %s", what, fd, other))
 			return
 		}
 		seen[fd] = what
 	}
-	checkFd("ready pipe", h.ReadyFd)
-	if h.StderrFd != 0 {
-		checkFd("stderr", h.StderrFd)
-	}
-	if h.ControlFd != 0 {
-		checkFd("control pipe", h.ControlFd)
-	}
-	if (h.ControlFd != 0) != (h.Mode == workerMode) {
-		errs = append(errs, errors.New("a control pipe is given exactly to workers"))
-	}
-	names := map[string]bool{}
-	for _, l := range h.Listeners {
-		if l.Name == "" {
-			errs = append(errs, fmt.Errorf("listener fd %d has no name", l.Fd))
-		} else if names[l.Name] {
-			errs = append(errs, fmt.Errorf("listener name %q is given twice", l.Name))
+	check("link", h.LinkFd)
+	check("stderr", h.StderrFd)
+	check("stderr pipe", h.PipeFd)
+	for _, s := range h.Sockets {
+		switch {
+		case s.Name == "":
+			errs = append(errs, fmt.Errorf("socket fd %d has no name", s.Fd))
+		case names[s.Name]:
+			errs = append(errs, fmt.Errorf("socket name %q is given twice", s.Name))
 		}
-		names[l.Name] = true
-		checkFd(fmt.Sprintf("listener %q", l.Name), l.Fd)
+		names[s.Name] = true
+		check(fmt.Sprintf("socket %q", s.Name), s.Fd)
+	}
+	// exec passes the descriptors as 3, 4, 5, ...: any other number is
+	// not one the parent passed.
+	for i, fd := range h.fds() {
+		if want := 3 + i; fd != want {
+			errs = append(errs, fmt.Errorf("fd %d (%s): the descriptors of a handover are 3 to %d, in a row", fd, seen[fd], 2+len(seen)))
+			break
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return handover{}, fmt.Errorf("%s: %w", HandoverEnv, err)

@@ -19,7 +19,7 @@ import (
 func listen(ctx context.Context, ep endpoint, perm socketPerm) (net.Listener, error) {
 	var lc net.ListenConfig
 	if ep.network == "unix" {
-		if err := removeStaleSocket(ep.address); err != nil {
+		if err := removeStaleSocket("unix", ep.address); err != nil {
 			return nil, err
 		}
 		if perm.set() {
@@ -44,7 +44,7 @@ func listen(ctx context.Context, ep endpoint, perm socketPerm) (net.Listener, er
 // removeStaleSocket removes a unix socket file left behind by a process
 // that is gone, so that binding the path again works. A path that is not
 // a socket, or a socket someone still listens on, is an error.
-func removeStaleSocket(path string) error {
+func removeStaleSocket(network, path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -55,7 +55,7 @@ func removeStaleSocket(path string) error {
 	if fi.Mode().Type() != fs.ModeSocket {
 		return fmt.Errorf("unix socket path %s exists and is not a socket: remove it or choose another path", path)
 	}
-	c, err := net.DialTimeout("unix", path, time.Second)
+	c, err := net.DialTimeout(network, path, time.Second)
 	if err == nil {
 		_ = c.Close()
 		return fmt.Errorf("unix socket %s is in use by another process", path)

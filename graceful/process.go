@@ -2,6 +2,7 @@ package graceful
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -17,12 +18,12 @@ import (
 // Errors a restart can end with, besides the child's own failure.
 var (
 	// ErrRestartInProgress: a restart was asked for while another one was
-	// under way. Restarts never overlap; signals that arrive meanwhile are
-	// coalesced into the one under way.
+	// under way. Restarts never overlap: a restart signal that arrives
+	// meanwhile runs after the one under way; a call gets this error.
 	ErrRestartInProgress = errors.New("graceful: a restart is already in progress")
 
-	// ErrNotRunning: Restart was called before Run or after the process
-	// stopped serving.
+	// ErrNotRunning: Restart was called before Run, after the process
+	// stopped serving, or on a generation that has handed over.
 	ErrNotRunning = errors.New("graceful: the process is not running")
 
 	// ErrTooManyGenerations: a restart would leave more generations alive
@@ -34,24 +35,49 @@ var (
 	ErrRestartNotSupported = errors.New("graceful: restart is not supported on this platform")
 )
 
-// Process runs the servers of one generation of a service and handles its
-// lifecycle: stop signals, zero-downtime restarts, the PID file, systemd
-// notifications and health endpoints.
+// Role is the part a process plays in its service.
+type Role string
+
+const (
+	// RoleProcess: a process that serves and, in re-exec mode, restarts
+	// by starting its successor.
+	RoleProcess Role = "process"
+	// RoleWorker: a worker of a supervisor (supervisor mode); it serves,
+	// and its supervisor restarts it.
+	RoleWorker Role = "worker"
+	// RoleSupervisor: the first process in supervisor mode. It holds the
+	// sockets and runs workers, and never returns from NewProcess to the
+	// program: it runs none of the program's start-up code.
+	RoleSupervisor Role = "supervisor"
+)
+
+// Process runs the servers and services of one generation of a service
+// and handles its lifecycle: stop signals, zero-downtime restarts, the PID
+// file, systemd notifications and health endpoints.
 //
-// A restart starts a new copy of the binary (same arguments, environment
-// and working directory) that inherits the listening sockets. The old
+// A restart starts a new process of the binary (same arguments,
+// environment and working directory) that inherits every socket. The old
 // process keeps serving until the new one reports ready; only then does it
 // stop accepting and drain. A new generation that fails to start (a bad
 // binary, an invalid config file, a crash, a hang past
 // [ProcessConfig.UpgradeTimeout]) is stopped and reaped, the reason is
 // logged with the tail of its standard error, and the old process goes on
-// serving as if nothing happened.
+// serving as if nothing happened. One that dies within
+// [ProcessConfig.Probation] after taking over is rolled back from: the old
+// generation, which kept the sockets, serves again.
 //
 // Use it in main:
 //
-//	p, err := graceful.NewProcess(procCfg) // early: restart signals are caught from here on
-//	srv, err := p.NewServer(":8080", srvCfg) // inherited across restarts
+//	p, err := graceful.NewProcess(procCfg)   // early: restart signals are caught from here on
+//	srv, err := p.NewServer(":8080", srvCfg) // an HTTP server, its socket inherited across restarts
+//	ln, err := p.Listen("tcp", ":9090")      // any other socket, for a gRPC or TCP service
+//	p.Add(myService)                         // served and drained with the servers
 //	err = p.Run(ctx)                         // returns once this generation is done
+//
+// Everything between NewProcess and Run is the generation's start-up: a
+// new generation that fails there never replaces the old one. In
+// supervisor mode, NewProcess does not return in the first process (see
+// [RoleSupervisor]): the start-up code runs in the workers only.
 type Process struct {
 	cfg    ProcessConfig
 	logger *slog.Logger
@@ -60,43 +86,67 @@ type Process struct {
 	pid        int
 	exe, dir   string
 	args       []string
+	role       Role
 	generation int
-	ancestors  []int       // older generations that may still drain
-	parent     *parentLink // how to tell the parent we are ready
-	worker     bool        // started by a supervisor, not by a restart
-	control    *os.File    // a worker's command pipe from its supervisor
-	inherited  []inheritedListener
+	ancestors  []int // older generations that may still drain, the parent last
+	totals     *totals
 
-	sigCh      chan os.Signal
-	restartReq chan restartRequest
-	stopping   atomic.Bool // readiness is 503 from the moment this is set
+	// parent is the link to the process that started this one (nil in a
+	// first generation); parentMsgs delivers its messages and parentGone
+	// is closed when it is gone.
+	parent     *link
+	parentMsgs chan linkMsg
+	parentGone chan struct{}
+	stderr     *stderrSwitch
+
+	sigCh    chan os.Signal
+	requests chan restartRequest
+	loopDone chan struct{} // closed once Run no longer takes Restart calls
+	stopping atomic.Bool   // readiness is 503 from the moment this is set
 
 	mu      sync.Mutex
-	servers []*Server
-	owned   []ownedListener
+	socks   sockets
+	units   []*unit
 	running bool
 	done    bool
 }
 
-// ownedListener is a listening socket the process serves, under the name
-// the next generation will look it up by.
-type ownedListener struct {
-	name string
-	ln   net.Listener
-	ep   endpoint
+// unit is one thing a generation serves: a server made by NewServer
+// (rebuilt when the generation resumes after a rollback) or a service
+// given to Add.
+type unit struct {
+	svc Service
+	// For a server made by NewServer:
+	srv     *Server
+	address string
+	cfg     ServerConfig
+	sock    *socket
 }
 
 // NewProcess prepares the lifecycle of this process. Call it early in
 // main, before loading anything slow: from here on the restart signal no
 // longer has its default effect (SIGHUP would kill the process).
 //
-// When the process was started by a restart, NewProcess adopts the
-// listening sockets its parent handed over (and removes the handover
-// variables from the environment); in the first generation it adopts the
-// sockets systemd passed by socket activation. Either way
-// [Process.NewServer] picks them up by address.
+// When the process was started by a restart, NewProcess takes over the
+// sockets its parent handed over (and removes the handover variables from
+// the environment); in a first generation it takes the sockets systemd
+// passed (socket activation, or its file-descriptor store). Either way
+// [Process.NewServer], [Process.Listen] and [Process.ListenPacket] find
+// them by address.
+//
+// In supervisor mode ([RestartModeSupervisor]), the first process becomes
+// the supervisor inside NewProcess and exits when the service ends, with
+// its worker's status: NewProcess returns only in the workers, where
+// [Process.Role] is RoleWorker.
 func NewProcess(cfg ProcessConfig) (*Process, error) {
-	return newProcess(cfg, osSystem{})
+	p, err := newProcess(cfg, osSystem{})
+	if err != nil {
+		return nil, err
+	}
+	if p.role == RoleSupervisor {
+		p.sys.exit(p.supervise(context.Background()))
+	}
+	return p, nil
 }
 
 func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
@@ -121,33 +171,123 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	if cfg.Mode != RestartModeReexec && cfg.Mode != RestartModeSupervisor {
 		return nil, fmt.Errorf("graceful: unknown restart mode %q: use %q or %q", cfg.Mode, RestartModeReexec, RestartModeSupervisor)
 	}
+	if cfg.Probation < 0 {
+		return nil, fmt.Errorf("graceful: Probation is %s; it is 0 (off) or more", cfg.Probation)
+	}
 	p := &Process{
 		cfg:        cfg,
 		logger:     cfg.Logger,
 		sys:        sys,
 		pid:        os.Getpid(),
 		args:       os.Args,
+		role:       RoleProcess,
 		generation: 1,
 		sigCh:      make(chan os.Signal, 16),
-		restartReq: make(chan restartRequest),
+		requests:   make(chan restartRequest),
+		loopDone:   make(chan struct{}),
+		parentGone: make(chan struct{}),
 	}
-	// Catch the restart signal at once: a restart signal must never
-	// kill a process that is still starting.
+	// Catch the restart signal at once, then stop the early catching: a
+	// restart signal must never kill a process that is still starting.
 	sys.notifySignals(p.sigCh, cfg.RestartSignal)
+	early := sys.earlySignals()
 
 	var err error
 	if p.dir, err = os.Getwd(); err != nil {
+		sys.stopSignals(p.sigCh)
 		return nil, fmt.Errorf("graceful: working directory: %w", err)
 	}
 	if p.exe, err = resolveExecutable(cfg.Executable, p.dir); err != nil {
+		sys.stopSignals(p.sigCh)
 		return nil, err
 	}
 	if err := p.inherit(); err != nil {
 		sys.stopSignals(p.sigCh)
 		return nil, err
 	}
-	p.logger = p.logger.With("pid", p.pid, "generation", p.generation)
+	if p.role == RoleProcess && cfg.Mode == RestartModeSupervisor && p.parent == nil {
+		if runtime.GOOS == "windows" {
+			p.logger.Warn("supervisor mode needs Unix descriptor passing: running as a plain process")
+		} else {
+			p.role = RoleSupervisor
+		}
+	}
+	attrs := []any{"pid", p.pid, "role", string(p.role)}
+	if p.role != RoleSupervisor {
+		attrs = append(attrs, "generation", p.generation)
+	}
+	p.logger = p.logger.With(attrs...)
+	for _, sig := range early {
+		p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
+	}
 	return p, nil
+}
+
+// inherit takes what the process was handed: the parent's handover when
+// there is one, else the sockets systemd passed.
+func (p *Process) inherit() error {
+	raw, ok := p.sys.lookupEnv(HandoverEnv)
+	if !ok {
+		socks, err := p.sys.activationSockets(p.logger)
+		if err != nil {
+			return fmt.Errorf("graceful: sockets passed by systemd: %w", err)
+		}
+		p.socks.inherited = socks
+		p.totals = newTotals(nil)
+		close(p.parentGone)
+		return nil
+	}
+	// Read once, then hide it from the app's own subprocesses.
+	_ = p.sys.unsetenv(HandoverEnv)
+	h, err := parseHandover(raw)
+	if err != nil {
+		return fmt.Errorf("graceful: %w", err)
+	}
+	l, socks, err := p.sys.inherit(h, p.logger)
+	if err != nil {
+		return fmt.Errorf("graceful: %w", err)
+	}
+	from := "parent"
+	p.role = RoleProcess
+	if h.Role == roleNameWorker {
+		p.role = RoleWorker
+		from = "supervisor"
+	}
+	for _, s := range socks {
+		s.from = from
+	}
+	p.generation = h.Generation
+	p.ancestors = h.Ancestors
+	p.totals = newTotals(h.Totals)
+	if p.role == RoleProcess {
+		// This generation is the outcome of a successful restart.
+		p.totals.add(totalRestartsSucceeded, 1)
+	}
+	p.socks.inherited = socks
+	p.parent = l
+	p.parentMsgs = make(chan linkMsg, 16)
+	p.stderr = newStderrSwitch(h.StderrFd, h.PipeFd)
+	go p.watchParent()
+	return nil
+}
+
+// watchParent reads the parent's messages. When the parent is gone (it
+// may be killed at any moment of a restart), this process goes on alone:
+// its standard error switches back from the parent's pipe at once.
+func (p *Process) watchParent() {
+	defer close(p.parentGone)
+	defer close(p.parentMsgs)
+	for {
+		m, fds, err := p.parent.recv()
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		if err != nil {
+			p.stderr.restore()
+			return
+		}
+		p.parentMsgs <- m
+	}
 }
 
 // resolveExecutable returns the absolute path of the binary a restart
@@ -167,23 +307,103 @@ func resolveExecutable(configured, dir string) (string, error) {
 }
 
 // Generation returns the number of this generation: 1 for a process
-// started by hand or by a supervisor, one more than its parent's for a
-// process started by a restart.
+// started by hand or by systemd, one more than its parent's for a process
+// started by a restart; for a worker, its number among the workers of its
+// supervisor.
 func (p *Process) Generation() int {
 	return p.generation
 }
 
-// NewServer returns a server for address whose listener is ready: the
-// socket inherited from the previous generation or passed by systemd when
-// there is one for this address, a freshly bound one otherwise. An
-// inherited socket is found by the exact address string the previous
-// generation used (so ":0" keeps its port across restarts) or by the
-// address it is bound to. Call [Server.CreateListenerTLS] on the result to
-// serve HTTPS on it.
+// Role returns the part this process plays: RoleProcess or RoleWorker
+// (the supervisor never returns from NewProcess).
+func (p *Process) Role() Role {
+	return p.role
+}
+
+// startup checks that the process is still starting (before Run).
+func (p *Process) startupLocked(what string) error {
+	if p.running || p.done {
+		return fmt.Errorf("graceful: %s must be called before Process.Run", what)
+	}
+	return nil
+}
+
+// Listen returns a listener on a stream socket of the process: network is
+// "tcp", "tcp4", "tcp6" or "unix"; address is "host:port" or a socket
+// path, or "systemd:NAME" for the socket systemd passed with
+// FileDescriptorName=NAME. The socket inherited from the previous
+// generation, a supervisor or systemd is used when there is one for the
+// address (found by the exact address string the previous generation used,
+// so that ":0" keeps its port across restarts, or by the address it is
+// bound to); else a socket is bound now.
+//
+// The process keeps its own descriptor of the socket and hands it to the
+// next generation; the returned listener has a descriptor of its own,
+// which its user closes when it stops (a drain), while connections keep
+// queueing on the socket for the successor. Call Listen before Run, and
+// give the listener to a service registered with [Process.Add].
+func (p *Process) Listen(network, address string) (net.Listener, error) {
+	ep, err := parseNetworkAddress(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("graceful: Listen: %w", err)
+	}
+	if ep.packet() {
+		return nil, fmt.Errorf("graceful: Listen(%q, %q): %s is a datagram network: use ListenPacket", network, address, network)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.takeLocked("Listen", ep, socketPerm{})
+	if err != nil {
+		return nil, err
+	}
+	return s.listener()
+}
+
+// ListenPacket is [Process.Listen] for datagram sockets: network is
+// "udp", "udp4", "udp6" or "unixgram". A datagram socket is handed over
+// like a stream socket; datagrams that arrive while no generation reads
+// wait in its receive buffer, up to its size.
+func (p *Process) ListenPacket(network, address string) (net.PacketConn, error) {
+	ep, err := parseNetworkAddress(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("graceful: ListenPacket: %w", err)
+	}
+	if !ep.packet() {
+		return nil, fmt.Errorf("graceful: ListenPacket(%q, %q): %s is a stream network: use Listen", network, address, network)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.takeLocked("ListenPacket", ep, socketPerm{})
+	if err != nil {
+		return nil, err
+	}
+	return s.packetConn()
+}
+
+func (p *Process) takeLocked(what string, ep endpoint, perm socketPerm) (*socket, error) {
+	if err := p.startupLocked(what); err != nil {
+		return nil, err
+	}
+	if err := perm.check(); err != nil {
+		return nil, fmt.Errorf("graceful: %s: %w", ep, err)
+	}
+	s, err := p.socks.take(ep, perm, false)
+	if err != nil {
+		return nil, fmt.Errorf("graceful: %s: %w", ep, err)
+	}
+	p.logger.Debug("socket ready", "address", s.name, "bound", formatAddr(s.addr), "from", s.from)
+	return s, nil
+}
+
+// NewServer returns an HTTP server for address whose listener is ready: a
+// socket inherited or bound as [Process.Listen] does. Call
+// [Server.CreateListenerTLS] on the result to serve HTTPS on it.
 //
 // The Process serves the server from [Process.Run] and shuts it down with
 // the process; the configured health paths are answered before cfg's
-// handler sees the request.
+// handler sees the request. After a rollback (see
+// [ProcessConfig.Probation]) the process serves a new Server with the same
+// settings: the one returned here has stopped.
 func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	ep, err := parseAddress(address)
 	if err != nil {
@@ -194,63 +414,103 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running || p.done {
-		return nil, errors.New("graceful: NewServer must be called before Process.Run")
-	}
-	for _, o := range p.owned {
-		if o.name == address {
-			return nil, fmt.Errorf("graceful: the process already has a server for %s", address)
-		}
-	}
-	perm := cfg.socketPerm()
-	if ep.network == "unix" {
-		if err := perm.check(); err != nil {
-			return nil, fmt.Errorf("graceful: server %s: %w", address, err)
-		}
-	}
-	ln, from, err := p.claimLocked(address, ep)
+	s, err := p.takeLocked("NewServer", ep, cfg.socketPerm())
 	if err != nil {
 		return nil, err
-	}
-	if ln == nil {
-		if ln, err = listen(context.Background(), ep, perm); err != nil {
-			return nil, fmt.Errorf("graceful: %w%s", err, p.unclaimedHintLocked())
-		}
-		from = "bound"
-	} else if ep.network == "unix" {
-		// The settings may have changed since the socket was bound.
-		if err := perm.apply(ep.address); err != nil {
-			closeInherited([]inheritedListener{{ln: ln}})
-			return nil, fmt.Errorf("graceful: %w", err)
-		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = p.logger
 	}
-	cfg.Listeners = []net.Listener{ln}
 	cfg.Handler = p.healthHandler(cfg.Handler)
-	s := New(address, 0, cfg)
-	s.mu.Lock()
-	s.setListenersLocked([]net.Listener{ln})
-	s.mu.Unlock()
-	p.servers = append(p.servers, s)
-	p.owned = append(p.owned, ownedListener{name: address, ln: ln, ep: ep})
-	p.logger.Debug("listener ready", "address", address, "listening", formatAddr(ln.Addr()), "source", from)
-	return s, nil
+	u := &unit{address: address, cfg: cfg, sock: s}
+	srv, err := u.newServer(nil)
+	if err != nil {
+		return nil, err
+	}
+	p.units = append(p.units, u)
+	return srv, nil
 }
 
-// unclaimedHintLocked names the inherited sockets no server has claimed,
-// for an error about binding: a socket systemd passed on another address
-// than the configured one is the usual cause of "address already in use".
-func (p *Process) unclaimedHintLocked() string {
-	if len(p.inherited) == 0 {
-		return ""
+// newServer makes the unit's server on a fresh listener of its socket,
+// with TLS when tlsConfig is set.
+func (u *unit) newServer(tlsConfig *tls.Config) (*Server, error) {
+	ln, err := u.sock.listener()
+	if err != nil {
+		return nil, fmt.Errorf("graceful: %w", err)
 	}
-	names := make([]string, 0, len(p.inherited))
-	for _, in := range p.inherited {
-		names = append(names, fmt.Sprintf("%s (%s, from %s)", formatAddr(in.ln.Addr()), in.name, in.from))
+	cfg := u.cfg
+	cfg.Listeners = []net.Listener{ln}
+	srv := New(u.address, 0, cfg)
+	srv.mu.Lock()
+	srv.setListenersLocked([]net.Listener{ln})
+	var tlsErr error
+	if tlsConfig != nil {
+		tlsErr = srv.createListenerLocked(tlsConfig)
 	}
-	return fmt.Sprintf(" (inherited sockets that match no server address: %s)", strings.Join(names, ", "))
+	srv.mu.Unlock()
+	if tlsErr != nil {
+		_ = ln.Close()
+		return nil, tlsErr
+	}
+	u.srv, u.svc = srv, srv
+	return srv, nil
+}
+
+// Add registers a service that Run serves and shuts down in step with the
+// process's HTTP servers: the readiness endpoint, the shutdown delay, the
+// handover on restart and the drain apply to it alike. Take its sockets
+// from [Process.Listen] or [Process.ListenPacket]. Call Add before Run.
+func (p *Process) Add(svc Service) error {
+	if svc == nil {
+		return errors.New("graceful: Process.Add: nil service")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.startupLocked("Add"); err != nil {
+		return err
+	}
+	if s, ok := svc.(*Server); ok {
+		for _, u := range p.units {
+			if u.srv == s {
+				return fmt.Errorf("graceful: server %s was made by NewServer: the process serves it already", s.describe())
+			}
+		}
+	}
+	p.units = append(p.units, &unit{svc: svc})
+	return nil
+}
+
+// Restart starts the next generation, as the restart signal does, and
+// returns its outcome: nil once the new generation is ready and this
+// process has begun to drain (Run is then about to return), an error
+// saying why otherwise, in which case this process goes on serving.
+// Cancelling ctx abandons the restart. A restart requested while another
+// is under way returns [ErrRestartInProgress]; on a generation that has
+// handed over, or is not running, Restart returns an error wrapping
+// [ErrNotRunning] at once. In a worker, the supervisor performs the
+// restart.
+func (p *Process) Restart(ctx context.Context) error {
+	p.mu.Lock()
+	running := p.running && !p.done
+	p.mu.Unlock()
+	if !running {
+		return ErrNotRunning
+	}
+	req := restartRequest{ctx: ctx, result: make(chan error, 1)}
+	select {
+	case p.requests <- req:
+	case <-p.loopDone:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.result
+}
+
+// Stopping reports whether the process has stopped being ready: a
+// shutdown was requested, or it handed over to a successor.
+func (p *Process) Stopping() bool {
+	return p.stopping.Load()
 }
 
 // healthHandler answers the configured readiness and liveness paths and

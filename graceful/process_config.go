@@ -54,6 +54,17 @@ type ProcessConfig struct {
 	// generation exits. At least 2.
 	MaxGenerations int
 
+	// Probation is how long, after a restart, the old generation keeps
+	// its copies of the sockets (it no longer accepts) so that it can
+	// take over again if the new one dies: a new generation that exits
+	// within Probation of becoming ready, without having handed over or
+	// been asked to stop, is rolled back from, and the old one serves
+	// again. Connections queued on the sockets meanwhile are served;
+	// requests in flight on the process that died are lost. 0 turns
+	// rollback off. In supervisor mode the previous worker is the one
+	// that serves again.
+	Probation time.Duration
+
 	// PIDFile, when set, is written atomically with the PID of the
 	// process that serves, before it reports ready, and removed at the
 	// final shutdown.
@@ -92,6 +103,7 @@ const (
 	DefaultUpgradeTimeout    = time.Minute
 	DefaultMaxGenerations    = 3
 	DefaultShutdownDelay     = 0
+	DefaultProbation         = 5 * time.Second
 )
 
 // DefaultProcessConfig returns the process settings used when nothing else
@@ -104,5 +116,6 @@ func DefaultProcessConfig() ProcessConfig {
 		UpgradeTimeout: DefaultUpgradeTimeout,
 		MaxGenerations: DefaultMaxGenerations,
 		ShutdownDelay:  DefaultShutdownDelay,
+		Probation:      DefaultProbation,
 	}
 }

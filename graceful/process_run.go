@@ -4,257 +4,492 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
 
-// Run serves every server made with [Process.NewServer], reports the
-// process ready, and then handles its lifecycle until this generation is
-// done:
+// Run serves every server made with [Process.NewServer] and every service
+// given to [Process.Add], reports the process ready, and then handles its
+// lifecycle until this generation is done:
 //
 //   - the restart signal (or [Process.Restart]) starts the next
-//     generation; once it is ready, this process stops accepting, drains
-//     and Run returns nil. A failed restart changes nothing.
+//     generation; once it is ready, this process stops accepting and
+//     drains. A failed restart changes nothing. After the drain the
+//     process waits out [ProcessConfig.Probation] (unless the new
+//     generation hands over or stops first): if the new generation dies
+//     in that time, this one serves again ("rolled back") and Run goes
+//     on; otherwise Run returns nil.
 //   - SIGTERM, SIGINT or the end of ctx start a graceful shutdown: the
 //     readiness endpoint turns 503, the process keeps serving for
 //     [ProcessConfig.ShutdownDelay] (a second signal skips the rest), then
-//     every server drains and Run returns nil.
+//     everything drains and Run returns nil.
+//
+// In a worker (supervisor mode), the supervisor decides restarts: it
+// tells the worker to drain, or to serve again.
 //
 // Everything the program does before Run counts as start-up: a new
 // generation that fails before Run never replaces the old one. Run returns
-// an error when a server fails or the process cannot report ready.
+// an error when a server or service fails or the process cannot report
+// ready.
 func (p *Process) Run(ctx context.Context) error {
-	p.mu.Lock()
-	if p.running || p.done {
-		p.mu.Unlock()
-		return errors.New("graceful: Process.Run called twice")
+	units, err := p.beginRun()
+	if err != nil {
+		return err
 	}
-	// A server closed before Run (a caller that gave up on a set of
-	// servers half-way) is not served, and its socket is not handed on.
-	var servers []*Server
-	var owned []ownedListener
-	for i, s := range p.servers {
-		if !s.isStopping() {
-			servers = append(servers, s)
-			owned = append(owned, p.owned[i])
-		}
-	}
-	p.servers, p.owned = servers, owned
-	if len(servers) == 0 {
-		p.mu.Unlock()
-		return errors.New("graceful: Process.Run: no servers; create them with Process.NewServer first")
-	}
-	p.running = true
-	servers = slices.Clone(servers)
-	p.mu.Unlock()
 	defer p.finish()
-	if p.cfg.Mode == RestartModeSupervisor && !p.worker {
-		return p.supervise(ctx)
-	}
 
 	stopCh := make(chan os.Signal, 4)
 	p.sys.notifySignals(stopCh, stopSignals...)
 	defer p.sys.stopSignals(stopCh)
-	p.dropEarlyRestartSignals()
-	p.closeUnclaimed()
 
-	serveErrs := make(chan error, len(servers))
-	var serving sync.WaitGroup
-	for _, s := range servers {
-		serving.Go(func() {
-			if err := s.Serve(context.Background()); err != nil {
-				serveErrs <- err
+	set := p.serve(units)
+	if err := p.becomeReady(); err != nil {
+		p.markStopping()
+		set.drain(p.logger)
+		p.closeSockets()
+		return err
+	}
+	return p.loop(ctx, stopCh, set)
+}
+
+// beginRun checks that Run may start and returns the units to serve.
+func (p *Process) beginRun() ([]*unit, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running || p.done {
+		return nil, errors.New("graceful: Process.Run called twice")
+	}
+	// A server closed before Run (a caller that gave up on it half-way)
+	// is not served, and its socket is not handed on.
+	var units []*unit
+	for _, u := range p.units {
+		if u.srv != nil && u.srv.isStopping() {
+			p.socks.drop(u.sock)
+			continue
+		}
+		units = append(units, u)
+	}
+	p.units = units
+	if len(units) == 0 {
+		return nil, errors.New("graceful: Process.Run: nothing to serve; create servers with Process.NewServer or add services with Process.Add first")
+	}
+	p.running = true
+	// Sockets inherited and not asked for are not this generation's: an
+	// address the configuration no longer names is closed here, not
+	// handed on.
+	for _, s := range p.socks.inherited {
+		p.logger.Info("closing an inherited socket nothing asked for", "name", s.name, "bound", formatAddr(s.addr), "from", s.from)
+		p.unstoreSocket(s)
+		s.close()
+	}
+	p.socks.inherited = nil
+	return slices.Clone(units), nil
+}
+
+// serveSet is one round of serving the units: from Run, or from a
+// rollback.
+type serveSet struct {
+	units []*unit
+	svcs  []Service
+	errs  chan error
+	wg    sync.WaitGroup
+}
+
+// serve starts serving every unit.
+func (p *Process) serve(units []*unit) *serveSet {
+	set := &serveSet{units: units, errs: make(chan error, len(units))}
+	for _, u := range units {
+		svc := u.svc
+		set.svcs = append(set.svcs, svc)
+		set.wg.Go(func() {
+			err := svc.Serve(context.Background())
+			if err != nil && !errors.Is(err, ErrServerClosed) {
+				set.errs <- err
 			}
 		})
 	}
-	defer serving.Wait()
-
-	if err := p.becomeReady(); err != nil {
-		p.shutdownServers(servers)
-		return err
-	}
-	return p.loop(ctx, servers, stopCh, serveErrs, p.readControl())
+	return set
 }
 
-// readControl delivers a worker's commands from its supervisor: "drain",
-// or "gone" when the pipe ends. It returns nil outside worker mode.
-func (p *Process) readControl() <-chan string {
-	if p.control == nil {
-		return nil
+// drain shuts every service of the set down at once and waits for all of
+// them, and for their Serve calls to return.
+func (s *serveSet) drain(logger interface {
+	Warn(msg string, args ...any)
+}) {
+	var wg sync.WaitGroup
+	for _, svc := range s.svcs {
+		wg.Go(func() {
+			if err := svc.Shutdown(context.Background()); err != nil {
+				logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
+			}
+		})
 	}
-	ch := make(chan string, 1)
-	go func() {
-		defer p.control.Close()
-		buf := make([]byte, 64)
-		for {
-			n, err := p.control.Read(buf)
-			if n > 0 && strings.Contains(string(buf[:n]), controlDrain) {
-				ch <- controlDrain
-				return
-			}
-			if err != nil {
-				ch <- "gone"
-				return
-			}
-		}
-	}()
-	return ch
+	wg.Wait()
+	s.wg.Wait()
 }
 
-// loop is the lifecycle state machine of a serving process.
-func (p *Process) loop(ctx context.Context, servers []*Server, stopCh <-chan os.Signal, serveErrs <-chan error, control <-chan string) error {
-	upgradeDone := make(chan upgradeResult, 1)
-	var cancelUpgrade context.CancelFunc
-	upgrading := false
-	startUpgrade := func(parent context.Context, req *restartRequest) {
-		upgrading = true
-		var upCtx context.Context
-		upCtx, cancelUpgrade = context.WithCancel(parent)
-		go func() {
-			c, err := p.upgrade(upCtx)
-			upgradeDone <- upgradeResult{child: c, err: err, req: req}
-		}()
+func describeService(svc Service) string {
+	if s, ok := svc.(*Server); ok {
+		return s.describe()
 	}
-	finishUpgrade := func(r upgradeResult) {
-		upgrading = false
-		cancelUpgrade()
-		if r.req != nil {
-			r.req.result <- r.err
-		}
-	}
-	// abortUpgrade gives up on a restart under way. It returns the
-	// successor if it became ready in the meantime: it serves, so this
-	// process must hand over rather than clean up as the last one.
-	abortUpgrade := func(why error) child {
-		if !upgrading {
-			return nil
-		}
-		cancelUpgrade()
-		r := <-upgradeDone
-		if r.err != nil {
-			r.err = fmt.Errorf("%w: %w", why, r.err)
-		}
-		finishUpgrade(r)
-		return r.child
-	}
+	return fmt.Sprintf("%T", svc)
+}
 
+// loop is the lifecycle of a serving generation.
+func (p *Process) loop(ctx context.Context, stopCh <-chan os.Signal, set *serveSet) error {
+	r := newRestarter(p.startSuccessor)
+	var pending *restartRequest // a worker's Restart, waiting for its supervisor
 	for {
 		select {
 		case sig := <-p.sigCh:
 			switch {
-			case p.worker:
-				p.logger.Info("restart signal ignored: the supervisor restarts workers", "signal", sig)
-				continue
-			case upgrading:
-				p.logger.Info("restart signal coalesced into the restart under way", "signal", sig)
-				continue
+			case p.role == RoleWorker:
+				p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead", "signal", sig, "supervisor_pid", p.ancestors[0])
+			case r.signal():
+				p.logger.Info("restart requested", "signal", sig)
+			default:
+				p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
 			}
-			p.logger.Info("restart requested", "signal", sig)
-			startUpgrade(context.Background(), nil)
 
-		case req := <-p.restartReq:
+		case req := <-p.requests:
 			switch {
-			case p.worker:
-				req.result <- fmt.Errorf("graceful: this worker cannot restart itself: its supervisor (pid %d) restarts workers on %v", p.ancestors[0], p.cfg.RestartSignal)
-				continue
-			case upgrading:
+			case p.role != RoleWorker:
+				if !r.busy() {
+					p.logger.Info("restart requested", "by", "Restart")
+				}
+				r.request(req)
+			case pending != nil:
 				req.result <- ErrRestartInProgress
+			default:
+				if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
+					req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
+					continue
+				}
+				pending = &req
+			}
+
+		case res := <-r.results:
+			res = r.finish(res)
+			if res.err == nil {
+				if r.takeAgain() {
+					p.logger.Info("restart requested during the restart: passed on to the new generation", "child_pid", res.c.pid())
+					res.c.signal(p.cfg.RestartSignal)
+				}
+				next, err := p.handOver(stopCh, set, res.c)
+				if next == nil {
+					return err
+				}
+				set = next
 				continue
 			}
-			p.logger.Info("restart requested", "by", "Restart")
-			startUpgrade(req.ctx, &req)
-
-		case r := <-upgradeDone:
-			finishUpgrade(r)
-			if r.err == nil {
-				return p.handOver(servers, r.child.pid())
+			if r.takeAgain() {
+				p.logger.Info("restart requested during the failed one: starting it")
+				r.signal()
 			}
 
-		case cmd := <-control:
-			if cmd == controlDrain {
-				return p.handOver(servers, p.ancestors[0])
+		case m, ok := <-p.parentMsgs:
+			if !ok {
+				p.parentMsgs = nil
+				if p.role == RoleWorker {
+					p.logger.Warn("the supervisor is gone; shutting down")
+					return p.shutdown(nil, set, "supervisor gone")
+				}
+				continue
 			}
-			p.logger.Warn("the supervisor is gone; shutting down")
-			return p.shutdown(servers, nil, "supervisor gone")
+			switch m.Type {
+			case msgTotals:
+				p.totals.merge(m.Totals)
+			case msgRestarted:
+				if pending != nil {
+					var err error
+					if m.Error != "" {
+						err = errors.New(m.Error)
+					}
+					pending.result <- err
+					pending = nil
+				}
+			case msgDrain:
+				if pending != nil {
+					pending.result <- nil
+					pending = nil
+				}
+				next, err := p.handOver(stopCh, set, nil)
+				if next == nil {
+					return err
+				}
+				set = next
+			}
 
-		case err := <-serveErrs:
-			if c := abortUpgrade(errors.New("a server failed")); c != nil {
-				return p.handOver(servers, c.pid())
+		case err := <-set.errs:
+			if res, ok := r.abort(errors.New("a service failed")); ok && res.err == nil {
+				p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
+				_, _ = p.handOver(stopCh, set, res.c)
+				return err
 			}
-			p.logger.Error("a server failed; shutting the process down", "error", err)
-			p.stopping.Store(true)
-			p.shutdownServers(servers)
-			if !p.worker {
-				p.notify("STOPPING=1")
-				p.cleanUpFinal()
-			}
-			return err
+			p.logger.Error("a service failed; shutting the process down", "error", err)
+			return errors.Join(err, p.shutdown(nil, set, "a service failed"))
 
 		case sig := <-stopCh:
-			if c := abortUpgrade(errors.New("the process is shutting down")); c != nil {
-				return p.handOver(servers, c.pid())
+			if res, ok := r.abort(errors.New("the process is shutting down")); ok && res.err == nil {
+				next, err := p.handOver(stopCh, set, res.c)
+				if next == nil {
+					return err
+				}
+				set = next
+				continue
 			}
-			return p.shutdown(servers, stopCh, sig.String())
+			return p.shutdown(stopCh, set, sig.String())
 
 		case <-ctx.Done():
-			if c := abortUpgrade(errors.New("the process is shutting down")); c != nil {
-				return p.handOver(servers, c.pid())
+			if res, ok := r.abort(errors.New("the process is shutting down")); ok && res.err == nil {
+				_, err := p.handOver(nil, set, res.c)
+				return err
 			}
-			return p.shutdown(servers, stopCh, "context: "+context.Cause(ctx).Error())
+			return p.shutdown(nil, set, "context: "+context.Cause(ctx).Error())
 		}
 	}
 }
 
-// Restart starts the next generation, as the restart signal does, and
-// returns its outcome: nil once the new generation is ready and this
-// process has begun to drain (Run is then about to return), an error
-// saying why otherwise, in which case this process goes on serving.
-// Cancelling ctx abandons the restart. A restart requested while another
-// is under way returns [ErrRestartInProgress].
-func (p *Process) Restart(ctx context.Context) error {
+// startSuccessor starts the next generation in re-exec mode.
+func (p *Process) startSuccessor(ctx context.Context) (child, error) {
+	if p.pid == 1 {
+		return nil, p.restartRefused(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
+	}
+	live := p.liveAncestors()
+	if len(live)+2 > p.cfg.MaxGenerations {
+		return nil, p.restartRefused(fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
+			ErrTooManyGenerations, live, p.cfg.MaxGenerations))
+	}
 	p.mu.Lock()
-	running := p.running && !p.done
+	socks := slices.Clone(p.socks.owned)
 	p.mu.Unlock()
-	if !running {
-		return ErrNotRunning
-	}
-	req := restartRequest{ctx: ctx, result: make(chan error, 1)}
-	select {
-	case p.restartReq <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-req.result
+	return p.startNext(ctx, startOptions{
+		role:       roleNameProcess,
+		generation: p.generation + 1,
+		ancestors:  append(live, p.pid),
+		sockets:    socks,
+		reload:     true,
+	})
 }
 
-// dropEarlyRestartSignals discards restart signals that arrived while the
-// process was starting: it was not ready to restart, and it must not die
-// of them.
-func (p *Process) dropEarlyRestartSignals() {
-	for {
+// restartRefused logs and counts a restart that was refused before any
+// process started, and tells systemd the reload it asked for is over.
+func (p *Process) restartRefused(err error) error {
+	p.totals.add(totalRestartsFailed, 1)
+	p.logger.Error("restart failed; still serving", "reason", err.Error())
+	if p.role != RoleWorker {
+		p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
+		p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
+	}
+	return err
+}
+
+// liveAncestors returns the older generations that are still running.
+func (p *Process) liveAncestors() []int {
+	var live []int
+	for _, pid := range p.ancestors {
+		if p.sys.processAlive(pid) {
+			live = append(live, pid)
+		}
+	}
+	return live
+}
+
+// handOver drains this generation once its successor is ready (succ, in
+// re-exec mode) or its supervisor says so (a worker, succ nil), and keeps
+// the sockets for the probation. It returns the new serving set if the
+// generation rolled back and serves again, else nil once the generation
+// is done.
+func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (*serveSet, error) {
+	p.markStopping()
+	begin := time.Now()
+	if succ != nil {
+		if p.parent != nil {
+			// This generation's own parent may be waiting out a
+			// probation on it: it is over.
+			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+		}
+		p.logger.Info("handed over; draining", "to_pid", succ.pid())
+	} else {
+		p.logger.Info("told to drain by the supervisor; draining")
+	}
+	drained := make(chan struct{})
+	go func() {
+		set.drain(p.logger)
+		close(drained)
+	}()
+
+	// The probation: until it ends, a successor that dies is rolled back
+	// from. In a worker the supervisor keeps the time.
+	inProbation := p.role == RoleWorker || (p.cfg.Probation > 0 && p.canResume())
+	var timeout <-chan time.Time
+	var succMsgs <-chan linkMsg
+	var succExited <-chan struct{}
+	if succ != nil {
+		succMsgs, succExited = succ.messages(), succ.exited()
+		if inProbation {
+			t := time.NewTimer(p.cfg.Probation)
+			defer t.Stop()
+			timeout = t.C
+		}
+	}
+	isDrained, stopAsked := false, false
+	for !isDrained || inProbation {
 		select {
+		case <-drained:
+			isDrained = true
+			p.logger.Info("drained", "took", time.Since(begin).Round(time.Millisecond), "probation", inProbation)
+		case <-timeout:
+			inProbation = false
+		case m, ok := <-succMsgs:
+			if !ok {
+				succMsgs = nil
+				continue
+			}
+			if m.Type == msgReleased {
+				inProbation = false
+			}
+		case <-succExited:
+			succExited = nil
+			if inProbation && !stopAsked {
+				p.logger.Error("the new generation died within the probation; rolling back",
+					"child_pid", succ.pid(), "child_exit", succ.exitStatus(), "after", time.Since(begin).Round(time.Millisecond))
+				return p.rollBack(drained)
+			}
+		case m, ok := <-p.parentMsgs:
+			if !ok {
+				p.parentMsgs = nil
+				if p.role == RoleWorker {
+					inProbation = false // the supervisor is gone
+				}
+				continue
+			}
+			switch m.Type {
+			case msgTotals:
+				p.totals.merge(m.Totals)
+			case msgRelease:
+				inProbation = false
+			case msgResume:
+				if p.role == RoleWorker && !stopAsked {
+					p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
+					return p.rollBack(drained)
+				}
+			}
+		case sig := <-stopCh:
+			// A stop while draining: go on draining, and never serve again.
+			stopAsked, inProbation = true, false
+			p.logger.Info("stop requested while draining: no rollback", "signal", sig)
 		case sig := <-p.sigCh:
-			p.logger.Warn("restart signal received before the process was ready: ignored", "signal", sig)
-		default:
-			return
+			p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
+		case req := <-p.requests:
+			req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
+		}
+	}
+	p.closeSockets()
+	if succ != nil {
+		// The successor's counters go on from this generation's last.
+		_ = succ.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
+	}
+	p.logger.Info("handed over and drained; exiting", "took", time.Since(begin).Round(time.Millisecond))
+	return nil, nil
+}
+
+// canResume reports whether every unit can serve again after its
+// shutdown, which a rollback needs.
+func (p *Process) canResume() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.units {
+		if u.sock != nil {
+			continue // made by NewServer: rebuilt
+		}
+		if _, ok := u.svc.(ResumableService); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// rollBack makes this generation serve again after its successor died.
+// The drain of what was in flight before goes on (drained is closed when
+// it is over); the new round serves fresh servers on the same sockets.
+func (p *Process) rollBack(drained <-chan struct{}) (*serveSet, error) {
+	p.mu.Lock()
+	units := slices.Clone(p.units)
+	var errs []error
+	for _, u := range units {
+		if u.sock != nil {
+			if _, err := u.newServer(u.srv.tlsConfig); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := u.svc.(ResumableService).Resume(); err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
+		}
+	}
+	p.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		p.logger.Error("rollback failed: shutting down", "error", err)
+		<-drained
+		p.closeSockets()
+		return nil, err
+	}
+	p.totals.add(totalRollbacks, 1)
+	p.stopping.Store(false)
+	if p.role != RoleWorker {
+		if p.cfg.PIDFile != "" {
+			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+				p.logger.Warn("rolled back, but the PID file could not be written", "error", err)
+			}
+		}
+		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
+	}
+	set := p.serve(units) // the old round finishes its drain on its own
+	p.logger.Warn("rolled back: serving again", "generation", p.generation)
+	return set, nil
+}
+
+// markStopping turns readiness to 503 and tells the services that care.
+func (p *Process) markStopping() {
+	if p.stopping.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	units := slices.Clone(p.units)
+	p.mu.Unlock()
+	for _, u := range units {
+		if s, ok := u.svc.(StoppingService); ok {
+			s.Stopping()
 		}
 	}
 }
 
-// becomeReady writes the PID file, tells the parent generation (if any)
-// and systemd that this process serves.
+// becomeReady tells whoever waits that this process serves: the parent
+// generation or the supervisor, systemd, the PID file.
 func (p *Process) becomeReady() error {
-	if p.worker {
+	if p.role == RoleWorker {
 		// The supervisor is the service for the outside world: the PID
-		// file and systemd hear of it, not of its workers.
-		if err := p.parent.reportReady(p.pid); err != nil {
-			return fmt.Errorf("graceful: %w", err)
+		// file and systemd hear of it, not of its workers. It gets the
+		// worker's sockets, to hand to the next worker.
+		p.mu.Lock()
+		var names []handoverSocket
+		var fds []int
+		for _, s := range p.socks.owned {
+			if s.fd >= 0 {
+				names = append(names, handoverSocket{Name: s.name, FdName: s.fdName})
+				fds = append(fds, s.fd)
+			}
 		}
-		p.parent = nil
-		p.logger.Info("worker ready", "servers", p.serverAddresses())
+		p.mu.Unlock()
+		if err := p.parent.send(linkMsg{Type: msgReady, PID: p.pid, Sockets: names}, fds...); err != nil {
+			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
+		}
+		p.stderr.switchAway()
+		p.logger.Info("ready", "serving", p.unitNames())
 		return nil
 	}
 	if p.cfg.PIDFile != "" {
@@ -262,39 +497,37 @@ func (p *Process) becomeReady() error {
 			return fmt.Errorf("graceful: %w", err)
 		}
 	}
+	p.mu.Lock()
+	owned := slices.Clone(p.socks.owned)
+	p.mu.Unlock()
+	p.storeSockets(owned)
 	if p.parent != nil {
 		// systemd first: once the parent hears we are ready it drains,
 		// and systemd must already follow the new main PID.
 		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d)", p.pid, p.generation))
-		if err := p.parent.reportReady(p.pid); err != nil {
-			return fmt.Errorf("graceful: %w", err)
+		if err := p.parent.send(linkMsg{Type: msgReady, PID: p.pid}); err != nil {
+			// The parent died during the handover: this process goes
+			// on alone.
+			p.logger.Warn("the previous generation is gone; serving alone", "error", err)
 		}
-		p.parent = nil
+		p.stderr.switchAway()
 	} else {
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation))
 	}
-	p.logger.Info("ready", "servers", p.serverAddresses())
-	return nil
-}
-
-// handOver drains this generation after its successor became ready (or,
-// for a worker, when its supervisor asks). The PID file, unix socket files
-// and systemd's main PID now belong to someone else: nothing of them is
-// touched.
-func (p *Process) handOver(servers []*Server, to int) error {
-	p.stopping.Store(true)
-	begin := time.Now()
-	p.logger.Info("handed over; draining", "to_pid", to)
-	p.shutdownServers(servers)
-	p.logger.Info("drained; exiting", "took", time.Since(begin).Round(time.Millisecond))
+	p.logger.Info("ready", "serving", p.unitNames())
 	return nil
 }
 
 // shutdown performs the final, graceful shutdown of the process.
-func (p *Process) shutdown(servers []*Server, stopCh <-chan os.Signal, cause string) error {
-	p.stopping.Store(true)
+func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string) error {
+	p.markStopping()
+	if p.role == RoleProcess && p.parent != nil {
+		// A parent in probation must not take over from a process that
+		// was asked to stop.
+		_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+	}
 	p.logger.Info("shutting down", "cause", cause)
-	if !p.worker {
+	if p.role != RoleWorker {
 		p.notify("STOPPING=1")
 	}
 	if d := p.cfg.ShutdownDelay; d > 0 && stopCh != nil {
@@ -308,29 +541,17 @@ func (p *Process) shutdown(servers []*Server, stopCh <-chan os.Signal, cause str
 		t.Stop()
 	}
 	begin := time.Now()
-	p.shutdownServers(servers)
-	if !p.worker {
+	set.drain(p.logger)
+	if p.role != RoleWorker {
 		p.cleanUpFinal()
 	}
+	p.closeSockets()
 	p.logger.Info("stopped", "drain_took", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
-// shutdownServers drains every server at once and waits for all of them.
-func (p *Process) shutdownServers(servers []*Server) {
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(func() {
-			if err := s.Shutdown(context.Background()); err != nil {
-				p.logger.Warn("shutdown cut requests", "address", s.describe(), "error", err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 // cleanUpFinal removes what only the last generation owns: the PID file
-// (if it still names this process) and unix socket files.
+// (if it still names this process) and unix socket files it bound.
 func (p *Process) cleanUpFinal() {
 	if p.cfg.PIDFile != "" {
 		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
@@ -338,46 +559,63 @@ func (p *Process) cleanUpFinal() {
 		}
 	}
 	p.mu.Lock()
-	owned := slices.Clone(p.owned)
+	owned := slices.Clone(p.socks.owned)
 	p.mu.Unlock()
-	for _, o := range owned {
-		if o.ep.network == "unix" {
-			if err := os.Remove(o.ep.address); err != nil && !errors.Is(err, os.ErrNotExist) {
-				p.logger.Warn("remove unix socket file", "path", o.ep.address, "error", err)
-			}
-		}
+	for _, s := range owned {
+		removeSocketFile(s, p.logger)
 	}
 }
 
-// closeListeners closes the listeners of servers that never served (a
-// supervisor's).
-func (p *Process) closeListeners() {
+// removeSocketFile removes the file of a unix socket that gracekit bound
+// (not one systemd passed: its socket unit owns it).
+func removeSocketFile(s *socket, logger interface {
+	Warn(msg string, args ...any)
+}) {
+	ua, ok := s.addr.(*net.UnixAddr)
+	if !ok || s.from == "systemd" || s.fdName != "" || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
+		return
+	}
+	if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
+	}
+}
+
+// closeSockets closes the process's own descriptors of its sockets.
+func (p *Process) closeSockets() {
 	p.mu.Lock()
-	servers := slices.Clone(p.servers)
-	p.mu.Unlock()
-	for _, s := range servers {
-		_ = s.Close(context.Background())
+	defer p.mu.Unlock()
+	for _, s := range p.socks.owned {
+		s.close()
 	}
 }
 
-// finish marks the process done and releases its signal handlers.
+// finish marks the process done and releases its signal handlers and its
+// link to the parent; a worker hands its supervisor its counters.
 func (p *Process) finish() {
 	p.sys.stopSignals(p.sigCh)
 	p.mu.Lock()
 	p.done = true
 	p.mu.Unlock()
+	close(p.loopDone)
 	if p.parent != nil {
+		if p.role == RoleWorker {
+			_ = p.parent.send(linkMsg{Type: msgTotals, Totals: p.totals.ownSnapshot()})
+		}
 		p.parent.close()
-		p.parent = nil
 	}
 }
 
-func (p *Process) serverAddresses() []string {
+// unitNames names what the process serves, for logs.
+func (p *Process) unitNames() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	addrs := make([]string, 0, len(p.servers))
-	for _, s := range p.servers {
-		addrs = append(addrs, s.GetListenedAddress())
+	names := make([]string, 0, len(p.units))
+	for _, u := range p.units {
+		if u.srv != nil {
+			names = append(names, u.srv.GetListenedAddress())
+		} else {
+			names = append(names, describeService(u.svc))
+		}
 	}
-	return addrs
+	return names
 }

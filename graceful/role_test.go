@@ -37,6 +37,9 @@ const (
 	envDelay     = "GRACEFUL_TEST_SHUTDOWN_DELAY"
 	envSignal    = "GRACEFUL_TEST_SIGNAL"
 	envMode      = "GRACEFUL_TEST_MODE"
+	// envProbation sets ProcessConfig.Probation; unset, it is 0 (off), so
+	// that an old generation exits as soon as it has drained.
+	envProbation = "GRACEFUL_TEST_PROBATION"
 )
 
 func TestMain(m *testing.M) {
@@ -83,6 +86,10 @@ func serverRole() int {
 	}
 	if d, err := time.ParseDuration(os.Getenv(envDelay)); err == nil {
 		pcfg.ShutdownDelay = d
+	}
+	pcfg.Probation = 0
+	if d, err := time.ParseDuration(os.Getenv(envProbation)); err == nil {
+		pcfg.Probation = d
 	}
 	if n, err := strconv.Atoi(os.Getenv(envMaxGen)); err == nil {
 		pcfg.MaxGenerations = n
@@ -214,6 +221,12 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 func waitGate(name string) error {
 	if strings.ContainsAny(name, "/.") {
 		return fmt.Errorf("bad gate name %q", name)
+	}
+	// The marker tells the test which process waits here (the output of
+	// a process that is starting is held by its parent).
+	marker := filepath.Join(os.Getenv(envGates), name+".waiting")
+	if err := os.WriteFile(marker, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return fmt.Errorf("gate %s: %w", name, err)
 	}
 	f, err := os.OpenFile(filepath.Join(os.Getenv(envGates), name), os.O_RDONLY, 0)
 	if err != nil {

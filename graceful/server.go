@@ -43,8 +43,9 @@ type Server struct {
 	raw         []net.Listener // listeners as bound or adopted, before TLS
 	listeners   []net.Listener // what Serve accepts on
 	https       bool
-	fdFile      *os.File // the duplicate handed out by Fd, closed at the end
-	unlinkPaths []string // unix socket paths this server created
+	tlsConfig   *tls.Config // as CreateListenerTLS made it
+	fdFile      *os.File    // the duplicate handed out by Fd, closed at the end
+	unlinkPaths []string    // unix socket paths this server created
 	serving     bool
 	stopping    bool
 	drain       *drainState
@@ -140,7 +141,7 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		return ErrServerClosed
 	case s.serving:
 		return fmt.Errorf("graceful: server %s is already serving", s.describe())
-	case s.https:
+	case s.tlsConfig != nil:
 		return fmt.Errorf("graceful: server %s already serves HTTPS", s.describe())
 	}
 	if len(s.raw) == 0 {
@@ -152,6 +153,7 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 	}
 	if tlsConfig != nil {
 		s.http.TLSConfig = tlsConfig
+		s.tlsConfig = tlsConfig
 		if err := s.configureHTTP2(tlsConfig); err != nil {
 			return fmt.Errorf("graceful: server %s: %w", s.describe(), err)
 		}

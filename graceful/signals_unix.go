@@ -5,6 +5,7 @@ package graceful
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"syscall"
 )
@@ -27,4 +28,34 @@ func SignalByName(name string) (os.Signal, error) {
 		return sig, nil
 	}
 	return nil, fmt.Errorf("unknown restart signal %q: use one of %s", name, strings.Join(RestartSignalNames(), ", "))
+}
+
+// earlyRestart catches the restart signals from the start of a process
+// that a handover started, until NewProcess takes over: a new generation
+// (or worker) must not die of a restart signal while it starts, and the
+// Go runtime kills a program on SIGHUP, SIGUSR1 and SIGUSR2 unless it has
+// asked for them. This is package state because the OS makes it so:
+// signal dispositions belong to the process. The parent could start the
+// child with the signal ignored, but only by unsubscribing every
+// signal.Notify of the program for it.
+var earlyRestart = make(chan os.Signal, 8)
+
+func init() {
+	if _, ok := os.LookupEnv(HandoverEnv); ok {
+		signal.Notify(earlyRestart, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	}
+}
+
+// takeEarlySignals stops the early catching and returns what it caught.
+func takeEarlySignals() []os.Signal {
+	signal.Stop(earlyRestart)
+	var got []os.Signal
+	for {
+		select {
+		case sig := <-earlyRestart:
+			got = append(got, sig)
+		default:
+			return got
+		}
+	}
 }

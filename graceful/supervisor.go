@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -15,246 +17,409 @@ const (
 	respawnMax = 30 * time.Second
 )
 
-// supervisor is the state of a process in supervisor mode.
-type supervisor struct {
-	p        *Process
-	reaper   *reaper
-	gen      int            // generation of the last worker started
-	active   child          // the worker that serves, nil while none does
-	draining map[child]bool // old workers finishing their requests
-	exits    chan child     // workers (active or draining) that exited
+// worker is a worker process as its supervisor sees it.
+type worker struct {
+	c   child
+	gen int
+	// socks are the sockets the worker passed when it became ready: the
+	// supervisor's own descriptors, handed to the next worker.
+	socks []*socket
 }
 
-// supervise runs the process as a supervisor: it keeps the listening
-// sockets and runs the servers in worker processes (the same binary), so
-// that its own PID never changes. A restart starts a new worker, waits
-// until it is ready, then tells the old one to drain; a new worker that
-// fails changes nothing. A worker that dies on its own is replaced, with
-// back-off; meanwhile connections wait in the sockets' queues. SIGTERM or
-// SIGINT are passed to the worker, which drains (after the shutdown
-// delay); the supervisor exits when it has, with its status.
-func (p *Process) supervise(ctx context.Context) error {
+// workerEvent is a message from a worker, or its exit.
+type workerEvent struct {
+	w      *worker
+	msg    linkMsg
+	exited bool
+}
+
+// supervisor is the state of the first process in supervisor mode.
+type supervisor struct {
+	p      *Process
+	reaper *reaper
+	events chan workerEvent
+
+	mu       sync.Mutex
+	gen      int              // generation of the last worker started
+	held     []*socket        // what the next worker gets
+	active   *worker          // the worker that serves, nil while none does
+	previous *worker          // the worker before it, in probation
+	draining map[*worker]bool // old workers finishing their work
+}
+
+// supervise runs the process as a supervisor and returns its exit code.
+// It holds the sockets and runs the program in worker processes (the same
+// binary), so that its own PID never changes. The restart state machine
+// is the one of re-exec mode (restart.go): a restart starts a new worker,
+// waits until it is ready, then tells the old one to drain; a new worker
+// that fails changes nothing. The old worker keeps its sockets for the
+// probation, and serves again if the new one dies in it. A worker that
+// dies otherwise is replaced, with back-off, for as long as the
+// supervisor lives; meanwhile connections wait in the sockets' queues.
+// SIGTERM or SIGINT are passed to the workers, which drain (after the
+// shutdown delay); the supervisor exits when they have, with the serving
+// worker's status.
+func (p *Process) supervise(ctx context.Context) int {
 	stopCh := make(chan os.Signal, 4)
 	p.sys.notifySignals(stopCh, stopSignals...)
 	defer p.sys.stopSignals(stopCh)
-	sv := &supervisor{p: p, draining: map[child]bool{}, exits: make(chan child, 16)}
+	sv := &supervisor{
+		p:        p,
+		events:   make(chan workerEvent, 64),
+		draining: map[*worker]bool{},
+		held:     p.socks.inherited,
+	}
+	p.socks.inherited = nil
 	if p.pid == 1 {
 		sv.reaper = newReaper(p.logger)
 		defer sv.reaper.stop()
 	}
-	p.dropEarlyRestartSignals()
-	p.closeUnclaimed()
-
-	o, err := sv.next(false)
-	first, err := sv.start(ctx, o, err)
+	err := sv.loop(ctx, stopCh)
+	sv.cleanUp()
 	if err != nil {
-		p.closeListeners()
-		p.cleanUpFinal()
-		return fmt.Errorf("graceful: supervisor: the first worker did not start: %w", err)
+		p.logger.Error("supervisor: exiting", "error", err)
+		return 1
 	}
-	sv.activate(first)
-	if err := p.becomeReady(); err != nil {
-		return errors.Join(err, sv.shutdown(stopCh, nil, "cannot report ready"))
-	}
-	return sv.loop(ctx, stopCh)
+	return 0
 }
 
-// next describes the next worker, or says why there may not be one yet.
-// It runs on the supervisor's loop, which owns the worker set.
-func (sv *supervisor) next(reload bool) (startOptions, error) {
+// startWorker starts the next worker and waits until it is ready; it is
+// the restart state machine's start function.
+func (sv *supervisor) startWorker(ctx context.Context) (child, error) {
+	sv.mu.Lock()
 	live := len(sv.draining)
-	if sv.active != nil {
+	reload := sv.active != nil
+	if reload {
 		live++
 	}
 	if live+1 > sv.p.cfg.MaxGenerations {
-		return startOptions{}, fmt.Errorf("%w: %d workers are alive and MaxGenerations is %d; retry once the draining ones have exited",
-			ErrTooManyGenerations, live, sv.p.cfg.MaxGenerations)
+		sv.mu.Unlock()
+		return nil, sv.p.restartRefused(fmt.Errorf("%w: %d workers are alive and MaxGenerations is %d; retry once the draining ones have exited",
+			ErrTooManyGenerations, live, sv.p.cfg.MaxGenerations))
 	}
 	sv.gen++
-	return startOptions{
+	o := startOptions{
+		role:       roleNameWorker,
 		generation: sv.gen,
 		ancestors:  []int{sv.p.pid},
-		mode:       workerMode,
-		reload:     reload,
+		sockets:    slices.Clone(sv.held),
 		reaper:     sv.reaper,
-	}, nil
-}
-
-// start starts a worker described by next and waits until it is ready.
-func (sv *supervisor) start(ctx context.Context, o startOptions, err error) (child, error) {
-	if err != nil {
-		return nil, err
+		reload:     reload,
 	}
+	sv.mu.Unlock()
 	return sv.p.startNext(ctx, o)
 }
 
-// activate makes c the serving worker and watches for its exit.
-func (sv *supervisor) activate(c child) {
-	sv.active = c
+// watch forwards a worker's messages and its exit to the loop.
+func (sv *supervisor) watch(w *worker) {
 	go func() {
-		<-c.exited()
-		sv.exits <- c
-	}()
-}
-
-// workerStart is the outcome of starting a new worker.
-type workerStart struct {
-	c   child
-	err error
-	req *restartRequest // nil when a signal or a respawn asked for it
-}
-
-// upgradeState is the restart under way, if any.
-type upgradeState struct {
-	running bool
-	cancel  context.CancelFunc
-	done    chan workerStart
-}
-
-// takeOver makes the ready worker c the serving one and tells the
-// previous one, if any, to drain (or, failing that, to stop).
-func (sv *supervisor) takeOver(c child) {
-	if old := sv.active; old != nil {
-		sv.draining[old] = true
-		if err := old.requestDrain(); err != nil {
-			sv.p.logger.Warn("could not ask the old worker to drain; stopping it", "worker_pid", old.pid(), "error", err)
-			old.signal(syscall.SIGTERM)
+		for m := range w.c.messages() {
+			sv.events <- workerEvent{w: w, msg: m}
 		}
-	}
-	sv.activate(c)
+		<-w.c.exited()
+		sv.events <- workerEvent{w: w, exited: true}
+	}()
 }
 
 func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 	p := sv.p
-	up := &upgradeState{done: make(chan workerStart, 1), cancel: func() {}}
+	r := newRestarter(sv.startWorker)
 	var (
-		respawn <-chan time.Time
-		backoff = respawnMin
+		respawn   <-chan time.Time
+		backoff   = respawnMin
+		probation <-chan time.Time
+		probTimer *time.Timer
+		first     = true
 	)
-	startUpgrade := func(parent context.Context, req *restartRequest) {
-		up.running = true
-		var upCtx context.Context
-		upCtx, up.cancel = context.WithCancel(parent)
-		o, err := sv.next(true)
-		go func() {
-			c, err := sv.start(upCtx, o, err)
-			up.done <- workerStart{c, err, req}
-		}()
-	}
-	// finish takes the outcome of a new worker's start.
-	finish := func(r workerStart) {
-		up.running = false
-		up.cancel()
-		if r.req != nil {
-			r.req.result <- r.err
-		}
-		if r.err != nil {
+	armRespawn := func(why string) {
+		if respawn != nil || r.busy() {
 			return
 		}
-		sv.takeOver(r.c)
-		respawn, backoff = nil, respawnMin
-		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker generation %d, pid %d)", sv.gen, r.c.pid()))
+		p.logger.Error("no worker serves; starting another", "reason", why, "retry_in", backoff)
+		respawn = time.After(backoff)
+		backoff = min(2*backoff, respawnMax)
 	}
+	endProbation := func() {
+		if probTimer != nil {
+			probTimer.Stop()
+			probTimer, probation = nil, nil
+		}
+		if prev := sv.previous; prev != nil {
+			sv.previous = nil
+			_ = prev.c.send(linkMsg{Type: msgRelease})
+		}
+	}
+	r.begin(nil) // the first worker
 
 	for {
 		select {
 		case sig := <-p.sigCh:
-			if up.running {
-				p.logger.Info("restart signal coalesced into the restart under way", "signal", sig)
-				continue
+			if r.signal() {
+				p.logger.Info("restart requested", "signal", sig)
+			} else {
+				p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
 			}
-			p.logger.Info("restart requested", "signal", sig)
-			startUpgrade(context.Background(), nil)
 
-		case req := <-p.restartReq:
-			if up.running {
-				req.result <- ErrRestartInProgress
+		case res := <-r.results:
+			res = r.finish(res)
+			if res.err != nil {
+				if first {
+					return fmt.Errorf("graceful: supervisor: the first worker did not start: %w", res.err)
+				}
+				if sv.active == nil {
+					armRespawn("the new worker did not start")
+				}
+				if r.takeAgain() {
+					r.signal()
+				}
 				continue
 			}
-			startUpgrade(req.ctx, &req)
+			w := sv.adopt(res.c)
+			p.storeSockets(w.socks)
+			backoff = respawnMin
+			sv.mu.Lock()
+			old := sv.active
+			sv.active, sv.held = w, w.socks
+			if old != nil {
+				endProbation() // a worker older than old is done for good
+				sv.draining[old] = true
+			}
+			sv.mu.Unlock()
+			if old != nil {
+				p.totals.add(totalRestartsSucceeded, 1)
+				if err := old.c.send(linkMsg{Type: msgDrain}); err != nil {
+					p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.c.pid(), "error", err)
+					old.c.signal(syscall.SIGTERM)
+				} else if p.cfg.Probation > 0 {
+					sv.previous = old
+					probTimer = time.NewTimer(p.cfg.Probation)
+					probation = probTimer.C
+				} else {
+					_ = old.c.send(linkMsg{Type: msgRelease})
+				}
+				p.logger.Info("handed over to the new worker", "worker_pid", w.c.pid(), "worker_generation", w.gen, "old_worker_pid", old.c.pid())
+			}
+			if first {
+				first = false
+				if err := sv.becomeReady(w); err != nil {
+					return errors.Join(err, sv.shutdown(stopCh, r, "cannot report ready"))
+				}
+			} else {
+				p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", w.gen, w.c.pid()))
+			}
+			if r.takeAgain() {
+				r.signal()
+			}
 
-		case r := <-up.done:
-			finish(r)
+		case ev := <-sv.events:
+			if !ev.exited {
+				sv.handleMessage(ev, r)
+				continue
+			}
+			sv.mu.Lock()
+			w := ev.w
+			delete(sv.draining, w)
+			wasActive := w == sv.active
+			if wasActive {
+				sv.active = nil
+			}
+			if w == sv.previous {
+				sv.previous = nil
+			}
+			prev := sv.previous
+			sv.mu.Unlock()
+			if !wasActive {
+				p.logger.Info("old worker exited", "worker_pid", w.c.pid(), "status", w.c.exitStatus())
+				closeSockets(w.socks, sv.held)
+				continue
+			}
+			p.logger.Error("the serving worker exited", "worker_pid", w.c.pid(), "status", w.c.exitStatus())
+			if prev != nil {
+				// Rollback: the previous worker still has its sockets.
+				if err := prev.c.send(linkMsg{Type: msgResume}); err == nil {
+					if probTimer != nil {
+						probTimer.Stop()
+						probTimer, probation = nil, nil
+					}
+					sv.mu.Lock()
+					sv.previous = nil
+					delete(sv.draining, prev)
+					sv.active, sv.held = prev, prev.socks
+					sv.mu.Unlock()
+					p.totals.add(totalRollbacks, 1)
+					p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", prev.c.pid(), "worker_generation", prev.gen)
+					p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", prev.gen, prev.c.pid()))
+					closeSockets(w.socks, sv.held)
+					continue
+				}
+			}
+			// The dead worker's sockets are what the next one gets.
+			armRespawn("the serving worker exited: " + w.c.exitStatus())
 
-		case c := <-sv.exits:
-			if _, ok := sv.draining[c]; ok {
-				delete(sv.draining, c)
-				p.logger.Info("old worker drained and exited", "worker_pid", c.pid(), "status", c.exitStatus())
-				continue
-			}
-			if c != sv.active {
-				continue
-			}
-			sv.active = nil
-			p.logger.Error("the worker exited on its own; starting another", "worker_pid", c.pid(), "status", c.exitStatus(), "retry_in", backoff)
-			if !up.running {
-				respawn = time.After(backoff)
-			}
+		case <-probation:
+			probTimer, probation = nil, nil
+			endProbation()
 
 		case <-respawn:
 			respawn = nil
-			backoff = min(2*backoff, respawnMax)
-			startUpgrade(context.Background(), nil)
+			if !r.busy() {
+				r.begin(nil)
+			}
 
 		case sig := <-stopCh:
-			return sv.shutdown(stopCh, up, sig.String())
+			return sv.shutdown(stopCh, r, sig.String())
 
 		case <-ctx.Done():
-			return sv.shutdown(stopCh, up, "context: "+context.Cause(ctx).Error())
+			return sv.shutdown(stopCh, r, "context: "+context.Cause(ctx).Error())
 		}
 	}
 }
 
+// handleMessage handles a worker's message.
+func (sv *supervisor) handleMessage(ev workerEvent, r *restarter) {
+	p := sv.p
+	switch ev.msg.Type {
+	case msgTotals:
+		p.totals.addAll(ev.msg.Totals)
+	case msgRestart:
+		if ev.w != sv.active {
+			_ = ev.w.c.send(linkMsg{Type: msgRestarted, Error: ErrNotRunning.Error() + ": this worker has been replaced"})
+			return
+		}
+		p.logger.Info("restart requested", "by", "Restart", "worker_pid", ev.w.c.pid())
+		req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
+		r.request(req)
+		go func() {
+			m := linkMsg{Type: msgRestarted}
+			if err := <-req.result; err != nil {
+				m.Error = err.Error()
+			}
+			_ = ev.w.c.send(m)
+		}()
+	}
+}
+
+// adopt makes a worker of a ready child, taking the sockets it passed.
+func (sv *supervisor) adopt(c child) *worker {
+	sv.mu.Lock()
+	w := &worker{c: c, gen: sv.gen}
+	sv.mu.Unlock()
+	names, fds := c.readySockets()
+	for i, fd := range fds {
+		addr, packet, err := inspectSocket(fd)
+		if err != nil || i >= len(names) {
+			sv.p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
+			closeFd(fd)
+			continue
+		}
+		w.socks = append(w.socks, &socket{name: names[i].Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: names[i].FdName})
+	}
+	sv.watch(w)
+	return w
+}
+
+// becomeReady reports the supervisor ready once its first worker is.
+func (sv *supervisor) becomeReady(w *worker) error {
+	p := sv.p
+	if p.cfg.PIDFile != "" {
+		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+			return fmt.Errorf("graceful: %w", err)
+		}
+	}
+	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", w.gen, w.c.pid()))
+	p.logger.Info("ready", "worker_pid", w.c.pid())
+	return nil
+}
+
 // shutdown stops the service: a restart under way is abandoned (or, if
 // its worker became ready meanwhile, that worker is the one stopped), the
-// serving worker drains, and the supervisor exits with its status.
-func (sv *supervisor) shutdown(stopCh <-chan os.Signal, up *upgradeState, cause string) error {
+// workers drain, and the supervisor returns once they have all exited.
+func (sv *supervisor) shutdown(stopCh <-chan os.Signal, r *restarter, cause string) error {
 	p := sv.p
 	p.stopping.Store(true)
 	p.logger.Info("shutting down", "cause", cause)
 	p.notify("STOPPING=1")
-	if up != nil && up.running {
-		up.cancel()
-		r := <-up.done
-		up.running = false
-		if r.err == nil {
-			sv.takeOver(r.c)
+	if res, ok := r.abort(errors.New("the supervisor is shutting down")); ok && res.err == nil {
+		w := sv.adopt(res.c)
+		sv.mu.Lock()
+		if sv.active != nil {
+			sv.draining[sv.active] = true
+			_ = sv.active.c.send(linkMsg{Type: msgDrain})
+			_ = sv.active.c.send(linkMsg{Type: msgRelease})
 		}
-		if r.req != nil {
-			if r.err == nil {
-				r.req.result <- nil
-			} else {
-				r.req.result <- fmt.Errorf("the process is shutting down: %w", r.err)
-			}
-		}
+		sv.active = w
+		sv.mu.Unlock()
 	}
-	// The worker performs the shutdown delay and the drain; a further
-	// stop signal is passed on and cuts its delay short.
+	// The workers perform the shutdown delay and the drain; a further
+	// stop signal is passed on and cuts the delay short.
+	sv.mu.Lock()
+	workers := []*worker{}
 	if sv.active != nil {
-		sv.active.signal(syscall.SIGTERM)
+		workers = append(workers, sv.active)
+	}
+	for w := range sv.draining {
+		workers = append(workers, w)
+	}
+	active := sv.active
+	sv.mu.Unlock()
+	for _, w := range workers {
+		w.c.signal(syscall.SIGTERM)
 	}
 	var status string
-	for sv.active != nil || len(sv.draining) > 0 {
+	for len(workers) > 0 {
 		select {
-		case c := <-sv.exits:
-			if c == sv.active {
-				status = c.exitStatus()
-				sv.active = nil
-			} else {
-				delete(sv.draining, c)
+		case ev := <-sv.events:
+			if !ev.exited {
+				if ev.msg.Type == msgTotals {
+					p.totals.addAll(ev.msg.Totals)
+				}
+				continue
+			}
+			workers = slices.DeleteFunc(workers, func(w *worker) bool { return w == ev.w })
+			if ev.w == active {
+				status = ev.w.c.exitStatus()
+			}
+			if !slices.Equal(ev.w.socks, sv.held) {
+				closeSockets(ev.w.socks, nil)
 			}
 		case sig := <-stopCh:
-			if sv.active != nil {
-				p.logger.Info("passing the signal on to the worker", "signal", sig, "worker_pid", sv.active.pid())
-				sv.active.signal(sig)
+			if active != nil {
+				p.logger.Info("passing the signal on to the worker", "signal", sig, "worker_pid", active.c.pid())
+				active.c.signal(sig)
 			}
 		}
 	}
-	p.closeListeners()
-	p.cleanUpFinal()
 	p.logger.Info("stopped", "worker_status", status)
 	if status != "" && status != "exit status 0" {
 		return fmt.Errorf("graceful: supervisor: the worker ended with %s", status)
 	}
 	return nil
+}
+
+// cleanUp removes the PID file and the unix socket files, and closes the
+// sockets.
+func (sv *supervisor) cleanUp() {
+	p := sv.p
+	if p.cfg.PIDFile != "" {
+		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+			p.logger.Warn("remove PID file", "error", err)
+		}
+	}
+	sv.mu.Lock()
+	held := sv.held
+	sv.held = nil
+	sv.mu.Unlock()
+	for _, s := range held {
+		removeSocketFile(s, p.logger)
+	}
+	closeSockets(held, nil)
+}
+
+// closeSockets closes the sockets in socks that are not in keep.
+func closeSockets(socks, keep []*socket) {
+	for _, s := range socks {
+		if !slices.Contains(keep, s) {
+			s.close()
+		}
+	}
 }

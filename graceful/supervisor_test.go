@@ -110,7 +110,7 @@ func TestSupervisorReplacesAWorkerThatDies(t *testing.T) {
 	}
 	next := c.bodyPID()
 	c.record(next)
-	if c.logCount("the worker exited on its own; starting another", fmt.Sprintf("worker_pid=%d", worker)) != 1 {
+	if c.logCount("the serving worker exited", fmt.Sprintf("worker_pid=%d", worker)) != 1 {
 		t.Errorf("the supervisor did not log the dead worker")
 	}
 	c.mustSignal(supervisor, syscall.SIGTERM)

@@ -16,44 +16,49 @@ type system interface {
 	environ() []string
 	notifySignals(ch chan<- os.Signal, sigs ...os.Signal)
 	stopSignals(ch chan<- os.Signal)
-	activationListeners(logger *slog.Logger) ([]inheritedListener, error)
+	// earlySignals returns the restart signals caught since the program
+	// started (see signals_unix.go), and stops catching them that way.
+	earlySignals() []os.Signal
+	// inherit takes what the parent handed over: the link and the
+	// sockets, after checking every descriptor.
+	inherit(h handover, logger *slog.Logger) (*link, []*socket, error)
+	// activationSockets takes the sockets systemd passed.
+	activationSockets(logger *slog.Logger) ([]*socket, error)
 	startChild(spec childSpec) (child, error)
-	sdNotify(state string) error
+	// sdNotify sends a state to systemd, with descriptors for FDSTORE=1.
+	sdNotify(state string, fds ...int) error
+	// sdBarrier waits until systemd has processed what was sent.
+	sdBarrier(timeout time.Duration) error
 	processAlive(pid int) bool
+	exit(code int)
 }
 
-// childSpec is everything needed to start the next generation.
+// childSpec is everything needed to start the next generation or a
+// worker.
 type childSpec struct {
-	exe        string
-	args       []string
-	dir        string
-	env        []string
-	generation int
-	ancestors  []int
-	mode       string
-	listeners  []namedFile
-	// restartSignal is ignored while the child starts, so that it
-	// inherits "ignored" (SIGHUP) and cannot be killed by a restart
-	// signal before it installs its own handler.
-	restartSignal os.Signal
-	rearm         func()
+	exe      string
+	args     []string
+	dir      string
+	env      []string
+	handover handover // role, generation, ancestors, totals; startChild fills in the descriptors
+	sockets  []*socket
 	// reaper, when set, reaps the child instead of a wait of its own
 	// (a supervisor that is PID 1 reaps every process).
 	reaper *reaper
 }
 
-// namedFile is a listening socket's duplicate, with the name the child
-// looks it up by.
-type namedFile struct {
-	name string
-	file *os.File
-}
-
-// child is a started next generation, seen from its parent.
+// child is a process started by startChild, seen from its parent.
 type child interface {
 	pid() int
 	// ready is closed when the child has reported ready.
 	ready() <-chan struct{}
+	// readySockets returns the sockets a worker passed as it became
+	// ready, with their descriptors, which the caller then owns.
+	readySockets() ([]handoverSocket, []int)
+	// messages delivers the child's messages after it is ready; it is
+	// closed when the link closes.
+	messages() <-chan linkMsg
+	send(m linkMsg) error
 	// exited is closed once the child has exited and been reaped.
 	exited() <-chan struct{}
 	// exitStatus describes how the child ended (valid after exited).
@@ -61,14 +66,11 @@ type child interface {
 	// stderrTail returns the last lines the child wrote to standard
 	// error before it was ready.
 	stderrTail() string
+	// signal sends a signal to the child unless it has been reaped.
+	signal(sig os.Signal)
 	// stop asks the child to stop (SIGTERM), kills it after grace, and
 	// returns once it has been reaped.
 	stop(grace time.Duration)
-	// signal sends a signal to the child unless it has been reaped.
-	signal(sig os.Signal)
-	// requestDrain tells a worker to hand over: stop accepting, drain,
-	// exit.
-	requestDrain() error
 }
 
 // osSystem is the real operating system.
@@ -81,9 +83,15 @@ func (osSystem) notifySignals(ch chan<- os.Signal, sigs ...os.Signal) {
 	signal.Notify(ch, sigs...)
 }
 func (osSystem) stopSignals(ch chan<- os.Signal) { signal.Stop(ch) }
-func (osSystem) activationListeners(logger *slog.Logger) ([]inheritedListener, error) {
-	return activationListeners(logger)
+func (osSystem) earlySignals() []os.Signal       { return takeEarlySignals() }
+func (osSystem) inherit(h handover, logger *slog.Logger) (*link, []*socket, error) {
+	return inheritHandover(h, logger)
+}
+func (osSystem) activationSockets(logger *slog.Logger) ([]*socket, error) {
+	return activationSockets(logger)
 }
 func (osSystem) startChild(spec childSpec) (child, error) { return startChild(spec) }
-func (osSystem) sdNotify(state string) error              { return sdNotify(state) }
+func (osSystem) sdNotify(state string, fds ...int) error  { return sdNotify(state, fds...) }
+func (osSystem) sdBarrier(timeout time.Duration) error    { return sdBarrier(timeout) }
 func (osSystem) processAlive(pid int) bool                { return processAlive(pid) }
+func (osSystem) exit(code int)                            { os.Exit(code) }

@@ -2,14 +2,26 @@
 
 package graceful
 
-import "log/slog"
+import (
+	"log/slog"
+	"os"
+	"time"
+)
 
-func activationListeners(*slog.Logger) ([]inheritedListener, error) { return nil, nil }
+func activationSockets(*slog.Logger) ([]*socket, error) { return nil, nil }
 
-func sdNotify(string) error { return nil }
+func inheritHandover(handover, *slog.Logger) (*link, []*socket, error) {
+	return nil, nil, ErrRestartNotSupported
+}
+
+func sdNotify(string, ...int) error { return nil }
+
+func sdBarrier(time.Duration) error { return nil }
 
 func monotonicUsec() string { return "0" }
 
 func processAlive(int) bool { return false }
 
 func startChild(childSpec) (child, error) { return nil, ErrRestartNotSupported }
+
+func takeEarlySignals() []os.Signal { return nil }

@@ -3,58 +3,156 @@
 package graceful
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
-	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 )
 
-// activationListeners adopts the sockets systemd passed by socket
-// activation (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES) and removes those
-// variables from the environment. A passed descriptor that is not a
-// listening stream socket is an error: the unit file and the program
-// disagree, and guessing would serve the wrong socket.
-func activationListeners(logger *slog.Logger) ([]inheritedListener, error) {
-	files := activation.Files(true)
-	var lns []inheritedListener
-	for i, f := range files {
-		fd := int(f.Fd())
-		if err := checkListeningSocket(fd); err != nil {
-			closeInherited(lns)
-			for _, rest := range files[i:] {
-				_ = rest.Close()
-			}
-			return nil, fmt.Errorf("passed socket %q: %w", f.Name(), err)
+// inheritHandover takes what the parent handed over. Every descriptor the
+// handover names must have come from exec (see inheritable); they are then
+// made close-on-exec, so that the program's own subprocesses never get
+// them.
+func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) {
+	var errs []error
+	for _, fd := range h.fds() {
+		if err := inheritable(fd); err != nil {
+			errs = append(errs, err)
 		}
-		ln, err := net.FileListener(f)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, fmt.Errorf("%s names descriptors this process was not given: %w", HandoverEnv, err)
+	}
+	var socks []*socket
+	fail := func(err error) (*link, []*socket, error) {
+		for _, s := range socks {
+			s.close()
+		}
+		return nil, nil, err
+	}
+	for _, fd := range h.fds() {
+		markCloseOnExec(fd)
+	}
+	for _, hs := range h.Sockets {
+		addr, packet, err := inspectSocket(hs.Fd)
+		if err != nil {
+			return fail(fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err))
+		}
+		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
+		logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(h.PipeFd, &st); err != nil || uint32(st.Mode)&unix.S_IFMT != unix.S_IFIFO {
+		return fail(fmt.Errorf("stderr pipe fd %d is not a pipe", h.PipeFd))
+	}
+	l, err := openLink(h.LinkFd)
+	if err != nil {
+		return fail(err)
+	}
+	return l, socks, nil
+}
+
+// activationSockets takes the sockets systemd passed (LISTEN_FDS,
+// LISTEN_PID, LISTEN_FDNAMES), socket activation's and the file-descriptor
+// store's alike, and removes those variables from the environment. A
+// passed descriptor that is neither a listening stream socket nor a bound
+// datagram socket is an error: the unit file and the program disagree,
+// and guessing would serve the wrong socket.
+func activationSockets(logger *slog.Logger) ([]*socket, error) {
+	files := activation.Files(true)
+	var socks []*socket
+	var errs []error
+	for _, f := range files {
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		_ = f.Close()
 		if err != nil {
-			closeInherited(lns)
-			for _, rest := range files[i+1:] {
-				_ = rest.Close()
-			}
-			return nil, fmt.Errorf("passed socket %q: %w", f.Name(), err)
+			errs = append(errs, fmt.Errorf("passed socket %q: %w", f.Name(), err))
+			continue
 		}
-		logger.Debug("adopted a socket from systemd", "name", f.Name(), "listening", formatAddr(ln.Addr()))
-		lns = append(lns, inheritedListener{name: f.Name(), ln: ln, from: "systemd"})
+		addr, packet, err := inspectSocket(fd)
+		if err != nil {
+			closeFd(fd)
+			errs = append(errs, fmt.Errorf("passed socket %q: %w", f.Name(), err))
+			continue
+		}
+		s := &socket{name: f.Name(), fd: fd, addr: addr, packet: packet, from: "systemd", fdName: f.Name()}
+		if name, ok := fdStoreName(f.Name()); ok {
+			s.name = name // one of ours, kept in the fd store
+		}
+		logger.Debug("inherited a socket", "name", s.name, "bound", formatAddr(addr), "from", "systemd", "fdname", f.Name())
+		socks = append(socks, s)
 	}
-	return lns, nil
+	if err := errors.Join(errs...); err != nil {
+		for _, s := range socks {
+			s.close()
+		}
+		return nil, err
+	}
+	return socks, nil
 }
 
 // sdNotify sends a state to systemd when NOTIFY_SOCKET is set, and does
-// nothing otherwise. NOTIFY_SOCKET stays in the environment: the next
-// generation needs it.
-func sdNotify(state string) error {
-	_, err := daemon.SdNotify(false, state)
-	return err
+// nothing otherwise, with fds passed along (FDSTORE=1). NOTIFY_SOCKET
+// stays in the environment: the next generation needs it.
+func sdNotify(state string, fds ...int) error {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return nil
+	}
+	if strings.HasPrefix(path, "@") {
+		path = "\x00" + path[1:]
+	} else if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("NOTIFY_SOCKET=%q is neither an absolute path nor an abstract socket", path)
+	}
+	fd, err := socketCloexec(unix.AF_UNIX, unix.SOCK_DGRAM)
+	if err != nil {
+		return fmt.Errorf("sd_notify: %w", err)
+	}
+	defer closeFd(fd)
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(fd, []byte(state), oob, &unix.SockaddrUnix{Name: path}, 0); err != nil {
+		return fmt.Errorf("sd_notify: send to %s: %w", os.Getenv("NOTIFY_SOCKET"), err)
+	}
+	return nil
+}
+
+// sdBarrier waits until systemd has processed every message sent before
+// (BARRIER=1: systemd closes the passed pipe's write end then), or until
+// timeout. It returns at once without NOTIFY_SOCKET.
+func sdBarrier(timeout time.Duration) error {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil
+	}
+	pr, pw, err := pipeCloexec()
+	if err != nil {
+		return fmt.Errorf("sd_notify barrier: %w", err)
+	}
+	r := os.NewFile(uintptr(pr), "barrier")
+	defer r.Close()
+	err = sdNotify("BARRIER=1", pw)
+	closeFd(pw)
+	if err != nil {
+		return err
+	}
+	_ = r.SetReadDeadline(time.Now().Add(timeout))
+	var b [1]byte
+	if _, err := r.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil // EOF: systemd closed its copy
+	} else if err != nil {
+		return fmt.Errorf("sd_notify barrier: systemd did not answer within %s", timeout)
+	}
+	return nil
 }
 
 // monotonicUsec returns CLOCK_MONOTONIC in microseconds, which systemd
@@ -67,24 +165,20 @@ func monotonicUsec() string {
 	return strconv.FormatInt(ts.Nano()/1000, 10)
 }
 
-// processAlive reports whether a process with that PID exists and has not
-// exited. A zombie (exited, not yet reaped by whoever inherited it) is not
-// alive: it serves nothing and holds no socket.
+// processAlive reports whether a process with that PID runs. A zombie
+// (exited, not yet reaped) does not: kill(pid, 0) would say it does.
 func processAlive(pid int) bool {
+	if runtime.GOOS == "linux" {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+			return s[i+2] != 'Z' && s[i+2] != 'X'
+		}
+		return true
+	}
 	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		// Gone between the two calls, or no procfs (then trust kill).
-		_, noProc := os.Stat("/proc/self/stat")
-		return noProc != nil
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself contain them.
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z' && stat[i+2] != 'X'
-	}
-	return true
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

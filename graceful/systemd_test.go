@@ -134,7 +134,7 @@ func TestSocketActivationIsAdoptedAndHandedOver(t *testing.T) {
 	addr := bound.String()
 
 	c := startCluster(t, clusterOptions{addr: addr, role: "activate", files: []*os.File{f}})
-	if n := c.logCount("listener ready", "source=systemd", "listening="+addr); n != 1 {
+	if n := c.logCount("socket ready", "from=systemd", "bound="+addr); n != 1 {
 		t.Fatalf("generation 1 did not adopt the activated socket:\n%s", c.stderr)
 	}
 	if env, err := c.get("/env"); err != nil || env != "" {
@@ -142,7 +142,7 @@ func TestSocketActivationIsAdoptedAndHandedOver(t *testing.T) {
 	}
 	f.Close() // the service owns the socket now
 	c.restart()
-	if n := c.logCount("listener ready", "source=parent", "listening="+addr); n != 1 {
+	if n := c.logCount("socket ready", "from=parent", "bound="+addr); n != 1 {
 		t.Errorf("generation 2 did not inherit the activated socket from its parent")
 	}
 	c.stop()
@@ -185,7 +185,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		t.Errorf("first request answered %q, want pid=%d", body, pid)
 	}
 	c.record(pid)
-	if n := c.logCount("listener ready", "source=systemd"); n != 1 {
+	if n := c.logCount("socket ready", "from=systemd"); n != 1 {
 		t.Fatalf("the server did not adopt the socket from systemd-socket-activate:\n%s", logs)
 	}
 	c.restart()
@@ -196,9 +196,11 @@ func TestSystemdSocketActivate(t *testing.T) {
 func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"garbage", "not json", "not a valid handover description"},
-		{"wrong version", `{"v":9,"generation":2,"ancestors":[10],"ready_fd":3,"listeners":[]}`, "version 9"},
-		{"std stream", `{"v":1,"generation":2,"ancestors":[10],"ready_fd":1,"listeners":[]}`, "ready pipe fd 1 is out of range"},
-		{"missing fd", `{"v":1,"generation":2,"ancestors":[10],"ready_fd":900,"listeners":[]}`, "ready pipe fd 900 is not open"},
+		{"wrong version", `{"v":9,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "version 9"},
+		{"std stream", `{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":1,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "fd 1 (link): the descriptors of a handover are 3 to 5"},
+		// Descriptors 3 to 5 exist in the child (the Go runtime's own, or
+		// none): none of them came from exec.
+		{"not passed", `{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "names descriptors this process was not given"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(context.Background(), os.Args[0], "-test.run=^$")
@@ -227,7 +229,7 @@ func TestMismatchedActivatedSocketIsNamed(t *testing.T) {
 	if err == nil {
 		t.Fatalf("the server started on a socket it did not ask for:\n%s", out)
 	}
-	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), "inherited sockets that match no server address: [::]:"+strconv.Itoa(port)+" (web, from systemd)") {
+	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), "inherited sockets that match no address the program asked for: [::]:"+strconv.Itoa(port)+" (web, from systemd)") {
 		t.Errorf("the error does not name the passed socket:\n%s", out)
 	}
 }

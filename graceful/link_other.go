@@ -1,0 +1,11 @@
+//go:build !unix
+
+package graceful
+
+type link struct{}
+
+func newLinkPair() (*link, int, error)        { return nil, -1, ErrRestartNotSupported }
+func openLink(int) (*link, error)             { return nil, ErrRestartNotSupported }
+func (l *link) send(linkMsg, ...int) error    { return errLinkClosed }
+func (l *link) recv() (linkMsg, []int, error) { return linkMsg{}, nil, errLinkClosed }
+func (l *link) close()                        {}

@@ -1,0 +1,128 @@
+//go:build unix
+
+package graceful
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// link is one end of the socket pair between a process and its child.
+type link struct {
+	conn *net.UnixConn
+	wmu  sync.Mutex
+	once sync.Once
+}
+
+// newLinkPair makes a socket pair: the parent's end, and the descriptor
+// of the child's end, to pass to it (close-on-exec until exec passes it).
+func newLinkPair() (*link, int, error) {
+	fds, err := socketpairCloexec(unix.AF_UNIX, unix.SOCK_SEQPACKET)
+	if err != nil {
+		return nil, -1, fmt.Errorf("link socket pair: %w", err)
+	}
+	l, err := openLink(fds[0])
+	if err != nil {
+		closeFd(fds[1])
+		return nil, -1, err
+	}
+	return l, fds[1], nil
+}
+
+// openLink makes a link of descriptor fd, which it takes over.
+func openLink(fd int) (*link, error) {
+	f := os.NewFile(uintptr(fd), "link")
+	c, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("link: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		_ = c.Close()
+		return nil, fmt.Errorf("link fd %d is not a unix socket", fd)
+	}
+	return &link{conn: uc}, nil
+}
+
+// send sends one message, with fds passed along (they stay open here).
+func (l *link) send(m linkMsg, fds ...int) error {
+	b, err := encodeLinkMsg(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if _, _, err := l.conn.WriteMsgUnix(b, oob, nil); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+			return errLinkClosed
+		}
+		return fmt.Errorf("send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// recv waits for the next message and the descriptors passed with it,
+// which the caller owns (close-on-exec). It returns errLinkClosed once the
+// other process has closed its end or died.
+func (l *link) recv() (linkMsg, []int, error) {
+	buf := make([]byte, maxLinkMsg+1)
+	oob := make([]byte, unix.CmsgSpace(4*maxLinkFds))
+	n, oobn, flags, _, err := l.conn.ReadMsgUnix(buf, oob)
+	fds := parseRights(oob[:oobn])
+	fail := func(err error) (linkMsg, []int, error) {
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		return linkMsg{}, nil, err
+	}
+	switch {
+	case err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET)):
+		return fail(errLinkClosed)
+	case err != nil:
+		return fail(fmt.Errorf("link: %w", err))
+	case n == 0:
+		return fail(errLinkClosed) // a SEQPACKET peer closed its end
+	case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxLinkMsg:
+		return fail(errors.New("link message too large"))
+	}
+	m, err := decodeLinkMsg(buf[:n], len(fds))
+	if err != nil {
+		return fail(err)
+	}
+	return m, fds, nil
+}
+
+func parseRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range got {
+			unix.CloseOnExec(fd)
+		}
+		fds = append(fds, got...)
+	}
+	return fds
+}
+
+// close closes this end; the other process sees the link close.
+func (l *link) close() {
+	l.once.Do(func() { _ = l.conn.Close() })
+}

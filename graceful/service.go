@@ -1,0 +1,50 @@
+package graceful
+
+import (
+	"context"
+)
+
+// A Service is anything a [Process] serves and drains in step with its
+// HTTP servers: a gRPC server, a raw TCP protocol, a UDP responder. Take
+// its sockets from [Process.Listen] and [Process.ListenPacket], so that
+// they are handed to the next generation on restart, and register it with
+// [Process.Add]. A [*Server] is a Service.
+type Service interface {
+	// Serve serves until Shutdown is called, and then returns once the
+	// drain is over (or at once). The Process calls it from Run, in a
+	// goroutine of its own; ctx is never cancelled to stop the service:
+	// Shutdown is. An error other than ErrServerClosed before Shutdown
+	// means the service failed, and the process shuts down.
+	Serve(ctx context.Context) error
+
+	// Shutdown stops accepting new work, lets the work in progress
+	// finish, and returns when it has, or when ctx ends, in which case it
+	// cuts what is left and returns ctx's error. The Process calls it
+	// once this generation stops serving: after the shutdown delay on a
+	// final stop, as soon as the successor is ready on a restart.
+	Shutdown(ctx context.Context) error
+}
+
+// A StoppingService is told, as the readiness endpoint is, the moment its
+// process stops being ready: a shutdown was requested (before
+// [ProcessConfig.ShutdownDelay]) or a successor took over. A gRPC server
+// sets its health status to NOT_SERVING there.
+type StoppingService interface {
+	Service
+	Stopping()
+}
+
+// A ResumableService can serve again after its Shutdown: a generation
+// whose successor dies within [ProcessConfig.Probation] rolls back by
+// resuming every service, and a process whose services are not all
+// resumable does not roll back.
+//
+// Resume prepares the service to be served again; the Process then calls
+// Serve anew. It is called while the previous Shutdown may still be
+// draining work from before, which must not be disturbed. A service takes
+// fresh listeners from [Process.Listen] in Resume (the ones it had were
+// closed by its Shutdown); the Process keeps the sockets open throughout.
+type ResumableService interface {
+	Service
+	Resume() error
+}

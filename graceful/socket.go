@@ -1,0 +1,238 @@
+package graceful
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+)
+
+// A socket is a listening stream socket or a bound datagram socket that
+// the Process holds for a generation and hands to the next one. Its
+// descriptor stays open in the Process for as long as the generation
+// lives (until the end of its probation after a handover), whatever the
+// servers and services that use it do with their own copies: the kernel
+// keeps queueing connections and datagrams on it, so none is refused
+// while one generation replaces another.
+type socket struct {
+	name   string   // handover key: the endpoint as written (see endpoint.String)
+	ep     endpoint // as the program asked for it
+	fd     int      // the Process's own descriptor, close-on-exec; -1 where there is none
+	addr   net.Addr // where it is bound
+	packet bool
+	from   string // "bound", "parent", "supervisor" or "systemd"
+	// fdName is the name systemd knows the socket by, if it passed it.
+	fdName string
+	// bound: this generation (or an ancestor) made the socket; a unix
+	// socket's file is removed only by the last generation.
+	bound bool
+	// live is the bound listener or packet connection itself, where the
+	// platform cannot duplicate descriptors (fd is then -1): it is lent
+	// once.
+	live any
+}
+
+// sockets is the set of sockets of a Process.
+type sockets struct {
+	owned     []*socket // used by this generation, in the order asked
+	inherited []*socket // received and not (yet) used
+}
+
+// take returns the socket for ep: one this generation already uses (when
+// reuse is set, for a rollback), else the inherited one with ep's systemd
+// name, exact name or address, else a freshly bound one.
+func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, error) {
+	name := ep.String()
+	for _, s := range ss.owned {
+		if s.name == name {
+			if reuse {
+				return s, nil
+			}
+			return nil, fmt.Errorf("the process already listens on %s", name)
+		}
+	}
+	if s, err := ss.inherit(ep, name); s != nil || err != nil {
+		if err == nil && (ep.network == "unix" || ep.network == "unixgram") {
+			// The settings may have changed since the socket was bound.
+			err = perm.apply(s.addr.String())
+		}
+		if err != nil {
+			return nil, err
+		}
+		ss.owned = append(ss.owned, s)
+		return s, nil
+	}
+	if ep.fdName != "" {
+		return nil, fmt.Errorf("no socket named %q was passed by systemd%s", ep.fdName, ss.unusedHint())
+	}
+	s, err := bindSocket(ep, perm)
+	if err != nil {
+		return nil, fmt.Errorf("%w%s", err, ss.unusedHint())
+	}
+	s.name = name
+	ss.owned = append(ss.owned, s)
+	return s, nil
+}
+
+// drop closes a socket this generation took and no longer uses.
+func (ss *sockets) drop(s *socket) {
+	if s == nil {
+		return
+	}
+	ss.owned = slices.DeleteFunc(ss.owned, func(o *socket) bool { return o == s })
+	s.close()
+}
+
+// inherit takes the inherited socket for ep out of the inherited set: by
+// systemd name for "systemd:NAME", else by exact name, else (for an
+// endpoint that names a particular socket) by address. A socket found by
+// name must be of ep's kind and bound where ep says, so that a confused
+// or hostile environment cannot make the process serve the wrong socket.
+func (ss *sockets) inherit(ep endpoint, name string) (*socket, error) {
+	pick := func(i int) *socket {
+		s := ss.inherited[i]
+		ss.inherited = append(ss.inherited[:i], ss.inherited[i+1:]...)
+		s.name, s.ep = name, ep
+		return s
+	}
+	for i, s := range ss.inherited {
+		byName := s.name == name || (ep.fdName != "" && s.fdName == ep.fdName)
+		if !byName {
+			continue
+		}
+		if !ep.sameKind(s.addr) || s.packet != ep.packet() {
+			return nil, fmt.Errorf("inherited socket %q is %s, not a %s socket", name, describeSocket(s), ep.network)
+		}
+		if ep.fdName == "" && ep.particular() && !ep.matches(s.addr) {
+			return nil, fmt.Errorf("inherited socket %q is bound to %s", name, formatAddr(s.addr))
+		}
+		return pick(i), nil
+	}
+	if ep.fdName != "" || !ep.particular() {
+		return nil, nil
+	}
+	for i, s := range ss.inherited {
+		if s.packet == ep.packet() && ep.sameKind(s.addr) && ep.matches(s.addr) {
+			return pick(i), nil
+		}
+	}
+	return nil, nil
+}
+
+// unusedHint names the inherited sockets nothing has taken, for an error
+// about binding: a socket systemd passed on another address than the
+// configured one is the usual cause of "address already in use".
+func (ss *sockets) unusedHint() string {
+	if len(ss.inherited) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(ss.inherited))
+	for _, s := range ss.inherited {
+		names = append(names, fmt.Sprintf("%s (%s, from %s)", formatAddr(s.addr), s.name, s.from))
+	}
+	return fmt.Sprintf(" (inherited sockets that match no address the program asked for: %s)", strings.Join(names, ", "))
+}
+
+// describeSocket says what kind of socket s is, for errors.
+func describeSocket(s *socket) string {
+	kind := "a listening stream socket"
+	if s.packet {
+		kind = "a datagram socket"
+	}
+	return fmt.Sprintf("%s on %s", kind, formatAddr(s.addr))
+}
+
+// bindSocket binds a fresh socket for ep.
+func bindSocket(ep endpoint, perm socketPerm) (*socket, error) {
+	if ep.packet() {
+		pc, err := listenPacket(context.Background(), ep, perm)
+		if err != nil {
+			return nil, err
+		}
+		return socketOf(pc, pc.LocalAddr(), ep)
+	}
+	ln, err := listen(context.Background(), ep, perm)
+	if err != nil {
+		return nil, err
+	}
+	return socketOf(ln, ln.Addr(), ep)
+}
+
+// listener returns a listener on s for one server or service: a
+// descriptor of its own, which it may close when it stops; the socket
+// stays open in the Process.
+func (s *socket) listener() (net.Listener, error) {
+	if s.packet {
+		return nil, fmt.Errorf("%s is a datagram socket: use ListenPacket", s.name)
+	}
+	if s.fd < 0 {
+		ln, ok := s.live.(net.Listener)
+		if !ok {
+			return nil, fmt.Errorf("socket %s: %w, and it is in use", s.name, errNoDescriptors)
+		}
+		s.live = nil
+		return ln, nil
+	}
+	ln, err := fileListener(s.fd, s.name)
+	if err != nil {
+		return nil, fmt.Errorf("socket %s: %w", s.name, err)
+	}
+	return ln, nil
+}
+
+// packetConn returns a packet connection on s, as listener does.
+func (s *socket) packetConn() (net.PacketConn, error) {
+	if !s.packet {
+		return nil, fmt.Errorf("%s is a stream socket: use Listen", s.name)
+	}
+	if s.fd < 0 {
+		pc, ok := s.live.(net.PacketConn)
+		if !ok {
+			return nil, fmt.Errorf("socket %s: %w, and it is in use", s.name, errNoDescriptors)
+		}
+		s.live = nil
+		return pc, nil
+	}
+	pc, err := filePacketConn(s.fd, s.name)
+	if err != nil {
+		return nil, fmt.Errorf("socket %s: %w", s.name, err)
+	}
+	return pc, nil
+}
+
+// close closes the Process's descriptor. It never removes a unix socket
+// file: during a handover the path belongs to whoever serves it next.
+func (s *socket) close() {
+	if s.fd >= 0 {
+		closeFd(s.fd)
+		s.fd = -1
+	}
+}
+
+// listenPacket binds a fresh datagram socket for ep.
+func listenPacket(ctx context.Context, ep endpoint, perm socketPerm) (net.PacketConn, error) {
+	var lc net.ListenConfig
+	if ep.network == "unixgram" {
+		if err := removeStaleSocket("unixgram", ep.address); err != nil {
+			return nil, err
+		}
+		if perm.set() {
+			lc.Control = perm.beforeBind
+		}
+	}
+	pc, err := lc.ListenPacket(ctx, ep.network, ep.address)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", ep, err)
+	}
+	if ep.network == "unixgram" {
+		if err := perm.apply(ep.address); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	return pc, nil
+}
+
+var errNoDescriptors = errors.New("this platform cannot pass sockets between processes")
