@@ -27,6 +27,7 @@ type osChild struct {
 	link *link
 
 	readyCh  chan struct{}
+	readyMu  sync.Mutex // guards readyMsg and readyFds
 	readyMsg linkMsg
 	readyFds []int
 	msgs     chan linkMsg // after ready
@@ -141,6 +142,8 @@ func (c *osChild) messages() <-chan linkMsg {
 // readySockets returns the sockets a worker passed with its ready message;
 // the caller owns the descriptors.
 func (c *osChild) readySockets() ([]handoverSocket, []int) {
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
 	fds := c.readyFds
 	c.readyFds = nil
 	return c.readyMsg.Sockets, fds
@@ -164,7 +167,9 @@ func (c *osChild) readLink() {
 				}
 				return // not a child that knows the protocol: never ready
 			}
+			c.readyMu.Lock()
 			c.readyMsg, c.readyFds = m, fds
+			c.readyMu.Unlock()
 			ready = true
 			c.out.release()
 			close(c.readyCh)
@@ -214,9 +219,12 @@ func (c *osChild) markExited(status string) {
 	c.exitOnce.Do(func() {
 		c.status = status
 		c.link.close()
+		c.readyMu.Lock()
 		for _, fd := range c.readyFds {
 			closeFd(fd)
 		}
+		c.readyFds = nil
+		c.readyMu.Unlock()
 		close(c.exitedCh)
 	})
 }

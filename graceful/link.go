@@ -34,6 +34,10 @@ type linkMsg struct {
 	Sockets []handoverSocket  `json:"sockets,omitempty"`
 	Error   string            `json:"error,omitempty"`
 	Totals  map[string]uint64 `json:"totals,omitempty"`
+	// With totals: the duration of the last restart, and (to a worker)
+	// how many workers are alive.
+	RestartNanos int64 `json:"restart_ns,omitempty"`
+	Alive        int   `json:"alive,omitempty"`
 }
 
 // Link message types.

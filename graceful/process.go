@@ -103,6 +103,11 @@ type Process struct {
 	requests chan restartRequest
 	loopDone chan struct{} // closed once Run no longer takes Restart calls
 	stopping atomic.Bool   // readiness is 503 from the moment this is set
+	// lastRestart is the duration of the last successful restart, in
+	// nanoseconds; alive, in a worker, the number of workers its
+	// supervisor last reported.
+	lastRestart atomic.Int64
+	alive       atomic.Int64
 
 	mu      sync.Mutex
 	socks   sockets
@@ -252,6 +257,7 @@ func (p *Process) inherit() error {
 	if h.Role == roleNameWorker {
 		p.role = RoleWorker
 		from = "supervisor"
+		p.alive.Store(1)
 	}
 	for _, s := range socks {
 		s.from = from

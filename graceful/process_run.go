@@ -201,7 +201,7 @@ func (p *Process) loop(ctx context.Context, stopCh <-chan os.Signal, set *serveS
 			}
 			switch m.Type {
 			case msgTotals:
-				p.totals.merge(m.Totals)
+				p.takeTotals(m)
 			case msgRestarted:
 				if pending != nil {
 					var err error
@@ -313,12 +313,15 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
 		}
 		p.logger.Info("handed over; draining", "to_pid", succ.pid())
+		// The successor's counters go on from this generation's.
+		_ = succ.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
 	} else {
 		p.logger.Info("told to drain by the supervisor; draining")
 	}
 	drained := make(chan struct{})
 	go func() {
 		set.drain(p.logger)
+		p.countDrains(set)
 		close(drained)
 	}()
 
@@ -369,7 +372,7 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 			}
 			switch m.Type {
 			case msgTotals:
-				p.totals.merge(m.Totals)
+				p.takeTotals(m)
 			case msgRelease:
 				inProbation = false
 			case msgResume:
@@ -395,6 +398,17 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 	}
 	p.logger.Info("handed over and drained; exiting", "took", time.Since(begin).Round(time.Millisecond))
 	return nil, nil
+}
+
+// takeTotals takes the counters the parent or supervisor sent.
+func (p *Process) takeTotals(m linkMsg) {
+	p.totals.merge(m.Totals)
+	if m.RestartNanos > 0 {
+		p.lastRestart.Store(m.RestartNanos)
+	}
+	if m.Alive > 0 {
+		p.alive.Store(int64(m.Alive))
+	}
 }
 
 // canResume reports whether every unit can serve again after its
@@ -542,6 +556,7 @@ func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string)
 	}
 	begin := time.Now()
 	set.drain(p.logger)
+	p.countDrains(set)
 	if p.role != RoleWorker {
 		p.cleanUpFinal()
 	}

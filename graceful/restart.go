@@ -214,8 +214,10 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 		}
 	}
 	if why == "" {
+		took := time.Since(begin)
+		p.lastRestart.Store(int64(took))
 		p.logger.Info("restart: "+what+" is ready", "next_generation", o.generation, "child_pid", c.pid(),
-			"took", time.Since(begin).Round(time.Millisecond))
+			"took", took.Round(time.Millisecond))
 		return c, nil
 	}
 	c.stop(notReadyStopGrace)

@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -495,6 +496,74 @@ func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
 	}
 	c.record(child)
 	c.waitGone(parent, 30*time.Second)
+	c.stop()
+	c.checkClean()
+}
+
+// TestCountersGoOnAcrossRestarts: the lifecycle counters a process reports
+// are the service's: after N restarts they say N, in both modes, and a
+// drain's counts reach the generation that serves once the old one has
+// exited.
+func TestCountersGoOnAcrossRestarts(t *testing.T) {
+	for _, mode := range []RestartMode{RestartModeReexec, RestartModeSupervisor} {
+		t.Run(string(mode), func(t *testing.T) {
+			c := startCluster(t, clusterOptions{mode: mode})
+			stats := func() ProcessStats {
+				t.Helper()
+				body, err := c.get("/stats")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st ProcessStats
+				if err := json.Unmarshal([]byte(body), &st); err != nil {
+					t.Fatalf("/stats %q: %v", body, err)
+				}
+				return st
+			}
+			if st := stats(); st.RestartsSucceeded != 0 || st.Drains != 0 || !st.Ready {
+				t.Fatalf("a fresh service: %+v", st)
+			}
+			const n = 3
+			for i := 1; i <= n; i++ {
+				c.restart()
+				var st ProcessStats
+				waitFor(t, "the drain to be counted", 10*time.Second, func() bool {
+					st = stats()
+					return st.Drains == uint64(i)
+				})
+				if st.RestartsSucceeded != uint64(i) || st.RestartsFailed != 0 || st.LastRestartDuration <= 0 {
+					t.Errorf("after %d restarts: %+v", i, st)
+				}
+			}
+			c.setBehaviour("crash")
+			c.mustSignal(c.pidFromFile(), syscall.SIGHUP)
+			waitFor(t, "the failure to be counted", 30*time.Second, func() bool { return stats().RestartsFailed == 1 })
+			if st := stats(); st.RestartsSucceeded != n {
+				t.Errorf("after a failed restart: %+v", st)
+			}
+			c.stop()
+			c.checkClean()
+		})
+	}
+}
+
+// TestAppSignalHandlersSurviveRestarts: the program's own signal.Notify
+// for the restart signal keeps working after restarts (a failed one here,
+// so that the same process is asked twice).
+func TestAppSignalHandlersSurviveRestarts(t *testing.T) {
+	c := startCluster(t, clusterOptions{})
+	pid := c.pidFromFile()
+	c.setBehaviour("crash")
+	for i := 1; i <= 2; i++ {
+		c.mustSignal(pid, syscall.SIGHUP)
+		c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving")
+		waitFor(t, "the failure to be logged", 30*time.Second, func() bool {
+			return c.logCount("restart failed; still serving", fmt.Sprintf("pid=%d ", pid)) == i
+		})
+	}
+	if got, err := c.get("/apphup"); err != nil || got != "2" {
+		t.Errorf("the program's own SIGHUP handler saw %q (%v), want 2", got, err)
+	}
 	c.stop()
 	c.checkClean()
 }

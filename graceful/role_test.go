@@ -4,15 +4,18 @@ package graceful
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -66,6 +69,11 @@ func serverRole() int {
 		if b, err := os.ReadFile(path); err == nil {
 			behaviour = strings.TrimSpace(string(b))
 		}
+	}
+	addr := os.Getenv(envAddr)
+	if a, ok := strings.CutPrefix(behaviour, "addr="); ok {
+		// A new release that serves on another address.
+		addr, behaviour = a, "ok"
 	}
 	if behaviour == "gated" {
 		// A start that waits before NewProcess until the test opens the
@@ -121,11 +129,21 @@ func serverRole() int {
 		fmt.Fprintln(os.Stderr, "test server: hanging during start-up as asked")
 		select {}
 	}
+	// The program's own handler of the restart signal, as an app that
+	// reloads something on SIGHUP has: restarts must not unsubscribe it.
+	var appHUP atomic.Int64
+	hup := make(chan os.Signal, 16)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			appHUP.Add(1)
+		}
+	}()
 	scfg := DefaultServerConfig()
 	scfg.GracefulShutdownTimeout = 10 * time.Second
 	var srv *Server
-	scfg.Handler = roleHandler(p, func() *Server { return srv })
-	srv, err = p.NewServer(os.Getenv(envAddr), scfg)
+	scfg.Handler = roleHandler(p, func() *Server { return srv }, &appHUP)
+	srv, err = p.NewServer(addr, scfg)
 	if err != nil {
 		logger.Error("NewServer failed", "error", err)
 		return 1
@@ -138,7 +156,7 @@ func serverRole() int {
 }
 
 // roleHandler serves the test endpoints.
-func roleHandler(p *Process, server func() *Server) http.Handler {
+func roleHandler(p *Process, server func() *Server, appSignals *atomic.Int64) http.Handler {
 	pid := os.Getpid()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +178,14 @@ func roleHandler(p *Process, server func() *Server) http.Handler {
 		}
 		n, _ := io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "pid=%d read=%d\n", pid, n)
+	})
+	mux.HandleFunc("/apphup", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, appSignals.Load())
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		st := p.Stats()
+		st.Servers = nil
+		_ = json.NewEncoder(w).Encode(st)
 	})
 	mux.HandleFunc("/inflight", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, server().Stats().InFlightRequests)

@@ -163,6 +163,7 @@ func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 		case res := <-r.results:
 			res = r.finish(res)
 			if res.err != nil {
+				sv.sendTotals()
 				if first {
 					return fmt.Errorf("graceful: supervisor: the first worker did not start: %w", res.err)
 				}
@@ -199,6 +200,7 @@ func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 				}
 				p.logger.Info("handed over to the new worker", "worker_pid", w.c.pid(), "worker_generation", w.gen, "old_worker_pid", old.c.pid())
 			}
+			sv.sendTotals()
 			if first {
 				first = false
 				if err := sv.becomeReady(w); err != nil {
@@ -231,6 +233,7 @@ func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 			if !wasActive {
 				p.logger.Info("old worker exited", "worker_pid", w.c.pid(), "status", w.c.exitStatus())
 				closeSockets(w.socks, sv.held)
+				sv.sendTotals()
 				continue
 			}
 			p.logger.Error("the serving worker exited", "worker_pid", w.c.pid(), "status", w.c.exitStatus())
@@ -250,6 +253,7 @@ func (sv *supervisor) loop(ctx context.Context, stopCh <-chan os.Signal) error {
 					p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", prev.c.pid(), "worker_generation", prev.gen)
 					p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", prev.gen, prev.c.pid()))
 					closeSockets(w.socks, sv.held)
+					sv.sendTotals()
 					continue
 				}
 			}
@@ -281,6 +285,7 @@ func (sv *supervisor) handleMessage(ev workerEvent, r *restarter) {
 	switch ev.msg.Type {
 	case msgTotals:
 		p.totals.addAll(ev.msg.Totals)
+		sv.sendTotals()
 	case msgRestart:
 		if ev.w != sv.active {
 			_ = ev.w.c.send(linkMsg{Type: msgRestarted, Error: ErrNotRunning.Error() + ": this worker has been replaced"})
@@ -297,6 +302,21 @@ func (sv *supervisor) handleMessage(ev workerEvent, r *restarter) {
 			_ = ev.w.c.send(m)
 		}()
 	}
+}
+
+// sendTotals brings the serving worker's counters up to date.
+func (sv *supervisor) sendTotals() {
+	sv.mu.Lock()
+	active := sv.active
+	alive := len(sv.draining)
+	if active != nil {
+		alive++
+	}
+	sv.mu.Unlock()
+	if active == nil {
+		return
+	}
+	_ = active.c.send(linkMsg{Type: msgTotals, Totals: sv.p.totals.snapshot(), RestartNanos: sv.p.lastRestart.Load(), Alive: alive})
 }
 
 // adopt makes a worker of a ready child, taking the sockets it passed.

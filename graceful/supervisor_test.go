@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -171,4 +172,59 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
+}
+
+// TestSupervisorKeepsReplacingWorkers: the serving worker dies while its
+// replacements cannot start (a broken release); the supervisor goes on
+// trying, with back-off, and serves again once a release starts.
+func TestSupervisorKeepsReplacingWorkers(t *testing.T) {
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
+	supervisor := c.pidFromFile()
+	worker := c.servingPID()
+	c.setBehaviour("crash")
+	c.mustSignal(worker, syscall.SIGKILL)
+	waitFor(t, "two failed replacements", 30*time.Second, func() bool {
+		return c.logCount("no worker serves; starting another", "the new worker did not start") >= 2
+	})
+	c.setBehaviour("ok")
+	next := c.waitServingPID(worker, 60*time.Second)
+	c.record(next)
+	c.mustSignal(supervisor, syscall.SIGTERM)
+	if err := c.waitExit(30 * time.Second); err != nil {
+		t.Errorf("supervisor exit: %v", err)
+	}
+	c.checkClean()
+}
+
+// TestSupervisorFollowsAnAddressChange: a release that serves on another
+// address takes over; the old address is released, not left listening
+// with nobody accepting, and later restarts work.
+func TestSupervisorFollowsAnAddressChange(t *testing.T) {
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
+	supervisor := c.pidFromFile()
+	oldAddr := c.addr
+	newAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c.setBehaviour("addr=" + newAddr)
+	oldWorker := c.servingPID()
+	c.mustSignal(supervisor, syscall.SIGHUP)
+	c.addr = newAddr
+	c.record(c.waitServingPID(oldWorker, 30*time.Second))
+	c.waitGone(oldWorker, 30*time.Second)
+	waitFor(t, "the old address to be released", 30*time.Second, func() bool {
+		conn, err := net.Dial("tcp", oldAddr)
+		if err != nil {
+			return true
+		}
+		conn.Close()
+		return false
+	})
+	c.restart() // on the new address, inherited
+	if n := c.logCount("address already in use"); n != 0 {
+		t.Errorf("%d binds failed", n)
+	}
+	c.mustSignal(supervisor, syscall.SIGTERM)
+	if err := c.waitExit(30 * time.Second); err != nil {
+		t.Errorf("supervisor exit: %v", err)
+	}
+	c.checkClean()
 }

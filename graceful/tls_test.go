@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -212,4 +213,42 @@ func mkdir(t *testing.T, parts ...string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestSetIsHttpsOnATLSListener: a listener in ServerConfig.Listeners that
+// already speaks TLS, marked with SetIsHttps(true), is served as it is.
+func TestSetIsHttpsOnATLSListener(t *testing.T) {
+	pair := testcert.Write(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, protoHandler())
+	cfg.Listeners = []net.Listener{tls.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}})}
+	s := New("", 0, cfg)
+	s.SetIsHttps(true)
+	errc := serve(t, s)
+	if !s.IsHttps() {
+		t.Error("IsHttps is false after SetIsHttps(true)")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pair.Pool}}}
+	resp, err := client.Get("https://" + raw.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "HTTP/1.1" {
+		t.Errorf("HTTPS on the TLS listener: %d %q", resp.StatusCode, body)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }
