@@ -1,13 +1,27 @@
-// Package graceful runs HTTP and HTTPS servers that stop without losing a
-// request, and hands their listening sockets to a new process on restart.
+// Package graceful runs network services that never drop a request: HTTP
+// and HTTPS servers that stop without losing one, and a process lifecycle
+// that hands every socket to a new process on restart.
 //
 // A [Server] wraps net/http's server. Its [Server.Shutdown] closes the
 // listeners first, answers every request still arriving on open
-// connections with "Connection: close", gives idle keep-alive connections
+// connections with "Connection: close", sends HTTP/2 clients a GOAWAY that
+// refuses nothing before the final one, gives idle keep-alive connections
 // a short grace to send one more request, lets requests in flight finish,
 // warns hijacked connections through [Draining], and only when the
 // timeout passes closes what is left, saying in the log how much it cut.
 //
-// The package depends on the standard library and golang.org/x/sys only;
-// loading configuration files is the job of the config package.
+// A [Process] runs the servers and any other [Service] (gRPC, raw TCP,
+// UDP) of one generation of a program, and restarts it without downtime:
+// by re-executing the binary, or with a supervisor that replaces worker
+// processes ([RestartModeSupervisor]). One restart state machine serves
+// both modes: the new process inherits the sockets ([Process.Listen],
+// [Process.ListenPacket], [Process.NewServer]), reports ready, and only
+// then does the old one drain; a new process that fails changes nothing,
+// and one that dies within [ProcessConfig.Probation] is rolled back from.
+// It speaks sd_notify, adopts sockets from systemd's socket activation and
+// file-descriptor store, writes a PID file and serves health endpoints.
+//
+// The package depends on the standard library, golang.org/x/sys,
+// golang.org/x/net/http2 and go-systemd only; loading configuration files
+// is the job of the config package.
 package graceful

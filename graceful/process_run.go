@@ -555,12 +555,16 @@ func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string)
 		t.Stop()
 	}
 	begin := time.Now()
+	// No generation comes after this one: the process's own descriptors
+	// go first, so that once the servers close their listeners (the
+	// drain's first step) a new connection is refused, not queued and
+	// then reset.
+	p.closeSockets()
 	set.drain(p.logger)
 	p.countDrains(set)
 	if p.role != RoleWorker {
 		p.cleanUpFinal()
 	}
-	p.closeSockets()
 	p.logger.Info("stopped", "drain_took", time.Since(begin).Round(time.Millisecond))
 	return nil
 }

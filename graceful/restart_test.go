@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -217,7 +218,11 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	// Signals that came during the restart are one more restart, which
 	// generation 1 passed on to its successor, and no more.
 	if c.logCount("passed on to the new generation", fmt.Sprintf("pid=%d ", first)) == 1 {
-		second := next
+		m := regexp.MustCompile(`generation 2 is ready.* child_pid=(\d+)`).FindStringSubmatch(c.stderr.String())
+		if m == nil {
+			t.Fatalf("no log line names generation 2:\n%s", c.stderr)
+		}
+		second, _ := strconv.Atoi(m[1])
 		next = c.waitServingPID(second, 30*time.Second)
 		c.record(next)
 		c.waitGone(second, 30*time.Second)

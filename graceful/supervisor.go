@@ -370,9 +370,12 @@ func (sv *supervisor) shutdown(stopCh <-chan os.Signal, r *restarter, cause stri
 		sv.active = w
 		sv.mu.Unlock()
 	}
-	// The workers perform the shutdown delay and the drain; a further
-	// stop signal is passed on and cuts the delay short.
+	// The workers perform the shutdown delay and the drain, on their own
+	// descriptors of the sockets; once they close them a new connection
+	// is refused, not queued for nobody. A further stop signal is passed
+	// on and cuts the delay short.
 	sv.mu.Lock()
+	closeSockets(sv.held, nil)
 	workers := []*worker{}
 	if sv.active != nil {
 		workers = append(workers, sv.active)
