@@ -572,3 +572,113 @@ func TestAppSignalHandlersSurviveRestarts(t *testing.T) {
 	c.stop()
 	c.checkClean()
 }
+
+// TestRollbackWhenTheNewReleaseDiesAfterReady: a release that crashes one
+// second after it became ready, under load; the old generation, in its
+// probation, serves again. No connection is refused; only requests that
+// were in flight on the process that died may be lost.
+func TestRollbackWhenTheNewReleaseDiesAfterReady(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envProbation + "=30s"}})
+	old := c.pidFromFile()
+	stop := startLoad(c, 1)
+	c.setBehaviour("crashafter")
+	c.mustSignal(old, syscall.SIGHUP)
+	next := c.waitServingPID(old, 30*time.Second)
+	c.record(next)
+	c.setBehaviour("ok")
+	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", old), "rolled back: serving again")
+	if got := c.waitServingPID(next, 30*time.Second); got != old {
+		t.Fatalf("after the rollback %d answers, want the old generation %d", got, old)
+	}
+	r := stop()
+	t.Logf("load: %s", r.Summary())
+	var lost int
+	for _, f := range r.Failures {
+		if f.Class == loadgen.Refused || !f.Sent {
+			t.Errorf("refused during the rollback: %s", f)
+			continue
+		}
+		lost++ // in flight on the process that died
+	}
+	if lost > 3 {
+		t.Errorf("%d requests lost; at most one per client may be in flight on the dead process", lost)
+	}
+	if r.Successes == 0 {
+		t.Fatal("no request succeeded")
+	}
+	// A later restart succeeds. (The old generation then waits out its
+	// probation, until the new one is stopped.)
+	c.mustSignal(old, syscall.SIGHUP)
+	c.record(c.waitServingPID(old, 30*time.Second))
+	c.stop()
+	c.waitGone(old, 30*time.Second)
+	c.checkClean()
+}
+
+// TestNewGenerationOutlivesItsParent: the old generation is killed at
+// each step of the handshake; the new one still becomes ready and serves.
+func TestNewGenerationOutlivesItsParent(t *testing.T) {
+	for _, step := range []struct{ behaviour, gate string }{
+		{"gated", "start"},  // before NewProcess
+		{"gatedrun", "run"}, // after start-up, before Run reports ready
+	} {
+		t.Run(step.gate, func(t *testing.T) {
+			c := startCluster(t, clusterOptions{})
+			parent := c.pidFromFile()
+			release := c.gate(step.gate)
+			c.setBehaviour(step.behaviour)
+			c.mustSignal(parent, syscall.SIGHUP)
+			child := c.waitAtGate(step.gate, 30*time.Second)
+			c.mustSignal(parent, syscall.SIGKILL)
+			c.waitGone(parent, 30*time.Second)
+			c.setBehaviour("ok")
+			release()
+			if got := c.waitServingPID(parent, 30*time.Second); got != child {
+				t.Fatalf("serving pid %d, want the child %d", got, child)
+			}
+			c.record(child)
+			if _, err := c.get("/"); err != nil {
+				t.Fatal(err)
+			}
+			c.stop()
+			c.checkClean()
+		})
+	}
+}
+
+// TestStoppedNewGenerationIsKilledPromptly: a new generation that stops
+// itself (SIGTERM cannot end it) is killed soon after the restart timeout,
+// and a restart asked for meanwhile then runs.
+func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=500ms"}})
+	pid := c.pidFromFile()
+	c.setBehaviour("stop")
+	begin := time.Now()
+	c.mustSignal(pid, syscall.SIGHUP)
+	waitFor(t, "the new generation to stop itself", 30*time.Second, func() bool {
+		for _, p := range c.livePIDs() {
+			if p != pid && procState(p) == "T" {
+				return true
+			}
+		}
+		return false
+	})
+	c.mustSignal(pid, syscall.SIGHUP) // during the restart: remembered
+	c.setBehaviour("ok")              // for the second attempt
+	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving", "upgrade timeout of 500ms")
+	// A bound on a hang, not a race: 500ms + the 2s stop grace, with room.
+	if took := time.Since(begin); took > 500*time.Millisecond+notReadyStopGrace+10*time.Second {
+		t.Errorf("the stopped child was given up on after %s", took)
+	}
+	for _, child := range c.failedChildren() {
+		if st := procState(child); st != "" {
+			t.Errorf("the stopped child %d is still there (state %s)", child, st)
+		}
+	}
+	// The remembered signal: a second attempt, which now succeeds.
+	next := c.waitServingPID(pid, 60*time.Second)
+	c.record(next)
+	c.waitGone(pid, 30*time.Second)
+	c.stop()
+	c.checkClean()
+}

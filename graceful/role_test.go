@@ -128,6 +128,19 @@ func serverRole() int {
 	case "hang":
 		fmt.Fprintln(os.Stderr, "test server: hanging during start-up as asked")
 		select {}
+	case "stop":
+		// A start-up that stops (SIGSTOP): SIGTERM does nothing to it.
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	case "crashafter":
+		// A release that dies one second after it became ready.
+		go func() {
+			for !p.Stats().Ready {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			fmt.Fprintln(os.Stderr, "test server: crashing one second after ready, as asked")
+			os.Exit(3)
+		}()
 	}
 	// The program's own handler of the restart signal, as an app that
 	// reloads something on SIGHUP has: restarts must not unsubscribe it.
@@ -147,6 +160,13 @@ func serverRole() int {
 	if err != nil {
 		logger.Error("NewServer failed", "error", err)
 		return 1
+	}
+	if behaviour == "gatedrun" {
+		// Start-up done, not yet ready: the test can kill the parent here.
+		if err := waitGate("run"); err != nil {
+			logger.Error("gate", "error", err)
+			return 1
+		}
 	}
 	if err := p.Run(context.Background()); err != nil {
 		logger.Error("Run failed", "error", err)
