@@ -35,6 +35,7 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if r.cat.gracekitMissing != "" {
 		res.NotMeasured = append(res.NotMeasured, "gracekit: "+r.cat.gracekitMissing)
 	}
+	res.Machine.Tools = toolVersions()
 	res.Subjects = r.subjectLines()
 	ro := restartOptions()
 	res.LoadDesc = describeLoad(ro)
@@ -70,6 +71,24 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if want("faults") {
 		step("figure 4: failure scenarios")
 		r.faults(res)
+	}
+	if want("h2") {
+		step("figure 6: HTTP/2 lane")
+		desc, runs, skip := r.h2Lane(fullLanes())
+		if skip != "" {
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		}
+		res.H2Desc, res.H2 = desc, runs
+	}
+	if want("nginx") {
+		step("figure 7: nginx in front")
+		desc, runs, skip := r.nginxLane(fullLanes())
+		if skip != "" {
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		}
+		res.NginxDesc, res.Nginx = desc, runs
 	}
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("run cut short: %w", err)

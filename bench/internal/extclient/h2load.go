@@ -34,6 +34,28 @@ type H2Result struct {
 	// Protocol is the application protocol h2load negotiated ("h2").
 	Protocol string
 	RPS      float64
+	// Runs is how many h2load runs were added up.
+	Runs int
+}
+
+// Add adds the counts of b to r.
+func (r *H2Result) Add(b H2Result) {
+	r.Total += b.Total
+	r.Succeeded += b.Succeeded
+	r.Failed += b.Failed
+	r.Errored += b.Errored
+	r.Timeout += b.Timeout
+	r.Status2xx += b.Status2xx
+	r.Status3xx += b.Status3xx
+	r.Status4xx += b.Status4xx
+	r.Status5xx += b.Status5xx
+	r.NotSubmitted += b.NotSubmitted
+	if r.Protocol == "" {
+		r.Protocol = b.Protocol
+	} else if b.Protocol != "" && b.Protocol != r.Protocol {
+		r.Protocol += "," + b.Protocol
+	}
+	r.Runs += b.Runs
 }
 
 var (
@@ -76,6 +98,7 @@ func parseH2load(out string) (H2Result, error) {
 		r.RPS, _ = strconv.ParseFloat(m[1], 64)
 	}
 	r.NotSubmitted = strings.Count(out, "Process Request Failure")
+	r.Runs = 1
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package extclient
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -69,7 +70,11 @@ func StartNginx(reaperBin, workDir, upstream string) (*Nginx, error) {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, upstream, addr), 0o644); err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
-	t, err := tree.Start(reaperBin, filepath.Join(dir, "nginx.out"), []string{"nginx", "-p", dir, "-c", conf})
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	t, err := tree.Start(reaperBin, filepath.Join(dir, "nginx.out"), []string{bin, "-p", dir, "-c", conf})
 	if err != nil {
 		return nil, fmt.Errorf("nginx: %w", err)
 	}
