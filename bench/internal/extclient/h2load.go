@@ -26,10 +26,10 @@ type H2Result struct {
 	Total, Succeeded, Failed, Errored, Timeout int
 	// Status2xx and the others are its status code counts.
 	Status2xx, Status3xx, Status4xx, Status5xx int
-	// NotSubmitted counts h2load's "Process Request Failure" lines: a
-	// request it could not submit on its connection (after a GOAWAY the
-	// client library refuses new streams), counted as failed without
-	// reaching the server.
+	// NotSubmitted counts h2load's "Process Request Failure" lines, which
+	// it prints when it cannot submit a request on a connection (after a
+	// GOAWAY nghttp2 refuses new streams); at most one per connection and
+	// run was seen, so it is a count of events, not of requests.
 	NotSubmitted int
 	// Protocol is the application protocol h2load negotiated ("h2").
 	Protocol string

@@ -9,7 +9,7 @@ func (p *printer) h2(r *Results) {
 	}
 	p.f("## 6. HTTP/2 over TLS with clients nobody here wrote\n\n")
 	p.f("%s\n\n", r.H2Desc)
-	p.header("subject", "restarts", "run", "h2load runs", "h2load requests", "h2load succeeded", "h2load failed", "of which errored", "not submitted (after GOAWAY)", "timeout", "non-2xx", "protocol", "curl requests", "curl failed", "curl failures", "handover p50", "handover max")
+	p.header("subject", "restarts", "run", "h2load runs", "h2load requests", "h2load succeeded", "h2load failed", "of which errored", "\"Process Request Failure\" lines", "timeout", "non-2xx", "protocol", "curl requests", "curl failed", "curl failures", "handover p50", "handover max")
 	for _, x := range r.H2 {
 		run := dur(x.Duration)
 		if !x.Restart {
@@ -22,7 +22,7 @@ func (p *printer) h2(r *Results) {
 			fmt.Sprint(x.Curl.Requests), fmt.Sprint(x.Curl.Failed), x.Curl.Classes(),
 			dur(Quantile(x.Restarts.Handover, 0.5)), dur(Quantile(x.Restarts.Handover, 1)))
 	}
-	p.f("\nh2load's \"failed\" counts every request that did not end in a 2xx: \"errored\" ones (the stream or connection failed) and, among them, \"not submitted\", requests h2load tried to open on a connection that had received a GOAWAY and that nghttp2 refused locally, so they never reached any server. After a GOAWAY h2load, in timing-based mode, gives the connection up and opens a new one; requests it still had in flight on the old one are counted as failed by h2load itself, whether or not the server would have answered them (h2load has no way to re-send them). The control rows show that none fail without restarts. curl's columns have no such accounting: every curl request is alone on its own connection, and a failure is a curl error or a non-2xx. The graceful server drains HTTP/2 in two steps (a GOAWAY notice that refuses no stream, then after IdleDrainGrace the final one), so its old generation lives about a second longer than tableflip's and fewer restarts fit in the same time. Handover here is from the signal to the first 200 from the new PID seen by the bench's own probe.\n\n")
+	p.f("\nh2load's \"failed\" counts every request that did not end in a 2xx; \"errored\" ones are those whose stream or connection failed. h2load prints a \"Process Request Failure\" line when it cannot submit a request on a connection (nghttp2 refuses new streams once a GOAWAY has arrived); in these runs it printed at most one such line per connection and h2load run. After a GOAWAY h2load, in timing-based mode, gives the connection up and opens a new one, and the requests it still had in flight on the old one count as failed in its summary: h2load has no way to send them again, and does not wait for the server's answers. The control rows show that none fail without restarts. curl's columns have no such accounting: every curl request is alone on its own connection, and a failure is a curl error or a non-2xx. The graceful server drains HTTP/2 in two steps (a GOAWAY notice that refuses no stream, then after IdleDrainGrace the final one), so its old generation lives about a second longer than tableflip's and fewer restarts fit in the same time. Handover here is from the signal to the first 200 from the new PID seen by the bench's own probe.\n\n")
 	for _, x := range r.H2 {
 		if x.H2Err != "" {
 			p.f("- %s: h2load: `%s`\n", x.Subject, x.H2Err)
