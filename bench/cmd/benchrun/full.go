@@ -35,6 +35,7 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if r.cat.gracekitMissing != "" {
 		res.NotMeasured = append(res.NotMeasured, "gracekit: "+r.cat.gracekitMissing)
 	}
+	res.Machine.Tools = toolVersions()
 	res.Subjects = r.subjectLines()
 	ro := restartOptions()
 	res.LoadDesc = describeLoad(ro)
@@ -70,6 +71,24 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if want("faults") {
 		step("figure 4: failure scenarios")
 		r.faults(res)
+	}
+	if want("h2") {
+		step("figure 6: HTTP/2 lane")
+		desc, runs, skip := r.h2Lane(fullLanes())
+		if skip != "" {
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		}
+		res.H2Desc, res.H2 = desc, runs
+	}
+	if want("nginx") {
+		step("figure 7: nginx in front")
+		desc, runs, skip := r.nginxLane(fullLanes())
+		if skip != "" {
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		}
+		res.NginxDesc, res.Nginx = desc, runs
 	}
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("run cut short: %w", err)
@@ -132,7 +151,8 @@ func (r *runner) subjectLines() []string {
 		"**tableflip**: github.com/cloudflare/tableflip v1.2.3 used as its README and net/http example show (`subjects/tableflip`): Upgrader with a PID file, Upgrade on SIGHUP, Listen, Ready, Exit, then a 30 s deadline and `http.Server.Shutdown`. SIGTERM is mapped to `Upgrader.Stop` (the example has no SIGTERM handling).",
 		"**nethttp**: a plain `net/http` server with the same handler (`subjects/nethttp`); throughput baseline, no restarts.",
 		"**graceful.Server**: gracekit's `graceful.Server` with the same handler (`subjects/gracefulserver`), no restarts; isolates the library's per-request cost from whatever examples/reload does besides.",
-		"**graceful.Process**: the same handler served through `graceful.Process` as examples/reload does (`subjects/gracefulprocess`); in the throughput figure only, to tell the process layer's cost from the example handler's.",
+		"**graceful.Process**: the same handler served through `graceful.Process` as examples/reload does (`subjects/gracefulprocess`); SIGHUP re-executes it. In the throughput figure, to tell the process layer's cost from the example handler's; in the HTTP/2 lane (over TLS through `Server.CreateListenerTLS`) and the nginx lane as gracekit's subject with the shared handler.",
+		"**tableflip** in the HTTP/2 lane: the same subject with `-tls-cert`/`-tls-key`, serving through `http.Server.ServeTLS` with `TLSNextProto` unset, so net/http offers h2 itself.",
 		"**nethttp+timeouts**: the nethttp subject with `graceful.DefaultServerConfig()`'s ReadTimeout, ReadHeaderTimeout, WriteTimeout, IdleTimeout and MaxHeaderBytes (`-graceful-timeouts`); beside graceful.Server it separates the cost of those defaults from the library's own mechanics.",
 		"All of them serve the handler of `internal/handler` (`pid=` in the body, `?sleep=`, POST bodies read to the end, `/stream` hijacked stream), except gracekit, whose handler is examples/reload's own.",
 	)

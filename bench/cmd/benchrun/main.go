@@ -34,7 +34,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 10, "alternating rounds of the throughput and cold-start measurements")
 	flag.StringVar(&o.out, "out", "RESULTS.md", "results file (full run)")
 	flag.StringVar(&o.plot, "plot", "timeline.png", "timeline plot (full run)")
-	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults); all when empty")
+	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults,h2,nginx); all when empty")
 	flag.StringVar(&o.faultFilter, "fault", "", "with -only faults: run only the failure scenarios whose name contains this")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
@@ -127,6 +127,11 @@ func (r *runner) launch(name string) (*subject.Instance, error) {
 	if !ok {
 		return nil, fmt.Errorf("no subject %q", name)
 	}
+	return r.launchSpec(spec)
+}
+
+// launchSpec starts spec and registers it for the final cleanup.
+func (r *runner) launchSpec(spec subject.Spec) (*subject.Instance, error) {
 	in, err := subject.Launch(spec, r.work, r.reaper)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +14,19 @@ import (
 // Get sends one GET path on a new connection and returns the status and
 // body. It never retries.
 func Get(addr, path string, timeout time.Duration) (int, []byte, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
+	return GetTLS(addr, path, timeout, nil)
+}
+
+// GetTLS is Get over TLS with cfg (plain TCP when cfg is nil); cfg must
+// offer HTTP/1.1 only.
+func GetTLS(addr, path string, timeout time.Duration, cfg *tls.Config) (int, []byte, error) {
+	var conn net.Conn
+	var err error
+	if cfg == nil {
+		conn, err = net.DialTimeout("tcp", addr, timeout)
+	} else {
+		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, cfg)
+	}
 	if err != nil {
 		return 0, nil, err
 	}

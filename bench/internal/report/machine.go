@@ -15,6 +15,8 @@ import (
 type Machine struct {
 	Date, Kernel, CPU, Memory, Go, Commit, Wrk string
 	Cores                                      int
+	// Tools are the other outside programs and their versions.
+	Tools [][2]string
 }
 
 // DescribeMachine reads the machine's description; rootDir is the

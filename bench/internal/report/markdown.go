@@ -20,13 +20,19 @@ func Markdown(w io.Writer, r *Results) error {
 		r.Command, r.Machine.Date, dur(r.Took.Round(time.Second)))
 	p.machine(r)
 	p.subjects(r)
-	p.restarts(r)
-	p.handover(r)
-	p.latency(r)
+	if len(r.Lineages) > 0 || len(r.Cold) > 0 {
+		p.restarts(r)
+		p.handover(r)
+		p.latency(r)
+	}
 	p.throughput(r)
 	p.faults(r)
-	p.resources(r)
-	p.processes(r)
+	if len(r.Lineages) > 0 {
+		p.resources(r)
+		p.processes(r)
+	}
+	p.h2(r)
+	p.nginx(r)
 	if r.Plot != "" {
 		p.f("## Timeline\n\n![Requests per second and failures over time, one lane per subject, restarts marked](%s)\n\n", r.Plot)
 		p.f("Each lane is the first block of restarts of a subject (the baseline lane: the same load without restarts), in 100 ms slices: requests answered per second, failed requests per second in red below, and a dashed line at every restart signal.\n\n")
@@ -81,6 +87,9 @@ func (p *printer) machine(r *Results) {
 	p.row("Go", m.Go)
 	p.row("repository commit", m.Commit)
 	p.row("wrk", m.Wrk)
+	for _, t := range m.Tools {
+		p.row(t[0], t[1])
+	}
 	p.f("\nThe machine is shared and noisy: measurements of different subjects alternate (A B A B) within the run, and comparisons are ratios between numbers of the same run.\n\n")
 }
 

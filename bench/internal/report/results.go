@@ -38,6 +38,13 @@ type Results struct {
 
 	Faults []scenario.FaultResult
 
+	// H2Desc describes the HTTP/2 lane, H2 holds its runs.
+	H2Desc string
+	H2     []scenario.H2Run
+	// NginxDesc describes the nginx-in-front lane, Nginx holds its runs.
+	NginxDesc string
+	Nginx     []scenario.NginxRun
+
 	Lanes []*scenario.Lane
 	Plot  string
 	Notes []string

@@ -1,11 +1,14 @@
 package subject
 
 import (
+	"crypto/tls"
 	"time"
 
 	"github.com/gracekit/gracekit/bench/internal/load"
 )
 
-func getRoot(addr string) (int, []byte, error) { return load.Get(addr, "/", time.Second) }
+func getRoot(addr string, cfg *tls.Config) (int, []byte, error) {
+	return load.GetTLS(addr, "/", time.Second, cfg)
+}
 
 func parsePID(body []byte) int { return load.ParsePID(body) }

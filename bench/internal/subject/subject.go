@@ -7,6 +7,7 @@ package subject
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +38,9 @@ type Spec struct {
 	// ValidConfig and InvalidConfig are config file contents that the
 	// subject accepts and refuses at start.
 	ValidConfig, InvalidConfig string
+	// TLS, when set, is the client configuration of the bench's probes:
+	// the subject serves HTTPS (Extra carries its certificate flags).
+	TLS *tls.Config
 }
 
 // Args returns the command line every subject shares: -addr, -pidfile
@@ -151,7 +155,7 @@ func (in *Instance) WaitServing(notPID int, timeout time.Duration) (int, error) 
 		case !in.Tree.Contains(pid):
 			last = fmt.Errorf("pid file names %d, which is not a live process of the subject", pid)
 		default:
-			if code, body, err := getRoot(in.Addr); err != nil {
+			if code, body, err := getRoot(in.Addr, in.TLS); err != nil {
 				last = err
 			} else if got := parsePID(body); code == 200 && got == pid {
 				return pid, nil

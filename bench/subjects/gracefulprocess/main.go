@@ -21,19 +21,21 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	pidFile := flag.String("pidfile", "", "PID file, written by the serving process when it is ready")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1 through ALPN) with this PEM certificate; needs -tls-key")
+	tlsKey := flag.String("tls-key", "", "PEM key of -tls-cert")
 	flag.Parse()
 	stopProfile, err := profile.Start(*cpuProfile)
 	if err != nil {
 		log.Fatalf("gracefulprocess subject: %v", err)
 	}
 	defer stopProfile()
-	if err := run(*addr, *pidFile); err != nil {
+	if err := run(*addr, *pidFile, *tlsCert, *tlsKey); err != nil {
 		stopProfile()
 		log.Fatalf("gracefulprocess subject: %v", err)
 	}
 }
 
-func run(addr, pidFile string) error {
+func run(addr, pidFile, tlsCert, tlsKey string) error {
 	pcfg := graceful.DefaultProcessConfig()
 	pcfg.PIDFile = pidFile
 	pcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -43,8 +45,14 @@ func run(addr, pidFile string) error {
 	}
 	scfg := graceful.DefaultServerConfig()
 	scfg.Handler = handler.New(handler.Options{Draining: graceful.Draining})
-	if _, err := p.NewServer(addr, scfg); err != nil {
+	s, err := p.NewServer(addr, scfg)
+	if err != nil {
 		return err
+	}
+	if tlsCert != "" {
+		if err := s.CreateListenerTLS(tlsCert, tlsKey); err != nil {
+			return err
+		}
 	}
 	return p.Run(context.Background())
 }

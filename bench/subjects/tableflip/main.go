@@ -29,6 +29,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	pidFile := flag.String("pidfile", "", "PID file, written by the serving process when it is ready")
 	config := flag.String("config", "", "YAML config file; an invalid one stops the process during its start")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1 through ALPN) with this PEM certificate; needs -tls-key")
+	tlsKey := flag.String("tls-key", "", "PEM key of -tls-cert")
 	upgradeTimeout := flag.Duration("upgrade-timeout", tableflip.DefaultUpgradeTimeout, "how long a new process may take to become ready")
 	flag.Parse()
 	log.SetPrefix("tableflip-subject " + strconv.Itoa(os.Getpid()) + " ")
@@ -63,7 +65,14 @@ func main() {
 	}
 	srv := &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := srv.Serve(ln); err != http.ErrServerClosed {
+		var err error
+		if *tlsCert != "" {
+			// ServeTLS with TLSNextProto unset: net/http offers h2 itself.
+			err = srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != http.ErrServerClosed {
 			log.Printf("serve: %v", err)
 		}
 	}()
