@@ -89,6 +89,7 @@ type Process struct {
 	role       Role
 	generation int
 	ancestors  []int // older generations that may still drain, the parent last
+	attrs      []any // pid, role, generation: on every log line
 	totals     *totals
 
 	// parent is the link to the process that started this one (nil in a
@@ -221,6 +222,7 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	if p.role != RoleSupervisor {
 		attrs = append(attrs, "generation", p.generation)
 	}
+	p.attrs = attrs
 	p.logger = p.logger.With(attrs...)
 	for _, sig := range early {
 		p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
@@ -426,6 +428,9 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = p.logger
+	} else {
+		// Every line from gracekit says which process wrote it.
+		cfg.Logger = cfg.Logger.With(p.attrs...)
 	}
 	cfg.Handler = p.healthHandler(cfg.Handler)
 	u := &unit{address: address, cfg: cfg, sock: s}
