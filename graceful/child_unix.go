@@ -154,6 +154,9 @@ func (c *osChild) readySockets() ([]handoverSocket, []int) {
 func (c *osChild) readLink() {
 	defer close(c.linkDone)
 	defer close(c.msgs)
+	// The link is closed here, once the child's end is: a message the
+	// child sent just before it exited (its final totals) is read first.
+	defer c.link.close()
 	ready := false
 	for {
 		m, fds, err := c.link.recv()
@@ -218,7 +221,6 @@ func (c *osChild) wait() {
 func (c *osChild) markExited(status string) {
 	c.exitOnce.Do(func() {
 		c.status = status
-		c.link.close()
 		c.readyMu.Lock()
 		for _, fd := range c.readyFds {
 			closeFd(fd)

@@ -340,9 +340,11 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 		}
 	}
 	isDrained, stopAsked := false, false
+	drainedCh := (<-chan struct{})(drained)
 	for !isDrained || inProbation {
 		select {
-		case <-drained:
+		case <-drainedCh:
+			drainedCh = nil
 			isDrained = true
 			p.logger.Info("drained", "took", time.Since(begin).Round(time.Millisecond), "probation", inProbation)
 		case <-timeout:

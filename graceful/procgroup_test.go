@@ -249,6 +249,16 @@ func (g *procGroup) checkEmpty(timeout time.Duration) {
 // cleanup kills the whole group and reaps every member, so that nothing
 // outlives the test, whatever it did.
 func (g *procGroup) cleanup() {
+	if g.t.Failed() && len(g.members()) > 0 {
+		// What were they doing? SIGQUIT makes a Go process print every
+		// goroutine to its standard error, which the logs below show.
+		_ = unix.Kill(-g.pgid, unix.SIGQUIT)
+		quit := time.Now().Add(3 * time.Second)
+		for len(g.livePIDs()) > 0 && time.Now().Before(quit) {
+			g.reapNow()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_ = unix.Kill(-g.pgid, unix.SIGKILL)

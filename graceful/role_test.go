@@ -154,6 +154,11 @@ func serverRole() int {
 	}()
 	scfg := DefaultServerConfig()
 	scfg.GracefulShutdownTimeout = 10 * time.Second
+	// A load client stalled by a busy machine (the suite runs under
+	// stress-ng too) may leave its keep-alive connection idle for a
+	// while; closing it then races with its next request, as any HTTP/1.1
+	// idle close does. The grace covers such stalls.
+	scfg.IdleDrainGrace = 3 * time.Second
 	var srv *Server
 	scfg.Handler = roleHandler(p, func() *Server { return srv }, &appHUP)
 	srv, err = p.NewServer(addr, scfg)
