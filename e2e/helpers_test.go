@@ -30,7 +30,8 @@ import (
 // reloadBin is examples/reload, built once by TestMain.
 var reloadBin string
 
-// TestMain builds examples/reload once and makes the test process a child
+// TestMain builds examples/reload once (with -race when the tests run
+// with it) and makes the test process a child
 // subreaper: an old generation that hands over exits, and its successor,
 // orphaned, is re-parented to the test, whose process-group reapers
 // collect every member (see procGroup).
@@ -42,7 +43,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	reloadBin = filepath.Join(dir, "reload")
-	out, err := exec.Command("go", "build", "-o", reloadBin, "../examples/reload").CombinedOutput()
+	args := []string{"build", "-o", reloadBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "../examples/reload")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "go build ../examples/reload: %v\n%s", err, out)
 		os.RemoveAll(dir)
