@@ -75,6 +75,9 @@ log:
 			var h2runs, h2unsent int
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
+			var once sync.Once
+			stopClients := func() { once.Do(func() { close(stop) }); wg.Wait() }
+			t.Cleanup(stopClients) // when the test fails before the end
 			for range 2 {
 				wg.Go(func() {
 					for !stopped(stop) {
@@ -96,8 +99,7 @@ log:
 
 			began := time.Now()
 			s.restarts(restartsPerRun, restartPause)
-			close(stop)
-			wg.Wait()
+			stopClients()
 			took := time.Since(began)
 
 			if n := s.distinctPIDs(); n < restartsPerRun+1 {

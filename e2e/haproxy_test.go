@@ -119,6 +119,7 @@ listen app
 		if s := old.g.waitFirst(60 * time.Second); s != "exit status 0" {
 			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, old.g.logs())
 		}
+		old.checkGone()
 		t1 := time.Now()
 		replicas[i] = start(i, k+1)
 		st.waitStatus(name, "UP")
@@ -150,6 +151,7 @@ listen app
 		if s := r.g.waitFirst(60 * time.Second); s != "exit status 0" {
 			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, r.g.logs())
 		}
+		r.checkGone()
 	}
 }
 

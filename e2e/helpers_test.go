@@ -499,18 +499,33 @@ func (s *subject) restarts(n int, pause time.Duration) {
 	}
 }
 
-// stop sends SIGTERM to the PID in the PID file and waits for the first
-// process to exit with status 0.
+// stop sends SIGTERM to the PID in the PID file, waits for it to exit
+// (with status 0 when the test started it: the supervisor, or the first
+// generation), and then for every process of the service to be gone: a
+// generation or worker left running, or a zombie its parent does not
+// reap, fails the test.
 func (s *subject) stop() {
 	s.t.Helper()
-	s.g.signal(readPID(s.pidFile), syscall.SIGTERM)
-	if !s.supervisor {
-		pid := readPID(s.pidFile)
-		waitFor(s.t, "the service to stop", 60*time.Second, func() bool { return pid == 0 || !s.g.alive(pid) }, s.g.logs)
-		return
+	pid := readPID(s.pidFile)
+	s.g.signal(pid, syscall.SIGTERM)
+	if pid == s.g.pgid {
+		if st := s.g.waitFirst(60 * time.Second); st != "exit status 0" {
+			s.t.Errorf("%s: %s after SIGTERM, want exit status 0\n%s", s.g.name, st, s.g.logs())
+		}
 	}
-	if st := s.g.waitFirst(60 * time.Second); st != "exit status 0" {
-		s.t.Errorf("supervisor: %s after SIGTERM, want exit status 0\n%s", st, s.g.logs())
+	s.checkGone()
+}
+
+// checkGone waits until no process of the service is left and checks
+// that the PID file was removed.
+func (s *subject) checkGone() {
+	s.t.Helper()
+	waitFor(s.t, "every process of the service to exit", 60*time.Second, func() bool {
+		s.g.reapNow()
+		return len(s.g.members()) == 0
+	}, func() string { return fmt.Sprintf("left: %v\n%s", s.g.members(), s.g.logs()) })
+	if _, err := os.Stat(s.pidFile); !os.IsNotExist(err) {
+		s.t.Errorf("%s: PID file left after the final stop (%v)", s.g.name, err)
 	}
 }
 
