@@ -170,13 +170,14 @@ func startGroup(t *testing.T, name string, argv []string, env ...string) *procGr
 	return g
 }
 
-// subjectEnv is the test's environment without the variables that steer
-// the tests (GRACEKIT_REQUIRE_TOOLS, GRACEKIT_E2E_LOGDIR): gracekit reads
-// every GRACEKIT_ variable as a setting and refuses unknown ones.
+// subjectEnv is the test's environment without any GRACEKIT_ variable:
+// gracekit reads every one as a setting and refuses unknown ones (such as
+// GRACEKIT_REQUIRE_TOOLS, or CI's own), and the tests' configuration
+// files say all a service needs.
 func subjectEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GRACEKIT_REQUIRE_TOOLS=") || strings.HasPrefix(kv, "GRACEKIT_E2E_LOGDIR=") {
+		if strings.HasPrefix(kv, "GRACEKIT_") {
 			continue
 		}
 		env = append(env, kv)
