@@ -54,6 +54,7 @@ process:
   mode: %s
   readinessPath: /ready
   upgradeTimeout: 1m
+  probation: 1s                # the old generation exits 1s after each handover
 log:
   level: warn
 `, httpsPort, cert.CertFile, cert.KeyFile, mode)

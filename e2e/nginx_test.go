@@ -48,7 +48,7 @@ func TestNginxKeepAliveUpstreamAcrossRestarts(t *testing.T) {
 			s := startSubject(t, subjectOptions{
 				name:       "reload-nginx-" + transport + "-" + mode,
 				addr:       addr,
-				yaml:       yamlSection("server", sockYAML) + "process:\n  mode: " + mode + "\n  readinessPath: /ready\nlog:\n  level: warn\n",
+				yaml:       yamlSection("server", sockYAML) + "process:\n  mode: " + mode + "\n  readinessPath: /ready\n  probation: 1s\nlog:\n  level: warn\n",
 				supervisor: mode == "supervisor",
 			})
 
