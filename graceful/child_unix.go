@@ -86,11 +86,15 @@ func startChild(spec childSpec) (child, error) {
 		closeFd(pipeR)
 		return nil, err
 	}
-	pid, err := syscall.ForkExec(spec.exe, spec.args, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Dir:   spec.dir,
 		Env:   append(childEnviron(spec.env), HandoverEnv+"="+encoded),
 		Files: files,
-	})
+	}
+	// Under systemd, a successor is started as systemd's own child (see
+	// adoptBySystemd); a worker stays its supervisor's.
+	adopted := spec.handover.Role == roleNameProcess && spec.reaper == nil && adoptBySystemd(attr)
+	pid, err := syscall.ForkExec(spec.exe, spec.args, attr)
 	closeChildEnds()
 	if err != nil {
 		parentEnd.close()
@@ -108,9 +112,12 @@ func startChild(spec childSpec) (child, error) {
 	}
 	go c.out.copy()
 	go c.readLink()
-	if spec.reaper != nil {
+	switch {
+	case spec.reaper != nil:
 		spec.reaper.watch(pid, c.markExited)
-	} else {
+	case adopted:
+		go c.watchAdopted()
+	default:
 		go c.wait()
 	}
 	return c, nil

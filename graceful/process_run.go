@@ -564,6 +564,7 @@ func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string)
 	p.closeSockets()
 	set.drain(p.logger)
 	p.countDrains(set)
+	p.awaitAncestors(p.drainLimit())
 	if p.role != RoleWorker {
 		p.cleanUpFinal()
 	}
