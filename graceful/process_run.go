@@ -45,6 +45,7 @@ func (p *Process) Run(ctx context.Context) error {
 	p.sys.notifySignals(stopCh, stopSignals...)
 	defer p.sys.stopSignals(stopCh)
 
+	p.dropEarlyRestartSignals()
 	set := p.serve(units)
 	if err := p.becomeReady(); err != nil {
 		p.markStopping()
@@ -53,6 +54,20 @@ func (p *Process) Run(ctx context.Context) error {
 		return err
 	}
 	return p.loop(ctx, stopCh, set)
+}
+
+// dropEarlyRestartSignals discards restart signals that arrived while the
+// process was starting: it was not ready to restart, and it must not
+// restart as soon as it is.
+func (p *Process) dropEarlyRestartSignals() {
+	for {
+		select {
+		case sig := <-p.sigCh:
+			p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
+		default:
+			return
+		}
+	}
 }
 
 // beginRun checks that Run may start and returns the units to serve.
