@@ -309,6 +309,7 @@ func (p *Process) shutdown(servers []*Server, stopCh <-chan os.Signal, cause str
 	}
 	begin := time.Now()
 	p.shutdownServers(servers)
+	p.awaitAncestors()
 	if !p.worker {
 		p.cleanUpFinal()
 	}
