@@ -52,15 +52,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// Boot boots an ephemeral copy of o.Rootfs (systemd-nspawn -x: every boot
-// starts from the pristine tree, and the copy is removed when the
-// container ends) in a session of its own, and returns once systemd in
+// Boot boots o.Rootfs read-only under a writable tmpfs overlay
+// (systemd-nspawn --volatile=overlay: every boot starts from the pristine
+// tree, and nothing is written to it) in a session of its own, and returns once systemd in
 // it reports running or degraded. The caller must Close the machine.
 func Boot(ctx context.Context, o Options) (*Machine, error) {
 	if o.BootTimeout == 0 {
 		o.BootTimeout = 60 * time.Second
 	}
-	args := []string{"-b", "-D", o.Rootfs, "-x", "--register=no", "--keep-unit", "--console=read-only",
+	args := []string{"-b", "-D", o.Rootfs, "--volatile=overlay", "--register=no", "--keep-unit", "--console=read-only",
 		"--machine=gracekit-" + strconv.Itoa(os.Getpid())}
 	for _, b := range o.BindRO {
 		args = append(args, "--bind-ro="+b)
