@@ -297,7 +297,11 @@ func TestUnits(t *testing.T) {
 			t.Run("start", func(t *testing.T) { testStart(t, m, uc) })
 			t.Run("reloads", func(t *testing.T) { testReloads(t, m, uc, 20) })
 			t.Run("status", func(t *testing.T) { testStatus(t, m, uc, 21) })
-			t.Run("stop-while-draining", func(t *testing.T) { testStopWhileDraining(t, m, uc) })
+			t.Run("stop-while-draining", func(t *testing.T) { testStopWhileDraining(t, m, uc, "3s", "3s") })
+			// The newest generation is done first: it must not exit before
+			// the older one (systemd would not get its exit status).
+			m.run("systemctl", "start", uc.service)
+			t.Run("stop-while-draining-old-slower", func(t *testing.T) { testStopWhileDraining(t, m, uc, "4s", "500ms") })
 		})
 	}
 }
@@ -424,26 +428,27 @@ func testStatus(t *testing.T, m *machine, uc unitCase, generation int) {
 // generation still drains a slow request and the new one serves another:
 // both requests complete, nothing is SIGKILLed, and systemd records the
 // main process's exit status 0.
-func testStopWhileDraining(t *testing.T, m *machine, uc unitCase) {
+func testStopWhileDraining(t *testing.T, m *machine, uc unitCase, sleep1, sleep2 string) {
 	m.run("systemd-analyze", "log-level", "debug") // for "Main process exited"
 	defer m.run("systemd-analyze", "log-level", "info")
 	since := time.Now()
 	p1 := m.mainPID(uc.service)
-	slow1 := begin(m.addr, "/?sleep=3s", 20*time.Second)
+	slow1 := begin(m.addr, "/?sleep="+sleep1, 20*time.Second)
 	m.run("systemctl", "reload", uc.service)
 	p2 := newMainPID(t, m, uc, p1)
 	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
 		return strings.Contains(m.journal(uc.service, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
 	})
-	slow2 := begin(m.addr, "/?sleep=3s", 20*time.Second)
+	slow2 := begin(m.addr, "/?sleep="+sleep2, 20*time.Second)
 	stopBegin := time.Now()
 	m.run("systemctl", "stop", uc.service)
 	stopTook := time.Since(stopBegin)
 	r1, r2 := <-slow1, <-slow2
 	journal := m.journal(uc.service, since)
 	result := m.show(uc.service, "Result")
-	t.Logf("stop during a drain: systemctl stop took %s; slow request on generation pid %d: %d (answered by %d, %v); on pid %d: %d (answered by %d, %v); Result=%s",
-		stopTook.Round(time.Millisecond), p1, r1.code, r1.pid, r1.err, p2, r2.code, r2.pid, r2.err, result)
+	t.Logf("stop during a drain: systemctl stop took %s; %s request on generation pid %d: %d (answered by %d, %v); %s request on pid %d: %d (answered by %d, %v); Result=%s; SIGKILL lines: %d; main process exit recorded: %v",
+		stopTook.Round(time.Millisecond), sleep1, p1, r1.code, r1.pid, r1.err, sleep2, p2, r2.code, r2.pid, r2.err, result,
+		strings.Count(journal, "SIGKILL"), strings.Contains(journal, "Main process exited, code=exited, status=0/SUCCESS"))
 	if r1.err != nil || r1.code != http.StatusOK || r1.pid != p1 {
 		t.Errorf("the request on the draining generation (pid %d): code %d from pid %d, error %v", p1, r1.code, r1.pid, r1.err)
 	}
@@ -499,6 +504,9 @@ func TestStopTimeout(t *testing.T) {
 	}
 	if r1.err == nil || r2.err == nil {
 		t.Errorf("a request outlived the stop timeout: %+v %+v", r1, r2)
+	}
+	if t.Failed() {
+		t.Logf("journal:\n%s", journal)
 	}
 }
 
