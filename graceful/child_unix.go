@@ -86,11 +86,13 @@ func startChild(spec childSpec) (child, error) {
 	if spec.restartSignal != nil {
 		signal.Ignore(spec.restartSignal)
 	}
-	proc, err := os.StartProcess(spec.exe, spec.args, &os.ProcAttr{
+	attr := &os.ProcAttr{
 		Dir:   spec.dir,
 		Env:   append(childEnviron(spec.env), HandoverEnv+"="+encoded),
 		Files: files,
-	})
+	}
+	adopted := spec.mode != workerMode && spec.reaper == nil && adoptBySystemd(attr)
+	proc, err := os.StartProcess(spec.exe, spec.args, attr)
 	if spec.rearm != nil {
 		spec.rearm()
 	}
@@ -108,9 +110,12 @@ func startChild(spec childSpec) (child, error) {
 	}
 	go c.copyStderr(stderrR)
 	go c.readReady(readyR)
-	if spec.reaper != nil {
+	switch {
+	case spec.reaper != nil:
 		spec.reaper.watch(proc.Pid, c.markExited)
-	} else {
+	case adopted:
+		go c.watchAdopted()
+	default:
 		go c.wait()
 	}
 	return c, nil

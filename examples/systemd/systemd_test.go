@@ -174,8 +174,11 @@ func (m *machine) mainPID(unit string) int {
 // host's clock).
 func (m *machine) journal(unit string, since time.Time) string {
 	m.t.Helper()
-	return m.run("journalctl", "-u", unit, "--no-pager", "-o", "short-precise",
-		fmt.Sprintf("--since=@%d.%06d", since.Unix(), since.Nanosecond()/1000))
+	args := []string{"journalctl", "-u", unit, "--no-pager", "-o", "short-precise"}
+	if !since.IsZero() {
+		args = append(args, fmt.Sprintf("--since=@%d.%06d", since.Unix(), since.Nanosecond()/1000))
+	}
+	return m.run(args...)
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -302,6 +305,8 @@ func TestUnits(t *testing.T) {
 			// the older one (systemd would not get its exit status).
 			m.run("systemctl", "start", uc.service)
 			t.Run("stop-while-draining-old-slower", func(t *testing.T) { testStopWhileDraining(t, m, uc, "4s", "500ms") })
+			m.run("systemctl", "start", uc.service)
+			t.Run("stop-after-reload", func(t *testing.T) { testStopAfterReload(t, m, uc) })
 		})
 	}
 }
@@ -404,6 +409,11 @@ func testReloads(t *testing.T, m *machine, uc unitCase, n int) {
 	if failed > 0 {
 		t.Errorf("%d of %d requests failed during the reloads: %v", failed, total, errs)
 	}
+	// Each new generation is started as systemd's own child (CLONE_PARENT):
+	// systemd never supervises a main process it cannot wait for.
+	if j := m.journal(uc.service, time.Time{}); strings.Contains(j, "not our child") {
+		t.Errorf("systemd followed a main process that is not its child:\n%s", grep(j, "not our child"))
+	}
 	if total < int64(n) {
 		t.Errorf("only %d requests were sent during %d reloads", total, n)
 	}
@@ -466,6 +476,43 @@ func testStopWhileDraining(t *testing.T, m *machine, uc unitCase, sleep1, sleep2
 	}
 	if t.Failed() {
 		t.Logf("journal:\n%s", journal)
+	}
+}
+
+// testStopAfterReload: systemctl stop once the old generation of a reload
+// has exited, with a request in flight on the new one: the request
+// completes, systemd waits for the main process, nothing is SIGKILLed.
+// (A main process that is not systemd's child would get SIGTERM and, at
+// once, SIGKILL.)
+func testStopAfterReload(t *testing.T, m *machine, uc unitCase) {
+	m.run("systemd-analyze", "log-level", "debug")
+	defer m.run("systemd-analyze", "log-level", "info")
+	since := time.Now()
+	p1 := m.mainPID(uc.service)
+	m.run("systemctl", "reload", uc.service)
+	p2 := newMainPID(t, m, uc, p1)
+	waitFor(t, fmt.Sprintf("generation pid %d to exit", p1), 10*time.Second, func() bool { return m.gone(p1) })
+	waitFor(t, "a request answered by the new generation", 5*time.Second, func() bool { return get(m.addr).pid == p2 })
+	slow := begin(m.addr, "/?sleep=2s", 20*time.Second)
+	stopBegin := time.Now()
+	m.run("systemctl", "stop", uc.service)
+	stopTook := time.Since(stopBegin)
+	r := <-slow
+	journal := m.journal(uc.service, since)
+	result := m.show(uc.service, "Result")
+	t.Logf("stop after the reload's old generation exited: systemctl stop took %s; 2s request: %d from pid %d (%v); Result=%s; SIGKILL lines: %d",
+		stopTook.Round(time.Millisecond), r.code, r.pid, r.err, result, strings.Count(journal, "SIGKILL"))
+	if r.err != nil || r.code != http.StatusOK || r.pid != p2 {
+		t.Errorf("the request on pid %d: code %d from pid %d, error %v", p2, r.code, r.pid, r.err)
+	}
+	if strings.Contains(journal, "SIGKILL") {
+		t.Errorf("systemd SIGKILLed processes:\n%s", grep(journal, "SIGKILL"))
+	}
+	if !strings.Contains(journal, "Main process exited, code=exited, status=0/SUCCESS") {
+		t.Errorf("no clean exit of the main process in the journal:\n%s", grep(journal, "systemd[1]"))
+	}
+	if result != "success" {
+		t.Errorf("Result=%s, want success", result)
 	}
 }
 
