@@ -489,8 +489,14 @@ func testStopAfterReload(t *testing.T, m *machine, uc unitCase) {
 	defer m.run("systemd-analyze", "log-level", "info")
 	since := time.Now()
 	p1 := m.mainPID(uc.service)
+	// The old generation is still alive when the new one tells systemd
+	// MAINPID=: without the adoption, that makes the new one alien.
+	first := begin(m.addr, "/?sleep=1s", 20*time.Second)
 	m.run("systemctl", "reload", uc.service)
 	p2 := newMainPID(t, m, uc, p1)
+	if r := <-first; r.err != nil || r.code != http.StatusOK {
+		t.Errorf("the request during the reload: code %d, error %v", r.code, r.err)
+	}
 	waitFor(t, fmt.Sprintf("generation pid %d to exit", p1), 10*time.Second, func() bool { return m.gone(p1) })
 	waitFor(t, "a request answered by the new generation", 5*time.Second, func() bool { return get(m.addr).pid == p2 })
 	slow := begin(m.addr, "/?sleep=2s", 20*time.Second)
