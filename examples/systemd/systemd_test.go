@@ -572,3 +572,55 @@ func grep(text, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestKill: systemctl kill reaches every generation. SIGTERM drains them
+// all, as stop does; SIGKILL ends them all at once, and systemd says so.
+func TestKill(t *testing.T) {
+	m := boot(t, "reload.service")
+	const svc = "reload.service"
+	inactive := func() bool {
+		out, _ := m.try("systemctl", "is-active", svc)
+		return strings.TrimSpace(out) == "inactive" || strings.TrimSpace(out) == "failed"
+	}
+	for _, sig := range []string{"SIGTERM", "SIGKILL"} {
+		_, _ = m.try("systemctl", "reset-failed", svc) // after the SIGKILL round
+		m.run("systemctl", "start", svc)
+		since := time.Now()
+		p1 := m.mainPID(svc)
+		slow1 := begin(m.addr, "/?sleep=2s", 20*time.Second)
+		m.run("systemctl", "reload", svc)
+		p2 := m.mainPID(svc)
+		waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
+			return strings.Contains(m.journal(svc, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
+		})
+		slow2 := begin(m.addr, "/?sleep=2s", 20*time.Second)
+		killBegin := time.Now()
+		m.run("systemctl", "kill", "--signal="+sig, svc)
+		// After SIGKILL, Restart=on-failure starts the service again.
+		want := map[string]string{"SIGTERM": "Deactivated successfully", "SIGKILL": "Failed with result 'signal'"}[sig]
+		waitFor(t, "the service to end after systemctl kill: "+want, 20*time.Second, func() bool {
+			return strings.Contains(m.journal(svc, since), want)
+		})
+		took := time.Since(killBegin)
+		r1, r2 := <-slow1, <-slow2
+		t.Logf("systemctl kill --signal=%s with requests on pids %d and %d: %q after %s; requests: %d %v / %d %v",
+			sig, p1, p2, want, took.Round(time.Millisecond), r1.code, r1.err, r2.code, r2.err)
+		for _, pid := range []int{p1, p2} {
+			if !m.gone(pid) {
+				t.Errorf("pid %d still runs after systemctl kill --signal=%s", pid, sig)
+			}
+		}
+		ok := r1.code == http.StatusOK && r2.code == http.StatusOK
+		if sig == "SIGTERM" && !ok {
+			t.Errorf("SIGTERM: requests did not complete: %+v %+v", r1, r2)
+		}
+		if sig == "SIGKILL" && (r1.err == nil || r2.err == nil) {
+			t.Errorf("SIGKILL: a request completed: %+v %+v", r1, r2)
+		}
+		if sig == "SIGTERM" {
+			waitFor(t, "the service to be inactive", 10*time.Second, inactive)
+		} else {
+			m.run("systemctl", "stop", svc)
+		}
+	}
+}
