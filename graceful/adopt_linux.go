@@ -2,6 +2,7 @@ package graceful
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -10,13 +11,18 @@ import (
 )
 
 // adoptBySystemd makes the next generation a child of this process's own
-// parent (CLONE_PARENT) when systemd supervises the service (NOTIFY_SOCKET
-// is set), instead of a child of this process. systemd then follows, by
-// MAINPID=, a process that is its own child: it waits for it on stop and
-// records its exit status. A main process that is not its child ("alien")
-// gets no wait on stop: systemd goes straight from SIGTERM to SIGKILL.
+// parent (CLONE_PARENT), instead of a child of this process, when that
+// parent is systemd supervising the service: NOTIFY_SOCKET is set and the
+// parent's command name is systemd (the system or a user manager).
+// systemd then follows, by MAINPID=, a process that is its own child: it
+// waits for it on stop and records its exit status. A main process that
+// is not its child ("alien") gets no wait on stop: systemd goes from
+// SIGTERM straight to SIGKILL.
 func adoptBySystemd(attr *os.ProcAttr) bool {
 	if os.Getenv("NOTIFY_SOCKET") == "" || os.Getpid() == 1 {
+		return false
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid())); err != nil || string(comm) != "systemd\n" {
 		return false
 	}
 	attr.Sys = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_PARENT}
