@@ -193,6 +193,19 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
+// waitAccepted waits until a process of the container has accepted a
+// connection to the server that pid serves: a request begun just before
+// is then in flight in that process (and not in the listen queue, where
+// another generation could take it, or a closing listener drop it).
+func (m *machine) waitAccepted(t *testing.T, pid int) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(m.addr)
+	waitFor(t, fmt.Sprintf("pid %d to accept the connection", pid), 5*time.Second, func() bool {
+		out, _ := m.try("ss", "-Htnp", "state", "established", "( sport = :"+port+" )")
+		return strings.Contains(out, fmt.Sprintf("pid=%d,", pid))
+	})
+}
+
 // reply is the outcome of one HTTP request.
 type reply struct {
 	code int
@@ -444,12 +457,14 @@ func testStopWhileDraining(t *testing.T, m *machine, uc unitCase, sleep1, sleep2
 	since := time.Now()
 	p1 := m.mainPID(uc.service)
 	slow1 := begin(m.addr, "/?sleep="+sleep1, 20*time.Second)
+	m.waitAccepted(t, p1)
 	m.run("systemctl", "reload", uc.service)
 	p2 := newMainPID(t, m, uc, p1)
 	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
 		return strings.Contains(m.journal(uc.service, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
 	})
 	slow2 := begin(m.addr, "/?sleep="+sleep2, 20*time.Second)
+	m.waitAccepted(t, p2)
 	stopBegin := time.Now()
 	m.run("systemctl", "stop", uc.service)
 	stopTook := time.Since(stopBegin)
@@ -492,6 +507,7 @@ func testStopAfterReload(t *testing.T, m *machine, uc unitCase) {
 	// The old generation is still alive when the new one tells systemd
 	// MAINPID=: without the adoption, that makes the new one alien.
 	first := begin(m.addr, "/?sleep=1s", 20*time.Second)
+	m.waitAccepted(t, p1)
 	m.run("systemctl", "reload", uc.service)
 	p2 := newMainPID(t, m, uc, p1)
 	if r := <-first; r.err != nil || r.code != http.StatusOK {
@@ -500,6 +516,7 @@ func testStopAfterReload(t *testing.T, m *machine, uc unitCase) {
 	waitFor(t, fmt.Sprintf("generation pid %d to exit", p1), 10*time.Second, func() bool { return m.gone(p1) })
 	waitFor(t, "a request answered by the new generation", 5*time.Second, func() bool { return get(m.addr).pid == p2 })
 	slow := begin(m.addr, "/?sleep=2s", 20*time.Second)
+	m.waitAccepted(t, p2)
 	stopBegin := time.Now()
 	m.run("systemctl", "stop", uc.service)
 	stopTook := time.Since(stopBegin)
@@ -532,12 +549,14 @@ func TestStopTimeout(t *testing.T) {
 	since := time.Now()
 	p1 := m.mainPID("reload.service")
 	slow1 := begin(m.addr, "/?sleep=30s", 60*time.Second)
+	m.waitAccepted(t, p1)
 	m.run("systemctl", "reload", "reload.service")
 	p2 := m.mainPID("reload.service")
 	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
 		return strings.Contains(m.journal("reload.service", since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
 	})
 	slow2 := begin(m.addr, "/?sleep=30s", 60*time.Second)
+	m.waitAccepted(t, p2)
 	stopBegin := time.Now()
 	m.run("systemctl", "stop", "reload.service")
 	stopTook := time.Since(stopBegin)
@@ -588,12 +607,14 @@ func TestKill(t *testing.T) {
 		since := time.Now()
 		p1 := m.mainPID(svc)
 		slow1 := begin(m.addr, "/?sleep=2s", 20*time.Second)
+		m.waitAccepted(t, p1)
 		m.run("systemctl", "reload", svc)
 		p2 := m.mainPID(svc)
 		waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
 			return strings.Contains(m.journal(svc, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
 		})
 		slow2 := begin(m.addr, "/?sleep=2s", 20*time.Second)
+		m.waitAccepted(t, p2)
 		killBegin := time.Now()
 		m.run("systemctl", "kill", "--signal="+sig, svc)
 		// After SIGKILL, Restart=on-failure starts the service again.
