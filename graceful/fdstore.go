@@ -38,7 +38,7 @@ func fdStoreName(fdName string) (string, bool) {
 // the next process systemd starts gets the same sockets back. Sockets
 // systemd passed already are not stored again.
 func (p *Process) storeSockets(socks []*socket) {
-	if v, ok := p.sys.lookupEnv("FDSTORE"); !ok || v == "" || v == "0" {
+	if !p.fdStoreActive() {
 		return
 	}
 	stored := 0
@@ -55,6 +55,13 @@ func (p *Process) storeSockets(socks []*socket) {
 		}
 		p.logger.Info("sockets stored in systemd's file-descriptor store", "count", stored)
 	}
+}
+
+// fdStoreActive reports whether systemd gave the service a
+// file-descriptor store ($FDSTORE is FileDescriptorStoreMax=).
+func (p *Process) fdStoreActive() bool {
+	v, ok := p.sys.lookupEnv("FDSTORE")
+	return ok && v != "" && v != "0"
 }
 
 // unstoreSocket removes a socket nothing uses any more from systemd's

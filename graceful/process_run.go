@@ -595,6 +595,9 @@ func (p *Process) cleanUpFinal() {
 			p.logger.Warn("remove PID file", "error", err)
 		}
 	}
+	if p.fdStoreActive() {
+		return // systemd keeps the sockets for the next start: their files stay
+	}
 	p.mu.Lock()
 	owned := slices.Clone(p.socks.owned)
 	p.mu.Unlock()

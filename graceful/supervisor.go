@@ -433,6 +433,9 @@ func (sv *supervisor) cleanUp() {
 	sv.held = nil
 	sv.mu.Unlock()
 	for _, s := range held {
+		if p.fdStoreActive() {
+			break // systemd keeps the sockets: their files stay
+		}
 		removeSocketFile(s, p.logger)
 	}
 	closeSockets(held, nil)

@@ -17,6 +17,7 @@ package systemd_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -28,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +121,9 @@ func boot(t *testing.T, units ...string) *machine {
 			t.Fatal(err)
 		}
 		data = []byte(strings.ReplaceAll(string(data), "127.0.0.1:8080", mc.addr))
+		// The old generation waits out a probation of 1s (5s by default)
+		// after each reload before it exits: the tests wait for that exit.
+		data = []byte(strings.Replace(string(data), "[Service]\n", "[Service]\nEnvironment=GRACEKIT_PROCESS_PROBATION=1s\n", 1))
 		if err := m.WriteFile(ctx, "/etc/systemd/system/"+filepath.Base(u), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -254,6 +259,7 @@ func get(addr string) reply { return <-begin(addr, "/", 5*time.Second) }
 // connection, and counts them.
 type load struct {
 	total, failed atomic.Int64
+	refused       atomic.Int64 // failed connects: ECONNREFUSED
 	mu            sync.Mutex
 	errs          []string
 	stop          chan struct{}
@@ -274,6 +280,9 @@ func startLoad(addr string, clients int) *load {
 				l.total.Add(1)
 				if r.err != nil || r.code != http.StatusOK {
 					l.failed.Add(1)
+					if errors.Is(r.err, syscall.ECONNREFUSED) {
+						l.refused.Add(1)
+					}
 					l.mu.Lock()
 					if len(l.errs) < 5 {
 						l.errs = append(l.errs, fmt.Sprintf("code %d, error %v", r.code, r.err))
@@ -644,4 +653,51 @@ func TestKill(t *testing.T) {
 			m.run("systemctl", "stop", svc)
 		}
 	}
+}
+
+// TestFileDescriptorStore: with FileDescriptorStoreMax= the process stores
+// its listening socket in systemd, so a systemctl restart and a kill -9 of
+// the main process refuse no connection: they wait in the queue until the
+// next process, which gets the socket back by name, accepts them.
+func TestFileDescriptorStore(t *testing.T) {
+	const unit = "reload-fdstore.service"
+	m := boot(t, unit)
+	m.run("systemctl", "start", unit)
+	if n := m.show(unit, "NFileDescriptorStore"); n != "1" {
+		t.Fatalf("NFileDescriptorStore=%s after start, want 1 (the listening socket)", n)
+	}
+	for _, how := range []string{"systemctl restart", "kill -9"} {
+		l := startLoad(m.addr, 4)
+		waitFor(t, "the load to run", 10*time.Second, func() bool { return l.total.Load() > 50 })
+		old := m.mainPID(unit)
+		if how == "kill -9" {
+			m.run("kill", "-9", strconv.Itoa(old))
+		} else {
+			m.run("systemctl", "restart", unit)
+		}
+		waitFor(t, how+": a new main process that answers", 30*time.Second, func() bool {
+			pid := m.mainPID(unit)
+			if pid == 0 || pid == old {
+				return false
+			}
+			return get(m.addr).pid == pid
+		})
+		// Some more load on the new process.
+		before := l.total.Load()
+		waitFor(t, "load on the new process", 10*time.Second, func() bool { return l.total.Load() > before+50 })
+		l.end()
+		total, failed, refused := l.total.Load(), l.failed.Load(), l.refused.Load()
+		t.Logf("%s under load (4 clients, a new connection per request): %d requests, %d refused, %d failed otherwise (in flight on the killed process: %v)",
+			how, total, refused, failed-refused, l.errs)
+		if refused > 0 {
+			t.Errorf("%s: %d connections refused", how, refused)
+		}
+		if how == "systemctl restart" && failed > 0 {
+			t.Errorf("%s: %d requests failed: %v", how, failed, l.errs)
+		}
+		if n := m.show(unit, "NFileDescriptorStore"); n != "1" {
+			t.Errorf("NFileDescriptorStore=%s after %s, want 1", n, how)
+		}
+	}
+	m.run("systemctl", "stop", unit)
 }
