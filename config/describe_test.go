@@ -41,6 +41,7 @@ process:
   shutdownDelay: 0s
   readinessPath: ""
   livenessPath: ""
+  metricsPath: ""
 log:
   level: "info"
   format: "text"
@@ -121,8 +122,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 29 {
-		t.Errorf("%d keys, want 29 settings in 3 sections", len(keys))
+	if len(keys) != 30 {
+		t.Errorf("%d keys, want 30 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

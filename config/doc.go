@@ -28,6 +28,7 @@
 //	  shutdownDelay: 0s
 //	  readinessPath: ""           # such as /ready
 //	  livenessPath: ""            # such as /live
+//	  metricsPath: ""             # such as /metrics (served by the program)
 //	log:
 //	  level: info                 # debug, info, warn or error
 //	  format: text                # or json

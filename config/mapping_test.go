@@ -103,7 +103,7 @@ func TestProcessMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareMapped(t, fields, reflect.ValueOf(gc),
-		nil,
+		[]string{"MetricsPath"},          // served by the program, not by graceful
 		[]string{"Executable", "Logger"}, // set in code
 		func(name string, v any) any {
 			switch v := v.(type) {

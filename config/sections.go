@@ -152,6 +152,12 @@ type Process struct {
 	// long as the process runs, draining included. Empty means none; else
 	// it starts with "/".
 	LivenessPath string `koanf:"livenessPath"`
+
+	// URL path where a program serves its Prometheus metrics (see the
+	// prometheus package; examples/reload does). The graceful package
+	// itself does not serve them. Empty means none; else it starts with
+	// "/".
+	MetricsPath string `koanf:"metricsPath"`
 }
 
 // Log holds the logging settings. [Log.NewLogger] builds the logger.

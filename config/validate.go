@@ -172,13 +172,16 @@ func (p Process) Validate() []Problem {
 	if p.MaxGenerations < 2 {
 		add("maxGenerations", fmt.Sprintf("%d is too few: at least 2 generations (the serving one and one draining) must be allowed", p.MaxGenerations))
 	}
-	for _, f := range []struct{ key, path string }{{"readinessPath", p.ReadinessPath}, {"livenessPath", p.LivenessPath}} {
+	for _, f := range []struct{ key, path string }{{"readinessPath", p.ReadinessPath}, {"livenessPath", p.LivenessPath}, {"metricsPath", p.MetricsPath}} {
 		if f.path != "" && !strings.HasPrefix(f.path, "/") {
 			add(f.key, fmt.Sprintf("%q does not start with \"/\": write a URL path such as \"/%s\", or leave it empty for none", f.path, strings.TrimLeft(f.path, " ")))
 		}
 	}
 	if p.ReadinessPath != "" && p.ReadinessPath == p.LivenessPath {
 		add("livenessPath", fmt.Sprintf("%q is also the readinessPath: the two endpoints answer differently, so they need paths of their own", p.LivenessPath))
+	}
+	if p.MetricsPath != "" && (p.MetricsPath == p.ReadinessPath || p.MetricsPath == p.LivenessPath) {
+		add("metricsPath", fmt.Sprintf("%q is also a health endpoint's path: metrics need a path of their own", p.MetricsPath))
 	}
 	return ps
 }

@@ -5,6 +5,9 @@ import "time"
 // Stats is a snapshot of a server's connections and requests, for logs,
 // health endpoints and tests. Take one with [Server.Stats].
 type Stats struct {
+	// Address is the address the server was created with (see
+	// [Server.GetAddress]), which names it in metrics.
+	Address string
 	// InFlightRequests is the number of requests whose handler is
 	// running.
 	InFlightRequests int64
@@ -50,6 +53,7 @@ type DrainStats struct {
 func (s *Server) Stats() Stats {
 	c := s.conns.counts()
 	st := Stats{
+		Address:          s.address,
 		InFlightRequests: s.inFlight.Load(),
 		TotalRequests:    s.requests.Load(),
 		NewConns:         c.new,

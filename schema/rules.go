@@ -49,6 +49,10 @@ func fieldExtra(name string) func(*jsonschema.Schema) {
 			s.Pattern = urlPathPattern
 			s.Examples = []any{"", "/live"}
 		},
+		"Process.MetricsPath": func(s *jsonschema.Schema) {
+			s.Pattern = urlPathPattern
+			s.Examples = []any{"", "/metrics"}
+		},
 		"Log.Level": func(s *jsonschema.Schema) {
 			for _, l := range config.LogLevels() {
 				s.Enum = append(s.Enum, l)

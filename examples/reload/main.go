@@ -23,6 +23,10 @@
 //	-config FILE    configuration file (.yaml, .json or .toml), read again on every restart
 //	-t              check the configuration, print the effective settings, exit 0 or 1
 //
+// With process.metricsPath set (such as /metrics), every server also serves
+// the gracekit_ Prometheus metrics there (see the prometheus package and
+// docs/metrics.md).
+//
 // GRACEKIT_* environment variables override the file (see docs/config.md).
 package main
 
@@ -31,10 +35,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 
 	"github.com/gracekit/gracekit/config"
 	"github.com/gracekit/gracekit/graceful"
+	gracekitprom "github.com/gracekit/gracekit/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func main() {
@@ -85,7 +93,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("cannot start", "error", err)
 		return 1
 	}
-	if _, err := cfg.Server.NewServers(proc, handler(), logger); err != nil {
+	h := handler()
+	if path := cfg.Process.MetricsPath; path != "" {
+		reg := prometheus.NewRegistry()
+		if err := gracekitprom.Register(reg, proc); err != nil {
+			logger.Error("cannot register the metrics", "error", err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle(path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/", h)
+		h = mux
+	}
+	if _, err := cfg.Server.NewServers(proc, h, logger); err != nil {
 		logger.Error("cannot listen", "error", err)
 		return 1
 	}
