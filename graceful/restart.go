@@ -215,7 +215,10 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 	}
 	if why == "" {
 		took := time.Since(begin)
-		p.lastRestart.Store(int64(took))
+		if o.reload {
+			// A restart (not a supervisor's first worker or a respawn).
+			p.lastRestart.Store(int64(took))
+		}
 		p.logger.Info("restart: "+what+" is ready", "next_generation", o.generation, "child_pid", c.pid(),
 			"took", took.Round(time.Millisecond))
 		return c, nil
