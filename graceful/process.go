@@ -349,7 +349,10 @@ func (p *Process) startupLocked(what string) error {
 // next generation; the returned listener has a descriptor of its own,
 // which its user closes when it stops (a drain), while connections keep
 // queueing on the socket for the successor. Call Listen before Run, and
-// give the listener to a service registered with [Process.Add].
+// give the listener to a service registered with [Process.Add]. While
+// Run runs, Listen returns a fresh listener on a socket the process
+// already has for address (for [ResumableService.Resume]), and refuses
+// any other address.
 func (p *Process) Listen(network, address string) (net.Listener, error) {
 	ep, err := parseNetworkAddress(network, address)
 	if err != nil {
@@ -389,6 +392,14 @@ func (p *Process) ListenPacket(network, address string) (net.PacketConn, error) 
 }
 
 func (p *Process) takeLocked(what string, ep endpoint, perm socketPerm) (*socket, error) {
+	if p.running && !p.done && what != "NewServer" {
+		// A service resuming after a rollback takes a fresh listener on
+		// a socket this generation already owns; no new socket is bound
+		// once Run started.
+		if s := p.socks.ownedSocket(ep); s != nil {
+			return s, nil
+		}
+	}
 	if err := p.startupLocked(what); err != nil {
 		return nil, err
 	}

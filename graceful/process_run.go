@@ -456,13 +456,18 @@ func (p *Process) rollBack(drained <-chan struct{}) (*serveSet, error) {
 			if _, err := u.newServer(u.srv.tlsConfig); err != nil {
 				errs = append(errs, err)
 			}
-			continue
-		}
-		if err := u.svc.(ResumableService).Resume(); err != nil {
-			errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
 		}
 	}
 	p.mu.Unlock()
+	// Resume runs without p.mu: a service takes its fresh listeners from
+	// Process.Listen there.
+	for _, u := range units {
+		if u.sock == nil {
+			if err := u.svc.(ResumableService).Resume(); err != nil {
+				errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		p.logger.Error("rollback failed: shutting down", "error", err)
 		<-drained

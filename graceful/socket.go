@@ -76,6 +76,17 @@ func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, erro
 	return s, nil
 }
 
+// ownedSocket returns the socket this generation uses for ep, or nil.
+func (ss *sockets) ownedSocket(ep endpoint) *socket {
+	name := ep.String()
+	for _, s := range ss.owned {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // drop closes a socket this generation took and no longer uses.
 func (ss *sockets) drop(s *socket) {
 	if s == nil {
