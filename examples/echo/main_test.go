@@ -1,0 +1,276 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// These tests build the example and drive it from outside: raw TCP and
+// UDP clients that never retry, 20 restarts in each process mode.
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "echo")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T, network string) string {
+	t.Helper()
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		return pc.LocalAddr().String()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// httpPID returns the PID that answers GET / on a fresh connection.
+func httpPID(addr string) int {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
+	return pid
+}
+
+func waitPID(t *testing.T, addr string, not int, logs *os.File) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := httpPID(addr); pid != 0 && pid != not {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(logs.Name())
+	t.Fatalf("no process other than %d answers\n%s", not, b)
+	return 0
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// clients runs TCP and UDP echo clients until stopped and counts.
+type clients struct {
+	tcpOK, tcpFailed, udpSent, udpAnswered atomic.Int64
+	pids                                   sync.Map
+	mu                                     sync.Mutex
+	errs                                   []string
+	stop                                   chan struct{}
+	wg                                     sync.WaitGroup
+}
+
+func (c *clients) fail(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) < 10 {
+		c.errs = append(c.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+func startClients(tcpAddr, udpAddr string) *clients {
+	c := &clients{stop: make(chan struct{})}
+	for i := range 2 {
+		c.wg.Go(func() { // a new TCP connection per exchange
+			for n := 0; ; n++ {
+				select {
+				case <-c.stop:
+					return
+				default:
+				}
+				line := fmt.Sprintf("tcp client %d line %d", i, n)
+				got, err := tcpExchange(tcpAddr, line)
+				if err != nil || !strings.HasSuffix(got, " "+line) {
+					c.tcpFailed.Add(1)
+					c.fail("tcp: %q %v", got, err)
+					continue
+				}
+				c.tcpOK.Add(1)
+				c.record(got)
+			}
+		})
+	}
+	c.wg.Go(func() { // one datagram at a time
+		conn, err := net.Dial("udp", udpAddr)
+		if err != nil {
+			c.fail("udp dial: %v", err)
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 1024)
+		for n := 0; ; n++ {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			msg := fmt.Sprintf("datagram %d", n)
+			if _, err := conn.Write([]byte(msg)); err != nil {
+				c.fail("udp write: %v", err)
+				continue
+			}
+			c.udpSent.Add(1)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for {
+				k, err := conn.Read(buf)
+				if err != nil {
+					c.fail("udp %q unanswered: %v", msg, err)
+					break
+				}
+				if got := string(buf[:k]); strings.HasSuffix(got, " "+msg) {
+					c.udpAnswered.Add(1)
+					c.record(got)
+					break
+				}
+				// An answer to an earlier datagram: keep reading.
+			}
+		}
+	})
+	return c
+}
+
+func (c *clients) record(answer string) {
+	if pid, _, ok := strings.Cut(strings.TrimPrefix(answer, "pid="), " "); ok {
+		c.pids.Store(pid, true)
+	}
+}
+
+func (c *clients) end() { close(c.stop); c.wg.Wait() }
+
+func tcpExchange(addr, line string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(conn, "%s\n", line); err != nil {
+		return "", err
+	}
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	return strings.TrimSuffix(got, "\n"), err
+}
+
+func TestEchoAcrossRestarts(t *testing.T) {
+	bin := build(t)
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) // orphaned old generations are reaped here
+	for _, mode := range []string{"reexec", "supervisor"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			httpAddr, tcpAddr, udpAddr := freeAddr(t, "tcp"), freeAddr(t, "tcp"), freeAddr(t, "udp")
+			conf := filepath.Join(dir, "echo.yaml")
+			if err := os.WriteFile(conf, []byte("process:\n  mode: "+mode+"\n  probation: 0s\nlog:\n  level: warn\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			pidFile := filepath.Join(dir, "echo.pid")
+			logs, err := os.Create(filepath.Join(dir, "echo.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer logs.Close()
+			cmd := exec.Command(bin, "-addr", httpAddr, "-tcp", tcpAddr, "-udp", udpAddr, "-pidfile", pidFile, "-config", conf)
+			cmd.Stdout, cmd.Stderr = logs, logs
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pgid := cmd.Process.Pid
+			t.Cleanup(func() { killGroup(t, pgid) })
+
+			serving := waitPID(t, httpAddr, 0, logs)
+			c := startClients(tcpAddr, udpAddr)
+			const restarts = 20
+			for range restarts {
+				b, _ := os.ReadFile(pidFile)
+				top, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+				if err := syscall.Kill(top, syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+				next := waitPID(t, httpAddr, serving, logs)
+				deadline := time.Now().Add(30 * time.Second)
+				for alive(serving) {
+					if time.Now().After(deadline) {
+						t.Fatalf("generation %d did not exit", serving)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				serving = next
+			}
+			c.end()
+			generations := 0
+			c.pids.Range(func(any, any) bool { generations++; return true })
+			t.Logf("%s: %d restarts; TCP %d exchanges on new connections, %d failed; UDP %d datagrams sent, %d answered; answers came from %d processes",
+				mode, restarts, c.tcpOK.Load(), c.tcpFailed.Load(), c.udpSent.Load(), c.udpAnswered.Load(), generations)
+			if c.tcpFailed.Load() > 0 || c.udpAnswered.Load() != c.udpSent.Load() {
+				t.Errorf("lost: %v", c.errs)
+			}
+			if c.tcpOK.Load() == 0 || c.udpAnswered.Load() == 0 || generations < 2 {
+				t.Errorf("the clients did not reach enough generations: TCP %d, UDP %d, %d processes", c.tcpOK.Load(), c.udpAnswered.Load(), generations)
+			}
+			b, _ := os.ReadFile(pidFile)
+			top, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err := syscall.Kill(top, syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if mode == "supervisor" {
+				if err := cmd.Wait(); err != nil {
+					t.Errorf("supervisor exit: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// killGroup kills the test's process group and reaps its members.
+func killGroup(t *testing.T, pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
+			return // ECHILD: all reaped
+		}
+	}
+	t.Errorf("process group %d not reaped", pgid)
+}
