@@ -1,0 +1,330 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+)
+
+// These tests build the example and drive it with gRPC clients from
+// outside: unary RPCs on a long-lived connection and on a new connection
+// each, and server streams begun on the old process before each restart.
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "grpc")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func httpPID(addr string) int {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
+	return pid
+}
+
+func waitPID(t *testing.T, addr string, not int, logs string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := httpPID(addr); pid != 0 && pid != not {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(logs)
+	t.Fatalf("no process other than %d answers\n%s", not, b)
+	return 0
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
+
+// service is a running example in its own process group.
+type service struct {
+	t                  *testing.T
+	httpAddr, grpcAddr string
+	pidFile, logs      string
+	cmd                *exec.Cmd
+}
+
+func start(t *testing.T, bin, yaml string) *service {
+	t.Helper()
+	dir := t.TempDir()
+	s := &service{t: t, httpAddr: freeAddr(t), grpcAddr: freeAddr(t), pidFile: filepath.Join(dir, "grpc.pid"), logs: filepath.Join(dir, "grpc.log")}
+	conf := filepath.Join(dir, "grpc.yaml")
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := os.Create(s.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logs.Close() })
+	s.cmd = exec.Command(bin, "-addr", s.httpAddr, "-grpc-addr", s.grpcAddr, "-pidfile", s.pidFile, "-config", conf)
+	s.cmd.Stdout, s.cmd.Stderr = logs, logs
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := s.cmd.Process.Pid
+	t.Cleanup(func() { killGroup(t, pgid) })
+	return s
+}
+
+func (s *service) top() int {
+	b, _ := os.ReadFile(s.pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+func TestGRPCAcrossRestarts(t *testing.T) {
+	bin := build(t)
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) // orphaned old generations are reaped here
+	for _, mode := range []string{"reexec", "supervisor"} {
+		t.Run(mode, func(t *testing.T) {
+			s := start(t, bin, "process:\n  mode: "+mode+"\n  probation: 0s\nlog:\n  level: warn\n")
+			serving := waitPID(t, s.httpAddr, 0, s.logs)
+
+			var ok, failed atomic.Int64
+			var mu sync.Mutex
+			var errs []string
+			fail := func(err error) {
+				failed.Add(1)
+				mu.Lock()
+				if len(errs) < 10 {
+					errs = append(errs, err.Error())
+				}
+				mu.Unlock()
+			}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			long := dial(t, s.grpcAddr)
+			defer long.Close()
+			wg.Go(func() { // one long-lived connection
+				c := testpb.NewTestServiceClient(long)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
+					cancel()
+					if err != nil {
+						fail(fmt.Errorf("unary on the long-lived connection: %w", err))
+						continue
+					}
+					ok.Add(1)
+				}
+			})
+			wg.Go(func() { // a new connection per RPC
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					cc := dial(t, s.grpcAddr)
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err := testpb.NewTestServiceClient(cc).UnaryCall(ctx, &testpb.SimpleRequest{})
+					cancel()
+					cc.Close()
+					if err != nil {
+						fail(fmt.Errorf("unary on a new connection: %w", err))
+						continue
+					}
+					ok.Add(1)
+				}
+			})
+
+			const restarts = 20
+			streams, broken := 0, 0
+			sc := testpb.NewTestServiceClient(long)
+			for range restarts {
+				// A stream begun on the serving process finishes there.
+				params := make([]*testpb.ResponseParameters, 5)
+				for i := range params {
+					params[i] = &testpb.ResponseParameters{IntervalUs: 50_000}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				st, err := sc.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+				if err != nil {
+					cancel()
+					t.Fatalf("stream: %v", err)
+				}
+				first, err := st.Recv()
+				if err != nil {
+					cancel()
+					t.Fatalf("stream, first message: %v", err)
+				}
+				origin, _, _ := strings.Cut(string(first.GetPayload().GetBody()), " ")
+				if err := syscall.Kill(s.top(), syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+				got := 1
+				for {
+					m, err := st.Recv()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						t.Errorf("stream from %s broke after %d messages: %v", origin, got, err)
+						break
+					}
+					if o, _, _ := strings.Cut(string(m.GetPayload().GetBody()), " "); o != origin {
+						t.Errorf("stream moved from %s to %s", origin, o)
+					}
+					got++
+				}
+				cancel()
+				streams++
+				if got != len(params) {
+					broken++
+				}
+				next := waitPID(t, s.httpAddr, serving, s.logs)
+				deadline := time.Now().Add(30 * time.Second)
+				for alive(serving) {
+					if time.Now().After(deadline) {
+						t.Fatalf("generation %d did not exit", serving)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				serving = next
+			}
+			close(stop)
+			wg.Wait()
+			t.Logf("%s: %d restarts; %d unary RPCs ok, %d failed; %d server streams begun before a restart, %d broken", mode, restarts, ok.Load(), failed.Load(), streams, broken)
+			if failed.Load() > 0 || broken > 0 {
+				t.Errorf("lost: %v", errs)
+			}
+			if ok.Load() == 0 {
+				t.Error("no RPC succeeded")
+			}
+			if err := syscall.Kill(s.top(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if mode == "supervisor" {
+				if err := s.cmd.Wait(); err != nil {
+					t.Errorf("supervisor exit: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestHealthTurnsNotServingOnStop: from the moment SIGTERM arrives, through
+// the shutdown delay, the health service answers NOT_SERVING while RPCs
+// are still served.
+func TestHealthTurnsNotServingOnStop(t *testing.T) {
+	bin := build(t)
+	s := start(t, bin, "process:\n  shutdownDelay: 30s\nlog:\n  level: warn\n")
+	pid := waitPID(t, s.httpAddr, 0, s.logs)
+	cc := dial(t, s.grpcAddr)
+	defer cc.Close()
+	h := healthpb.NewHealthClient(cc)
+	check := func() healthpb.HealthCheckResponse_ServingStatus {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := h.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatalf("health check: %v", err)
+		}
+		return r.GetStatus()
+	}
+	if st := check(); st != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health before the stop: %v", st)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for check() != healthpb.HealthCheckResponse_NOT_SERVING {
+		if time.Now().After(deadline) {
+			t.Fatal("health still SERVING 10s after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Still serving during the delay.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := testpb.NewTestServiceClient(cc).UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Errorf("RPC during the shutdown delay: %v", err)
+	}
+	// A second SIGTERM skips the rest of the delay.
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// killGroup kills the test's process group and reaps its members.
+func killGroup(t *testing.T, pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
+			return // ECHILD: all reaped
+		}
+	}
+	t.Errorf("process group %d not reaped", pgid)
+}
