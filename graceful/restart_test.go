@@ -578,41 +578,45 @@ func TestAppSignalHandlersSurviveRestarts(t *testing.T) {
 // probation, serves again. No connection is refused; only requests that
 // were in flight on the process that died may be lost.
 func TestRollbackWhenTheNewReleaseDiesAfterReady(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envProbation + "=30s"}})
-	old := c.pidFromFile()
-	stop := startLoad(c, 1)
-	c.setBehaviour("crashafter")
-	c.mustSignal(old, syscall.SIGHUP)
-	next := c.waitServingPID(old, 30*time.Second)
-	c.record(next)
-	c.setBehaviour("ok")
-	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", old), "rolled back: serving again")
-	if got := c.waitServingPID(next, 30*time.Second); got != old {
-		t.Fatalf("after the rollback %d answers, want the old generation %d", got, old)
+	for _, mode := range []RestartMode{RestartModeReexec, RestartModeSupervisor} {
+		t.Run(string(mode), func(t *testing.T) {
+			c := startCluster(t, clusterOptions{mode: mode, env: []string{envProbation + "=30s"}})
+			old := c.servingPID() // in supervisor mode, the worker
+			stop := startLoad(c, 1)
+			c.setBehaviour("crashafter")
+			c.mustSignal(c.pidFromFile(), syscall.SIGHUP)
+			next := c.waitServingPID(old, 30*time.Second)
+			c.record(next)
+			c.setBehaviour("ok")
+			c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", old), "rolled back: serving again")
+			if got := c.waitServingPID(next, 30*time.Second); got != old {
+				t.Fatalf("after the rollback %d answers, want the old generation %d", got, old)
+			}
+			r := stop()
+			t.Logf("load: %s", r.Summary())
+			var lost int
+			for _, f := range r.Failures {
+				if f.Class == loadgen.Refused || !f.Sent {
+					t.Errorf("refused during the rollback: %s", f)
+					continue
+				}
+				lost++ // in flight on the process that died
+			}
+			if lost > 3 {
+				t.Errorf("%d requests lost; at most one per client may be in flight on the dead process", lost)
+			}
+			if r.Successes == 0 {
+				t.Fatal("no request succeeded")
+			}
+			// A later restart succeeds. (The old generation then waits out
+			// its probation, until the new one is stopped.)
+			c.mustSignal(c.pidFromFile(), syscall.SIGHUP)
+			c.record(c.waitServingPID(old, 30*time.Second))
+			c.stop()
+			c.waitGone(old, 30*time.Second)
+			c.checkClean()
+		})
 	}
-	r := stop()
-	t.Logf("load: %s", r.Summary())
-	var lost int
-	for _, f := range r.Failures {
-		if f.Class == loadgen.Refused || !f.Sent {
-			t.Errorf("refused during the rollback: %s", f)
-			continue
-		}
-		lost++ // in flight on the process that died
-	}
-	if lost > 3 {
-		t.Errorf("%d requests lost; at most one per client may be in flight on the dead process", lost)
-	}
-	if r.Successes == 0 {
-		t.Fatal("no request succeeded")
-	}
-	// A later restart succeeds. (The old generation then waits out its
-	// probation, until the new one is stopped.)
-	c.mustSignal(old, syscall.SIGHUP)
-	c.record(c.waitServingPID(old, 30*time.Second))
-	c.stop()
-	c.waitGone(old, 30*time.Second)
-	c.checkClean()
 }
 
 // TestNewGenerationOutlivesItsParent: the old generation is killed at
