@@ -19,14 +19,28 @@ import (
 // not its child ("alien") gets no wait on stop: systemd goes from SIGTERM
 // straight to SIGKILL.
 func adoptBySystemd(attr *syscall.ProcAttr) bool {
-	if os.Getenv("NOTIFY_SOCKET") == "" || os.Getpid() == 1 {
-		return false
-	}
-	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid())); err != nil || string(comm) != "systemd\n" {
+	if !parentIsSystemd() {
 		return false
 	}
 	attr.Sys = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_PARENT}
 	return true
+}
+
+// parentIsSystemd reports whether systemd supervises this process as its
+// child: NOTIFY_SOCKET is set and the parent's command name is systemd.
+func parentIsSystemd() bool {
+	if os.Getenv("NOTIFY_SOCKET") == "" || os.Getpid() == 1 {
+		return false
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
+	return err == nil && string(comm) == "systemd\n"
+}
+
+// processGone reports whether no trace of pid is left: not even a zombie,
+// or a process whose threads are still exiting.
+func processGone(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // watchAdopted waits for a child started by adoptBySystemd to exit: it is

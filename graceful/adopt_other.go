@@ -8,3 +8,7 @@ import "syscall"
 func adoptBySystemd(*syscall.ProcAttr) bool { return false }
 
 func (c *osChild) watchAdopted() {}
+
+func parentIsSystemd() bool { return false }
+
+func processGone(pid int) bool { return !processAlive(pid) }

@@ -13,7 +13,21 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	if p.role != RoleProcess {
 		return // a worker's ancestor is its supervisor, which waits for it
 	}
+	// Under systemd the ancestors are systemd's children, reaped at once:
+	// wait until nothing of them is left, so that systemd, once this
+	// process (its main process) exits, finds the cgroup empty and
+	// SIGKILLs nothing. Elsewhere a zombie counts as gone, since whoever
+	// reaps it may take its time.
 	live := p.liveAncestors()
+	strict := p.sys.parentIsSystemd()
+	if strict {
+		live = nil
+		for _, pid := range p.ancestors {
+			if !processGone(pid) {
+				live = append(live, pid)
+			}
+		}
+	}
 	if len(live) == 0 {
 		return
 	}
@@ -23,7 +37,13 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	defer tick.Stop()
 	for len(live) > 0 && time.Now().Before(deadline) {
 		<-tick.C
-		live = p.liveAncestors()
+		still := live[:0]
+		for _, pid := range live {
+			if (strict && !processGone(pid)) || (!strict && p.sys.processAlive(pid)) {
+				still = append(still, pid)
+			}
+		}
+		live = still
 	}
 	if len(live) > 0 {
 		p.logger.Warn("older generations still running; exiting anyway", "pids", live, "waited", limit)

@@ -146,6 +146,8 @@ func (f *fakeSystem) processAlive(pid int) bool {
 
 func (f *fakeSystem) exit(code int) { f.exited <- code }
 
+func (f *fakeSystem) parentIsSystemd() bool { return false }
+
 // fakeChild is a new generation whose fate the test decides.
 type fakeChild struct {
 	id       int

@@ -30,6 +30,9 @@ type system interface {
 	// sdBarrier waits until systemd has processed what was sent.
 	sdBarrier(timeout time.Duration) error
 	processAlive(pid int) bool
+	// parentIsSystemd reports whether systemd supervises the process as
+	// its child (see adoptBySystemd).
+	parentIsSystemd() bool
 	exit(code int)
 }
 
@@ -93,5 +96,6 @@ func (osSystem) activationSockets(logger *slog.Logger) ([]*socket, error) {
 func (osSystem) startChild(spec childSpec) (child, error) { return startChild(spec) }
 func (osSystem) sdNotify(state string, fds ...int) error  { return sdNotify(state, fds...) }
 func (osSystem) sdBarrier(timeout time.Duration) error    { return sdBarrier(timeout) }
+func (osSystem) parentIsSystemd() bool                    { return parentIsSystemd() }
 func (osSystem) processAlive(pid int) bool                { return processAlive(pid) }
 func (osSystem) exit(code int)                            { os.Exit(code) }

@@ -25,3 +25,7 @@ func processAlive(int) bool { return false }
 func startChild(childSpec) (child, error) { return nil, ErrRestartNotSupported }
 
 func takeEarlySignals() []os.Signal { return nil }
+
+func parentIsSystemd() bool { return false }
+
+func processGone(int) bool { return true }
