@@ -1,6 +1,9 @@
 package graceful
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // awaitAncestors waits, after a final shutdown has drained this
 // generation, until the older generations still draining have exited too,
@@ -18,16 +21,11 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	// process (its main process) exits, finds the cgroup empty and
 	// SIGKILLs nothing. Elsewhere a zombie counts as gone, since whoever
 	// reaps it may take its time.
-	live := p.liveAncestors()
-	strict := p.sys.parentIsSystemd()
-	if strict {
-		live = nil
-		for _, pid := range p.ancestors {
-			if !processGone(pid) {
-				live = append(live, pid)
-			}
-		}
+	gone := func(pid int) bool { return !p.sys.processAlive(pid) }
+	if p.sys.parentIsSystemd() {
+		gone = processGone
 	}
+	live := slices.DeleteFunc(slices.Clone(p.ancestors), gone)
 	if len(live) == 0 {
 		return
 	}
@@ -37,13 +35,7 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	defer tick.Stop()
 	for len(live) > 0 && time.Now().Before(deadline) {
 		<-tick.C
-		still := live[:0]
-		for _, pid := range live {
-			if (strict && !processGone(pid)) || (!strict && p.sys.processAlive(pid)) {
-				still = append(still, pid)
-			}
-		}
-		live = still
+		live = slices.DeleteFunc(live, gone)
 	}
 	if len(live) > 0 {
 		p.logger.Warn("older generations still running; exiting anyway", "pids", live, "waited", limit)

@@ -31,7 +31,6 @@ type osChild struct {
 	readyMsg linkMsg
 	readyFds []int
 	msgs     chan linkMsg // after ready
-	linkDone chan struct{}
 
 	exitedCh chan struct{}
 	exitOnce sync.Once
@@ -106,7 +105,6 @@ func startChild(spec childSpec) (child, error) {
 		link:     parentEnd,
 		readyCh:  make(chan struct{}),
 		msgs:     make(chan linkMsg, 16),
-		linkDone: make(chan struct{}),
 		exitedCh: make(chan struct{}),
 		out:      newHeldOutput(os.NewFile(uintptr(pipeR), "child stderr")),
 	}
@@ -159,7 +157,6 @@ func (c *osChild) readySockets() ([]handoverSocket, []int) {
 // readLink reads the child's messages: first its ready message, then the
 // others, until the link closes.
 func (c *osChild) readLink() {
-	defer close(c.linkDone)
 	defer close(c.msgs)
 	// The link is closed here, once the child's end is: a message the
 	// child sent just before it exited (its final totals) is read first.

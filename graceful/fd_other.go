@@ -28,5 +28,5 @@ func dupSocket(any) (int, error)                         { return -1, errNoDescr
 // socketOf keeps the socket just bound: without descriptor passing it is
 // lent to its one server as it is.
 func socketOf(c interface{ Close() error }, addr net.Addr, ep endpoint) (*socket, error) {
-	return &socket{ep: ep, fd: -1, addr: addr, packet: ep.packet(), from: "bound", bound: true, live: c}, nil
+	return &socket{ep: ep, fd: -1, addr: addr, packet: ep.packet(), from: "bound", live: c}, nil
 }

@@ -117,7 +117,7 @@ func socketOf(c interface{ Close() error }, addr net.Addr, ep endpoint) (*socket
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", ep, err)
 	}
-	return &socket{ep: ep, fd: fd, addr: addr, packet: ep.packet(), from: "bound", bound: true}, nil
+	return &socket{ep: ep, fd: fd, addr: addr, packet: ep.packet(), from: "bound"}, nil
 }
 
 // inspectSocket explains what an inherited descriptor is: a listening

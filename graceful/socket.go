@@ -25,9 +25,6 @@ type socket struct {
 	from   string // "bound", "parent", "supervisor" or "systemd"
 	// fdName is the name systemd knows the socket by, if it passed it.
 	fdName string
-	// bound: this generation (or an ancestor) made the socket; a unix
-	// socket's file is removed only by the last generation.
-	bound bool
 	// live is the bound listener or packet connection itself, where the
 	// platform cannot duplicate descriptors (fd is then -1): it is lent
 	// once.
