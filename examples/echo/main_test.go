@@ -4,11 +4,8 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,76 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gracekit/gracekit/internal/exampletest"
 )
 
 // These tests build the example and drive it from outside: raw TCP and
 // UDP clients that never retry, 20 restarts in each process mode.
-
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "echo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T, network string) string {
-	t.Helper()
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().String()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// httpPID returns the PID that answers GET / on a fresh connection.
-func httpPID(addr string) int {
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
-	return pid
-}
-
-func waitPID(t *testing.T, addr string, not int, logs *os.File) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if pid := httpPID(addr); pid != 0 && pid != not {
-			return pid
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logs.Name())
-	t.Fatalf("no process other than %d answers\n%s", not, b)
-	return 0
-}
-
-// alive reports whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
 
 // clients runs TCP and UDP echo clients until stopped and counts.
 type clients struct {
@@ -193,12 +125,12 @@ func tcpExchange(addr, line string) (string, error) {
 }
 
 func TestEchoAcrossRestarts(t *testing.T) {
-	bin := build(t)
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) // orphaned old generations are reaped here
+	bin := exampletest.Build(t, "echo")
+	exampletest.BecomeSubreaper()
 	for _, mode := range []string{"reexec", "supervisor"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			httpAddr, tcpAddr, udpAddr := freeAddr(t, "tcp"), freeAddr(t, "tcp"), freeAddr(t, "udp")
+			httpAddr, tcpAddr, udpAddr := exampletest.FreeAddr(t, "tcp"), exampletest.FreeAddr(t, "tcp"), exampletest.FreeAddr(t, "udp")
 			conf := filepath.Join(dir, "echo.yaml")
 			if err := os.WriteFile(conf, []byte("process:\n  mode: "+mode+"\n  probation: 0s\nlog:\n  level: warn\n"), 0o600); err != nil {
 				t.Fatal(err)
@@ -216,9 +148,9 @@ func TestEchoAcrossRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			pgid := cmd.Process.Pid
-			t.Cleanup(func() { killGroup(t, pgid) })
+			t.Cleanup(func() { exampletest.KillGroup(t, pgid) })
 
-			serving := waitPID(t, httpAddr, 0, logs)
+			serving := exampletest.WaitPID(t, httpAddr, 0, logs.Name())
 			c := startClients(tcpAddr, udpAddr)
 			const restarts = 20
 			for range restarts {
@@ -227,14 +159,8 @@ func TestEchoAcrossRestarts(t *testing.T) {
 				if err := syscall.Kill(top, syscall.SIGHUP); err != nil {
 					t.Fatal(err)
 				}
-				next := waitPID(t, httpAddr, serving, logs)
-				deadline := time.Now().Add(30 * time.Second)
-				for alive(serving) {
-					if time.Now().After(deadline) {
-						t.Fatalf("generation %d did not exit", serving)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				next := exampletest.WaitPID(t, httpAddr, serving, logs.Name())
+				exampletest.WaitGone(t, serving)
 				serving = next
 			}
 			c.end()
@@ -260,17 +186,4 @@ func TestEchoAcrossRestarts(t *testing.T) {
 			}
 		})
 	}
-}
-
-// killGroup kills the test's process group and reaps its members.
-func killGroup(t *testing.T, pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
-			return // ECHILD: all reaped
-		}
-	}
-	t.Errorf("process group %d not reaped", pgid)
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gracekit/gracekit/internal/exampletest"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -30,61 +29,6 @@ import (
 // These tests build the example and drive it with gRPC clients from
 // outside: unary RPCs on a long-lived connection and on a new connection
 // each, and server streams begun on the old process before each restart.
-
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "grpc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func httpPID(addr string) int {
-	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
-	return pid
-}
-
-func waitPID(t *testing.T, addr string, not int, logs string) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if pid := httpPID(addr); pid != 0 && pid != not {
-			return pid
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logs)
-	t.Fatalf("no process other than %d answers\n%s", not, b)
-	return 0
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
@@ -106,7 +50,7 @@ type service struct {
 func start(t *testing.T, bin, yaml string) *service {
 	t.Helper()
 	dir := t.TempDir()
-	s := &service{t: t, httpAddr: freeAddr(t), grpcAddr: freeAddr(t), pidFile: filepath.Join(dir, "grpc.pid"), logs: filepath.Join(dir, "grpc.log")}
+	s := &service{t: t, httpAddr: exampletest.FreeAddr(t, "tcp"), grpcAddr: exampletest.FreeAddr(t, "tcp"), pidFile: filepath.Join(dir, "grpc.pid"), logs: filepath.Join(dir, "grpc.log")}
 	conf := filepath.Join(dir, "grpc.yaml")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -123,7 +67,7 @@ func start(t *testing.T, bin, yaml string) *service {
 		t.Fatal(err)
 	}
 	pgid := s.cmd.Process.Pid
-	t.Cleanup(func() { killGroup(t, pgid) })
+	t.Cleanup(func() { exampletest.KillGroup(t, pgid) })
 	return s
 }
 
@@ -134,12 +78,12 @@ func (s *service) top() int {
 }
 
 func TestGRPCAcrossRestarts(t *testing.T) {
-	bin := build(t)
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) // orphaned old generations are reaped here
+	bin := exampletest.Build(t, "grpc")
+	exampletest.BecomeSubreaper()
 	for _, mode := range []string{"reexec", "supervisor"} {
 		t.Run(mode, func(t *testing.T) {
 			s := start(t, bin, "process:\n  mode: "+mode+"\n  probation: 0s\nlog:\n  level: warn\n")
-			serving := waitPID(t, s.httpAddr, 0, s.logs)
+			serving := exampletest.WaitPID(t, s.httpAddr, 0, s.logs)
 
 			var ok, failed atomic.Int64
 			var mu sync.Mutex
@@ -238,14 +182,8 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 				if got != len(params) {
 					broken++
 				}
-				next := waitPID(t, s.httpAddr, serving, s.logs)
-				deadline := time.Now().Add(30 * time.Second)
-				for alive(serving) {
-					if time.Now().After(deadline) {
-						t.Fatalf("generation %d did not exit", serving)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				next := exampletest.WaitPID(t, s.httpAddr, serving, s.logs)
+				exampletest.WaitGone(t, serving)
 				serving = next
 			}
 			close(stop)
@@ -273,9 +211,9 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 // the shutdown delay, the health service answers NOT_SERVING while RPCs
 // are still served.
 func TestHealthTurnsNotServingOnStop(t *testing.T) {
-	bin := build(t)
+	bin := exampletest.Build(t, "grpc")
 	s := start(t, bin, "process:\n  shutdownDelay: 30s\nlog:\n  level: warn\n")
-	pid := waitPID(t, s.httpAddr, 0, s.logs)
+	pid := exampletest.WaitPID(t, s.httpAddr, 0, s.logs)
 	cc := dial(t, s.grpcAddr)
 	defer cc.Close()
 	h := healthpb.NewHealthClient(cc)
@@ -314,17 +252,4 @@ func TestHealthTurnsNotServingOnStop(t *testing.T) {
 	if err := s.cmd.Wait(); err != nil {
 		t.Errorf("exit: %v", err)
 	}
-}
-
-// killGroup kills the test's process group and reaps its members.
-func killGroup(t *testing.T, pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
-			return // ECHILD: all reaped
-		}
-	}
-	t.Errorf("process group %d not reaped", pgid)
 }

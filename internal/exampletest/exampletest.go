@@ -1,0 +1,126 @@
+//go:build linux
+
+// Package exampletest holds what the tests of the examples share: they
+// build an example, run it in its own process group and drive it from
+// outside.
+package exampletest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Build builds the package in the current directory into a temporary
+// binary named name.
+func Build(t testing.TB, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// BecomeSubreaper makes the test process the reaper of the processes its
+// children orphan (old generations that handed over).
+func BecomeSubreaper() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
+
+// FreeAddr returns a loopback address of network ("tcp" or "udp") that
+// was free a moment ago.
+func FreeAddr(t testing.TB, network string) string {
+	t.Helper()
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		return pc.LocalAddr().String()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// HTTPPID returns the PID in the "pid=<pid>" answer to GET / on a fresh
+// connection, 0 when there is none.
+func HTTPPID(addr string) int {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
+	return pid
+}
+
+// WaitPID waits until a process other than not answers on addr, and
+// returns its PID; on timeout it fails with the log file's content.
+func WaitPID(t testing.TB, addr string, not int, logs string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if pid := HTTPPID(addr); pid != 0 && pid != not {
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(logs)
+	t.Fatalf("no process other than %d answers\n%s", not, b)
+	return 0
+}
+
+// Alive reports whether pid runs (a zombie does not).
+func Alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// WaitGone waits until pid has exited.
+func WaitGone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not exit", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// KillGroup kills a process group and reaps its members (the test process
+// being their parent or subreaper).
+func KillGroup(t testing.TB, pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
+			return // ECHILD: all reaped
+		}
+	}
+	t.Errorf("process group %d not reaped", pgid)
+}
