@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,11 +153,7 @@ func TestEchoAcrossRestarts(t *testing.T) {
 			c := startClients(tcpAddr, udpAddr)
 			const restarts = 20
 			for range restarts {
-				b, _ := os.ReadFile(pidFile)
-				top, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-				if err := syscall.Kill(top, syscall.SIGHUP); err != nil {
-					t.Fatal(err)
-				}
+				exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGHUP)
 				next := exampletest.WaitPID(t, httpAddr, serving, logs.Name())
 				exampletest.WaitGone(t, serving)
 				serving = next
@@ -174,11 +169,7 @@ func TestEchoAcrossRestarts(t *testing.T) {
 			if c.tcpOK.Load() == 0 || c.udpAnswered.Load() == 0 || generations < 2 {
 				t.Errorf("the clients did not reach enough generations: TCP %d, UDP %d, %d processes", c.tcpOK.Load(), c.udpAnswered.Load(), generations)
 			}
-			b, _ := os.ReadFile(pidFile)
-			top, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err := syscall.Kill(top, syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGTERM)
 			if mode == "supervisor" {
 				if err := cmd.Wait(); err != nil {
 					t.Errorf("supervisor exit: %v", err)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,11 +70,9 @@ func start(t *testing.T, bin, yaml string) *service {
 	return s
 }
 
-func (s *service) top() int {
-	b, _ := os.ReadFile(s.pidFile)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
+// top is the process the PID file names: the serving generation, or the
+// supervisor.
+func (s *service) top(t *testing.T) int { return exampletest.PIDFile(t, s.pidFile) }
 
 func TestGRPCAcrossRestarts(t *testing.T) {
 	bin := exampletest.Build(t, "grpc")
@@ -159,9 +156,7 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 					t.Fatalf("stream, first message: %v", err)
 				}
 				origin, _, _ := strings.Cut(string(first.GetPayload().GetBody()), " ")
-				if err := syscall.Kill(s.top(), syscall.SIGHUP); err != nil {
-					t.Fatal(err)
-				}
+				exampletest.Signal(t, s.top(t), syscall.SIGHUP)
 				got := 1
 				for {
 					m, err := st.Recv()
@@ -195,9 +190,7 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 			if ok.Load() == 0 {
 				t.Error("no RPC succeeded")
 			}
-			if err := syscall.Kill(s.top(), syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			exampletest.Signal(t, s.top(t), syscall.SIGTERM)
 			if mode == "supervisor" {
 				if err := s.cmd.Wait(); err != nil {
 					t.Errorf("supervisor exit: %v", err)
@@ -229,9 +222,7 @@ func TestHealthTurnsNotServingOnStop(t *testing.T) {
 	if st := check(); st != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health before the stop: %v", st)
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	exampletest.Signal(t, pid, syscall.SIGTERM)
 	deadline := time.Now().Add(10 * time.Second)
 	for check() != healthpb.HealthCheckResponse_NOT_SERVING {
 		if time.Now().After(deadline) {
@@ -246,9 +237,7 @@ func TestHealthTurnsNotServingOnStop(t *testing.T) {
 		t.Errorf("RPC during the shutdown delay: %v", err)
 	}
 	// A second SIGTERM skips the rest of the delay.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	exampletest.Signal(t, pid, syscall.SIGTERM)
 	if err := s.cmd.Wait(); err != nil {
 		t.Errorf("exit: %v", err)
 	}

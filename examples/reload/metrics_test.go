@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/internal/exampletest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -100,13 +101,7 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 			var serving int
 			if mode == "supervisor" {
 				waitBodyPID(t, addr, 0, logs)
-				deadline := time.Now().Add(30 * time.Second)
-				for readPID(pidFile) == 0 { // the supervisor writes it once its worker is ready
-					if time.Now().After(deadline) {
-						t.Fatalf("no PID file\n%s", logs)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				exampletest.PIDFile(t, pidFile) // the supervisor writes it once its worker is ready
 			} else {
 				serving = waitServing(t, addr, pidFile, 0, logs)
 			}
@@ -138,9 +133,7 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 				if mode == "supervisor" {
 					old = worker
 				}
-				if err := syscall.Kill(readPID(pidFile), syscall.SIGHUP); err != nil {
-					t.Fatal(err)
-				}
+				exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGHUP)
 				if mode == "supervisor" {
 					worker = waitBodyPID(t, addr, old, logs)
 				} else {
@@ -180,9 +173,7 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 				mode, value(t, before, "gracekit_restarts_total", "result", "succeeded"), value(t, before, "gracekit_drains_total"), value(t, before, "gracekit_generation"),
 				n, value(t, after, "gracekit_restarts_total", "result", "succeeded"), value(t, after, "gracekit_drains_total"), value(t, after, "gracekit_generation"),
 				value(t, after, "gracekit_restart_duration_seconds"))
-			if err := syscall.Kill(readPID(pidFile), syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGTERM)
 			if err := cmd.Wait(); err != nil && mode == "supervisor" {
 				t.Errorf("supervisor exit: %v", err)
 			}

@@ -124,3 +124,36 @@ func KillGroup(t testing.TB, pgid int) {
 	}
 	t.Errorf("process group %d not reaped", pgid)
 }
+
+// PIDFile waits until the PID file at path names a running process and
+// returns its PID. A supervisor writes the file only once its first worker
+// is ready, which can be after that worker answers; reading it too early
+// must not yield 0, which kill(2) takes as "my whole process group".
+func PIDFile(t testing.TB, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 1 && Alive(pid) {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PID file %s names no running process (%q)", path, b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Signal sends sig to the single process pid. It refuses pid <= 1: kill(2)
+// reads 0 and negative PIDs as process groups and -1 as every process, and
+// a test must never signal the group it runs in.
+func Signal(t testing.TB, pid int, sig syscall.Signal) {
+	t.Helper()
+	if pid <= 1 {
+		t.Fatalf("refusing to send %v to PID %d", sig, pid)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("send %v to %d: %v", sig, pid, err)
+	}
+}
