@@ -38,7 +38,7 @@ import (
 // process stops being ready (Stopping), so that load balancers and
 // Kubernetes gRPC probes turn away before the drain begins.
 type Service struct {
-	p         *graceful.Process
+	listen    func(network, address string) (net.Listener, error) // p.Listen
 	network   string
 	address   string
 	newServer func() *grpc.Server
@@ -46,7 +46,7 @@ type Service struct {
 	mu     sync.Mutex
 	srv    *grpc.Server
 	health *health.Server
-	ln     net.Listener
+	ln     *handoffListener
 	stop   bool // Shutdown was called on srv
 }
 
@@ -56,11 +56,17 @@ type Service struct {
 // time the service resumes after a rollback: it must return a new server
 // with the application's services registered, and must not register the
 // health service (New does). Call New before p.Run.
+//
+// The server accepts on a listener that wraps each connection, so that
+// Shutdown knows when the server has taken it up. grpc-go, not seeing a
+// *net.TCPConn, then does not set keepalive.ServerParameters.Timeout as
+// the socket's TCP_USER_TIMEOUT; its keepalive pings still close dead
+// connections.
 func New(p *graceful.Process, network, address string, newServer func() *grpc.Server) (*Service, error) {
 	if p == nil || newServer == nil {
 		return nil, errors.New("grpcservice: New needs a Process and a newServer function")
 	}
-	s := &Service{p: p, network: network, address: address, newServer: newServer}
+	s := &Service{listen: p.Listen, network: network, address: address, newServer: newServer}
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
@@ -69,19 +75,19 @@ func New(p *graceful.Process, network, address string, newServer func() *grpc.Se
 
 // prepare makes a fresh server on a fresh listener.
 func (s *Service) prepare() error {
-	ln, err := s.p.Listen(s.network, s.address)
+	inner, err := s.listen(s.network, s.address)
 	if err != nil {
 		return fmt.Errorf("grpcservice: %w", err)
 	}
 	srv := s.newServer()
 	if srv == nil {
-		_ = ln.Close()
+		_ = inner.Close()
 		return errors.New("grpcservice: newServer returned nil")
 	}
 	hs := health.NewServer() // the overall status starts SERVING
 	healthpb.RegisterHealthServer(srv, hs)
 	s.mu.Lock()
-	s.srv, s.health, s.ln, s.stop = srv, hs, ln, false
+	s.srv, s.health, s.ln, s.stop = srv, hs, newHandoffListener(inner), false
 	s.mu.Unlock()
 	return nil
 }
@@ -138,16 +144,26 @@ func (s *Service) Stopping() {
 
 // Shutdown stops the gRPC server gracefully: it closes the listener (the
 // process keeps the socket, on which new connections wait for the next
-// generation), sends GOAWAY on every connection, refuses new RPCs and
+// generation), waits until the server has taken up every connection it
+// accepted, then sends GOAWAY on every connection, refuses new RPCs and
 // waits for the RPCs in progress to finish. When ctx ends first, it stops
 // the server at once, cutting the RPCs that are left, and returns ctx's
 // error. The health status is NOT_SERVING from Shutdown on.
+//
+// The wait matters: grpc.Server.GracefulStop closes, unanswered, a
+// connection its accept loop has accepted but not begun to serve, and
+// the client, whose request is already on the wire, sees a reset.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	srv, hs := s.srv, s.health
+	srv, hs, ln := s.srv, s.health, s.ln
 	s.stop = true
 	s.mu.Unlock()
 	hs.Shutdown()
+	_ = ln.Close()
+	if err := ln.waitTaken(ctx); err != nil {
+		srv.Stop()
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		srv.GracefulStop()
