@@ -29,6 +29,7 @@ type tcpEcho struct {
 	ln       net.Listener
 	conns    map[net.Conn]struct{}
 	draining bool
+	loop     chan struct{} // closed when the accept loop of Serve has ended
 	wg       sync.WaitGroup
 }
 
@@ -43,7 +44,10 @@ func newTCPEcho(p *graceful.Process, network, address string, pid int, grace tim
 func (e *tcpEcho) Serve(context.Context) error {
 	e.mu.Lock()
 	ln := e.ln
+	loop := make(chan struct{})
+	e.loop = loop
 	e.mu.Unlock()
+	defer close(loop)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -101,9 +105,18 @@ func (e *tcpEcho) Shutdown(ctx context.Context) error {
 		// Idle connections get the grace to send one more line.
 		_ = c.SetReadDeadline(time.Now().Add(e.grace))
 	}
+	loop := e.loop
 	e.mu.Unlock()
 	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
+	go func() {
+		// A connection Accept returned just before the listener closed is
+		// counted once the loop has ended; wait for it too.
+		if loop != nil {
+			<-loop
+		}
+		e.wg.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
