@@ -1,13 +1,17 @@
-// Package testcert makes throw-away TLS certificates for tests.
+// Package testcert makes throw-away TLS certificates for tests and for the
+// bench's TLS lanes: a fresh key and a self-signed certificate for
+// 127.0.0.1, ::1 and localhost, written as PEM files.
 package testcert
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,21 +20,39 @@ import (
 	"time"
 )
 
-// Pair is a self-signed certificate for 127.0.0.1, ::1 and localhost,
-// written as PEM files.
+// Pair is a self-signed certificate and its key on disk.
 type Pair struct {
 	CertFile, KeyFile string
 	// Pool trusts the certificate, for clients.
 	Pool *x509.CertPool
 }
 
-// Write creates a fresh key and self-signed certificate in dir. It fails
-// the test on any error.
+// ClientConfig returns a TLS client configuration that trusts the pair
+// and offers only protos through ALPN (HTTP/1.1 when protos is empty).
+func (p Pair) ClientConfig(protos ...string) *tls.Config {
+	if len(protos) == 0 {
+		protos = []string{"http/1.1"}
+	}
+	return &tls.Config{RootCAs: p.Pool, ServerName: "127.0.0.1", NextProtos: protos, MinVersion: tls.VersionTLS12}
+}
+
+// Write creates a fresh key and self-signed certificate in dir, as New
+// does, and fails the test on any error.
 func Write(t testing.TB, dir string) Pair {
 	t.Helper()
+	p, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// New creates a fresh key and self-signed certificate in dir, as cert.pem
+// and key.pem (mode 0600).
+func New(dir string) (Pair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatalf("generate key: %v", err)
+		return Pair{}, fmt.Errorf("testcert: generate key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
@@ -46,31 +68,35 @@ func Write(t testing.TB, dir string) Pair {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatalf("create certificate: %v", err)
+		return Pair{}, fmt.Errorf("testcert: create certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatalf("marshal key: %v", err)
+		return Pair{}, fmt.Errorf("testcert: marshal key: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Pair{}, fmt.Errorf("testcert: parse certificate: %w", err)
 	}
 	p := Pair{
 		CertFile: filepath.Join(dir, "cert.pem"),
 		KeyFile:  filepath.Join(dir, "key.pem"),
 		Pool:     x509.NewCertPool(),
 	}
-	writePEM(t, p.CertFile, "CERTIFICATE", der)
-	writePEM(t, p.KeyFile, "PRIVATE KEY", keyDER)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parse certificate: %v", err)
-	}
 	p.Pool.AddCert(cert)
-	return p
+	if err := writePEM(p.CertFile, "CERTIFICATE", der); err != nil {
+		return Pair{}, err
+	}
+	if err := writePEM(p.KeyFile, "PRIVATE KEY", keyDER); err != nil {
+		return Pair{}, err
+	}
+	return p, nil
 }
 
-func writePEM(t testing.TB, path, kind string, der []byte) {
-	t.Helper()
+func writePEM(path, kind string, der []byte) error {
 	data := pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
 	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatalf("write %s: %v", path, err)
+		return fmt.Errorf("testcert: write %s: %w", path, err)
 	}
+	return nil
 }

@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gracekit/gracekit/bench/internal/benchcert"
 	"github.com/gracekit/gracekit/bench/internal/extclient"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
 	"github.com/gracekit/gracekit/bench/internal/subject"
+	"github.com/gracekit/gracekit/internal/testcert"
 )
 
 // laneParams size the HTTP/2 and nginx lanes.
@@ -37,7 +37,7 @@ func quickLanes() laneParams {
 // h2Subjects are the HTTP/2 lane's subjects: gracekit's graceful.Process
 // and tableflip, both with the shared handler, serving HTTPS with a
 // certificate made for this run.
-func (r *runner) h2Specs(cert benchcert.Pair) []subject.Spec {
+func (r *runner) h2Specs(cert testcert.Pair) []subject.Spec {
 	var out []subject.Spec
 	for _, name := range []string{gracefulProc, tableflip} {
 		s := r.cat.specs[name]
@@ -60,7 +60,7 @@ func (r *runner) h2Lane(p laneParams) (desc string, runs []scenario.H2Run, skip 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, "HTTP/2 lane skipped: " + err.Error()
 	}
-	cert, err := benchcert.Write(dir)
+	cert, err := testcert.New(dir)
 	if err != nil {
 		return "", nil, "HTTP/2 lane skipped: " + err.Error()
 	}
