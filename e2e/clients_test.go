@@ -5,7 +5,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -69,7 +68,7 @@ log:
 			})
 			base := "https://127.0.0.1:" + strconv.Itoa(httpsPort) + "/"
 			if pid := tlsGet(t, cert, base); pid == 0 {
-				t.Fatalf("HTTPS does not answer\n%s", s.g.logs())
+				t.Fatalf("HTTPS does not answer\n%s", s.g.Logs())
 			}
 
 			var get, post, h2 tally
@@ -130,7 +129,7 @@ log:
 			// a server: nghttp2 cancels the streams it had queued but not
 			// yet written when the drain notice (GOAWAY) arrives, and h2load
 			// counts them as failed (it never retries, nor reconnects).
-			f := countFrames(t, s.g.log)
+			f := countFrames(s.g.Output())
 			getOK, _, _, _ := get.counts()
 			h2Started, h2Cancelled, _, samples := h2.counts()
 			h2Answered := h2Started - h2Cancelled
@@ -159,14 +158,9 @@ log:
 // says about requests.
 type frameCounts struct{ reads, answered, resets int }
 
-func countFrames(t *testing.T, path string) frameCounts {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+func countFrames(output string) frameCounts {
 	var f frameCounts
-	for line := range strings.SplitSeq(string(b), "\n") {
+	for line := range strings.SplitSeq(output, "\n") {
 		if !strings.Contains(line, "http2: Framer ") {
 			continue
 		}

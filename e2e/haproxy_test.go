@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // haproxyReplacements is how many replicas the rolling test replaces,
@@ -97,7 +99,7 @@ listen app
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(front) + "/"
 	if plainGetPID(url) == 0 {
-		t.Fatalf("HAProxy does not answer\n%s", hp.logs())
+		t.Fatalf("HAProxy does not answer\n%s", hp.Logs())
 	}
 
 	get := startWrk(t, wrk, "GET", url, wrkScript(t, dir, false))
@@ -110,14 +112,14 @@ listen app
 		old := replicas[i]
 		supervisor := readPID(old.pidFile)
 		t0 := time.Now()
-		old.g.signal(supervisor, syscall.SIGTERM)
+		old.g.Signal(supervisor, syscall.SIGTERM)
 		st.waitStatus(name, "DOWN")
 		st.waitIdle(name)
 		downWait += time.Since(t0)
 		// The balancer sends nothing more: skip the rest of the delay.
-		old.g.signal(supervisor, syscall.SIGTERM)
-		if s := old.g.waitFirst(60 * time.Second); s != "exit status 0" {
-			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, old.g.logs())
+		old.g.Signal(supervisor, syscall.SIGTERM)
+		if s := old.g.WaitFirst(60 * time.Second); s != "exit status 0" {
+			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, old.g.Logs())
 		}
 		old.checkGone()
 		t1 := time.Now()
@@ -143,13 +145,13 @@ listen app
 	// answers 503, skips the delay.
 	for i, r := range replicas {
 		pid := readPID(r.pidFile)
-		r.g.signal(pid, syscall.SIGTERM)
+		r.g.Signal(pid, syscall.SIGTERM)
 		waitFor(t, "readiness to answer 503", 60*time.Second, func() bool {
 			return statusOf("http://127.0.0.1:"+strconv.Itoa(ports[i])+"/ready") == 503
-		}, r.g.logs)
-		r.g.signal(pid, syscall.SIGTERM)
-		if s := r.g.waitFirst(60 * time.Second); s != "exit status 0" {
-			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, r.g.logs())
+		}, r.g.Logs)
+		r.g.Signal(pid, syscall.SIGTERM)
+		if s := r.g.WaitFirst(60 * time.Second); s != "exit status 0" {
+			t.Errorf("replica %d: %s after SIGTERM, want exit status 0\n%s", i, s, r.g.Logs())
 		}
 		r.checkGone()
 	}
@@ -175,7 +177,7 @@ func atoiOr0(s string) int {
 type haproxyStats struct {
 	t    *testing.T
 	sock string
-	g    *procGroup
+	g    *proctest.Group
 }
 
 // all returns every row of "show stat", keyed by proxy and server name.
@@ -222,7 +224,7 @@ func (h *haproxyStats) row(proxy, server string) map[string]string {
 	h.t.Helper()
 	rows, err := h.all()
 	if err != nil {
-		h.t.Fatalf("HAProxy stats: %v\n%s", err, h.g.logs())
+		h.t.Fatalf("HAProxy stats: %v\n%s", err, h.g.Logs())
 	}
 	r, ok := rows[proxy+"/"+server]
 	if !ok {
@@ -237,8 +239,8 @@ func (h *haproxyStats) waitStatus(server, want string) {
 	h.t.Helper()
 	var last string
 	waitFor(h.t, "HAProxy to mark "+server+" "+want, 60*time.Second, func() bool {
-		if h.g.exited() {
-			h.t.Fatalf("HAProxy exited\n%s", h.g.logs())
+		if h.g.Exited() {
+			h.t.Fatalf("HAProxy exited\n%s", h.g.Logs())
 		}
 		rows, err := h.all()
 		if err != nil {
@@ -246,7 +248,7 @@ func (h *haproxyStats) waitStatus(server, want string) {
 		}
 		last = rows["app/"+server]["status"]
 		return last == want
-	}, func() string { return "last status " + last + "\n" + h.g.logs() })
+	}, func() string { return "last status " + last + "\n" + h.g.Logs() })
 }
 
 // waitIdle waits until no session is on server: nothing HAProxy has sent
@@ -257,5 +259,5 @@ func (h *haproxyStats) waitIdle(server string) {
 	waitFor(h.t, "no session on "+server, 60*time.Second, func() bool {
 		last = h.row("app", server)["scur"]
 		return last == "0"
-	}, func() string { return "sessions " + last + "\n" + h.g.logs() })
+	}, func() string { return "sessions " + last + "\n" + h.g.Logs() })
 }

@@ -7,16 +7,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // reloadBin is examples/reload, built once by TestMain.
@@ -34,9 +31,9 @@ var reloadBin string
 // with it) and makes the test process a child
 // subreaper: an old generation that hands over exits, and its successor,
 // orphaned, is re-parented to the test, whose process-group reapers
-// collect every member (see procGroup).
+// collect every member (see proctest.Group).
 func TestMain(m *testing.M) {
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	proctest.BecomeSubreaper()
 	dir, err := os.MkdirTemp("", "gracekit-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -105,69 +102,18 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool,
 	}
 }
 
-// procGroup is a process the test starts as the leader of a process group
-// of its own, with every process it starts in turn (generations, workers).
-// Its reaper waits only for members of the group (wait4 with -pgid), so it
-// never takes the status of a process exec.Cmd waits for, and the
-// cleanup kills the whole group and reaps it until no member is left.
-type procGroup struct {
-	t    *testing.T
-	name string
-	pgid int
-	log  string // standard output and error of every member
-
-	first chan string // the first process's exit status, once
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-// startGroup starts argv as the leader of a new process group, with its
-// output in a log file (a file, not a pipe: a pipe inherited by every
-// generation would stay open as long as the last one).
-func startGroup(t *testing.T, name string, argv []string, env ...string) *procGroup {
+// startGroup starts argv as the leader of a new process group (see
+// proctest.Group) with the test's environment less its GRACEKIT_
+// variables, plus env. The output of every member goes to a log file: in
+// GRACEKIT_E2E_LOGDIR when set (kept after the test), in a temporary
+// directory otherwise (the test prints it when it fails).
+func startGroup(t *testing.T, name string, argv []string, env ...string) *proctest.Group {
 	t.Helper()
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	// GRACEKIT_E2E_LOGDIR keeps the logs (they go to a temporary directory
-	// otherwise, and the test prints them when it fails).
 	logDir := os.Getenv("GRACEKIT_E2E_LOGDIR")
 	if logDir == "" {
 		logDir = t.TempDir()
 	}
-	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	p, err := os.StartProcess(path, argv, &os.ProcAttr{
-		Env:   append(subjectEnv(), env...),
-		Files: []*os.File{devnull, logf, logf},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
-	if err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	g := &procGroup{
-		t:     t,
-		name:  name,
-		pgid:  p.Pid,
-		log:   logPath,
-		first: make(chan string, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-	}
-	_ = p.Release() // the group's reaper waits for it
-	go g.reapLoop()
-	t.Cleanup(g.cleanup)
-	return g
+	return proctest.Start(t, proctest.Options{Name: name, Argv: argv, Env: append(subjectEnv(), env...), LogDir: logDir})
 }
 
 // subjectEnv is the test's environment without any GRACEKIT_ variable:
@@ -185,168 +131,11 @@ func subjectEnv() []string {
 	return env
 }
 
-// logs returns the output of the group so far.
-func (g *procGroup) logs() string {
-	b, _ := os.ReadFile(g.log)
-	return fmt.Sprintf("--- output of %s (process group %d):\n%s", g.name, g.pgid, b)
-}
-
-func (g *procGroup) reapLoop() {
-	defer close(g.done)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGCHLD)
-	defer signal.Stop(sigs)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		g.reapNow()
-		select {
-		case <-sigs:
-		case <-tick.C:
-		case <-g.stop:
-			g.reapNow()
-			return
-		}
-	}
-}
-
-func (g *procGroup) reapNow() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-g.pgid, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
-		if pid == g.pgid {
-			s := "exit status " + strconv.Itoa(ws.ExitStatus())
-			if ws.Signaled() {
-				s = "signal: " + ws.Signal().String()
-			}
-			g.first <- s
-		}
-	}
-}
-
-// waitFirst waits for the group's first process to exit and returns its
-// status ("exit status 0", "signal: killed").
-func (g *procGroup) waitFirst(timeout time.Duration) string {
-	g.t.Helper()
-	select {
-	case s := <-g.first:
-		g.first <- s
-		return s
-	case <-time.After(timeout):
-		g.t.Fatalf("%s (pid %d) did not exit within %s\n%s", g.name, g.pgid, timeout, g.logs())
-		return ""
-	}
-}
-
-// exited reports whether the first process has exited (and was reaped).
-func (g *procGroup) exited() bool {
-	select {
-	case s := <-g.first:
-		g.first <- s
-		return true
-	default:
-		return false
-	}
-}
-
-// alive reports whether pid runs as a member of the group: a zombie does
-// not count (kill(pid, 0) would succeed on it).
-func (g *procGroup) alive(pid int) bool {
-	st, ok := readProcStat(pid)
-	return ok && st.pgrp == g.pgid && st.state != "Z"
-}
-
-// signal sends sig to a running member; it reports false when the member
-// has already exited.
-func (g *procGroup) signal(pid int, sig syscall.Signal) bool {
-	g.t.Helper()
-	if !g.alive(pid) {
-		return false
-	}
-	err := unix.Kill(pid, sig)
-	if errors.Is(err, unix.ESRCH) {
-		return false
-	}
-	if err != nil {
-		g.t.Fatalf("signal %v to %d: %v", sig, pid, err)
-	}
-	return true
-}
-
-// members lists the processes of the group that still exist, zombies
-// included.
-func (g *procGroup) members() []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readProcStat(pid); ok && st.pgrp == g.pgid {
-			out = append(out, pid)
-		}
-	}
-	sort.Ints(out)
-	return out
-}
-
-func (g *procGroup) cleanup() {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_ = unix.Kill(-g.pgid, unix.SIGKILL)
-		g.reapNow()
-		if len(g.members()) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			g.t.Errorf("process group %d (%s) still has members after SIGKILL: %v", g.pgid, g.name, g.members())
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	close(g.stop)
-	<-g.done
-	if g.t.Failed() {
-		g.t.Log(g.logs())
-	}
-}
-
-type procStat struct {
-	state      string
-	ppid, pgrp int
-}
-
-func readProcStat(pid int) (procStat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procStat{}, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 3 {
-		return procStat{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgrp, _ := strconv.Atoi(f[2])
-	return procStat{state: f[0], ppid: ppid, pgrp: pgrp}, true
-}
-
 // subject is one examples/reload service: the binary run with -config,
 // -addr and -pidfile in a process group of its own.
 type subject struct {
 	t          *testing.T
-	g          *procGroup
+	g          *proctest.Group
 	pidFile    string
 	supervisor bool
 	probe      *http.Client // a new connection per request
@@ -447,8 +236,8 @@ func (s *subject) waitServing(not int) int {
 	waitFor(s.t, fmt.Sprintf("a process other than %d to serve", not), 60*time.Second, func() bool {
 		// The first process exits after handing over in reexec mode,
 		// never before it has served, nor a supervisor.
-		if (not == 0 || s.supervisor) && s.g.exited() {
-			s.t.Fatalf("%s exited: %s\n%s", s.g.name, s.g.waitFirst(time.Second), s.g.logs())
+		if (not == 0 || s.supervisor) && s.g.Exited() {
+			s.t.Fatalf("%s exited: %s\n%s", s.g.Name(), s.g.WaitFirst(time.Second), s.g.Logs())
 		}
 		filePID := readPID(s.pidFile)
 		if filePID == 0 {
@@ -462,7 +251,7 @@ func (s *subject) waitServing(not int) int {
 			return pid != filePID
 		}
 		return pid == filePID
-	}, s.g.logs)
+	}, s.g.Logs)
 	return pid
 }
 
@@ -475,11 +264,11 @@ func (s *subject) restart() int {
 	old := s.cur
 	s.mu.Unlock()
 	target := readPID(s.pidFile)
-	if !s.g.signal(target, syscall.SIGHUP) {
-		s.t.Fatalf("the process in the PID file (%d) is not running\n%s", target, s.g.logs())
+	if !s.g.Signal(target, syscall.SIGHUP) {
+		s.t.Fatalf("the process in the PID file (%d) is not running\n%s", target, s.g.Logs())
 	}
 	pid := s.waitServing(old)
-	waitFor(s.t, fmt.Sprintf("the old process %d to exit", old), 60*time.Second, func() bool { return !s.g.alive(old) }, s.g.logs)
+	waitFor(s.t, fmt.Sprintf("the old process %d to exit", old), 60*time.Second, func() bool { return !s.g.Alive(old) }, s.g.Logs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seen[pid] {
@@ -508,10 +297,10 @@ func (s *subject) restarts(n int, pause time.Duration) {
 func (s *subject) stop() {
 	s.t.Helper()
 	pid := readPID(s.pidFile)
-	s.g.signal(pid, syscall.SIGTERM)
-	if pid == s.g.pgid {
-		if st := s.g.waitFirst(60 * time.Second); st != "exit status 0" {
-			s.t.Errorf("%s: %s after SIGTERM, want exit status 0\n%s", s.g.name, st, s.g.logs())
+	s.g.Signal(pid, syscall.SIGTERM)
+	if pid == s.g.PGID {
+		if st := s.g.WaitFirst(60 * time.Second); st != "exit status 0" {
+			s.t.Errorf("%s: %s after SIGTERM, want exit status 0\n%s", s.g.Name(), st, s.g.Logs())
 		}
 	}
 	s.checkGone()
@@ -521,12 +310,9 @@ func (s *subject) stop() {
 // that the PID file was removed.
 func (s *subject) checkGone() {
 	s.t.Helper()
-	waitFor(s.t, "every process of the service to exit", 60*time.Second, func() bool {
-		s.g.reapNow()
-		return len(s.g.members()) == 0
-	}, func() string { return fmt.Sprintf("left: %v\n%s", s.g.members(), s.g.logs()) })
+	s.g.CheckEmpty(60 * time.Second)
 	if _, err := os.Stat(s.pidFile); !os.IsNotExist(err) {
-		s.t.Errorf("%s: PID file left after the final stop (%v)", s.g.name, err)
+		s.t.Errorf("%s: PID file left after the final stop (%v)", s.g.Name(), err)
 	}
 }
 

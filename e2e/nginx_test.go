@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // TestNginxKeepAliveUpstreamAcrossRestarts puts nginx in front of
@@ -91,11 +93,11 @@ http {
 			ng := startGroup(t, "nginx-"+transport, []string{nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"),
 				"-g", "daemon off; pid " + filepath.Join(dir, "nginx.pid") + "; error_log stderr;"})
 			waitFor(t, "nginx to answer 200 from the service", 30*time.Second, func() bool {
-				if ng.exited() {
-					t.Fatalf("nginx exited\n%s", ng.logs())
+				if ng.Exited() {
+					t.Fatalf("nginx exited\n%s", ng.Logs())
 				}
 				return plainGetPID(front) != 0
-			}, ng.logs)
+			}, ng.Logs)
 
 			if transport == "unix" {
 				st, err := os.Stat(strings.TrimPrefix(addr, "unix:"))
@@ -127,7 +129,7 @@ http {
 				t.Errorf("nginx logged %d requests, wrk made %d", lines, rg.requests+rp.requests)
 			}
 			if len(not200) > 0 {
-				t.Errorf("nginx answered %d requests with another status than 200, e.g. %q\n%s", len(not200), not200[:min(len(not200), 10)], ng.logs())
+				t.Errorf("nginx answered %d requests with another status than 200, e.g. %q\n%s", len(not200), not200[:min(len(not200), 10)], ng.Logs())
 			}
 		})
 	}
@@ -156,9 +158,10 @@ func nginxWorkerUser() string {
 }
 
 // workerNames lists the users nginx's processes run as.
-func workerNames(g *procGroup) string {
+func workerNames(g *proctest.Group) string {
 	var names []string
-	for _, pid := range g.members() {
+	for _, m := range g.Members() {
+		pid := m.PID
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 		if err != nil {
 			continue

@@ -3,7 +3,6 @@
 package graceful
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,22 +18,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/internal/proctest"
 	"golang.org/x/sys/unix"
 )
 
 // cluster is a service under test: the generations of the server role
 // that replace each other on restart, all in one process group (see
-// procGroup), so that the test kills and reaps all of them whatever
+// proctest.Group), so that the test kills and reaps all of them whatever
 // happens. It knows every PID that served.
 type cluster struct {
-	*procGroup
+	*proctest.Group
 	t       *testing.T
 	dir     string
 	addr    string
 	pidFile string
 	bfile   string // behaviour file read by each generation at start-up
 	gates   string // directory of the gates that handlers and start-ups wait on
-	stderr  *syncBuffer
 	// supervisor: the PID file names a supervisor whose workers serve,
 	// so the serving PID comes from the answers, not the PID file.
 	supervisor bool
@@ -57,32 +56,6 @@ type clusterOptions struct {
 	cloneflags uintptr
 	// noWait: do not wait for a serving process at start (the test does).
 	noWait bool
-}
-
-// syncBuffer collects the standard error of every generation.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// becomeSubreaper makes the test process the reaper of the generations it
-// starts: old generations are orphaned when they hand over, and the test
-// sees and collects them instead of leaving that to whatever PID 1 the
-// machine has. Only the test runner does this, never a server role.
-func becomeSubreaper() {
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
 
 // startCluster starts the first generation and waits until it serves.
@@ -128,8 +101,7 @@ func startCluster(t *testing.T, o clusterOptions) *cluster {
 		argv = o.wrap(argv, testEnv)
 	}
 	env := append(os.Environ(), testEnv...)
-	c.procGroup = startGroup(t, groupOptions{argv: argv, env: env, files: o.files, cloneflags: o.cloneflags})
-	c.stderr = c.output
+	c.Group = proctest.Start(t, proctest.Options{Name: role, Argv: argv, Env: env, Files: o.files, Cloneflags: o.cloneflags})
 	if !o.noWait {
 		c.record(c.waitServingPID(0, 30*time.Second))
 	}
@@ -236,7 +208,7 @@ func (c *cluster) waitServingPID(not int, timeout time.Duration) int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	c.t.Fatalf("no new serving process within %s (PID file says %d)\nlogs:\n%s", timeout, c.pidFromFile(), c.stderr)
+	c.t.Fatalf("no new serving process within %s (PID file says %d)\nlogs:\n%s", timeout, c.pidFromFile(), c.Output())
 	return 0
 }
 
@@ -284,8 +256,8 @@ func (c *cluster) waitInFlight(n int) {
 // mustSignal sends sig to pid, which must be running.
 func (c *cluster) mustSignal(pid int, sig syscall.Signal) {
 	c.t.Helper()
-	if !c.signal(pid, sig) {
-		c.t.Fatalf("signal %v to %d: the process is not running\nlogs:\n%s", sig, pid, c.stderr)
+	if !c.Signal(pid, sig) {
+		c.t.Fatalf("signal %v to %d: the process is not running\nlogs:\n%s", sig, pid, c.Output())
 	}
 }
 
@@ -300,7 +272,7 @@ func (c *cluster) restart() (int, time.Duration) {
 	pid := c.waitServingPID(old, 30*time.Second)
 	took := time.Since(begin)
 	c.record(pid)
-	c.waitGone(old, 30*time.Second)
+	c.WaitGone(old, 30*time.Second)
 	return pid, took
 }
 
@@ -322,20 +294,20 @@ func (c *cluster) stop() {
 		c.t.Fatal("no serving process to stop")
 	}
 	c.mustSignal(pid, syscall.SIGTERM)
-	c.waitGone(pid, 30*time.Second)
+	c.WaitGone(pid, 30*time.Second)
 }
 
 // checkClean fails the test if a process of the cluster still runs or a
 // process of it left a zombie unreaped.
 func (c *cluster) checkClean() {
 	c.t.Helper()
-	c.checkEmpty(10 * time.Second)
+	c.CheckEmpty(10 * time.Second)
 }
 
 // logCount counts log lines that contain all the given fragments.
 func (c *cluster) logCount(fragments ...string) int {
 	n := 0
-	for line := range strings.SplitSeq(c.stderr.String(), "\n") {
+	for line := range strings.SplitSeq(c.Output(), "\n") {
 		ok := true
 		for _, f := range fragments {
 			ok = ok && strings.Contains(line, f)
@@ -372,8 +344,8 @@ func (c *cluster) fds() []string {
 // procState is the state letter of a process ("R", "S", "Z", ...), or ""
 // when it no longer exists.
 func procState(pid int) string {
-	st, _ := readProcStat(pid)
-	return st.state
+	st, _ := proctest.ReadStat(pid)
+	return st.State
 }
 
 // freePort returns a TCP port that was free a moment ago.
@@ -394,7 +366,7 @@ var childPIDPattern = regexp.MustCompile(`child_pid=(\d+)`)
 // the logs.
 func (c *cluster) failedChildren() []int {
 	var pids []int
-	for line := range strings.SplitSeq(c.stderr.String(), "\n") {
+	for line := range strings.SplitSeq(c.Output(), "\n") {
 		if !strings.Contains(line, "restart failed; still serving") {
 			continue
 		}

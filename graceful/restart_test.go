@@ -154,7 +154,7 @@ func TestSlowRequestFinishesOnOldGeneration(t *testing.T) {
 	if got := <-answer; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", old)) {
 		t.Fatalf("slow request answered %q, want the old generation %d", got, old)
 	}
-	c.waitGone(old, 30*time.Second)
+	c.WaitGone(old, 30*time.Second)
 	c.stop()
 	c.checkClean()
 }
@@ -182,7 +182,7 @@ func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
 				t.Fatalf("PID file names %d after a failed restart, want the parent %d", got, parent)
 			}
 			if n := c.logCount("restart failed; still serving", tc.reason, tc.stderr); n != 1 {
-				t.Errorf("the parent's log does not give the reason %q and the child's words %q:\n%s", tc.reason, tc.stderr, c.stderr)
+				t.Errorf("the parent's log does not give the reason %q and the child's words %q:\n%s", tc.reason, tc.stderr, c.Output())
 			}
 			for _, pid := range c.failedChildren() {
 				if st := procState(pid); st != "" {
@@ -206,31 +206,31 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	// The storm: signals that reach the first generation once it has
 	// handed over and exited are not an error (signal reports false).
 	for range 10 {
-		c.signal(first, syscall.SIGHUP)
+		c.Signal(first, syscall.SIGHUP)
 		time.Sleep(10 * time.Millisecond)
 	}
 	next := c.waitServingPID(first, 30*time.Second)
 	c.record(next)
-	c.waitGone(first, 30*time.Second)
+	c.WaitGone(first, 30*time.Second)
 	if n := c.logCount("restart: starting", fmt.Sprintf("pid=%d ", first)); n != 1 {
-		t.Errorf("generation 1 started %d successors, want exactly 1\n%s", n, c.stderr)
+		t.Errorf("generation 1 started %d successors, want exactly 1\n%s", n, c.Output())
 	}
 	// Signals that came during the restart are one more restart, which
 	// generation 1 passed on to its successor, and no more.
 	if c.logCount("passed on to the new generation", fmt.Sprintf("pid=%d ", first)) == 1 {
-		m := regexp.MustCompile(`generation 2 is ready.* child_pid=(\d+)`).FindStringSubmatch(c.stderr.String())
+		m := regexp.MustCompile(`generation 2 is ready.* child_pid=(\d+)`).FindStringSubmatch(c.Output())
 		if m == nil {
-			t.Fatalf("no log line names generation 2:\n%s", c.stderr)
+			t.Fatalf("no log line names generation 2:\n%s", c.Output())
 		}
 		second, _ := strconv.Atoi(m[1])
 		next = c.waitServingPID(second, 30*time.Second)
 		c.record(next)
-		c.waitGone(second, 30*time.Second)
+		c.WaitGone(second, 30*time.Second)
 		if n := c.logCount("restart: starting", fmt.Sprintf("pid=%d ", second)); n != 1 {
-			t.Errorf("generation 2 started %d successors, want exactly 1\n%s", n, c.stderr)
+			t.Errorf("generation 2 started %d successors, want exactly 1\n%s", n, c.Output())
 		}
 	}
-	if got := c.livePIDs(); len(got) != 1 || got[0] != next {
+	if got := c.LivePIDs(); len(got) != 1 || got[0] != next {
 		t.Errorf("processes after the storm: %v, want only %d", got, next)
 	}
 	requireNoFailures(t, stop())
@@ -246,7 +246,7 @@ func TestRestartFromCode(t *testing.T) {
 		t.Fatalf("/restart: %q %v", body, err)
 	}
 	c.record(c.waitServingPID(old, 30*time.Second))
-	c.waitGone(old, 30*time.Second)
+	c.WaitGone(old, 30*time.Second)
 
 	// Two at once: one wins, the other is told a restart is under way.
 	c.setBehaviour("hang")
@@ -316,8 +316,8 @@ func TestChainedRestartsAreBounded(t *testing.T) {
 	if got := <-slow2; !strings.HasPrefix(got, fmt.Sprintf("pid=%d ", gen2)) {
 		t.Errorf("long request on generation 2: %q", got)
 	}
-	c.waitGone(gen1, 30*time.Second)
-	c.waitGone(gen2, 30*time.Second)
+	c.WaitGone(gen1, 30*time.Second)
+	c.WaitGone(gen2, 30*time.Second)
 	if got, _ := c.restart(); got == gen3 {
 		t.Errorf("the restart after the drains did not replace generation 3")
 	}
@@ -394,7 +394,7 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 	if body, err := c.get("/"); err != nil || !strings.Contains(body, fmt.Sprintf("pid=%d ", pid)) {
 		t.Errorf("request during the delay: %q %v", body, err)
 	}
-	c.waitGone(pid, 30*time.Second)
+	c.WaitGone(pid, 30*time.Second)
 	if took := time.Since(begin); took < time.Second {
 		t.Errorf("stopped after %s, before the 1s shutdown delay", took)
 	}
@@ -426,7 +426,7 @@ func TestSecondSignalCutsShutdownDelay(t *testing.T) {
 	})
 	begin := time.Now()
 	c.mustSignal(pid, syscall.SIGINT)
-	c.waitGone(pid, 10*time.Second)
+	c.WaitGone(pid, 10*time.Second)
 	if took := time.Since(begin); took > 5*time.Second {
 		t.Errorf("second signal: stopped after %s, want the delay cut short", took)
 	}
@@ -477,7 +477,7 @@ func TestRestartRunsTheBinaryNowAtThePath(t *testing.T) {
 	}
 	c.restart()
 	if c.logCount("the binary is gone; starting the running binary again") != 1 {
-		t.Errorf("the restart after the binary was removed did not say so:\n%s", c.stderr)
+		t.Errorf("the restart after the binary was removed did not say so:\n%s", c.Output())
 	}
 	c.stop()
 	c.checkClean()
@@ -500,7 +500,7 @@ func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
 		t.Fatalf("serving pid %d, want the child %d that got SIGHUP while starting", got, child)
 	}
 	c.record(child)
-	c.waitGone(parent, 30*time.Second)
+	c.WaitGone(parent, 30*time.Second)
 	c.stop()
 	c.checkClean()
 }
@@ -613,7 +613,7 @@ func TestRollbackWhenTheNewReleaseDiesAfterReady(t *testing.T) {
 			c.mustSignal(c.pidFromFile(), syscall.SIGHUP)
 			c.record(c.waitServingPID(old, 30*time.Second))
 			c.stop()
-			c.waitGone(old, 30*time.Second)
+			c.WaitGone(old, 30*time.Second)
 			c.checkClean()
 		})
 	}
@@ -634,7 +634,7 @@ func TestNewGenerationOutlivesItsParent(t *testing.T) {
 			c.mustSignal(parent, syscall.SIGHUP)
 			child := c.waitAtGate(step.gate, 30*time.Second)
 			c.mustSignal(parent, syscall.SIGKILL)
-			c.waitGone(parent, 30*time.Second)
+			c.WaitGone(parent, 30*time.Second)
 			c.setBehaviour("ok")
 			release()
 			if got := c.waitServingPID(parent, 30*time.Second); got != child {
@@ -660,7 +660,7 @@ func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
 	begin := time.Now()
 	c.mustSignal(pid, syscall.SIGHUP)
 	waitFor(t, "the new generation to stop itself", 30*time.Second, func() bool {
-		for _, p := range c.livePIDs() {
+		for _, p := range c.LivePIDs() {
 			if p != pid && procState(p) == "T" {
 				return true
 			}
@@ -682,7 +682,7 @@ func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
 	// The remembered signal: a second attempt, which now succeeds.
 	next := c.waitServingPID(pid, 60*time.Second)
 	c.record(next)
-	c.waitGone(pid, 30*time.Second)
+	c.WaitGone(pid, 30*time.Second)
 	c.stop()
 	c.checkClean()
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/internal/proctest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(envRole) {
 	case "":
-		becomeSubreaper()
+		proctest.BecomeSubreaper()
 	case "server":
 		os.Exit(serverRole())
 	case "activate":

@@ -12,13 +12,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // waitExit waits for the first process of the cluster (the supervisor)
 // to exit, and returns an error unless it exited with status 0.
 func (c *cluster) waitExit(timeout time.Duration) error {
 	c.t.Helper()
-	if st := c.waitFirst(timeout); st != "exit status 0" {
+	if st := c.WaitFirst(timeout); st != "exit status 0" {
 		return fmt.Errorf("the first process ended with %s", st)
 	}
 	return nil
@@ -27,8 +29,8 @@ func (c *cluster) waitExit(timeout time.Duration) error {
 func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
 	supervisor := c.pidFromFile()
-	if supervisor != c.pgid {
-		t.Fatalf("PID file names %d, want the supervisor %d", supervisor, c.pgid)
+	if supervisor != c.PGID {
+		t.Fatalf("PID file names %d, want the supervisor %d", supervisor, c.PGID)
 	}
 	firstWorker := c.servingPID()
 	if firstWorker == supervisor {
@@ -134,7 +136,7 @@ func TestSupervisorAsPID1ReapsOrphans(t *testing.T) {
 	if got := c.pidFromFile(); got != 1 {
 		t.Fatalf("the supervisor's PID in its namespace is %d, want 1", got)
 	}
-	host := c.pgid
+	host := c.PGID
 	for range 5 {
 		if _, err := c.get("/orphan"); err != nil {
 			t.Fatal(err)
@@ -167,7 +169,7 @@ func childrenOf(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, ok := readProcStat(p); ok && st.ppid == pid {
+		if st, ok := proctest.ReadStat(p); ok && st.PPID == pid {
 			out = append(out, p)
 		}
 	}
@@ -209,7 +211,7 @@ func TestSupervisorFollowsAnAddressChange(t *testing.T) {
 	c.mustSignal(supervisor, syscall.SIGHUP)
 	c.addr = newAddr
 	c.record(c.waitServingPID(oldWorker, 30*time.Second))
-	c.waitGone(oldWorker, 30*time.Second)
+	c.WaitGone(oldWorker, 30*time.Second)
 	waitFor(t, "the old address to be released", 30*time.Second, func() bool {
 		conn, err := net.Dial("tcp", oldAddr)
 		if err != nil {

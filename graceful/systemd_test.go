@@ -135,7 +135,7 @@ func TestSocketActivationIsAdoptedAndHandedOver(t *testing.T) {
 
 	c := startCluster(t, clusterOptions{addr: addr, role: "activate", files: []*os.File{f}})
 	if n := c.logCount("socket ready", "from=systemd", "bound="+addr); n != 1 {
-		t.Fatalf("generation 1 did not adopt the activated socket:\n%s", c.stderr)
+		t.Fatalf("generation 1 did not adopt the activated socket:\n%s", c.Output())
 	}
 	if env, err := c.get("/env"); err != nil || env != "" {
 		t.Errorf("activation variables visible to the app: %q %v", env, err)
@@ -166,7 +166,6 @@ func TestSystemdSocketActivate(t *testing.T) {
 		}
 		return append(out, argv...)
 	}})
-	logs := c.stderr
 	// systemd-socket-activate starts the server on the first connection;
 	// that connection waits in the socket's queue and is served.
 	var body string
@@ -178,7 +177,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("first request through systemd-socket-activate: %v\n%s", err, logs)
+		t.Fatalf("first request through systemd-socket-activate: %v\n%s", err, c.Output())
 	}
 	pid := c.waitServingPID(0, 20*time.Second)
 	if !strings.Contains(body, fmt.Sprintf("pid=%d ", pid)) {
@@ -186,7 +185,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 	}
 	c.record(pid)
 	if n := c.logCount("socket ready", "from=systemd"); n != 1 {
-		t.Fatalf("the server did not adopt the socket from systemd-socket-activate:\n%s", logs)
+		t.Fatalf("the server did not adopt the socket from systemd-socket-activate:\n%s", c.Output())
 	}
 	c.restart()
 	c.stop()

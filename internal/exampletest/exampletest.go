@@ -7,7 +7,6 @@ package exampletest
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // Build builds the package in the current directory into a temporary
@@ -36,7 +35,7 @@ func Build(t testing.TB, name string) string {
 
 // BecomeSubreaper makes the test process the reaper of the processes its
 // children orphan (old generations that handed over).
-func BecomeSubreaper() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
+func BecomeSubreaper() { proctest.BecomeSubreaper() }
 
 // FreeAddr returns a loopback address of network ("tcp" or "udp") that
 // was free a moment ago.
@@ -90,13 +89,8 @@ func WaitPID(t testing.TB, addr string, not int, logs string) int {
 
 // Alive reports whether pid runs (a zombie does not).
 func Alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	st, ok := proctest.ReadStat(pid)
+	return ok && st.State != "Z"
 }
 
 // WaitGone waits until pid has exited.
