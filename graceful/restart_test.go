@@ -43,7 +43,7 @@ func startLoad(c *cluster, perKind int) (stop func() *loadgen.Result) {
 		done <- loadgen.Run(ctx, loadgen.Options{
 			Network: network,
 			Address: address,
-			Clients: map[loadgen.Kind]int{loadgen.KeepAliveGet: perKind, loadgen.KeepAlivePost: perKind, loadgen.NewConnGet: perKind},
+			Clients: [loadgen.NumKinds]int{loadgen.KeepAliveGet: perKind, loadgen.KeepAlivePost: perKind, loadgen.NewConnGet: perKind},
 			Pace:    time.Millisecond,
 		})
 	}()

@@ -208,7 +208,7 @@ func TestShutdownLosesNothingUnderLoad(t *testing.T) {
 			go func() {
 				done <- loadgen.Run(ctx, loadgen.Options{
 					Address:       s.GetListenedAddress(),
-					Clients:       map[loadgen.Kind]int{loadgen.KeepAliveGet: 4, loadgen.KeepAlivePost: 4, loadgen.NewConnGet: 4},
+					Clients:       [loadgen.NumKinds]int{loadgen.KeepAliveGet: 4, loadgen.KeepAlivePost: 4, loadgen.NewConnGet: 4},
 					StopOnRefused: true,
 				})
 			}()

@@ -143,7 +143,7 @@ func TestTLSShutdownLosesNothing(t *testing.T) {
 		done <- loadgen.Run(ctx, loadgen.Options{
 			Address:       s.GetListenedAddress(),
 			TLS:           &tls.Config{RootCAs: pair.Pool, NextProtos: []string{"http/1.1"}},
-			Clients:       map[loadgen.Kind]int{loadgen.KeepAliveGet: 3, loadgen.KeepAlivePost: 3},
+			Clients:       [loadgen.NumKinds]int{loadgen.KeepAliveGet: 3, loadgen.KeepAlivePost: 3},
 			StopOnRefused: true,
 		})
 	}()

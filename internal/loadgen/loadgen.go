@@ -1,11 +1,17 @@
-// Package loadgen drives HTTP/1.1 load at a server for the tests, with
-// clients that never retry: every request that was written and did not get
-// a complete response is a failure, so that the losses a graceful shutdown
-// or restart must avoid cannot hide behind a transport's silent re-send.
+// Package loadgen drives HTTP/1.1 load at a server, for the tests and for
+// the bench, with clients that never retry: every request that was written
+// and did not get a complete response is a failure, so that the losses a
+// graceful shutdown or restart must avoid cannot hide behind a transport's
+// silent re-send (Go's http.Transport re-sends idempotent requests whose
+// reused connection died). The clients speak HTTP over raw connections.
+//
+// Drive reports every request's outcome to a Sink as it ends; Run collects
+// them into a Result.
 package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,20 +38,18 @@ const (
 	KeepAlivePost
 	// NewConnGet opens a new connection for every GET.
 	NewConnGet
-	numKinds
+	// Slow sends GETs of Path?sleep=SlowDelay on one connection.
+	Slow
+	// NumKinds is the number of kinds.
+	NumKinds
 )
 
-// Kinds lists every kind of client.
-var Kinds = []Kind{KeepAliveGet, KeepAlivePost, NewConnGet}
+var kindNames = [NumKinds]string{"keepalive-get", "keepalive-post", "newconn-get", "slow-get"}
 
+// String returns the kind's name as reports show it.
 func (k Kind) String() string {
-	switch k {
-	case KeepAliveGet:
-		return "keepalive-get"
-	case KeepAlivePost:
-		return "keepalive-post"
-	case NewConnGet:
-		return "newconn-get"
+	if k >= 0 && k < NumKinds {
+		return kindNames[k]
 	}
 	return "kind" + strconv.Itoa(int(k))
 }
@@ -61,21 +64,28 @@ const (
 	Other   = "other"
 )
 
+// Classes lists the failure classes in report order.
+var Classes = []string{Refused, Reset, EOF, Timeout, Status, Other}
+
 // Options describe a load run.
 type Options struct {
 	// Network is "tcp" (default) or "unix"; Address is host:port or a
 	// socket path.
 	Network, Address string
-	// TLS, when set, makes every connection a TLS client connection.
+	// TLS, when set, makes every connection a TLS client connection; it
+	// must offer HTTP/1.1 only.
 	TLS *tls.Config
 	// Path is requested by every client ("/" by default).
 	Path string
 	// PostBody is the size of each POST body (1024 by default).
 	PostBody int
+	// SlowDelay is what Slow clients ask the server to sleep (250 ms by
+	// default).
+	SlowDelay time.Duration
 	// Clients is how many clients of each kind run at once.
-	Clients map[Kind]int
-	// StopOnRefused ends a client when a dial is refused, instead of
-	// counting a failure: the server is gone on purpose.
+	Clients [NumKinds]int
+	// StopOnRefused ends a client when a dial is refused or reset,
+	// instead of counting a failure: the server is gone on purpose.
 	StopOnRefused bool
 	// RequestTimeout bounds one request (10 s by default).
 	RequestTimeout time.Duration
@@ -85,7 +95,8 @@ type Options struct {
 	Pace time.Duration
 }
 
-// Failure is one request that did not get a complete 2xx answer.
+// Failure is one request that did not get a complete 2xx answer, or a
+// dial that failed.
 type Failure struct {
 	Kind  Kind
 	Class string
@@ -102,6 +113,243 @@ func (f Failure) String() string {
 		f.Kind, f.Class, f.At.Format("15:04:05.000"), f.Sent, f.Answered, f.Err)
 }
 
+// Outcome is how one request, or one failed dial, ended.
+type Outcome struct {
+	Kind Kind
+	// At is when it ended.
+	At time.Time
+	// OK tells a complete 2xx answer; Latency and PID (from "pid=N" in the
+	// body, 0 when it names none) are set only then.
+	OK      bool
+	Latency time.Duration
+	PID     int
+	// Failure describes it when OK is false.
+	Failure Failure
+}
+
+// A Sink receives every outcome of a Drive, from many goroutines at once.
+type Sink interface {
+	Record(Outcome)
+}
+
+// Drive runs the clients until ctx ends, or every client stopped, and
+// reports each outcome to sink as it happens. It returns once every client
+// has stopped. A dial that fails once ctx has ended (or its deadline has
+// passed) ends the client rather than counting as a failure.
+func Drive(ctx context.Context, o Options, sink Sink) {
+	if o.Network == "" {
+		o.Network = "tcp"
+	}
+	if o.Path == "" {
+		o.Path = "/"
+	}
+	if o.PostBody == 0 {
+		o.PostBody = 1024
+	}
+	if o.SlowDelay == 0 {
+		o.SlowDelay = 250 * time.Millisecond
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.MaxRequests == 0 {
+		o.MaxRequests = 1_000_000
+	}
+	var wg sync.WaitGroup
+	for k := range NumKinds {
+		for range o.Clients[k] {
+			c := newClient(o, k, sink)
+			wg.Go(func() { c.run(ctx) })
+		}
+	}
+	wg.Wait()
+}
+
+// client is one connection-holding client.
+type client struct {
+	o      Options
+	kind   Kind
+	sink   Sink
+	req    []byte // the request, body included, written whole
+	conn   net.Conn
+	br     *bufio.Reader
+	served int // requests answered on conn
+}
+
+func newClient(o Options, k Kind, sink Sink) *client {
+	var b bytes.Buffer
+	switch k {
+	case KeepAlivePost:
+		fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: loadgen\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", o.Path, o.PostBody)
+		b.Write(bytes.Repeat([]byte("x"), o.PostBody))
+	case NewConnGet:
+		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: loadgen\r\nConnection: close\r\n\r\n", o.Path)
+	case Slow:
+		sep := "?"
+		if strings.Contains(o.Path, "?") {
+			sep = "&"
+		}
+		fmt.Fprintf(&b, "GET %s%ssleep=%s HTTP/1.1\r\nHost: loadgen\r\n\r\n", o.Path, sep, o.SlowDelay)
+	default:
+		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: loadgen\r\n\r\n", o.Path)
+	}
+	return &client{o: o, kind: k, sink: sink, req: b.Bytes()}
+}
+
+func (c *client) run(ctx context.Context) {
+	defer c.closeConn()
+	for i := 0; i < c.o.MaxRequests && ctx.Err() == nil; i++ {
+		if c.conn == nil {
+			if err := c.dial(ctx); err != nil {
+				if ended(ctx) {
+					return
+				}
+				if c.o.StopOnRefused && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)) {
+					return
+				}
+				c.failed(err, "dial: ", false, false)
+				// Back off a little so that a server that is down is not
+				// hammered by a spinning loop.
+				pause(ctx, 5*time.Millisecond)
+				continue
+			}
+		}
+		c.request()
+		if c.o.Pace > 0 {
+			pause(ctx, c.o.Pace)
+		}
+	}
+}
+
+func (c *client) dial(ctx context.Context) error {
+	d := net.Dialer{Timeout: c.o.RequestTimeout}
+	conn, err := d.DialContext(ctx, c.o.Network, c.o.Address)
+	if err != nil {
+		return err
+	}
+	if c.o.TLS != nil {
+		cfg := c.o.TLS
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(c.o.Address)
+		}
+		tc := tls.Client(conn, cfg)
+		hctx, cancel := context.WithTimeout(ctx, c.o.RequestTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			_ = conn.Close()
+			return err
+		}
+		conn = tc
+	}
+	c.conn, c.br, c.served = conn, bufio.NewReaderSize(conn, 4096), 0
+	return nil
+}
+
+func (c *client) closeConn() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// request sends one request on c.conn and reads its answer.
+func (c *client) request() {
+	answered := c.served > 0
+	start := time.Now()
+	_ = c.conn.SetDeadline(start.Add(c.o.RequestTimeout))
+	if _, err := c.conn.Write(c.req); err != nil {
+		c.failed(err, "", true, answered)
+		return
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		c.failed(err, "", true, answered)
+		return
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		c.failed(err, "", true, answered)
+		return
+	}
+	now := time.Now()
+	c.served++
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := resp.Status
+		if b := strings.TrimSpace(string(body)); b != "" {
+			msg += ": " + b
+		}
+		c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Status, Err: msg, At: now, Sent: true, Answered: answered}})
+	} else {
+		c.sink.Record(Outcome{Kind: c.kind, At: now, OK: true, Latency: now.Sub(start), PID: ParsePID(body)})
+	}
+	if resp.Close || c.kind == NewConnGet {
+		c.closeConn()
+	}
+}
+
+// failed reports a request (or dial) that got no answer, and drops the
+// connection: a client never sends again on a connection that failed.
+func (c *client) failed(err error, prefix string, sent, answered bool) {
+	now := time.Now()
+	c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Classify(err), Err: prefix + err.Error(), At: now, Sent: sent, Answered: answered}})
+	c.closeConn()
+}
+
+// Classify names the failure class of a request error.
+func Classify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Refused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return Reset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return EOF
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return Timeout
+	}
+	return Other
+}
+
+// ParsePID returns the number after the first "pid=" in body, or 0.
+func ParsePID(body []byte) int {
+	i := bytes.Index(body, []byte("pid="))
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, b := range body[i+4:] {
+		if b < '0' || b > '9' {
+			break
+		}
+		n = n*10 + int(b-'0')
+	}
+	return n
+}
+
+// ended reports whether ctx is done or its deadline has passed: a dial
+// can fail with a timeout at the deadline a moment before ctx says so,
+// and that is the end of the run, not a failure.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 // PIDSeen records the responses that named a process ID in their body
 // ("pid=123").
 type PIDSeen struct {
@@ -109,13 +357,51 @@ type PIDSeen struct {
 	Count       int
 }
 
-// Result is what a run observed.
+// Result is what a Run observed.
 type Result struct {
-	Requests  [numKinds]int
+	// Requests counts the requests written, by kind (failed dials are
+	// not requests).
+	Requests  [NumKinds]int
 	Successes int
 	Failures  []Failure
 	PIDs      map[int]*PIDSeen
 	Latencies []time.Duration
+
+	mu sync.Mutex
+}
+
+// Run drives load as Drive does and returns what it saw.
+func Run(ctx context.Context, o Options) *Result {
+	r := &Result{PIDs: map[int]*PIDSeen{}}
+	Drive(ctx, o, r)
+	return r
+}
+
+// Record adds one outcome; it makes a Result a Sink.
+func (r *Result) Record(o Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.PIDs == nil {
+		r.PIDs = map[int]*PIDSeen{}
+	}
+	if o.OK || o.Failure.Sent {
+		r.Requests[o.Kind]++
+	}
+	if !o.OK {
+		r.Failures = append(r.Failures, o.Failure)
+		return
+	}
+	r.Successes++
+	r.Latencies = append(r.Latencies, o.Latency)
+	if o.PID > 0 {
+		s, ok := r.PIDs[o.PID]
+		if !ok {
+			s = &PIDSeen{First: o.At}
+			r.PIDs[o.PID] = s
+		}
+		s.Count++
+		s.Last = o.At
+	}
 }
 
 // Total returns the number of requests sent.
@@ -154,228 +440,4 @@ func (r *Result) Percentile(p float64) time.Duration {
 	slices.Sort(s)
 	i := int(float64(len(s)-1) * p / 100)
 	return s[i]
-}
-
-func (r *Result) merge(o *Result) {
-	for i := range r.Requests {
-		r.Requests[i] += o.Requests[i]
-	}
-	r.Successes += o.Successes
-	r.Failures = append(r.Failures, o.Failures...)
-	r.Latencies = append(r.Latencies, o.Latencies...)
-	for pid, s := range o.PIDs {
-		m, ok := r.PIDs[pid]
-		if !ok {
-			r.PIDs[pid] = s
-			continue
-		}
-		m.Count += s.Count
-		if s.First.Before(m.First) {
-			m.First = s.First
-		}
-		if s.Last.After(m.Last) {
-			m.Last = s.Last
-		}
-	}
-}
-
-// Run drives load until ctx ends (or every client stopped) and returns
-// what it saw.
-func Run(ctx context.Context, o Options) *Result {
-	if o.Network == "" {
-		o.Network = "tcp"
-	}
-	if o.Path == "" {
-		o.Path = "/"
-	}
-	if o.PostBody == 0 {
-		o.PostBody = 1024
-	}
-	if o.RequestTimeout == 0 {
-		o.RequestTimeout = 10 * time.Second
-	}
-	if o.MaxRequests == 0 {
-		o.MaxRequests = 1_000_000
-	}
-	total := &Result{PIDs: map[int]*PIDSeen{}}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, k := range Kinds {
-		for range o.Clients[k] {
-			wg.Go(func() {
-				r := runClient(ctx, o, k)
-				mu.Lock()
-				total.merge(r)
-				mu.Unlock()
-			})
-		}
-	}
-	wg.Wait()
-	return total
-}
-
-var pidPattern = regexp.MustCompile(`pid=(\d+)`)
-
-// client is one connection-holding client.
-type client struct {
-	o      Options
-	kind   Kind
-	body   []byte
-	conn   net.Conn
-	br     *bufio.Reader
-	served int // requests answered on conn
-	res    *Result
-}
-
-func runClient(ctx context.Context, o Options, k Kind) *Result {
-	c := &client{o: o, kind: k, res: &Result{PIDs: map[int]*PIDSeen{}}}
-	if k == KeepAlivePost {
-		c.body = []byte(strings.Repeat("x", o.PostBody))
-	}
-	defer c.closeConn()
-	for i := 0; i < o.MaxRequests && ctx.Err() == nil; i++ {
-		if c.conn == nil {
-			if err := c.dial(ctx); err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				if o.StopOnRefused && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)) {
-					break
-				}
-				c.res.Failures = append(c.res.Failures, Failure{Kind: c.kind, Class: Classify(err), Err: "dial: " + err.Error(), At: time.Now()})
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-		}
-		c.request()
-		if o.Pace > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(o.Pace):
-			}
-		}
-	}
-	return c.res
-}
-
-func (c *client) dial(ctx context.Context) error {
-	d := net.Dialer{Timeout: c.o.RequestTimeout}
-	conn, err := d.DialContext(ctx, c.o.Network, c.o.Address)
-	if err != nil {
-		return err
-	}
-	if c.o.TLS != nil {
-		cfg := c.o.TLS
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			cfg.ServerName, _, _ = net.SplitHostPort(c.o.Address)
-		}
-		tc := tls.Client(conn, cfg)
-		hctx, cancel := context.WithTimeout(ctx, c.o.RequestTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			_ = conn.Close()
-			return err
-		}
-		conn = tc
-	}
-	c.conn, c.br, c.served = conn, bufio.NewReader(conn), 0
-	return nil
-}
-
-func (c *client) closeConn() {
-	if c.conn != nil {
-		_ = c.conn.Close()
-		c.conn = nil
-	}
-}
-
-// request sends one request and reads its answer.
-func (c *client) request() {
-	c.res.Requests[c.kind]++
-	answered := c.served > 0
-	start := time.Now()
-	_ = c.conn.SetDeadline(start.Add(c.o.RequestTimeout))
-	var req strings.Builder
-	method := "GET"
-	if c.kind == KeepAlivePost {
-		method = "POST"
-	}
-	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: loadgen\r\n", method, c.o.Path)
-	if c.kind == NewConnGet {
-		req.WriteString("Connection: close\r\n")
-	}
-	if c.body != nil {
-		fmt.Fprintf(&req, "Content-Type: text/plain\r\nContent-Length: %d\r\n", len(c.body))
-	}
-	req.WriteString("\r\n")
-	if _, err := io.WriteString(c.conn, req.String()); err != nil {
-		c.fail(err, answered)
-		c.closeConn()
-		return
-	}
-	if c.body != nil {
-		if _, err := c.conn.Write(c.body); err != nil {
-			c.fail(err, answered)
-			c.closeConn()
-			return
-		}
-	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		c.fail(err, answered)
-		c.closeConn()
-		return
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		c.fail(err, answered)
-		c.closeConn()
-		return
-	}
-	now := time.Now()
-	c.served++
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		c.res.Failures = append(c.res.Failures, Failure{Kind: c.kind, Class: Status, Err: resp.Status + ": " + strings.TrimSpace(string(body)), At: now, Sent: true, Answered: answered})
-	} else {
-		c.res.Successes++
-		c.res.Latencies = append(c.res.Latencies, now.Sub(start))
-		if m := pidPattern.FindSubmatch(body); m != nil {
-			pid, _ := strconv.Atoi(string(m[1]))
-			s, ok := c.res.PIDs[pid]
-			if !ok {
-				s = &PIDSeen{First: now}
-				c.res.PIDs[pid] = s
-			}
-			s.Count++
-			s.Last = now
-		}
-	}
-	if resp.Close || c.kind == NewConnGet {
-		c.closeConn()
-	}
-}
-
-// fail records a request that was written (or partly written) and got no
-// complete answer.
-func (c *client) fail(err error, answered bool) {
-	c.res.Failures = append(c.res.Failures, Failure{Kind: c.kind, Class: Classify(err), Err: err.Error(), At: time.Now(), Sent: true, Answered: answered})
-}
-
-// Classify names the failure class of a request error.
-func Classify(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Refused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return Reset
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return EOF
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return Timeout
-	}
-	return Other
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gracekit/gracekit/bench/internal/report"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
 	"github.com/gracekit/gracekit/bench/internal/subject"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // fullCommand is the documented command that regenerates RESULTS.md.
@@ -133,7 +134,7 @@ func abs(benchDir, p string) string {
 
 func describeLoad(ro scenario.RestartOptions) string {
 	var parts []string
-	for k := range load.NumKinds {
+	for k := range loadgen.NumKinds {
 		if n := ro.Clients[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}
@@ -276,7 +277,7 @@ func (r *runner) coldStarts(res *report.Results, ro scenario.RestartOptions) err
 	}
 	ctx, stop := context.WithCancel(r.ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { load.Run(ctx, load.Config{Addr: in.Addr, Clients: ro.Clients}, load.NewRecorder(time.Second)) })
+	wg.Go(func() { load.Drive(ctx, in.Addr, ro.Clients, load.NewRecorder(time.Second)) })
 	err = measure(true)
 	stop()
 	wg.Wait()
@@ -344,7 +345,7 @@ func (r *runner) faults(res *report.Results) {
 		CrashBin: r.cat.bins["fault-crash"],
 		HangBin:  r.cat.bins["fault-hang"],
 		HangWait: 75 * time.Second,
-		Clients:  [load.NumKinds]int{load.KeepAliveGet: 1, load.KeepAlivePost: 1, load.NewConnGet: 1},
+		Clients:  [loadgen.NumKinds]int{loadgen.KeepAliveGet: 1, loadgen.KeepAlivePost: 1, loadgen.NewConnGet: 1},
 	}
 	for _, f := range scenario.Faults {
 		if !strings.Contains(f.Name, r.opts.faultFilter) {

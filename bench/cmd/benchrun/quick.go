@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/report"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // quickRestarts is how many restarts quick mode does per subject.
@@ -15,7 +15,7 @@ const quickRestarts = 5
 // restartOptions is the load of quick mode and of the full run's restarts.
 func restartOptions() scenario.RestartOptions {
 	return scenario.RestartOptions{
-		Clients:         [load.NumKinds]int{load.KeepAliveGet: 2, load.KeepAlivePost: 2, load.NewConnGet: 2, load.Slow: 1},
+		Clients:         [loadgen.NumKinds]int{loadgen.KeepAliveGet: 2, loadgen.KeepAlivePost: 2, loadgen.NewConnGet: 2, loadgen.Slow: 1},
 		Interval:        200 * time.Millisecond,
 		Warmup:          300 * time.Millisecond,
 		HandoverTimeout: 15 * time.Second,

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // Get sends one GET path on a new connection and returns the status and
@@ -53,10 +55,10 @@ func WaitPID(ctx context.Context, addr string, pid int, interval, timeout time.D
 	for n := 0; time.Now().Before(deadline) && n < 1_000_000; n++ {
 		code, body, err := Get(addr, "/", time.Second)
 		if err == nil && code == http.StatusOK {
-			if got := ParsePID(body); got != 0 && (pid == 0 || got == pid) {
+			if got := loadgen.ParsePID(body); got != 0 && (pid == 0 || got == pid) {
 				return got, time.Now(), nil
 			}
-			err = fmt.Errorf("answered by pid %d", ParsePID(body))
+			err = fmt.Errorf("answered by pid %d", loadgen.ParsePID(body))
 		} else if err == nil {
 			err = fmt.Errorf("status %d", code)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/bench/internal/hist"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // Bucket counts the outcomes of the requests that ended within one slice
@@ -21,23 +22,15 @@ type PIDEvent struct {
 	At  time.Time
 }
 
-// Failure is one request that got no complete 2xx answer.
-type Failure struct {
-	Kind  Kind
-	Class string
-	Err   string
-	At    time.Time
-}
-
 // Summary is what a recorder counted.
 type Summary struct {
-	Requests, OK [NumKinds]int
+	Requests, OK [loadgen.NumKinds]int
 	// Failed counts failures by kind and class.
-	Failed [NumKinds]map[string]int
+	Failed [loadgen.NumKinds]map[string]int
 	// Latency holds the latencies of the successful requests by kind.
-	Latency [NumKinds]hist.Hist
+	Latency [loadgen.NumKinds]hist.Hist
 	// Samples keeps the first failures in detail.
-	Samples []Failure
+	Samples []loadgen.Failure
 }
 
 // maxSamples bounds Summary.Samples.
@@ -89,35 +82,33 @@ func (r *Recorder) bucket(at time.Time) *Bucket {
 	return &r.buckets[i]
 }
 
-func (r *Recorder) ok(k Kind, pid int, lat time.Duration, at time.Time) {
+// Record adds the outcome of one request; it makes a Recorder a
+// loadgen.Sink. A failed dial counts as a request too: the client meant to
+// send one.
+func (r *Recorder) Record(o loadgen.Outcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sum.Requests[k]++
-	r.sum.OK[k]++
-	r.sum.Latency[k].Add(lat)
-	r.bucket(at).OK++
-	if pid > 0 {
-		r.last[pid] = at
-		if _, seen := r.pids[pid]; !seen {
-			r.pids[pid] = at
+	r.sum.Requests[o.Kind]++
+	if !o.OK {
+		r.sum.Failed[o.Kind][o.Failure.Class]++
+		r.bucket(o.At).Failed++
+		if len(r.sum.Samples) < maxSamples {
+			r.sum.Samples = append(r.sum.Samples, o.Failure)
+		}
+		return
+	}
+	r.sum.OK[o.Kind]++
+	r.sum.Latency[o.Kind].Add(o.Latency)
+	r.bucket(o.At).OK++
+	if o.PID > 0 {
+		r.last[o.PID] = o.At
+		if _, seen := r.pids[o.PID]; !seen {
+			r.pids[o.PID] = o.At
 			select {
-			case r.newPID <- PIDEvent{PID: pid, At: at}:
+			case r.newPID <- PIDEvent{PID: o.PID, At: o.At}:
 			default:
 			}
 		}
-	}
-}
-
-func (r *Recorder) fail(f Failure, sent bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if sent {
-		r.sum.Requests[f.Kind]++
-	}
-	r.sum.Failed[f.Kind][f.Class]++
-	r.bucket(f.At).Failed++
-	if len(r.sum.Samples) < maxSamples {
-		r.sum.Samples = append(r.sum.Samples, f)
 	}
 }
 
@@ -180,7 +171,7 @@ func maps(m map[string]int) map[string]int {
 
 // Merge adds o's counts to s.
 func (s *Summary) Merge(o Summary) {
-	for k := range NumKinds {
+	for k := range loadgen.NumKinds {
 		s.Requests[k] += o.Requests[k]
 		s.OK[k] += o.OK[k]
 		if s.Failed[k] == nil {
@@ -202,7 +193,7 @@ func (s *Summary) Merge(o Summary) {
 // counts as a request too.
 func (s *Summary) TotalRequests() int {
 	n := 0
-	for k := range NumKinds {
+	for k := range loadgen.NumKinds {
 		n += s.Requests[k]
 	}
 	return n
@@ -211,7 +202,7 @@ func (s *Summary) TotalRequests() int {
 // TotalFailed returns the failures of every kind and class.
 func (s *Summary) TotalFailed() int {
 	n := 0
-	for k := range NumKinds {
+	for k := range loadgen.NumKinds {
 		for _, c := range s.Failed[k] {
 			n += c
 		}
@@ -222,7 +213,7 @@ func (s *Summary) TotalFailed() int {
 // ByClass returns the failures of every kind by class.
 func (s *Summary) ByClass() map[string]int {
 	out := map[string]int{}
-	for k := range NumKinds {
+	for k := range loadgen.NumKinds {
 		for c, n := range s.Failed[k] {
 			out[c] += n
 		}
@@ -233,8 +224,8 @@ func (s *Summary) ByClass() map[string]int {
 // FastLatency merges the latencies of every kind but Slow.
 func (s *Summary) FastLatency() hist.Hist {
 	var h hist.Hist
-	for k := range NumKinds {
-		if k != Slow {
+	for k := range loadgen.NumKinds {
+		if k != loadgen.Slow {
 			h.Merge(&s.Latency[k])
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // StreamResult tells how a hijacked stream went.
@@ -66,7 +68,7 @@ func (s *Stream) read(br *bufio.Reader) {
 	for s.res.Lines < 1_000_000 {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			s.res.End = Classify(err)
+			s.res.End = loadgen.Classify(err)
 			if errors.Is(err, net.ErrClosed) {
 				s.res.End = "closed by client"
 			}
@@ -75,7 +77,7 @@ func (s *Stream) read(br *bufio.Reader) {
 		}
 		line = strings.TrimSpace(line)
 		if s.res.PID == 0 {
-			s.res.PID = ParsePID([]byte(line))
+			s.res.PID = loadgen.ParsePID([]byte(line))
 		}
 		if rest, ok := strings.CutPrefix(line, "bye "); ok {
 			f := strings.Fields(rest)

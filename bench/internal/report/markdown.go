@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/proc"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // Markdown writes RESULTS.md.
@@ -115,7 +115,7 @@ func (p *printer) restarts(r *Results) {
 	for _, l := range r.Lineages {
 		s := l.Load
 		byKind := map[string]int{}
-		for k := range load.NumKinds {
+		for k := range loadgen.NumKinds {
 			for _, n := range s.Failed[k] {
 				byKind[k.String()] += n
 			}
@@ -164,7 +164,7 @@ func (p *printer) latency(r *Results) {
 	p.header("subject", "p50", "p99", "max", "slow-get p50 (asks 250 ms)", "slow-get max")
 	for _, l := range r.Lineages {
 		h := l.Load.FastLatency()
-		sl := l.Load.Latency[load.Slow]
+		sl := l.Load.Latency[loadgen.Slow]
 		p.row(l.In.Name, dur(h.Quantile(0.5)), dur(h.Quantile(0.99)), dur(h.Max()), dur(sl.Quantile(0.5)), dur(sl.Max()))
 	}
 	p.f("\nKeep-alive GET, keep-alive POST and new-connection GET together; successful requests only.\n\n")

@@ -11,6 +11,7 @@ import (
 	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/proc"
 	"github.com/gracekit/gracekit/bench/internal/subject"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // FaultOptions tune the failure scenarios.
@@ -22,7 +23,7 @@ type FaultOptions struct {
 	// gets ready (both libraries default to one minute).
 	HangWait time.Duration
 	// Clients is the load during a scenario.
-	Clients [load.NumKinds]int
+	Clients [loadgen.NumKinds]int
 }
 
 // FaultResult is the outcome of one scenario on one subject.
@@ -90,7 +91,7 @@ func RunFault(ctx context.Context, launch func() (*subject.Instance, error), f F
 	fc.tr = startTracker(in.Tree)
 	lctx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { load.Run(lctx, load.Config{Addr: in.Addr, Clients: o.Clients}, fc.rec) })
+	wg.Go(func() { load.Drive(lctx, in.Addr, o.Clients, fc.rec) })
 	sleepCtx(ctx, 300*time.Millisecond)
 
 	if err := f.run(fc); err != nil {
@@ -145,9 +146,9 @@ func (fc *faultCtx) settle(bound time.Duration) {
 func (fc *faultCtx) serving(expect int) string {
 	code, body, err := load.Get(fc.in.Addr, "/", 5*time.Second)
 	if err != nil {
-		return "no: " + load.Classify(err)
+		return "no: " + loadgen.Classify(err)
 	}
-	pid := load.ParsePID(body)
+	pid := loadgen.ParsePID(body)
 	switch {
 	case code != 200:
 		return fmt.Sprintf("no: status %d", code)
@@ -314,7 +315,7 @@ func (fc *faultCtx) chained() error {
 	go func() {
 		t := time.Now()
 		code, body, err := load.Get(fc.in.Addr, "/?sleep=4s", 20*time.Second)
-		slow <- outcome{code, load.ParsePID(body), err, time.Since(t)}
+		slow <- outcome{code, loadgen.ParsePID(body), err, time.Since(t)}
 	}()
 	sleepCtx(fc.ctx, 200*time.Millisecond) // let the long request reach the old process
 	drain(fc.rec.NewPIDs())
@@ -348,7 +349,7 @@ func (fc *faultCtx) chained() error {
 	case r := <-slow:
 		switch {
 		case r.err != nil:
-			long = "failed: " + load.Classify(r.err)
+			long = "failed: " + loadgen.Classify(r.err)
 		case r.code != 200:
 			long = fmt.Sprintf("failed: status %d", r.code)
 		default:

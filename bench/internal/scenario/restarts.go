@@ -15,12 +15,13 @@ import (
 	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/proc"
 	"github.com/gracekit/gracekit/bench/internal/subject"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 // RestartOptions tune restarts under load.
 type RestartOptions struct {
 	// Clients is how many clients of each kind run during a block.
-	Clients [load.NumKinds]int
+	Clients [loadgen.NumKinds]int
 	// Interval is the steady load between the old process's exit and the
 	// next signal.
 	Interval time.Duration
@@ -119,7 +120,7 @@ func (l *Lineage) Block(ctx context.Context, n int, o RestartOptions, lane bool)
 	rec := load.NewRecorder(100 * time.Millisecond)
 	lctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { load.Run(lctx, load.Config{Addr: l.In.Addr, Clients: o.Clients}, rec) })
+	wg.Go(func() { load.Drive(lctx, l.In.Addr, o.Clients, rec) })
 	defer func() {
 		stop()
 		wg.Wait()
@@ -245,7 +246,7 @@ func SteadyLane(ctx context.Context, in *subject.Instance, d time.Duration, o Re
 	rec := load.NewRecorder(100 * time.Millisecond)
 	lctx, stop := context.WithTimeout(ctx, d)
 	defer stop()
-	load.Run(lctx, load.Config{Addr: in.Addr, Clients: o.Clients}, rec)
+	load.Drive(lctx, in.Addr, o.Clients, rec)
 	return &Lane{Subject: in.Name, Width: rec.Width(), Buckets: rec.Timeline()}, rec.Summary()
 }
 

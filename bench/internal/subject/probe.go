@@ -5,10 +5,11 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/bench/internal/load"
+	"github.com/gracekit/gracekit/internal/loadgen"
 )
 
 func getRoot(addr string, cfg *tls.Config) (int, []byte, error) {
 	return load.GetTLS(addr, "/", time.Second, cfg)
 }
 
-func parsePID(body []byte) int { return load.ParsePID(body) }
+func parsePID(body []byte) int { return loadgen.ParsePID(body) }
