@@ -146,13 +146,13 @@ func describeLoad(ro scenario.RestartOptions) string {
 func (r *runner) subjectLines() []string {
 	var out []string
 	if _, ok := r.cat.specs[gracekit]; ok {
-		out = append(out, fmt.Sprintf("**gracekit**: `%s` of the root module, built from this commit; SIGHUP re-executes it.", gracekitPkg))
+		out = append(out, fmt.Sprintf("**gracekit**: `%s` of the root module, built from this commit; SIGHUP re-executes it. %s", gracekitPkg, probationNote))
 	}
 	out = append(out,
 		"**tableflip**: github.com/cloudflare/tableflip v1.2.3 used as its README and net/http example show (`subjects/tableflip`): Upgrader with a PID file, Upgrade on SIGHUP, Listen, Ready, Exit, then a 30 s deadline and `http.Server.Shutdown`. SIGTERM is mapped to `Upgrader.Stop` (the example has no SIGTERM handling).",
 		"**nethttp**: a plain `net/http` server with the same handler (`subjects/nethttp`); throughput baseline, no restarts.",
 		"**graceful.Server**: gracekit's `graceful.Server` with the same handler (`subjects/gracefulserver`), no restarts; isolates the library's per-request cost from whatever examples/reload does besides.",
-		"**graceful.Process**: the same handler served through `graceful.Process` as examples/reload does (`subjects/gracefulprocess`); SIGHUP re-executes it. In the throughput figure, to tell the process layer's cost from the example handler's; in the HTTP/2 lane (over TLS through `Server.CreateListenerTLS`) and the nginx lane as gracekit's subject with the shared handler.",
+		"**graceful.Process**: the same handler served through `graceful.Process` as examples/reload does (`subjects/gracefulprocess`); SIGHUP re-executes it; rollback off, as for gracekit. In the throughput figure, to tell the process layer's cost from the example handler's; in the HTTP/2 lane (over TLS through `Server.CreateListenerTLS`) and the nginx lane as gracekit's subject with the shared handler.",
 		"**tableflip** in the HTTP/2 lane: the same subject with `-tls-cert`/`-tls-key`, serving through `http.Server.ServeTLS` with `TLSNextProto` unset, so net/http offers h2 itself.",
 		"**nethttp+timeouts**: the nethttp subject with `graceful.DefaultServerConfig()`'s ReadTimeout, ReadHeaderTimeout, WriteTimeout, IdleTimeout and MaxHeaderBytes (`-graceful-timeouts`); beside graceful.Server it separates the cost of those defaults from the library's own mechanics.",
 		"All of them serve the handler of `internal/handler` (`pid=` in the body, `?sleep=`, POST bodies read to the end, `/stream` hijacked stream), except gracekit, whose handler is examples/reload's own.",

@@ -27,7 +27,12 @@ const (
 const (
 	validConfig   = "# written by the bench driver\n{}\n"
 	invalidConfig = "server: [this is not: valid yaml\n"
+	// gracekitConfig turns rollback off (see probationNote).
+	gracekitConfig = "# written by the bench driver\nprocess:\n  probation: 0s\n"
 )
+
+// probationNote says why the gracekit subjects run without rollback.
+const probationNote = "Rollback is off (`process.probation: 0s`), as no other subject has one: with the default 5 s, each old generation keeps its sockets, not accepting, for 5 s after the handover so that it can serve again if the new one dies, and the one-restart-at-a-time loop waits for the old process to exit. Handover and drain, which the figures measure, are the same either way."
 
 // catalog holds the built binaries and the subject specs.
 type catalog struct {
@@ -69,6 +74,9 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 	}
 	if c.gracekitMissing == "" {
 		add(gracekit, bins[gracekit], true)
+		sp := c.specs[gracekit]
+		sp.ValidConfig = gracekitConfig
+		c.specs[gracekit] = sp
 	}
 	add(tableflip, bins[tableflip], true)
 	add(nethttp, bins[nethttp], false)

@@ -38,6 +38,9 @@ func main() {
 func run(addr, pidFile, tlsCert, tlsKey string) error {
 	pcfg := graceful.DefaultProcessConfig()
 	pcfg.PIDFile = pidFile
+	// Rollback off, as in the bench's config for examples/reload: no other
+	// subject has one, and the bench waits for each old generation to exit.
+	pcfg.Probation = 0
 	pcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	p, err := graceful.NewProcess(pcfg)
 	if err != nil {
