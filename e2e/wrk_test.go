@@ -3,10 +3,8 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // wrkScript makes wrk check every answer's body (a GET must name the
@@ -48,12 +48,11 @@ end
 	return path
 }
 
-// wrkRun is a wrk process that runs until stopped.
+// wrkRun is a wrk process that runs until stopped, in a process group of
+// its own (see startGroup).
 type wrkRun struct {
 	name string
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-	done chan struct{} // closed when wrk has exited
+	g    *proctest.Group
 }
 
 // startWrk starts wrk against url with 2 threads and 8 keep-alive
@@ -62,26 +61,8 @@ type wrkRun struct {
 // any answer's time, so that a slow machine is never counted as errors.
 func startWrk(t *testing.T, wrk, name, url, script string) *wrkRun {
 	t.Helper()
-	w := &wrkRun{name: name, done: make(chan struct{})}
-	w.cmd = exec.Command(wrk, "-t", "2", "-c", "8", "-d", "600s", "--timeout", "30s", "-s", script, url)
-	w.cmd.Stdout, w.cmd.Stderr = &w.out, &w.out
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("start wrk: %v", err)
-	}
-	go func() {
-		_ = w.cmd.Wait() // wrk's figures tell how it went
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-w.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("wrk %s did not exit", name)
-		}
-	})
-	return w
+	g := startGroup(t, "wrk-"+name, []string{wrk, "-t", "2", "-c", "8", "-d", "600s", "--timeout", "30s", "-s", script, url})
+	return &wrkRun{name: name, g: g}
 }
 
 var (
@@ -99,13 +80,9 @@ type wrkResult struct {
 // answer that is not 2xx or 3xx, no wrong body. It returns the figures.
 func (w *wrkRun) stop(t *testing.T) wrkResult {
 	t.Helper()
-	_ = w.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-w.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("wrk %s did not stop after SIGINT", w.name)
-	}
-	r := wrkResult{output: w.out.String()}
+	w.g.Signal(w.g.PGID, syscall.SIGINT)
+	w.g.WaitFirst(60 * time.Second) // wrk's figures tell how it went
+	r := wrkResult{output: w.g.Output()}
 	m := wrkRequests.FindStringSubmatch(r.output)
 	mw := wrkWrong.FindStringSubmatch(r.output)
 	if m == nil || mw == nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/internal/exampletest"
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // These tests build the example and drive it from outside: raw TCP and
@@ -125,7 +125,7 @@ func tcpExchange(addr, line string) (string, error) {
 
 func TestEchoAcrossRestarts(t *testing.T) {
 	bin := exampletest.Build(t, "echo")
-	exampletest.BecomeSubreaper()
+	proctest.BecomeSubreaper()
 	for _, mode := range []string{"reexec", "supervisor"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
@@ -135,27 +135,15 @@ func TestEchoAcrossRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			pidFile := filepath.Join(dir, "echo.pid")
-			logs, err := os.Create(filepath.Join(dir, "echo.log"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logs.Close()
-			cmd := exec.Command(bin, "-addr", httpAddr, "-tcp", tcpAddr, "-udp", udpAddr, "-pidfile", pidFile, "-config", conf)
-			cmd.Stdout, cmd.Stderr = logs, logs
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pgid := cmd.Process.Pid
-			t.Cleanup(func() { exampletest.KillGroup(t, pgid) })
+			g := proctest.Start(t, proctest.Options{Name: "echo", Argv: []string{bin, "-addr", httpAddr, "-tcp", tcpAddr, "-udp", udpAddr, "-pidfile", pidFile, "-config", conf}})
 
-			serving := exampletest.WaitPID(t, httpAddr, 0, logs.Name())
+			serving := exampletest.WaitPID(t, httpAddr, 0, g.Logs)
 			c := startClients(tcpAddr, udpAddr)
 			const restarts = 20
 			for range restarts {
 				exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGHUP)
-				next := exampletest.WaitPID(t, httpAddr, serving, logs.Name())
-				exampletest.WaitGone(t, serving)
+				next := exampletest.WaitPID(t, httpAddr, serving, g.Logs)
+				g.WaitGone(serving, 30*time.Second)
 				serving = next
 			}
 			c.end()
@@ -171,8 +159,8 @@ func TestEchoAcrossRestarts(t *testing.T) {
 			}
 			exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGTERM)
 			if mode == "supervisor" {
-				if err := cmd.Wait(); err != nil {
-					t.Errorf("supervisor exit: %v", err)
+				if st := g.WaitFirst(60 * time.Second); st != "exit status 0" {
+					t.Errorf("supervisor exit: %s", st)
 				}
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/internal/exampletest"
+	"github.com/gracekit/gracekit/internal/proctest"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -42,31 +43,19 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 type service struct {
 	t                  *testing.T
 	httpAddr, grpcAddr string
-	pidFile, logs      string
-	cmd                *exec.Cmd
+	pidFile            string
+	g                  *proctest.Group
 }
 
 func start(t *testing.T, bin, yaml string) *service {
 	t.Helper()
 	dir := t.TempDir()
-	s := &service{t: t, httpAddr: exampletest.FreeAddr(t, "tcp"), grpcAddr: exampletest.FreeAddr(t, "tcp"), pidFile: filepath.Join(dir, "grpc.pid"), logs: filepath.Join(dir, "grpc.log")}
+	s := &service{t: t, httpAddr: exampletest.FreeAddr(t, "tcp"), grpcAddr: exampletest.FreeAddr(t, "tcp"), pidFile: filepath.Join(dir, "grpc.pid")}
 	conf := filepath.Join(dir, "grpc.yaml")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs, err := os.Create(s.logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logs.Close() })
-	s.cmd = exec.Command(bin, "-addr", s.httpAddr, "-grpc-addr", s.grpcAddr, "-pidfile", s.pidFile, "-config", conf)
-	s.cmd.Stdout, s.cmd.Stderr = logs, logs
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pgid := s.cmd.Process.Pid
-	t.Cleanup(func() { exampletest.KillGroup(t, pgid) })
+	s.g = proctest.Start(t, proctest.Options{Name: "grpc", Argv: []string{bin, "-addr", s.httpAddr, "-grpc-addr", s.grpcAddr, "-pidfile", s.pidFile, "-config", conf}})
 	return s
 }
 
@@ -76,11 +65,17 @@ func (s *service) top(t *testing.T) int { return exampletest.PIDFile(t, s.pidFil
 
 func TestGRPCAcrossRestarts(t *testing.T) {
 	bin := exampletest.Build(t, "grpc")
-	exampletest.BecomeSubreaper()
+	proctest.BecomeSubreaper()
+	curl := exampletest.OptionalTool(t, "curl")
+	// The gRPC message of an empty SimpleRequest: not compressed, length 0.
+	frame := filepath.Join(t.TempDir(), "empty.grpc")
+	if err := os.WriteFile(frame, make([]byte, 5), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, mode := range []string{"reexec", "supervisor"} {
 		t.Run(mode, func(t *testing.T) {
 			s := start(t, bin, "process:\n  mode: "+mode+"\n  probation: 0s\nlog:\n  level: warn\n")
-			serving := exampletest.WaitPID(t, s.httpAddr, 0, s.logs)
+			serving := exampletest.WaitPID(t, s.httpAddr, 0, s.g.Logs)
 
 			var ok, failed atomic.Int64
 			var mu sync.Mutex
@@ -135,6 +130,28 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 				}
 			})
 
+			// curl never retries (grpc-go retries an RPC transparently when
+			// the server refused its stream unread): a new connection and
+			// one unary RPC per curl process.
+			var curlOK, curlFailed atomic.Int64
+			if curl != "" {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if err := curlUnary(curl, s.grpcAddr, frame); err != nil {
+							curlFailed.Add(1)
+							fail(err)
+							continue
+						}
+						curlOK.Add(1)
+					}
+				})
+			}
+
 			const restarts = 20
 			streams, broken := 0, 0
 			sc := testpb.NewTestServiceClient(long)
@@ -177,27 +194,46 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 				if got != len(params) {
 					broken++
 				}
-				next := exampletest.WaitPID(t, s.httpAddr, serving, s.logs)
-				exampletest.WaitGone(t, serving)
+				next := exampletest.WaitPID(t, s.httpAddr, serving, s.g.Logs)
+				s.g.WaitGone(serving, 30*time.Second)
 				serving = next
 			}
 			close(stop)
 			wg.Wait()
-			t.Logf("%s: %d restarts; %d unary RPCs ok, %d failed; %d server streams begun before a restart, %d broken", mode, restarts, ok.Load(), failed.Load(), streams, broken)
+			t.Logf("%s: %d restarts; grpc-go: %d unary RPCs ok; curl (new connection per RPC): %d ok; %d failed in all; %d server streams begun before a restart, %d broken",
+				mode, restarts, ok.Load(), curlOK.Load(), failed.Load(), streams, broken)
 			if failed.Load() > 0 || broken > 0 {
 				t.Errorf("lost: %v", errs)
 			}
-			if ok.Load() == 0 {
-				t.Error("no RPC succeeded")
+			if ok.Load() == 0 || (curl != "" && curlOK.Load() == 0) {
+				t.Errorf("no RPC succeeded: grpc-go %d, curl %d", ok.Load(), curlOK.Load())
 			}
 			exampletest.Signal(t, s.top(t), syscall.SIGTERM)
 			if mode == "supervisor" {
-				if err := s.cmd.Wait(); err != nil {
-					t.Errorf("supervisor exit: %v", err)
+				if st := s.g.WaitFirst(60 * time.Second); st != "exit status 0" {
+					t.Errorf("supervisor exit: %s", st)
 				}
 			}
 		})
 	}
+}
+
+// curlUnary makes one UnaryCall with curl over h2c (prior knowledge) on a
+// connection of its own, sending the gRPC message in frame. It fails
+// unless curl succeeds, the HTTP status is 200 and the trailers say
+// grpc-status 0.
+func curlUnary(curl, addr, frame string) error {
+	out, err := exec.Command(curl, "-sS", "--http2-prior-knowledge", "--max-time", "10",
+		"-X", "POST", "-H", "content-type: application/grpc", "-H", "te: trailers",
+		"--data-binary", "@"+frame, "-D", "-", "-o", os.DevNull,
+		"http://"+addr+"/grpc.testing.TestService/UnaryCall").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("curl: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	if !strings.HasPrefix(string(out), "HTTP/2 200") || !strings.Contains(string(out), "grpc-status: 0\r\n") {
+		return fmt.Errorf("curl: not an OK gRPC answer: %q", out)
+	}
+	return nil
 }
 
 // TestHealthTurnsNotServingOnStop: from the moment SIGTERM arrives, through
@@ -206,7 +242,7 @@ func TestGRPCAcrossRestarts(t *testing.T) {
 func TestHealthTurnsNotServingOnStop(t *testing.T) {
 	bin := exampletest.Build(t, "grpc")
 	s := start(t, bin, "process:\n  shutdownDelay: 30s\nlog:\n  level: warn\n")
-	pid := exampletest.WaitPID(t, s.httpAddr, 0, s.logs)
+	pid := exampletest.WaitPID(t, s.httpAddr, 0, s.g.Logs)
 	cc := dial(t, s.grpcAddr)
 	defer cc.Close()
 	h := healthpb.NewHealthClient(cc)
@@ -238,7 +274,7 @@ func TestHealthTurnsNotServingOnStop(t *testing.T) {
 	}
 	// A second SIGTERM skips the rest of the delay.
 	exampletest.Signal(t, pid, syscall.SIGTERM)
-	if err := s.cmd.Wait(); err != nil {
-		t.Errorf("exit: %v", err)
+	if st := s.g.WaitFirst(60 * time.Second); st != "exit status 0" {
+		t.Errorf("exit: %s", st)
 	}
 }

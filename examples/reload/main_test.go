@@ -17,49 +17,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/exampletest"
+	"github.com/gracekit/gracekit/internal/proctest"
 )
 
 // The example's command line is part of gracekit's contract: these tests
 // build the binary and drive it as a user or a supervisor would.
 
-func buildReload(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "reload")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+func TestMain(m *testing.M) {
+	proctest.BecomeSubreaper() // old generations are orphaned: reap them here
+	os.Exit(m.Run())
 }
 
-func freeAddr(t *testing.T) string {
+// start runs the example with args in a process group of its own, which
+// the test's cleanup kills and reaps.
+func start(t *testing.T, bin string, args ...string) *proctest.Group {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// logFile collects the output of every generation. It is a file, not a
-// pipe: a pipe would stay open in the generations that inherit it, and
-// waiting for the first process would wait for the last.
-type logFile struct{ *os.File }
-
-func newLogFile(t *testing.T) logFile {
-	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "reload.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return logFile{f}
-}
-
-func (l logFile) String() string {
-	b, _ := os.ReadFile(l.Name())
-	return string(b)
+	return proctest.Start(t, proctest.Options{Name: "reload", Argv: append([]string{bin}, args...)})
 }
 
 func get(addr string) (string, error) {
@@ -84,7 +59,7 @@ func readPID(path string) int {
 
 // waitServing waits until the PID file names a process other than not and
 // that process answers.
-func waitServing(t *testing.T, addr, pidFile string, not int, logs logFile) int {
+func waitServing(t *testing.T, addr, pidFile string, not int, logs func() string) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -95,28 +70,12 @@ func waitServing(t *testing.T, addr, pidFile string, not int, logs logFile) int 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("no process other than %d serves on %s\n%s", not, addr, logs)
+	t.Fatalf("no process other than %d serves on %s\n%s", not, addr, logs())
 	return 0
 }
 
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		if got, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid {
-			return
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("process %d did not exit", pid)
-}
-
 func TestCheckMode(t *testing.T) {
-	bin := buildReload(t)
+	bin := exampletest.Build(t, "reload")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
@@ -149,9 +108,9 @@ func TestCheckMode(t *testing.T) {
 // TestRestartRereadsConfigAndSurvivesABadOne: a restart reads the file
 // again; a file made invalid fails the new process, never the old one.
 func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
-	bin := buildReload(t)
+	bin := exampletest.Build(t, "reload")
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := exampletest.FreeAddr(t, "tcp")
 	pidFile := filepath.Join(dir, "reload.pid")
 	conf := filepath.Join(dir, "reload.yaml")
 	write := func(s string) {
@@ -160,54 +119,33 @@ func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
 		}
 	}
 	write("process:\n  upgradeTimeout: 10s\n  readinessPath: /ready\n")
-	logs := newLogFile(t)
-	cmd := exec.Command(bin, "-addr", addr, "-pidfile", pidFile, "-config", conf)
-	cmd.Stdout, cmd.Stderr = logs.File, logs.File
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	seen := []int{}
-	t.Cleanup(func() {
-		for _, pid := range append(seen, cmd.Process.Pid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	first := waitServing(t, addr, pidFile, 0, logs)
-	seen = append(seen, first)
+	g := start(t, bin, "-addr", addr, "-pidfile", pidFile, "-config", conf)
+	first := waitServing(t, addr, pidFile, 0, g.Logs)
 
 	write("server:\n  readTimeout: fast\n")
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	exampletest.Signal(t, first, syscall.SIGHUP)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "restart failed; still serving") {
+	for !strings.Contains(g.Output(), "restart failed; still serving") {
 		if time.Now().After(deadline) {
-			t.Fatalf("the restart with a bad config did not fail:\n%s", logs)
+			t.Fatalf("the restart with a bad config did not fail:\n%s", g.Logs())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(logs.String(), `server.readTimeout: \"fast\" is not a duration`) {
-		t.Errorf("the old process's log does not say why the new one failed:\n%s", logs)
+	if !strings.Contains(g.Output(), `server.readTimeout: \"fast\" is not a duration`) {
+		t.Errorf("the old process's log does not say why the new one failed:\n%s", g.Logs())
 	}
 	if body, err := get(addr); err != nil || !strings.HasPrefix(body, fmt.Sprintf("pid=%d ", first)) {
 		t.Fatalf("after the failed restart: %q %v, want the first process", body, err)
 	}
 
 	write("process:\n  upgradeTimeout: 10s\n")
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
+	exampletest.Signal(t, first, syscall.SIGHUP)
+	second := waitServing(t, addr, pidFile, first, g.Logs)
+	if st := g.WaitFirst(30 * time.Second); st != "exit status 0" {
+		t.Errorf("the first process exited with %s after handing over, want exit status 0", st)
 	}
-	second := waitServing(t, addr, pidFile, first, logs)
-	seen = append(seen, second)
-	if err := <-exited; err != nil {
-		t.Errorf("the first process exited with %v after handing over, want 0", err)
-	}
-	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, second)
+	exampletest.Signal(t, second, syscall.SIGTERM)
+	g.WaitGone(second, 30*time.Second)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("PID file after the final stop: %v", err)
 	}
@@ -216,26 +154,11 @@ func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
 // TestStreamSaysGoodbyeOnRestart: a hijacked /stream hears that its
 // process drains, says goodbye and closes; the next generation serves.
 func TestStreamSaysGoodbyeOnRestart(t *testing.T) {
-	bin := buildReload(t)
-	addr := freeAddr(t)
+	bin := exampletest.Build(t, "reload")
+	addr := exampletest.FreeAddr(t, "tcp")
 	pidFile := filepath.Join(t.TempDir(), "reload.pid")
-	logs := newLogFile(t)
-	cmd := exec.Command(bin, "-addr", addr, "-pidfile", pidFile)
-	cmd.Stdout, cmd.Stderr = logs.File, logs.File
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	first := waitServing(t, addr, pidFile, 0, logs)
-	var second int
-	t.Cleanup(func() {
-		for _, pid := range []int{first, second} {
-			if pid != 0 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
+	g := start(t, bin, "-addr", addr, "-pidfile", pidFile)
+	first := waitServing(t, addr, pidFile, 0, g.Logs)
 
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -252,9 +175,7 @@ func TestStreamSaysGoodbyeOnRestart(t *testing.T) {
 	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, fmt.Sprintf("tick pid=%d ", first)) {
 		t.Fatalf("first line %q %v", line, err)
 	}
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	exampletest.Signal(t, first, syscall.SIGHUP)
 	var last string
 	for {
 		line, err := br.ReadString('\n')
@@ -266,12 +187,10 @@ func TestStreamSaysGoodbyeOnRestart(t *testing.T) {
 	if want := fmt.Sprintf("bye pid=%d draining\n", first); last != want {
 		t.Errorf("last line of the stream %q, want %q", last, want)
 	}
-	second = waitServing(t, addr, pidFile, first, logs)
-	if err := <-exited; err != nil {
-		t.Errorf("first generation exit: %v", err)
+	second := waitServing(t, addr, pidFile, first, g.Logs)
+	if st := g.WaitFirst(30 * time.Second); st != "exit status 0" {
+		t.Errorf("first generation exit: %s, want exit status 0", st)
 	}
-	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, second)
+	exampletest.Signal(t, second, syscall.SIGTERM)
+	g.WaitGone(second, 30*time.Second)
 }

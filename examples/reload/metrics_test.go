@@ -3,11 +3,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -17,7 +15,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"golang.org/x/sys/unix"
 )
 
 // scrape fetches /metrics on a fresh connection and parses it with the
@@ -76,31 +73,23 @@ series:
 // exactly three and never back, the generation follows, and the output
 // parses with the Prometheus text parser.
 func TestMetricsGoOnAcrossRestarts(t *testing.T) {
-	bin := buildReload(t)
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) // old generations are orphaned: reap them here
+	bin := exampletest.Build(t, "reload")
 	for _, mode := range []string{"reexec", "supervisor"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			addr := freeAddr(t)
+			addr := exampletest.FreeAddr(t, "tcp")
 			pidFile := filepath.Join(dir, "reload.pid")
 			conf := filepath.Join(dir, "reload.yaml")
 			yaml := fmt.Sprintf("process:\n  mode: %s\n  metricsPath: /metrics\n  probation: 0s\n", mode)
 			if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			logs := newLogFile(t)
-			cmd := exec.Command(bin, "-addr", addr, "-pidfile", pidFile, "-config", conf)
-			cmd.Stdout, cmd.Stderr = logs.File, logs.File
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pgid := cmd.Process.Pid
-			t.Cleanup(func() { killGroup(t, pgid) })
+			g := start(t, bin, "-addr", addr, "-pidfile", pidFile, "-config", conf)
+			logs := g.Logs
 
-			var serving int
+			var serving, worker int
 			if mode == "supervisor" {
-				waitBodyPID(t, addr, 0, logs)
+				worker = exampletest.WaitPID(t, addr, 0, logs)
 				exampletest.PIDFile(t, pidFile) // the supervisor writes it once its worker is ready
 			} else {
 				serving = waitServing(t, addr, pidFile, 0, logs)
@@ -123,10 +112,6 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 				}
 			}
 			check(before)
-			worker := 0
-			if mode == "supervisor" {
-				worker = pidFromBody(t, addr)
-			}
 			const n = 3
 			for i := 1; i <= n; i++ {
 				old := serving
@@ -135,11 +120,11 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 				}
 				exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGHUP)
 				if mode == "supervisor" {
-					worker = waitBodyPID(t, addr, old, logs)
+					worker = exampletest.WaitPID(t, addr, old, logs)
 				} else {
 					serving = waitServing(t, addr, pidFile, old, logs)
 				}
-				waitGone(t, old)
+				g.WaitGone(old, 30*time.Second)
 				// The old generation's drain reaches the serving one once it
 				// has exited.
 				deadline := time.Now().Add(10 * time.Second)
@@ -150,7 +135,7 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 						break
 					}
 					if time.Now().After(deadline) {
-						t.Fatalf("restart %d: gracekit_drains_total is %v\n%s", i, value(t, f, "gracekit_drains_total"), logs)
+						t.Fatalf("restart %d: gracekit_drains_total is %v\n%s", i, value(t, f, "gracekit_drains_total"), logs())
 					}
 					time.Sleep(20 * time.Millisecond)
 				}
@@ -174,58 +159,11 @@ func TestMetricsGoOnAcrossRestarts(t *testing.T) {
 				n, value(t, after, "gracekit_restarts_total", "result", "succeeded"), value(t, after, "gracekit_drains_total"), value(t, after, "gracekit_generation"),
 				value(t, after, "gracekit_restart_duration_seconds"))
 			exampletest.Signal(t, exampletest.PIDFile(t, pidFile), syscall.SIGTERM)
-			if err := cmd.Wait(); err != nil && mode == "supervisor" {
-				t.Errorf("supervisor exit: %v", err)
+			if mode == "supervisor" {
+				if st := g.WaitFirst(60 * time.Second); st != "exit status 0" {
+					t.Errorf("supervisor exit: %s", st)
+				}
 			}
 		})
 	}
-}
-
-// pidFromBody returns the PID that answers a request.
-func pidFromBody(t *testing.T, addr string) int {
-	t.Helper()
-	body, err := get(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	if _, err := fmt.Sscanf(body, "pid=%d", &pid); err != nil {
-		t.Fatalf("body %q: %v", body, err)
-	}
-	return pid
-}
-
-// waitBodyPID waits until a process other than not answers.
-func waitBodyPID(t *testing.T, addr string, not int, logs logFile) int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if body, err := get(addr); err == nil {
-			var pid int
-			if _, err := fmt.Sscanf(body, "pid=%d", &pid); err == nil && pid != not {
-				return pid
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no process other than %d answers\n%s", not, logs)
-	return 0
-}
-
-// killGroup kills the test's process group and reaps its members (the
-// test process is their subreaper).
-func killGroup(t *testing.T, pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		_, err := syscall.Wait4(-pgid, &ws, 0, nil)
-		if errors.Is(err, syscall.ECHILD) {
-			return
-		}
-		if err != nil && !errors.Is(err, syscall.EINTR) {
-			return
-		}
-	}
-	t.Errorf("process group %d not reaped", pgid)
 }

@@ -6,7 +6,6 @@
 package exampletest
 
 import (
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/internal/loadgen"
 	"github.com/gracekit/gracekit/internal/proctest"
 )
 
@@ -33,9 +33,22 @@ func Build(t testing.TB, name string) string {
 	return bin
 }
 
-// BecomeSubreaper makes the test process the reaper of the processes its
-// children orphan (old generations that handed over).
-func BecomeSubreaper() { proctest.BecomeSubreaper() }
+// OptionalTool returns the path of a command a test can use besides its
+// own clients, or "" when it is not installed; the test then says so with
+// t.Log and goes on without it. With GRACEKIT_REQUIRE_TOOLS=1 (as in CI) a
+// missing tool fails the test instead.
+func OptionalTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("GRACEKIT_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("%s is required (GRACEKIT_REQUIRE_TOOLS=1) but missing: %v", name, err)
+	}
+	t.Logf("%s is not installed (%v): its part of this test is skipped; install it, or set GRACEKIT_REQUIRE_TOOLS=1 to make this a failure", name, err)
+	return ""
+}
 
 // FreeAddr returns a loopback address of network ("tcp" or "udp") that
 // was free a moment ago.
@@ -67,13 +80,12 @@ func HTTPPID(addr string) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(b), "pid=")))
-	return pid
+	return loadgen.ParsePID(b)
 }
 
 // WaitPID waits until a process other than not answers on addr, and
-// returns its PID; on timeout it fails with the log file's content.
-func WaitPID(t testing.TB, addr string, not int, logs string) int {
+// returns its PID; on timeout it fails with what logs returns.
+func WaitPID(t testing.TB, addr string, not int, logs func() string) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -82,8 +94,7 @@ func WaitPID(t testing.TB, addr string, not int, logs string) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(logs)
-	t.Fatalf("no process other than %d answers\n%s", not, b)
+	t.Fatalf("no process other than %d answers\n%s", not, logs())
 	return 0
 }
 
@@ -91,32 +102,6 @@ func WaitPID(t testing.TB, addr string, not int, logs string) int {
 func Alive(pid int) bool {
 	st, ok := proctest.ReadStat(pid)
 	return ok && st.State != "Z"
-}
-
-// WaitGone waits until pid has exited.
-func WaitGone(t testing.TB, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for Alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d did not exit", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// KillGroup kills a process group and reaps its members (the test process
-// being their parent or subreaper).
-func KillGroup(t testing.TB, pgid int) {
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(-pgid, &ws, 0, nil); err != nil && !errors.Is(err, syscall.EINTR) {
-			return // ECHILD: all reaped
-		}
-	}
-	t.Errorf("process group %d not reaped", pgid)
 }
 
 // PIDFile waits until the PID file at path names a running process and
