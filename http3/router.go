@@ -346,11 +346,11 @@ func (c conn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c conn) WriteTo(p []byte, addr net.Addr) (int, error) { return c.r.udp.WriteTo(p, addr) }
-func (c conn) Close() error                                { return nil }
-func (c conn) LocalAddr() net.Addr                         { return c.r.udp.LocalAddr() }
-func (c conn) SetDeadline(t time.Time) error               { return c.SetReadDeadline(t) }
-func (c conn) SetReadDeadline(t time.Time) error           { c.r.readDL.set(t); return nil }
-func (c conn) SetWriteDeadline(time.Time) error            { return nil }
+func (c conn) Close() error                                 { return nil }
+func (c conn) LocalAddr() net.Addr                          { return c.r.udp.LocalAddr() }
+func (c conn) SetDeadline(t time.Time) error                { return c.SetReadDeadline(t) }
+func (c conn) SetReadDeadline(t time.Time) error            { c.r.readDL.set(t); return nil }
+func (c conn) SetWriteDeadline(time.Time) error             { return nil }
 
 // SetReadBuffer and SetWriteBuffer size the shared socket's buffers.
 func (c conn) SetReadBuffer(n int) error {

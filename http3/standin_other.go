@@ -20,9 +20,11 @@ type inheritedFile struct {
 
 type standIn struct{ p *graceful.Process }
 
-func newStandIn(p *graceful.Process) *standIn                { return &standIn{p: p} }
-func standInHandingOver(context.Context) bool                { return false }
-func (s *standIn) Generation() int                           { return s.p.Generation() }
-func (s *standIn) PassOn(string, *os.File) error             { return nil }
-func (s *standIn) Inherited(string) []inheritedFile          { return nil }
-func (s *standIn) Secret(name string) ([32]byte, error)      { return sha256.Sum256([]byte("gracekit http3 stand-in secret\x00" + name)), nil }
+func newStandIn(p *graceful.Process) *standIn       { return &standIn{p: p} }
+func standInHandingOver(context.Context) bool       { return false }
+func (s *standIn) Generation() int                  { return s.p.Generation() }
+func (s *standIn) PassOn(string, *os.File) error    { return nil }
+func (s *standIn) Inherited(string) []inheritedFile { return nil }
+func (s *standIn) Secret(name string) ([32]byte, error) {
+	return sha256.Sum256([]byte("gracekit http3 stand-in secret\x00" + name)), nil
+}
