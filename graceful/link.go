@@ -24,6 +24,9 @@ import (
 //     the probation;
 //   - resume: (to a worker in probation) the successor died: serve again;
 //   - release: (to a worker in probation) the probation is over;
+//   - stop: (to the serving worker) the service stops: shut down as the
+//     last generation (a SIGTERM a worker gets from elsewhere is not
+//     final: its supervisor keeps the sockets and starts another);
 //   - restarted: the outcome of a worker's restart request;
 //   - totals: the parent's final counters, sent as it exits, so that the
 //     child's go on from them.
@@ -50,6 +53,7 @@ const (
 	msgRelease   = "release"
 	msgRestarted = "restarted"
 	msgTotals    = "totals"
+	msgStop      = "stop"
 )
 
 // maxLinkMsg bounds a link message, and maxLinkFds the descriptors passed
@@ -82,7 +86,7 @@ func decodeLinkMsg(b []byte, fds int) (linkMsg, error) {
 		return linkMsg{}, fmt.Errorf("bad link message: %w", err)
 	}
 	switch m.Type {
-	case msgReady, msgReleased, msgRestart, msgDrain, msgResume, msgRelease, msgRestarted, msgTotals:
+	case msgReady, msgReleased, msgRestart, msgDrain, msgResume, msgRelease, msgRestarted, msgTotals, msgStop:
 	default:
 		return linkMsg{}, fmt.Errorf("unknown link message %q", m.Type)
 	}

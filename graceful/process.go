@@ -104,6 +104,9 @@ type Process struct {
 	requests chan restartRequest
 	loopDone chan struct{} // closed once Run no longer takes Restart calls
 	stopping atomic.Bool   // readiness is 503 from the moment this is set
+	// finalStop: a worker's supervisor said the service stops (see
+	// msgStop).
+	finalStop atomic.Bool
 	// lastRestart is the duration of the last successful restart, in
 	// nanoseconds; alive, in a worker, the number of workers its
 	// supervisor last reported.

@@ -49,7 +49,8 @@ func (p *Process) Run(ctx context.Context) error {
 	set := p.serve(units)
 	if err := p.becomeReady(); err != nil {
 		p.markStopping()
-		set.drain(p.logger)
+		// The parent (or supervisor) still serves these sockets.
+		set.drain(func(*unit) context.Context { return withHandingOver(context.Background()) }, p.logger)
 		p.closeSockets()
 		return err
 	}
@@ -130,14 +131,17 @@ func (p *Process) serve(units []*unit) *serveSet {
 }
 
 // drain shuts every service of the set down at once and waits for all of
-// them, and for their Serve calls to return.
-func (s *serveSet) drain(logger interface {
+// them, and for their Serve calls to return. ctxOf gives each unit's
+// Shutdown its context, which says whether it hands over (see
+// HandingOver).
+func (s *serveSet) drain(ctxOf func(*unit) context.Context, logger interface {
 	Warn(msg string, args ...any)
 }) {
 	var wg sync.WaitGroup
-	for _, svc := range s.svcs {
+	for i, svc := range s.svcs {
+		u := s.units[i]
 		wg.Go(func() {
-			if err := svc.Shutdown(context.Background()); err != nil {
+			if err := svc.Shutdown(ctxOf(u)); err != nil {
 				logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
 			}
 		})
@@ -236,6 +240,9 @@ func (p *Process) loop(ctx context.Context, stopCh <-chan os.Signal, set *serveS
 					return err
 				}
 				set = next
+			case msgStop:
+				p.finalStop.Store(true)
+				return p.shutdown(stopCh, set, "the supervisor stops")
 			}
 
 		case err := <-set.errs:
@@ -335,7 +342,7 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 	}
 	drained := make(chan struct{})
 	go func() {
-		set.drain(p.logger)
+		set.drain(func(*unit) context.Context { return withHandingOver(context.Background()) }, p.logger)
 		p.countDrains(set)
 		close(drained)
 	}()
@@ -392,6 +399,8 @@ func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (
 				p.takeTotals(m)
 			case msgRelease:
 				inProbation = false
+			case msgStop:
+				stopAsked, inProbation = true, false
 			case msgResume:
 				if p.role == RoleWorker && !stopAsked {
 					p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
@@ -577,12 +586,22 @@ func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string)
 		t.Stop()
 	}
 	begin := time.Now()
-	// No generation comes after this one: the process's own descriptors
-	// go first, so that once the servers close their listeners (the
-	// drain's first step) a new connection is refused, not queued and
-	// then reset.
+	// No generation comes after this one: the sockets refuse new
+	// connections while the servers and services accept what is queued
+	// (see quiesce_linux.go), except those systemd keeps for the next
+	// start, whose queues it keeps. In a worker, only a stop from the
+	// supervisor is final: the supervisor keeps the sockets otherwise.
+	final := p.role != RoleWorker || p.finalStop.Load()
+	if final {
+		p.quiesceSockets()
+	}
 	p.closeSockets()
-	set.drain(p.logger)
+	set.drain(func(u *unit) context.Context {
+		if !final || (u.sock != nil && p.keptBySystemd(u.sock)) {
+			return withHandingOver(context.Background())
+		}
+		return context.Background()
+	}, p.logger)
 	p.countDrains(set)
 	p.awaitAncestors(p.drainLimit())
 	if p.role != RoleWorker {
@@ -623,6 +642,32 @@ func removeSocketFile(s *socket, logger interface {
 	if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
 	}
+}
+
+// quiesceSockets makes the process's listening sockets refuse new
+// connections and waits until the servers and services have accepted
+// what was queued on them (see quiesce_linux.go). Sockets systemd keeps
+// are left alone: their queues wait for the next start.
+func (p *Process) quiesceSockets() {
+	p.mu.Lock()
+	var qs []quiescer
+	for _, s := range p.socks.owned {
+		if s.packet || s.fd < 0 || p.keptBySystemd(s) {
+			continue
+		}
+		fd := s.fd
+		qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
+	defer cancel()
+	quiesce(ctx, qs, p.logger)
+}
+
+// keptBySystemd reports whether systemd keeps s beyond this process:
+// socket activation, or the file-descriptor store.
+func (p *Process) keptBySystemd(s *socket) bool {
+	return s.from == "systemd" || s.fdName != "" || p.fdStoreActive()
 }
 
 // closeSockets closes the process's own descriptors of its sockets.

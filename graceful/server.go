@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,11 +38,10 @@ type Server struct {
 	http    *http.Server
 	handler http.Handler
 	conns   *connTracker
-	h2      *h2Set // HTTP/2 connections, once the server serves HTTPS
+	h2      *h2Set // the server's HTTP/2 connections
 
 	mu          sync.Mutex
 	raw         []net.Listener // listeners as bound or adopted, before TLS
-	listeners   []net.Listener // what Serve accepts on
 	https       bool
 	tlsConfig   *tls.Config // as CreateListenerTLS made it
 	fdFile      *os.File    // the duplicate handed out by Fd, closed at the end
@@ -90,6 +90,7 @@ func New(address string, fd int, config ServerConfig) *Server {
 		drainCh: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	s.h2 = newH2Set(s.conns)
 	base := context.WithValue(context.Background(), drainKey{}, s.drainCh)
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
@@ -98,26 +99,32 @@ func New(address string, fd int, config ServerConfig) *Server {
 		WriteTimeout:      config.WriteTimeout,
 		IdleTimeout:       config.IdleTimeout,
 		MaxHeaderBytes:    config.MaxHeaderBytes,
-		ConnState:         s.conns.connState,
+		ConnState:         s.connState,
+		ConnContext:       connContext,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Protocols:         new(http.Protocols),
 	}
+	s.http.Protocols.SetHTTP1(true)
 	s.http.SetKeepAlivesEnabled(config.KeepAlive)
 	return s
 }
 
-// serveHTTP wraps the user's handler: it counts requests and, once a
-// shutdown has begun, asks HTTP/1 clients to close the connection after
-// the response so that none of them sends another request on a
-// connection that is about to close.
+// serveHTTP wraps the user's handler: it counts requests and gives
+// requests over TLS their Request.TLS. (A draining server's
+// "Connection: close" is added by the conn as the response's header is
+// written, see conn.Write.)
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.requests.Add(1)
 	if s.draining.Load() {
 		s.drainedReq.Add(1)
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
+	}
+	if r.TLS == nil {
+		// net/http sets Request.TLS only on a *tls.Conn of its own.
+		if c, ok := r.Context().Value(connKey{}).(*conn); ok {
+			r.TLS = c.tlsState
 		}
 	}
 	s.handler.ServeHTTP(w, r)
@@ -152,15 +159,7 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		s.setListenersLocked(raw)
 	}
 	if tlsConfig != nil {
-		s.http.TLSConfig = tlsConfig
 		s.tlsConfig = tlsConfig
-		if err := s.configureHTTP2(tlsConfig); err != nil {
-			return fmt.Errorf("graceful: server %s: %w", s.describe(), err)
-		}
-		s.listeners = make([]net.Listener, len(s.raw))
-		for i, ln := range s.raw {
-			s.listeners[i] = tls.NewListener(ln, tlsConfig)
-		}
 		s.https = true
 	}
 	return nil
@@ -170,7 +169,6 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 // the address they really listen on, for logs and errors.
 func (s *Server) setListenersLocked(raw []net.Listener) {
 	s.raw = raw
-	s.listeners = raw
 	addrs := make([]string, 0, len(raw))
 	for _, ln := range raw {
 		addrs = append(addrs, formatAddr(ln.Addr()))
@@ -240,7 +238,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.serving = true
-	listeners := s.listeners
+	if s.https && (s.tlsConfig == nil || slices.Contains(s.tlsConfig.NextProtos, "h2")) {
+		// HTTP/2 over the conn's own TLS (see conn.go).
+		s.http.Protocols.SetUnencryptedHTTP2(true)
+	}
+	listeners := make([]net.Listener, len(s.raw))
+	for i, ln := range s.raw {
+		listeners[i] = &listener{Listener: ln, srv: s, tlsConfig: s.tlsConfig}
+	}
 	s.status.Store(int32(ServerStatusRunning))
 	errc := make(chan error, len(listeners))
 	for _, ln := range listeners {

@@ -386,7 +386,12 @@ func (sv *supervisor) shutdown(stopCh <-chan os.Signal, r *restarter, cause stri
 	active := sv.active
 	sv.mu.Unlock()
 	for _, w := range workers {
-		w.c.signal(syscall.SIGTERM)
+		// The serving worker stops as the last generation (it serves
+		// what is queued on the sockets before it closes them); a
+		// worker the link cannot reach gets SIGTERM.
+		if err := w.c.send(linkMsg{Type: msgStop}); err != nil {
+			w.c.signal(syscall.SIGTERM)
+		}
 	}
 	var status string
 	for len(workers) > 0 {

@@ -46,6 +46,11 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 		if err != nil {
 			return fail(fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err))
 		}
+		if !packet {
+			// A socket filter left by a process that died in its final
+			// shutdown would refuse every new connection.
+			acceptAgain(hs.Fd)
+		}
 		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
 		logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
 	}
