@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gracekit/gracekit/bench/internal/extclient"
 	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/report"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
@@ -91,6 +92,44 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		}
 		res.NginxDesc, res.Nginx = desc, runs
 	}
+	cp := fullCost()
+	if o.smoke {
+		cp = smokeCost()
+	}
+	if want("callgrind") {
+		step("figure 8: instructions per request (callgrind)")
+		if err := extclient.Need("valgrind", "callgrind_control"); err != nil {
+			skip := "callgrind lane skipped: " + err.Error()
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		} else {
+			r.callgrindLane(res, cp)
+		}
+	}
+	if want("handover") {
+		step("figure 9: handover and old exit against tableflip")
+		if err := r.handoverLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("scale") {
+		step("figure 10: many sockets and servers")
+		if err := r.scaleLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("idle") {
+		step("figure 11: idle keep-alive connections at the restart")
+		if err := r.idleLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("rss") {
+		step("figure 12: memory of old + new during a handover")
+		if err := r.rssLane(res, cp); err != nil {
+			return err
+		}
+	}
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("run cut short: %w", err)
 	}
@@ -107,6 +146,9 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	}
 	if o.only != "" {
 		res.Command += " -only " + o.only
+	}
+	if o.smoke {
+		res.Command += " -smoke"
 	}
 	res.Took = time.Since(started)
 	f, err := os.Create(outPath)

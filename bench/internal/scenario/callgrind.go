@@ -32,6 +32,8 @@ type CallgrindOptions struct {
 // CallgrindRun is one subject measured once.
 type CallgrindRun struct {
 	Subject string
+	// Repeat numbers the runs of one subject from 0.
+	Repeat int
 	// Instructions counts what the subject executed, all threads, over
 	// the Measure requests; PerRequest is Instructions / Measure.
 	Instructions int64
