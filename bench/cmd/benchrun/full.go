@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -136,7 +137,7 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 
 	step("writing results")
 	outPath, plotPath := abs(benchDir, o.out), abs(benchDir, o.plot)
-	if len(res.Lanes) > 0 {
+	if len(res.Lanes) > 0 && !o.merge {
 		if err := report.Timeline(plotPath, res.Lanes); err != nil {
 			return err
 		}
@@ -151,15 +152,19 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		res.Command += " -smoke"
 	}
 	res.Took = time.Since(started)
-	f, err := os.Create(outPath)
-	if err != nil {
+	var md bytes.Buffer
+	if err := report.Markdown(&md, res); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
-	if err := report.Markdown(f, res); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("results: %w", err)
+	out := md.Bytes()
+	if o.merge {
+		old, err := os.ReadFile(outPath)
+		if err != nil {
+			return fmt.Errorf("results: -merge needs an existing %s: %w", o.out, err)
+		}
+		out = []byte(report.Merge(string(old), md.String(), res.Command))
 	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(outPath, out, 0o644); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
 	fmt.Printf("wrote %s and %s in %s\n", o.out, o.plot, time.Since(started).Round(time.Second))
