@@ -133,15 +133,15 @@ func failures(s *scenario.RestartSeries) string {
 	return fmt.Sprintf("%d of %d", failed, reqs)
 }
 
-func (p *printer) seriesNotes(ss []*scenario.RestartSeries) {
+func (p *printer) seriesNotes(ss []*scenario.RestartSeries, prefix string) {
 	n := 0
 	for _, s := range ss {
 		if _, _, first := s.Failed(); first != "" {
-			p.f("- %s: first failure: `%s`\n", s.Subject, first)
+			p.f("- %s%s: first failure: `%s`\n", prefix, s.Subject, first)
 			n++
 		}
 		for _, e := range s.Errors {
-			p.f("- %s: %s\n", s.Subject, e)
+			p.f("- %s%s: %s\n", prefix, s.Subject, e)
 			n++
 		}
 	}
@@ -165,7 +165,7 @@ func (p *printer) handoverLane(r *Results) {
 			seriesRatio(s, tf, (*scenario.RestartSeries).Handovers, handoverOf), dur(Quantile(s.OldExits(), 0.5)), failures(s))
 	}
 	p.f("\n")
-	p.seriesNotes(r.Handover)
+	p.seriesNotes(r.Handover, "")
 	if len(r.OldExit) > 0 {
 		tf := findSeries(r.OldExit, tableflipName)
 		p.f("With 250 ms keep-alive requests in flight:\n\n")
@@ -176,7 +176,7 @@ func (p *printer) handoverLane(r *Results) {
 				seriesRatio(s, tf, (*scenario.RestartSeries).OldExits, oldExitOf), dur(Quantile(s.Handovers(), 0.5)), failures(s))
 		}
 		p.f("\n")
-		p.seriesNotes(r.OldExit)
+		p.seriesNotes(r.OldExit, "")
 	}
 }
 
@@ -199,7 +199,7 @@ func (p *printer) scale(r *Results) {
 	}
 	p.f("\n")
 	for _, row := range r.Scale {
-		p.seriesNotes(row.Series)
+		p.seriesNotes(row.Series, fmt.Sprintf("%d sockets, ", row.Servers))
 	}
 }
 
@@ -282,5 +282,5 @@ func (p *printer) rss(r *Results) {
 		p.row(s.Subject, fmt.Sprint(len(s.Samples)), fmt.Sprintf("%.1f MiB", float64(Quantile(k, 0.5))/1024), fmt.Sprintf("%.1f MiB", float64(Quantile(k, 1))/1024), ratio, failures(s))
 	}
 	p.f("\n")
-	p.seriesNotes(r.RSS)
+	p.seriesNotes(r.RSS, "")
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Merge returns old (a RESULTS.md) with every "## " section of fresh put
-// in: a section whose title line old has replaces that section, and one
+// Merge returns old (a RESULTS.md) with every numbered section of fresh
+// ("## 8. ...") put in: a section whose title line old has replaces that section, and one
 // old lacks goes before old's "## Timeline" (or at the end). Everything
 // else of old is kept, and a line under its first paragraph says which
 // sections came later and from what command. It lets a run of some lanes
@@ -16,6 +16,11 @@ func Merge(old, fresh, command string) string {
 	_, newSecs := sections(fresh)
 	var titles []string
 	for _, ns := range newSecs {
+		// Only the numbered figures: the machine table and the subjects
+		// stay those of the run the file came from.
+		if len(ns.title) < 4 || ns.title[3] < '0' || ns.title[3] > '9' {
+			continue
+		}
 		titles = append(titles, strings.TrimPrefix(ns.title, "## "))
 		replaced := false
 		for i := range oldSecs {
