@@ -160,7 +160,7 @@ func (r *runner) handoverLane(res *report.Results, p costParams) error {
 		return err
 	}
 	defer stopAll(ins)
-	res.HandoverDesc = fmt.Sprintf("One restart at a time (SIGHUP to the PID in the PID file), subjects alternating round by round in an order that rotates and reverses, %s of quiet between two restarts. **Handover**: %d rounds with two clients that open a new connection for every `GET /` and nothing else; from the signal to the first answer from the new PID. **Old exit**: %d further rounds with four keep-alive clients asking `GET /?sleep=250ms` back to back (so that a request is always in flight on the old process) and one new-connection client; from the signal to the old process's exit (seen through a pidfd). p50 and p99 over the rounds; the ratio is of the p50s, and beside it the median [lowest-highest] of the per-round ratios.",
+	res.HandoverDesc = fmt.Sprintf("Subjects: gracekit is examples/reload with `process.probation: 0s` (as in the restart figures), gracekit+metrics the same with `process.metricsPath: /metrics` as well (its Prometheus metrics on, as its own reload.yaml has them), graceful.Process and tableflip the bench's subjects with the shared handler. One restart at a time (SIGHUP to the PID in the PID file), subjects alternating round by round in an order that rotates and reverses, %s of quiet between two restarts. **Handover**: %d rounds with two clients that open a new connection for every `GET /` and nothing else; from the signal to the first answer from the new PID. **Old exit**: %d further rounds with four keep-alive clients asking `GET /?sleep=250ms` back to back (so that a request is always in flight on the old process) and one new-connection client; from the signal to the old process's exit (seen through a pidfd). p50 and p99 over the rounds; the ratio is of the p50s, and beside it the median [lowest-highest] of the per-round ratios.",
 		p.pause, p.handoverRounds, p.exitRounds)
 	res.Handover = scenario.RestartRounds(r.ctx, ins, p.handoverRounds, p.pause, r.probe(2, 0))
 	printSeries("handover", res.Handover)
@@ -204,7 +204,7 @@ func (r *runner) rssLane(res *report.Results, p costParams) error {
 		return err
 	}
 	defer stopAll(ins)
-	res.RSSDesc = fmt.Sprintf("VmRSS of the old process plus that of its live children (the new generation is one until the old process exits), read from /proc about every millisecond from the signal until the old process exits; the most they held together in each restart. %d alternating rounds, two new-connection clients as in the handover lane; each instance has already served since its start (a warm-up of 3 restarts is not counted).", p.rssRounds)
+	res.RSSDesc = fmt.Sprintf("The subjects of the handover lane. VmRSS of the old process plus that of its live children (the new generation is one until the old process exits), read from /proc about every millisecond from the signal until the old process exits; the most they held together in each restart. %d alternating rounds, two new-connection clients as in the handover lane; each instance has already served since its start (a warm-up of 3 restarts is not counted).", p.rssRounds)
 	probe := r.probe(2, 0)
 	scenario.RestartRounds(r.ctx, ins, 3, p.pause, probe)
 	res.RSS = scenario.RestartRounds(r.ctx, ins, p.rssRounds, p.pause, func(in *subject.Instance) scenario.RestartProbe {

@@ -151,6 +151,9 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if o.smoke {
 		res.Command += " -smoke"
 	}
+	if o.merge {
+		res.Command += " -merge"
+	}
 	res.Took = time.Since(started)
 	var md bytes.Buffer
 	if err := report.Markdown(&md, res); err != nil {

@@ -8,20 +8,18 @@ import (
 // Merge returns old (a RESULTS.md) with every numbered section of fresh
 // ("## 8. ...") put in: a section whose title line old has replaces that section, and one
 // old lacks goes before old's "## Timeline" (or at the end). Everything
-// else of old is kept, and a line under its first paragraph says which
-// sections came later and from what command. It lets a run of some lanes
+// else of old is kept, and a paragraph under its first one (mergeNote)
+// says that sections with a Command line come from a later run. It lets a run of some lanes
 // (-only ... -merge) update their sections without dropping the others.
 func Merge(old, fresh, command string) string {
 	oldHead, oldSecs := sections(old)
 	_, newSecs := sections(fresh)
-	var titles []string
 	for _, ns := range newSecs {
 		// Only the numbered figures: the machine table and the subjects
 		// stay those of the run the file came from.
 		if len(ns.title) < 4 || ns.title[3] < '0' || ns.title[3] > '9' {
 			continue
 		}
-		titles = append(titles, strings.TrimPrefix(ns.title, "## "))
 		replaced := false
 		for i := range oldSecs {
 			if oldSecs[i].title == ns.title {
@@ -41,7 +39,7 @@ func Merge(old, fresh, command string) string {
 		}
 		oldSecs = append(oldSecs[:at], append([]section{ns}, oldSecs[at:]...)...)
 	}
-	note := fmt.Sprintf("Sections %s were replaced by a later run, `%s`, as each one's Command line says; the machine table is of the first run.", strings.Join(titles, "; "), command)
+	note := mergeNote + fmt.Sprintf(" The latest such run was `%s`.", command)
 	var b strings.Builder
 	b.WriteString(withNote(oldHead, note))
 	for _, s := range oldSecs {
@@ -51,6 +49,9 @@ func Merge(old, fresh, command string) string {
 	}
 	return b.String()
 }
+
+// mergeNote starts the paragraph Merge adds under the file's first one.
+const mergeNote = "Sections that start with a Command line come from that command's run, not from the run named above; the machine table and the subjects are those of the run above."
 
 type section struct {
 	title string // "## ..." line, without its newline
@@ -83,7 +84,7 @@ func withNote(head, note string) string {
 	paras := strings.Split(head, "\n\n")
 	var kept []string
 	for _, p := range paras {
-		if !strings.HasPrefix(p, "Sections ") || !strings.Contains(p, "were replaced by a later run") {
+		if !strings.HasPrefix(p, mergeNote) {
 			kept = append(kept, p)
 		}
 	}
