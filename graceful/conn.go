@@ -39,6 +39,7 @@ type conn struct {
 	net.Conn // what net/http reads and writes: the accepted connection, or TLS over it
 
 	srv *Server
+	rd  *round    // the round of serving that accepted it
 	raw net.Conn  // the accepted connection
 	tls *tls.Conn // nil for plain HTTP
 
@@ -90,8 +91,8 @@ func connOf(nc net.Conn) *conn {
 }
 
 // newConn wraps a connection the server accepted.
-func (s *Server) newConn(nc net.Conn, tlsConfig *tls.Config) net.Conn {
-	c := &conn{srv: s, raw: nc, respStart: true}
+func (s *Server) newConn(rd *round, nc net.Conn, tlsConfig *tls.Config) net.Conn {
+	c := &conn{srv: s, rd: rd, raw: nc, respStart: true}
 	if tlsConfig == nil {
 		if tc, ok := nc.(*tls.Conn); ok {
 			// A listener of ServerConfig.Listeners that speaks TLS.
@@ -104,6 +105,7 @@ func (s *Server) newConn(nc net.Conn, tlsConfig *tls.Config) net.Conn {
 		c.handshook = true
 		return c
 	}
+	s.tickets.apply(tlsConfig, time.Now())
 	c.tls = tls.Server(&countingConn{Conn: nc, n: &c.rawRead}, tlsConfig)
 	c.Conn = c.tls
 	// The handshake runs in the first Read. net/http sets no read
@@ -196,7 +198,7 @@ func (c *conn) handshake() error {
 		c.h2 = newH2Conn(c)
 		c.mode = protoHTTP2
 		c.proto.Store(protoHTTP2)
-		c.srv.h2.add(c)
+		c.rd.h2.add(c)
 		return nil
 	}
 	c.mode = protoHTTP1
@@ -240,7 +242,7 @@ func (c *conn) writeResponseStart(p []byte) (int, error) {
 		return c.Conn.Write(p)
 	}
 	c.respStart = false
-	if !c.srv.draining.Load() || !c.closeFits(p) {
+	if !c.rd.draining.Load() || !c.closeFits(p) {
 		return c.Conn.Write(p)
 	}
 	i := 0
@@ -333,6 +335,7 @@ func pendingBytes(nc net.Conn) int {
 type listener struct {
 	net.Listener
 	srv       *Server
+	rd        *round
 	tlsConfig *tls.Config
 }
 
@@ -341,13 +344,13 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.srv.newConn(nc, l.tlsConfig), nil
+	return l.srv.newConn(l.rd, nc, l.tlsConfig), nil
 }
 
 // connState is installed as http.Server.ConnState: the only hook net/http
 // gives into a connection's life. It runs twice per HTTP/1 request
 // (active, then idle) and costs a few atomic stores there.
-func (s *Server) connState(nc net.Conn, st http.ConnState) {
+func (r *round) connState(nc net.Conn, st http.ConnState) {
 	c := connOf(nc)
 	if c == nil {
 		return
@@ -355,7 +358,7 @@ func (s *Server) connState(nc net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateNew:
 		c.state.Store(int32(st))
-		s.conns.add(c)
+		r.conns.add(c)
 	case http.StateActive:
 		c.state.Store(int32(st))
 	case http.StateIdle:
@@ -363,21 +366,21 @@ func (s *Server) connState(nc net.Conn, st http.ConnState) {
 			c.done.Add(1)
 			c.respStart = true
 		}
-		if s.conns.draining.Load() {
+		if r.conns.draining.Load() {
 			c.idleSince.Store(time.Now().UnixNano())
 		}
 		c.state.Store(int32(st))
-		s.conns.notify()
+		r.conns.notify()
 	case http.StateHijacked:
 		c.mode = protoHijacked
 		c.proto.Store(protoHijacked)
 		c.respStart = false
-		s.conns.hijack(c)
+		r.conns.hijack(c)
 	case http.StateClosed:
 		c.state.Store(int32(st))
-		s.conns.remove(c)
+		r.conns.remove(c)
 		if c.h2 != nil {
-			s.h2.remove(c)
+			r.h2.remove(c)
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (h *h2Conn) write(p []byte) (int, error) {
 		// net/http's HTTP/2 server has registered the connection
 		// before it writes anything.
 		h.started = true
-		set := h.c.srv.h2
+		set := h.c.rd.h2
 		if set.final.Load() {
 			h.late.Store(true)
 		}
@@ -167,7 +167,7 @@ func (h *h2Conn) write(p []byte) (int, error) {
 func (h *h2Conn) writeNoticeLocked() error {
 	h.pending = false
 	h.noticed = true
-	_, err := h.c.Conn.Write(drainNotice(h.c.srv.h2.ping))
+	_, err := h.c.Conn.Write(drainNotice(h.c.rd.h2.ping))
 	return err
 }
 
@@ -199,7 +199,7 @@ func (h *h2Conn) sendNotice(now time.Time) {
 func (h *h2Conn) beforeRead() {
 	if h.ackRead && !h.acked.Load() {
 		h.acked.Store(true)
-		h.c.srv.conns.notify()
+		h.c.rd.conns.notify()
 	}
 }
 
@@ -211,7 +211,7 @@ func (h *h2Conn) afterRead(b []byte) {
 		h.preface -= k
 		b = b[k:]
 	}
-	want := &h.c.srv.h2.ping
+	want := &h.c.rd.h2.ping
 	for len(b) > 0 && !h.ackRead {
 		if h.in.remain > 0 {
 			k := min(h.in.remain, len(b))

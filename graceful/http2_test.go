@@ -413,7 +413,7 @@ func splitFrames(t *testing.T, b []byte) []byte {
 // to rc.
 func testH2Conn(t *testing.T, rc net.Conn) *h2Conn {
 	srv := New("127.0.0.1:0", 0, testConfig(t, nil))
-	return newH2Conn(&conn{srv: srv, Conn: rc})
+	return newH2Conn(&conn{srv: srv, rd: srv.rd, Conn: rc})
 }
 
 // TestDrainNoticeGoesBetweenFrames writes frames in chunks that cut them
@@ -499,7 +499,7 @@ func TestPingAckIsSeenAcrossReads(t *testing.T) {
 	}
 	for split := 1; split <= 40; split++ {
 		c := testH2Conn(t, &recordConn{})
-		srvPing = c.c.srv.h2.ping
+		srvPing = c.c.rd.h2.ping
 		other := srvPing
 		other[7] ^= 0xff
 		stream := []byte(clientPreface)
