@@ -80,8 +80,8 @@ type gen struct {
 	n     int // its generation number
 	pid   int
 	state genState
-	local *localGen     // genLocal
-	child child         // genWorker, genSuccessor
+	local *localGen // genLocal
+	child child     // genWorker, genSuccessor
 	// socks are the sockets a worker passed when it became ready (this
 	// supervisor's descriptors), files those it passes on; took names the
 	// sockets a new generation serves.
