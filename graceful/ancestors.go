@@ -1,7 +1,6 @@
 package graceful
 
 import (
-	"slices"
 	"time"
 )
 
@@ -21,37 +20,36 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	// process (its main process) exits, finds the cgroup empty and
 	// SIGKILLs nothing. Elsewhere a zombie counts as gone, since whoever
 	// reaps it may take its time.
-	gone := func(pid int) bool { return !p.sys.processAlive(pid) }
-	if p.sys.parentIsSystemd() {
-		gone = processGone
-	}
-	live := slices.DeleteFunc(slices.Clone(p.ancestors), gone)
-	if len(live) == 0 {
-		return
-	}
-	p.logger.Info("waiting for older generations to finish draining", "pids", live, "limit", limit)
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for len(live) > 0 && time.Now().Before(deadline) {
-		<-tick.C
-		live = slices.DeleteFunc(live, gone)
-	}
+	// An ancestor is followed by its lifeline, not by its PID: a PID in
+	// the handover could name an unrelated process.
+	live := p.lineage.liveAncestors()
 	if len(live) > 0 {
-		p.logger.Warn("older generations still running; exiting anyway", "pids", live, "waited", limit)
-	}
-}
-
-// drainLimit bounds how long a drain of this process's servers may take:
-// the longest shutdown timeout, with a second of margin.
-func (p *Process) drainLimit() time.Duration {
-	limit := 5 * time.Second
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, u := range p.units {
-		if u.srv != nil {
-			limit = max(limit, u.srv.config.GracefulShutdownTimeout+time.Second)
+		pids := make([]int, len(live))
+		for i, a := range live {
+			pids[i] = a.pid
+		}
+		p.logger.Info("waiting for older generations to finish draining", "pids", pids, "limit", limit)
+		timer := time.NewTimer(limit)
+		defer timer.Stop()
+		for _, a := range live {
+			select {
+			case <-a.gone:
+			case <-timer.C:
+				p.logger.Warn("older generations still running; exiting anyway", "pids", pids, "waited", limit)
+				return
+			}
 		}
 	}
-	return limit
+	if !p.sys.parentIsSystemd() {
+		return
+	}
+	// Once an ancestor's lifeline has ended it is exiting; under systemd
+	// wait until nothing of it is left (not even a zombie), at most a
+	// second, so that systemd finds the cgroup empty.
+	deadline := time.Now().Add(time.Second)
+	for _, a := range p.lineage.ancestorsSeen() {
+		for !processGone(a.pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }

@@ -5,12 +5,11 @@ package graceful
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Bounds of what a parent keeps of a child's standard error before it is
@@ -23,14 +22,17 @@ const (
 
 // osChild is a process started by startChild, seen from its parent.
 type osChild struct {
+	sys  system
 	pidN int
 	link *link
 
 	readyCh  chan struct{}
-	readyMu  sync.Mutex // guards readyMsg and readyFds
+	readyMu  sync.Mutex // guards readyMsg, readyFds and failed
 	readyMsg linkMsg
 	readyFds []int
-	msgs     chan linkMsg // after ready
+	failed   string        // the child's own account of a failure before ready
+	msgs     chan linkMsg  // after ready
+	linkDone chan struct{} // closed when the link has been read to its end
 
 	exitedCh chan struct{}
 	exitOnce sync.Once
@@ -41,11 +43,12 @@ type osChild struct {
 }
 
 // startChild starts a process with the sockets of spec, described to it
-// by the handover variable, and a link to report on. Until the child is
+// by the handover variable, and a link to report on; the first message on
+// the link is spec.state, with the files passed on. Until the child is
 // ready, its standard error is a pipe whose output this process holds: it
 // is written to this process's standard error once the child is ready, or
 // quoted in the log line that says why it failed.
-func startChild(spec childSpec) (child, error) {
+func startChild(sys system, spec childSpec) (child, error) {
 	parentEnd, childLink, err := newLinkPair()
 	if err != nil {
 		return nil, err
@@ -62,8 +65,8 @@ func startChild(spec childSpec) (child, error) {
 	}
 
 	// The child's descriptors: 0 and 1 as ours, 2 the pipe, then the
-	// link, our standard error, the pipe's read end and the sockets,
-	// from 3 on in a row (see parseHandover).
+	// link, our standard error, the pipe's read end, the lifelines and
+	// the sockets, from 3 on in a row (see parseHandover).
 	h := spec.handover
 	h.Version = handoverVersion
 	files := []uintptr{0, 1, uintptr(pipeW)}
@@ -74,6 +77,12 @@ func startChild(spec childSpec) (child, error) {
 	h.LinkFd = add(childLink)
 	h.StderrFd = add(2)
 	h.PipeFd = add(pipeR)
+	h.Ancestors = slices.Clone(h.Ancestors)
+	for i, a := range h.Ancestors {
+		if a.Lifeline >= 0 {
+			h.Ancestors[i].Lifeline = add(a.Lifeline)
+		}
+	}
 	h.Sockets = nil
 	for _, s := range spec.sockets {
 		h.Sockets = append(h.Sockets, handoverSocket{Name: s.name, Fd: add(s.fd), FdName: s.fdName})
@@ -92,8 +101,25 @@ func startChild(spec childSpec) (child, error) {
 	}
 	// Under systemd, a successor is started as systemd's own child (see
 	// adoptBySystemd); a worker stays its supervisor's.
-	adopted := spec.handover.Role == roleNameProcess && spec.reaper == nil && adoptBySystemd(attr)
-	pid, err := syscall.ForkExec(spec.exe, spec.args, attr)
+	adopted := spec.handover.Role == roleNameProcess && spec.reaper == nil && sys.parentIsSystemd() && adoptBySystemd(attr)
+	// Descriptors a shell or a service manager left open without
+	// close-on-exec must not leak into the next generation: it gets
+	// exactly those of the handover.
+	closeOnExecAbove()
+	// The state goes first on the link: the child reads it as it starts.
+	state := spec.state
+	var stateFds []int
+	for _, f := range spec.files {
+		state.Files = append(state.Files, f.passedFile)
+		stateFds = append(stateFds, f.fd)
+	}
+	if err := parentEnd.send(state, stateFds...); err != nil {
+		parentEnd.close()
+		closeChildEnds()
+		closeFd(pipeR)
+		return nil, fmt.Errorf("send the state to the new process: %w", err)
+	}
+	pid, err := sys.forkExec(spec.exe, spec.args, attr)
 	closeChildEnds()
 	if err != nil {
 		parentEnd.close()
@@ -101,10 +127,12 @@ func startChild(spec childSpec) (child, error) {
 		return nil, fmt.Errorf("start %s: %w", spec.exe, err)
 	}
 	c := &osChild{
+		sys:      sys,
 		pidN:     pid,
 		link:     parentEnd,
 		readyCh:  make(chan struct{}),
 		msgs:     make(chan linkMsg, 16),
+		linkDone: make(chan struct{}),
 		exitedCh: make(chan struct{}),
 		out:      newHeldOutput(os.NewFile(uintptr(pipeR), "child stderr")),
 	}
@@ -116,7 +144,7 @@ func startChild(spec childSpec) (child, error) {
 	case adopted:
 		go c.watchAdopted()
 	default:
-		go c.wait()
+		go func() { c.markExited(sys.wait(pid)) }()
 	}
 	return c, nil
 }
@@ -136,7 +164,18 @@ func childEnviron(env []string) []string {
 	return out
 }
 
-func (c *osChild) pid() int                { return c.pidN }
+func (c *osChild) pid() int { return c.pidN }
+func (c *osChild) failure() string {
+	// A child that failed says why just before it exits: read the link
+	// to its end first (it closes with the child), briefly.
+	select {
+	case <-c.linkDone:
+	case <-time.After(200 * time.Millisecond):
+	}
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
+	return c.failed
+}
 func (c *osChild) ready() <-chan struct{}  { return c.readyCh }
 func (c *osChild) exited() <-chan struct{} { return c.exitedCh }
 func (c *osChild) exitStatus() string      { return c.status }
@@ -144,19 +183,32 @@ func (c *osChild) messages() <-chan linkMsg {
 	return c.msgs
 }
 
-// readySockets returns the sockets a worker passed with its ready message;
-// the caller owns the descriptors.
-func (c *osChild) readySockets() ([]handoverSocket, []int) {
+// readyHandover returns what the child passed with its ready message: the
+// sockets it serves (a worker's with descriptors) and the files it passes
+// on; the caller owns the descriptors, which it gets once.
+func (c *osChild) readyHandover() ([]handoverSocket, []int, []passedFile, []int) {
 	c.readyMu.Lock()
 	defer c.readyMu.Unlock()
 	fds := c.readyFds
 	c.readyFds = nil
-	return c.readyMsg.Sockets, fds
+	n := 0
+	for _, s := range c.readyMsg.Sockets {
+		if s.Fd >= 0 {
+			n++
+		}
+	}
+	if len(fds) < n {
+		n = len(fds)
+	}
+	return c.readyMsg.Sockets, fds[:n:n], c.readyMsg.Files, fds[n:]
 }
 
-// readLink reads the child's messages: first its ready message, then the
-// others, until the link closes.
+// readLink reads the child's messages: first its ready message (or its
+// failure), then the others, until the link closes. A ping from the
+// parent is answered by the child's own link reader; the child's pongs
+// pass through here like any message.
 func (c *osChild) readLink() {
+	defer close(c.linkDone)
 	defer close(c.msgs)
 	// The link is closed here, once the child's end is: a message the
 	// child sent just before it exited (its final totals) is read first.
@@ -168,7 +220,13 @@ func (c *osChild) readLink() {
 			return
 		}
 		if !ready {
-			if m.Type != msgReady || m.PID != c.pidN {
+			switch {
+			case m.Type == msgFailed:
+				c.readyMu.Lock()
+				c.failed = m.Error
+				c.readyMu.Unlock()
+				continue
+			case m.Type != msgReady || m.PID != c.pidN:
 				for _, fd := range fds {
 					closeFd(fd)
 				}
@@ -183,7 +241,7 @@ func (c *osChild) readLink() {
 			continue
 		}
 		for _, fd := range fds {
-			closeFd(fd) // only a ready message carries sockets
+			closeFd(fd) // only a ready message carries descriptors
 		}
 		c.msgs <- m
 	}
@@ -202,23 +260,6 @@ func (c *osChild) stderrTail() string {
 	case <-time.After(200 * time.Millisecond):
 	}
 	return c.out.tail()
-}
-
-// wait reaps the child (outside PID 1, where a reaper does it).
-func (c *osChild) wait() {
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(c.pidN, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			c.markExited(err.Error())
-			return
-		}
-		c.markExited(waitStatusString(ws))
-		return
-	}
 }
 
 // markExited records how the child ended, once it has been reaped.
@@ -241,7 +282,7 @@ func (c *osChild) signal(sig os.Signal) {
 	case <-c.exitedCh:
 	default:
 		if s, ok := sig.(syscall.Signal); ok {
-			_ = unix.Kill(c.pidN, s)
+			_ = c.sys.kill(c.pidN, s)
 		}
 	}
 }
@@ -335,4 +376,56 @@ func (h *heldOutput) tail() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return strings.TrimSpace(string(h.tailBuf))
+}
+
+// linkFd returns a new descriptor of this end of the link.
+func (c *osChild) linkFd() (int, error) { return c.link.fd() }
+
+// adoptChild makes a child of a worker this process started in a previous
+// image (a supervisor's, see reexec_supervisor.go): ready, on its link,
+// reaped by wait (or the reaper of a PID 1).
+func adoptChild(sys system, pid int, l *link, rp *reaper) child {
+	c := &osChild{
+		sys:      sys,
+		pidN:     pid,
+		link:     l,
+		readyCh:  make(chan struct{}),
+		msgs:     make(chan linkMsg, 16),
+		linkDone: make(chan struct{}),
+		exitedCh: make(chan struct{}),
+		out:      newHeldOutput(nil),
+	}
+	close(c.readyCh)
+	c.out.released = true
+	close(c.out.done)
+	go c.readAdoptedLink()
+	if rp != nil {
+		rp.watch(pid, c.markExited)
+	} else {
+		go func() { c.markExited(sys.wait(pid)) }()
+	}
+	return c
+}
+
+// readAdoptedLink reads the messages of a child that was ready before.
+func (c *osChild) readAdoptedLink() {
+	defer close(c.linkDone)
+	defer close(c.msgs)
+	defer c.link.close()
+	for {
+		m, fds, err := c.link.recv()
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		if err != nil {
+			return
+		}
+		c.msgs <- m
+	}
+}
+
+func (c *osChild) readySettings() string {
+	c.readyMu.Lock()
+	defer c.readyMu.Unlock()
+	return c.readyMsg.Settings
 }

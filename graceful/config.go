@@ -67,17 +67,20 @@ type ServerConfig struct {
 	GracefulShutdownTimeout time.Duration
 
 	// IdleDrainGrace is how long, once a shutdown has begun, a keep-alive
-	// connection may stay idle before the server closes it. A client that
-	// sends its next request within the grace gets a full answer marked
+	// connection may stay idle before the server closes it. A connection
+	// is idle only when nothing of a next request has arrived: one whose
+	// next request is pipelined behind the current one, or whose header
+	// is still arriving, is answered first. A client that sends its next
+	// request within the grace gets a full answer marked
 	// "Connection: close" instead of a connection closed under its
 	// request. Zero closes idle connections at once.
 	//
-	// For HTTP/2 it is the time between the two GOAWAY frames of the
-	// drain: the first refuses no stream and asks the client to open no
-	// more; the second, sent after the grace, names the last stream the
-	// server will answer. The grace must exceed the clients' round-trip
-	// time, or requests already on the wire when the drain begins are
-	// refused; zero sends both at once.
+	// For HTTP/2 it bounds the wait between the two GOAWAY frames of the
+	// drain: the first refuses no stream and comes with a PING; the
+	// second, which names the last stream the server will answer, goes
+	// out as soon as the client has answered the PING (every request it
+	// sent before the first GOAWAY has then arrived), or after the grace
+	// for a client that does not answer.
 	IdleDrainGrace time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw

@@ -1,8 +1,6 @@
 package graceful
 
 import (
-	"crypto/tls"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -10,110 +8,81 @@ import (
 	"time"
 )
 
-// connInfo is what the server knows of one connection it serves.
-type connInfo struct {
-	state atomic.Int32 // an http.ConnState
-	since atomic.Int64 // when it became new or idle, in Unix nanoseconds
-	proto atomic.Int32 // protoUnknown, protoHTTP1 or protoHTTP2
-}
-
-const (
-	protoUnknown int32 = iota
-	protoHTTP1
-	protoHTTP2
-)
-
-// connTracker follows every connection of a server through net/http's
-// ConnState hook, so that the drain can tell idle connections from busy
-// ones and hijacked connections are not forgotten. The hot path (a state
-// change per request) is one lock-free map lookup and two atomic stores.
+// connTracker is the set of a server's connections. A connection joins it
+// when net/http reports it new and leaves when it closes or is hijacked;
+// what the drain needs to know of each is kept in the conn itself, so
+// that serving a request costs no lookup.
 type connTracker struct {
-	conns sync.Map // net.Conn -> *connInfo
-
-	// changed receives a token whenever a connection goes idle or
-	// closes during a drain, so that the drain loop wakes up without
-	// polling; draining gates it, so that serving pays nothing for it.
-	changed  chan struct{}
+	// draining gates notify, so that serving pays nothing for it.
 	draining atomic.Bool
 
 	mu        sync.Mutex
-	hijacked  map[net.Conn]struct{}
-	pruneNext int // prune closed hijacked connections at this size
+	conns     map[*conn]struct{}
+	hijacked  map[*conn]struct{}
+	pruneNext int           // prune closed hijacked connections at this size
+	changed   chan struct{} // closed and replaced at every change while draining
 }
 
 func newConnTracker() *connTracker {
 	return &connTracker{
-		changed:   make(chan struct{}, 1),
-		hijacked:  make(map[net.Conn]struct{}),
+		conns:     make(map[*conn]struct{}),
+		hijacked:  make(map[*conn]struct{}),
 		pruneNext: 64,
+		changed:   make(chan struct{}),
 	}
 }
 
-// connState is installed as http.Server.ConnState. It runs twice per
-// request (active, then idle): only the idle transition reads the clock,
-// since only idleness is timed.
-func (t *connTracker) connState(c net.Conn, st http.ConnState) {
-	if hc, ok := c.(*h2Conn); ok {
-		// The HTTP/2 server reports on its wrapper of the TLS
-		// connection that net/http announced.
-		c = hc.tlsConn
-	}
-	switch st {
-	case http.StateNew:
-		info := &connInfo{}
-		info.state.Store(int32(st))
-		info.since.Store(time.Now().UnixNano())
-		t.conns.Store(c, info)
-	case http.StateActive:
-		if v, ok := t.conns.Load(c); ok {
-			v.(*connInfo).state.Store(int32(st))
-		}
-	case http.StateIdle:
-		if v, ok := t.conns.Load(c); ok {
-			info := v.(*connInfo)
-			info.since.Store(time.Now().UnixNano())
-			info.state.Store(int32(st))
-		}
-		t.notify()
-	case http.StateHijacked:
-		t.conns.Delete(c)
-		t.addHijacked(c)
-		t.notify()
-	case http.StateClosed:
-		t.conns.Delete(c)
-		t.notify()
-	}
+func (t *connTracker) add(c *conn) {
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	t.mu.Unlock()
 }
 
-// markHTTP2 records that c speaks HTTP/2, once net/http has handed it
-// to the HTTP/2 server (which it does without a ConnState call).
-func (t *connTracker) markHTTP2(c net.Conn) {
-	if v, ok := t.conns.Load(c); ok {
-		info := v.(*connInfo)
-		info.proto.Store(protoHTTP2)
-		info.state.Store(int32(http.StateActive))
-	}
+func (t *connTracker) remove(c *conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
 	t.notify()
 }
 
-func (t *connTracker) notify() {
-	if !t.draining.Load() {
-		return
-	}
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (t *connTracker) addHijacked(c net.Conn) {
+func (t *connTracker) hijack(c *conn) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	delete(t.conns, c)
 	t.hijacked[c] = struct{}{}
 	if len(t.hijacked) >= t.pruneNext {
 		t.pruneHijackedLocked()
 		t.pruneNext = max(64, 2*len(t.hijacked))
 	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+// notify wakes whoever waits in changes, while the server drains.
+func (t *connTracker) notify() {
+	if !t.draining.Load() {
+		return
+	}
+	t.mu.Lock()
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+}
+
+// changes returns a channel that is closed at the next change.
+func (t *connTracker) changes() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changed
+}
+
+func (t *connTracker) snapshot() []*conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*conn, 0, len(t.conns))
+	for c := range t.conns {
+		out = append(out, c)
+	}
+	return out
 }
 
 // pruneHijackedLocked forgets hijacked connections that their handlers
@@ -121,7 +90,7 @@ func (t *connTracker) addHijacked(c net.Conn) {
 // with every WebSocket a long-running server ever served.
 func (t *connTracker) pruneHijackedLocked() int {
 	for c := range t.hijacked {
-		if connClosed(c) {
+		if connClosed(c.raw) {
 			delete(t.hijacked, c)
 		}
 	}
@@ -142,11 +111,11 @@ func (t *connTracker) closeHijacked() int {
 	defer t.mu.Unlock()
 	n := 0
 	for c := range t.hijacked {
-		if !connClosed(c) {
+		if !connClosed(c.raw) {
 			// A TLS close_notify must not block the shutdown on a
 			// client that stopped reading.
-			_ = c.SetDeadline(time.Now())
-			_ = c.Close()
+			_ = c.raw.SetDeadline(time.Now())
+			_ = c.Conn.Close()
 			n++
 		}
 		delete(t.hijacked, c)
@@ -156,10 +125,7 @@ func (t *connTracker) closeHijacked() int {
 
 // connClosed reports whether c has been closed, when it can tell. A
 // connection whose type hides its file descriptor counts as open.
-func connClosed(c net.Conn) bool {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
+func connClosed(c any) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false
@@ -171,82 +137,136 @@ func connClosed(c net.Conn) bool {
 	return rc.Control(func(uintptr) {}) != nil
 }
 
-// connCounts is a snapshot of the tracked connections by state.
+// connKind is what the drain sees of a connection.
+type connKind int
+
+const (
+	kindNew      connKind = iota // accepted, nothing read yet
+	kindIdle                     // between requests, nothing of the next one read
+	kindActive                   // reading a request or running a handler
+	kindHTTP2                    // an HTTP/2 connection
+	kindHijacked                 // taken over by a handler
+)
+
+// kind classifies c. With probe, it also looks at the socket's receive
+// queue (a system call), as the drain does before it closes an idle
+// connection; without, it reports what net/http and the conn know.
+func (c *conn) kind(probe bool) connKind {
+	switch c.proto.Load() {
+	case protoHTTP2:
+		return kindHTTP2
+	case protoHijacked:
+		return kindHijacked
+	}
+	st := http.ConnState(c.state.Load())
+	if st == http.StateActive {
+		return kindActive
+	}
+	if c.framingLost.Load() || c.begun.Load() > c.done.Load() {
+		// Part of a request has arrived: net/http reports such a
+		// connection idle (or new) until the whole header is in.
+		return kindActive
+	}
+	if c.tls != nil {
+		if c.proto.Load() == protoUnknown {
+			if c.rawRead.Load() > 0 {
+				return kindActive // in its handshake
+			}
+		} else if !c.reading.Load() || c.rawRead.Load() != c.quietMark.Load() {
+			// net/http is busy with what it read, or ciphertext
+			// arrived since it began to wait.
+			return kindActive
+		}
+	}
+	if probe && pendingBytes(c.raw) > 0 {
+		return kindActive
+	}
+	if st == http.StateNew {
+		return kindNew
+	}
+	return kindIdle
+}
+
+// connCounts is a snapshot of the tracked connections by kind.
 type connCounts struct {
-	new, active, idle int
+	new, active, idle, http2 int
 }
 
 func (t *connTracker) counts() connCounts {
 	var n connCounts
-	t.conns.Range(func(_, v any) bool {
-		switch http.ConnState(v.(*connInfo).state.Load()) {
-		case http.StateNew:
+	for _, c := range t.snapshot() {
+		switch c.kind(false) {
+		case kindNew:
 			n.new++
-		case http.StateActive:
-			n.active++
-		case http.StateIdle:
+		case kindIdle:
 			n.idle++
+		case kindActive:
+			n.active++
+		case kindHTTP2:
+			n.http2++
 		}
-		return true
-	})
+	}
 	return n
 }
 
-// protocolOf tells whether a connection speaks HTTP/2, once that is known
-// without blocking: a TLS connection's protocol is read only after its
-// first request, when the handshake is over.
-func protocolOf(c net.Conn, info *connInfo) int32 {
-	if p := info.proto.Load(); p != protoUnknown {
-		return p
-	}
-	tc, ok := c.(*tls.Conn)
-	if !ok {
-		info.proto.Store(protoHTTP1)
-		return protoHTTP1
-	}
-	if http.ConnState(info.state.Load()) == http.StateNew {
-		return protoUnknown
-	}
-	p := protoHTTP1
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		p = protoHTTP2
-	}
-	info.proto.Store(p)
-	return p
+// idleResult is what one pass of closeIdleHTTP1 did and found.
+type idleResult struct {
+	closedNew, closedIdle int       // connections closed, by kind
+	remaining             int       // HTTP/1 connections still open
+	next                  time.Time // when to look again (zero: at the next change)
 }
 
-// closeIdleHTTP1 closes the HTTP/1 connections that have been idle (or new
-// without a request) for at least grace since the later of the moment
-// they went idle and start (when the drain began). It returns how many it
-// closed, how many HTTP/1 connections remain, and the earliest time at
-// which a remaining idle connection will be due (zero if none).
-func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace time.Duration) (closed, remaining int, next time.Time) {
-	t.conns.Range(func(k, v any) bool {
-		c, info := k.(net.Conn), v.(*connInfo)
-		if protocolOf(c, info) == protoHTTP2 {
-			return true
+// closeIdleHTTP1 closes the HTTP/1 connections that have been idle (or
+// new without a byte of a request) for their grace since the later of
+// the moment they went idle and start (when the drain began). A
+// connection is idle only when nothing of a next request has arrived:
+// not in net/http's buffer, not in the TLS layer, not in the socket's
+// receive queue.
+func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) time.Duration) idleResult {
+	var r idleResult
+	wake := func(at time.Time) {
+		if r.next.IsZero() || at.Before(r.next) {
+			r.next = at
 		}
-		st := http.ConnState(info.state.Load())
-		if st != http.StateIdle && st != http.StateNew {
-			remaining++
-			return true
+	}
+	for _, c := range t.snapshot() {
+		k := c.kind(true)
+		switch k {
+		case kindHTTP2, kindHijacked:
+			continue
+		case kindActive:
+			r.remaining++
+			if http.ConnState(c.state.Load()) != http.StateActive {
+				// Bytes that are not a whole request header yet: no
+				// event may come if they never become one (a TLS
+				// alert), so look again soon.
+				wake(now.Add(activeRecheck))
+			}
+			continue
 		}
-		idleSince := time.Unix(0, info.since.Load())
-		if idleSince.Before(start) {
-			idleSince = start
+		since := time.Unix(0, c.idleSince.Load())
+		if since.Before(start) {
+			since = start
 		}
-		due := idleSince.Add(grace)
-		if !now.Before(due) {
-			_ = c.Close()
-			t.conns.Delete(c)
-			closed++
-			return true
+		due := since.Add(grace(c))
+		if now.Before(due) {
+			r.remaining++
+			wake(due)
+			continue
 		}
-		remaining++
-		if next.IsZero() || due.Before(next) {
-			next = due
+		_ = c.Conn.Close()
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
+		if k == kindNew {
+			r.closedNew++
+		} else {
+			r.closedIdle++
 		}
-		return true
-	})
-	return closed, remaining, next
+	}
+	return r
 }
+
+// activeRecheck is how soon the drain looks again at a connection that
+// has sent bytes that are not yet a request.
+const activeRecheck = 50 * time.Millisecond

@@ -2,13 +2,15 @@
 // and HTTPS servers that stop without losing one, and a process lifecycle
 // that hands every socket to a new process on restart.
 //
-// A [Server] wraps net/http's server. Its [Server.Shutdown] closes the
-// listeners first, answers every request still arriving on open
-// connections with "Connection: close", sends HTTP/2 clients a GOAWAY that
-// refuses nothing before the final one, gives idle keep-alive connections
-// a short grace to send one more request, lets requests in flight finish,
-// warns hijacked connections through [Draining], and only when the
-// timeout passes closes what is left, saying in the log how much it cut.
+// A [Server] wraps net/http's server. Its [Server.Shutdown] answers every
+// request still arriving on open connections with "Connection: close",
+// stops accepting (on a final stop, after serving what is queued on the
+// listening sockets), sends HTTP/2 clients a GOAWAY that refuses nothing
+// before the final one, closes a keep-alive connection only once nothing
+// of a next request has arrived on it for a short grace, lets requests in
+// flight finish, warns hijacked connections through [Draining], and only
+// when the timeout passes closes what is left, saying in the log how much
+// it cut.
 //
 // A [Process] runs the servers and any other [Service] (gRPC, raw TCP,
 // UDP) of one generation of a program, and restarts it without downtime:
@@ -21,7 +23,7 @@
 // It speaks sd_notify, adopts sockets from systemd's socket activation and
 // file-descriptor store, writes a PID file and serves health endpoints.
 //
-// The package depends on the standard library, golang.org/x/sys,
-// golang.org/x/net/http2 and go-systemd only; loading configuration files
-// is the job of the config package.
+// The package depends on the standard library, golang.org/x/sys and
+// go-systemd only; loading configuration files is the job of the config
+// package.
 package graceful

@@ -30,3 +30,10 @@ func dupSocket(any) (int, error)                         { return -1, errNoDescr
 func socketOf(c interface{ Close() error }, addr net.Addr, ep endpoint) (*socket, error) {
 	return &socket{ep: ep, fd: -1, addr: addr, packet: ep.packet(), from: "bound", live: c}, nil
 }
+
+func dupFd(int) (int, error) { return -1, errNoDescriptors }
+func waitEOF(int)            {}
+func closeOnExecAbove()      {}
+
+func statID(string) (fileID, error) { return fileID{}, errNoDescriptors }
+func selfOrExe(exe string) string   { return exe }

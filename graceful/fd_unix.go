@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,10 +31,11 @@ func (s *Server) Fd() uintptr {
 	if s.fdFile != nil {
 		return s.fdFile.Fd()
 	}
-	if len(s.raw) == 0 || s.stopping {
+	raw := s.rd.raw
+	if len(raw) == 0 || s.rd.stopping {
 		return 0
 	}
-	fd, err := dupSocket(s.raw[0])
+	fd, err := dupSocket(raw[0])
 	if err != nil {
 		s.logger.Warn("cannot duplicate the listening socket", "address", s.describe(), "error", err)
 		return 0
@@ -40,7 +43,7 @@ func (s *Server) Fd() uintptr {
 	// os.NewFile finds the duplicate non-blocking and leaves it so: its
 	// Fd method switches to blocking mode only descriptors it made
 	// non-blocking itself, and the live listener shares the mode.
-	s.fdFile = os.NewFile(uintptr(fd), formatAddr(s.raw[0].Addr()))
+	s.fdFile = os.NewFile(uintptr(fd), formatAddr(raw[0].Addr()))
 	return s.fdFile.Fd()
 }
 
@@ -258,4 +261,67 @@ func adoptListener(fd int, address string) (net.Listener, error) {
 	}
 	closeFd(fd)
 	return ln, nil
+}
+
+// dupFd duplicates fd into a new close-on-exec descriptor.
+func dupFd(fd int) (int, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("duplicate fd %d: %w", fd, err)
+	}
+	return dup, nil
+}
+
+// waitEOF blocks until the pipe fd reaches end of file or fails; the
+// bytes it reads are dropped (no one writes on a lifeline).
+func waitEOF(fd int) {
+	var b [16]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// closeOnExecAbove marks every descriptor from 3 on close-on-exec, so
+// that a process started next gets exactly the descriptors given to it:
+// those a shell or a service manager left open without the flag stay
+// usable here but do not leak into the next generation.
+func closeOnExecAbove() {
+	if err := closeRangeCloexec(3); err == nil {
+		return
+	}
+	entries, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err == nil && fd >= 3 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// statID identifies the file at path.
+func statID(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size, mtime: time.Unix(st.Mtim.Unix())}, nil
+}
+
+// selfOrExe names the running binary: /proc/self/exe where there is one
+// (it stays the running image's file after the path is replaced), else
+// the path it was started from.
+func selfOrExe(exe string) string {
+	if s := selfExecutable(); s != "" {
+		return s
+	}
+	return exe
 }

@@ -17,15 +17,16 @@ import (
 const HandoverEnv = "GRACEFUL_HANDOVER"
 
 // handoverVersion is the version of the handover description format.
-const handoverVersion = 2
+const handoverVersion = 3
 
 // maxHandoverSize bounds the handover description.
 const maxHandoverSize = 1 << 20
 
 // Roles of a process started by a handover.
 const (
-	roleNameProcess = "process" // a re-exec generation
-	roleNameWorker  = "worker"  // a worker started by a supervisor
+	roleNameProcess    = "process"    // a re-exec generation
+	roleNameWorker     = "worker"     // a worker started by a supervisor
+	roleNameSupervisor = "supervisor" // a supervisor's next image (see reexec_supervisor.go)
 )
 
 // handover is what a process passes to the one it starts: a successor in
@@ -39,9 +40,11 @@ type handover struct {
 	Version    int    `json:"v"`
 	Role       string `json:"role"`
 	Generation int    `json:"generation"`
-	// Ancestors are the PIDs of older generations that may still be
-	// draining, the parent last.
-	Ancestors []int `json:"ancestors"`
+	// Ancestors are the older generations that may still be draining,
+	// the parent last. In re-exec mode each has a lifeline: the read end
+	// of a pipe whose write end only that generation holds, so that its
+	// exit (EOF) is known without trusting a PID.
+	Ancestors []ancestor `json:"ancestors"`
 	// LinkFd is the child's end of a socket pair with the parent: the
 	// child reports ready on it, and the two exchange their lifecycle
 	// messages on it (see link.go).
@@ -56,9 +59,21 @@ type handover struct {
 	PipeFd int `json:"pipe_fd"`
 	// Sockets are the listening and datagram sockets, by name.
 	Sockets []handoverSocket `json:"sockets"`
+	// StateFd is, for a supervisor's next image, the file holding its
+	// state (supervisorState), which names the other descriptors.
+	StateFd int `json:"state_fd,omitempty"`
 	// Totals are the counters of the lineage (see Stats), so that they
 	// go on across generations.
 	Totals map[string]uint64 `json:"totals,omitempty"`
+}
+
+// ancestor is an older generation, as the handover names it.
+type ancestor struct {
+	PID        int `json:"pid"`
+	Generation int `json:"generation,omitempty"`
+	// Lifeline is the descriptor of its lifeline, or -1 (a worker's
+	// supervisor, whose link tells when it is gone).
+	Lifeline int `json:"lifeline"`
 }
 
 // handoverSocket names one socket handed over.
@@ -84,6 +99,11 @@ func (h handover) encode() (string, error) {
 // fds returns every descriptor the handover names, in fd order.
 func (h handover) fds() []int {
 	fds := []int{h.LinkFd, h.StderrFd, h.PipeFd}
+	for _, a := range h.Ancestors {
+		if a.Lifeline >= 0 {
+			fds = append(fds, a.Lifeline)
+		}
+	}
 	for _, s := range h.Sockets {
 		fds = append(fds, s.Fd)
 	}
@@ -111,6 +131,14 @@ func parseHandover(raw string) (handover, error) {
 		return handover{}, fmt.Errorf("%s has version %d; this binary understands version %d (a restart from a much older or newer gracekit is a full restart)", HandoverEnv, h.Version, handoverVersion)
 	}
 	var errs []error
+	if h.Role == roleNameSupervisor {
+		// The same process, after exec: no link, no parent; its state
+		// file names the rest, which it checks as it reads it.
+		if h.StateFd < 3 || h.LinkFd != 0 || len(h.Ancestors) != 0 || len(h.Sockets) != 0 {
+			return handover{}, fmt.Errorf("%s: a supervisor's handover names its state file (fd 3 or above) and nothing else", HandoverEnv)
+		}
+		return h, nil
+	}
 	switch h.Role {
 	case roleNameWorker:
 		if h.Generation < 1 {
@@ -126,10 +154,13 @@ func parseHandover(raw string) (handover, error) {
 	if len(h.Ancestors) == 0 {
 		errs = append(errs, errors.New("no ancestors: the parent's PID is missing"))
 	}
-	for _, pid := range h.Ancestors {
+	for _, a := range h.Ancestors {
 		// PID 1 hands over only as a supervisor (in a container).
-		if pid < 1 || (pid == 1 && h.Role != roleNameWorker) {
-			errs = append(errs, fmt.Errorf("ancestor PID %d is not a process that can hand over", pid))
+		if a.PID < 1 || (a.PID == 1 && h.Role != roleNameWorker) {
+			errs = append(errs, fmt.Errorf("ancestor PID %d is not a process that can hand over", a.PID))
+		}
+		if h.Role == roleNameProcess && a.Lifeline < 0 {
+			errs = append(errs, fmt.Errorf("ancestor PID %d has no lifeline", a.PID))
 		}
 	}
 	seen := map[int]string{}
@@ -144,6 +175,11 @@ func parseHandover(raw string) (handover, error) {
 	check("link", h.LinkFd)
 	check("stderr", h.StderrFd)
 	check("stderr pipe", h.PipeFd)
+	for _, a := range h.Ancestors {
+		if a.Lifeline >= 0 {
+			check(fmt.Sprintf("lifeline of PID %d", a.PID), a.Lifeline)
+		}
+	}
 	for _, s := range h.Sockets {
 		switch {
 		case s.Name == "":

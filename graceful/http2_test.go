@@ -33,6 +33,9 @@ type h2Client struct {
 	status map[uint32]string
 	body   map[uint32]*bytes.Buffer
 	ended  map[uint32]bool
+	// goaways are the GOAWAYs read while waiting for something else,
+	// for expectGoAway to return in order.
+	goaways []uint32
 }
 
 func dialH2(t *testing.T, raw net.Conn, pool *x509.CertPool) *h2Client {
@@ -123,6 +126,11 @@ func (c *h2Client) next() http2.Frame {
 // expectGoAway reads until a GOAWAY and returns its last stream ID.
 func (c *h2Client) expectGoAway() uint32 {
 	c.t.Helper()
+	if len(c.goaways) > 0 {
+		last := c.goaways[0]
+		c.goaways = c.goaways[1:]
+		return last
+	}
 	for {
 		switch f := c.next().(type) {
 		case *http2.GoAwayFrame:
@@ -145,6 +153,7 @@ func (c *h2Client) expectAnswer(id uint32) string {
 			if f.LastStreamID < id {
 				c.t.Fatalf("stream %d refused: GOAWAY with last stream %d", id, f.LastStreamID)
 			}
+			c.goaways = append(c.goaways, f.LastStreamID)
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
 				c.t.Fatalf("stream %d reset: %v", id, f.ErrCode)
@@ -174,13 +183,41 @@ func h2Server(t *testing.T, grace time.Duration) (*Server, string, *x509.CertPoo
 	return s, s.GetListenedAddress(), pair.Pool
 }
 
+// readUntilPing reads frames until the server's PING, which it returns
+// unanswered, answering SETTINGS as a client must; it fails on anything
+// that ends a stream or refuses one.
+func (c *h2Client) readUntilPing() *http2.PingFrame {
+	c.t.Helper()
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.t.Fatalf("read frame: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = c.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				return f
+			}
+		case *http2.GoAwayFrame:
+			c.t.Fatalf("GOAWAY (last stream %d) before the PING", f.LastStreamID)
+		case *http2.RSTStreamFrame:
+			c.t.Fatalf("stream %d reset before the PING", f.StreamID)
+		}
+	}
+}
+
 // TestHTTP2DrainNoticeRefusesNothing: the first GOAWAY of a drain names
-// the largest stream ID, so a request the client sends while the notice
-// is on its way is served; the final GOAWAY comes after the grace and
-// names the last stream served. A single net/http GOAWAY would have
-// named stream 0 and refused the request.
+// the largest stream ID and comes with a PING, so a request the client
+// sends while the notice is on its way is served; the final GOAWAY comes
+// once the client has answered the PING (not after a fixed wait: the
+// grace here is a minute) and names the last stream served. A single
+// net/http GOAWAY would have named stream 1 and refused stream 3.
 func TestHTTP2DrainNoticeRefusesNothing(t *testing.T) {
-	const grace = 300 * time.Millisecond
+	const grace = time.Minute
 	s, addr, pool := h2Server(t, grace)
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -199,8 +236,13 @@ func TestHTTP2DrainNoticeRefusesNothing(t *testing.T) {
 	if last := c.expectGoAway(); last != 1<<31-1 {
 		t.Fatalf("first GOAWAY names stream %d, want the drain notice (2^31-1)", last)
 	}
-	// A request that crossed the notice on the wire: served.
+	ping := c.readUntilPing()
+	// A request that crossed the notice on the wire, then the answer to
+	// the PING: the request is served, the final GOAWAY names it.
 	c.request(3, "/crossed")
+	if err := c.fr.WritePing(true, ping.Data); err != nil {
+		t.Fatal(err)
+	}
 	if body := c.expectAnswer(3); body != "ok HTTP/2.0" {
 		t.Fatalf("stream 3 answered %q", body)
 	}
@@ -208,8 +250,8 @@ func TestHTTP2DrainNoticeRefusesNothing(t *testing.T) {
 	if last != 3 {
 		t.Errorf("final GOAWAY names stream %d, want 3, the last one served", last)
 	}
-	if took := time.Since(begin); took < grace {
-		t.Errorf("final GOAWAY after %s, before the grace of %s", took, grace)
+	if took := time.Since(begin); took > grace/2 {
+		t.Errorf("final GOAWAY after %s: it waited for the grace (%s), not for the PING's answer", took, grace)
 	}
 	_ = c.conn.Close()
 	if err := <-shutdown; err != nil {
@@ -217,6 +259,42 @@ func TestHTTP2DrainNoticeRefusesNothing(t *testing.T) {
 	}
 	if st := s.Stats().Drain; st.CutConns != 0 || st.CutRequests != 0 {
 		t.Errorf("drain cut %d connections, %d requests", st.CutConns, st.CutRequests)
+	}
+}
+
+// TestHTTP2FinalGoAwayWithoutPingAnswer: a client that never answers the
+// PING gets the final GOAWAY once the grace has passed.
+func TestHTTP2FinalGoAwayWithoutPingAnswer(t *testing.T) {
+	s, addr, pool := h2Server(t, 100*time.Millisecond)
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	c := dialH2(t, raw, pool)
+	c.request(1, "/")
+	c.expectAnswer(1)
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- s.Shutdown(context.Background()) }()
+	if last := c.expectGoAway(); last != 1<<31-1 {
+		t.Fatalf("first GOAWAY names stream %d, want the drain notice", last)
+	}
+	c.readUntilPing() // and never answer it
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("read frame: %v", err)
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			if g.LastStreamID != 1 {
+				t.Errorf("final GOAWAY names stream %d, want 1", g.LastStreamID)
+			}
+			break
+		}
+	}
+	_ = c.conn.Close()
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
 
@@ -331,16 +409,24 @@ func splitFrames(t *testing.T, b []byte) []byte {
 	return types
 }
 
+// testH2Conn is the HTTP/2 side of a conn whose server is srv, writing
+// to rc.
+func testH2Conn(t *testing.T, rc net.Conn) *h2Conn {
+	srv := New("127.0.0.1:0", 0, testConfig(t, nil))
+	return newH2Conn(&conn{srv: srv, rd: srv.rd, Conn: rc})
+}
+
 // TestDrainNoticeGoesBetweenFrames writes frames in chunks that cut them
 // anywhere, asks for the notice at every point, and checks that the notice
-// always lands whole between two frames, after the first, exactly once.
+// (a GOAWAY, then a PING) always lands whole between two frames, after
+// the first, exactly once.
 func TestDrainNoticeGoesBetweenFrames(t *testing.T) {
 	settings, headers, data, empty := frame(0x4, 6), frame(0x1, 20), frame(0x0, 100), frame(0x0, 0)
 	stream := bytes.Join([][]byte{settings, headers, data, empty, headers}, nil)
 	for chunk := 1; chunk <= len(stream); chunk += 3 {
 		for askAt := 0; askAt < len(stream); askAt += 2 {
 			rc := &recordConn{}
-			c := &h2Conn{Conn: rc}
+			c := testH2Conn(t, rc)
 			asked := false
 			for off := 0; off < len(stream); off += chunk {
 				if off >= askAt && !asked {
@@ -348,7 +434,7 @@ func TestDrainNoticeGoesBetweenFrames(t *testing.T) {
 					asked = true
 				}
 				end := min(off+chunk, len(stream))
-				if n, err := c.Write(stream[off:end]); err != nil || n != end-off {
+				if n, err := c.write(stream[off:end]); err != nil || n != end-off {
 					t.Fatalf("Write = %d, %v", n, err)
 				}
 			}
@@ -356,12 +442,15 @@ func TestDrainNoticeGoesBetweenFrames(t *testing.T) {
 				c.sendNotice(time.Now())
 			}
 			// One more frame: a notice still waiting goes before it.
-			if _, err := c.Write(empty); err != nil {
+			if _, err := c.write(empty); err != nil {
 				t.Fatal(err)
 			}
+			waitFor(t, "the notice to be written", 5*time.Second, func() bool {
+				return bytes.Contains(rc.all(), []byte{0, 0, 8, 0x6})
+			})
 			types := splitFrames(t, rc.all())
-			if len(types) != 7 {
-				t.Fatalf("chunk %d, notice asked at %d: frame types %x, want 6 frames and the notice", chunk, askAt, types)
+			if len(types) != 8 {
+				t.Fatalf("chunk %d, notice asked at %d: frame types %x, want 6 frames and the notice's 2", chunk, askAt, types)
 			}
 			notices := 0
 			for i, typ := range types {
@@ -369,6 +458,9 @@ func TestDrainNoticeGoesBetweenFrames(t *testing.T) {
 					notices++
 					if i == 0 {
 						t.Fatalf("chunk %d, notice asked at %d: the notice came before the server's first frame", chunk, askAt)
+					}
+					if types[i+1] != 0x6 {
+						t.Fatalf("chunk %d, notice asked at %d: the GOAWAY is not followed by the PING: %x", chunk, askAt, types)
 					}
 				}
 			}
@@ -381,15 +473,56 @@ func TestDrainNoticeGoesBetweenFrames(t *testing.T) {
 
 func TestDrainNoticeWriteErrorIsReturned(t *testing.T) {
 	rc := &recordConn{}
-	c := &h2Conn{Conn: rc}
-	if _, err := c.Write(frame(0x4, 0)); err != nil {
+	c := testH2Conn(t, rc)
+	if _, err := c.write(frame(0x4, 0)); err != nil {
 		t.Fatal(err)
 	}
 	rc.fail = errors.New("broken pipe")
 	c.mu.Lock()
 	c.pending = true
 	c.mu.Unlock()
-	if _, err := c.Write(frame(0x1, 3)); err == nil {
+	if _, err := c.write(frame(0x1, 3)); err == nil {
 		t.Fatal("Write on a broken connection returned no error")
+	}
+}
+
+// TestPingAckIsSeenAcrossReads feeds the client's side of a connection
+// (preface, SETTINGS, a PING ACK with other data, the notice's PING ACK)
+// in pieces of every size, and checks that the notice's answer is seen
+// exactly when its last byte has been read, and taken as processed only
+// when net/http asks for more.
+func TestPingAckIsSeenAcrossReads(t *testing.T) {
+	srvPing := [8]byte{}
+	mk := func(typ, flags byte, payload []byte) []byte {
+		f := []byte{0, 0, byte(len(payload)), typ, flags, 0, 0, 0, 0}
+		return append(f, payload...)
+	}
+	for split := 1; split <= 40; split++ {
+		c := testH2Conn(t, &recordConn{})
+		srvPing = c.c.rd.h2.ping
+		other := srvPing
+		other[7] ^= 0xff
+		stream := []byte(clientPreface)
+		stream = append(stream, mk(0x4, 0, nil)...)
+		stream = append(stream, mk(framePing, flagAck, other[:])...)
+		stream = append(stream, mk(framePing, 0, srvPing[:])...) // a PING of the client's, not an answer
+		ackAt := len(stream)
+		stream = append(stream, mk(framePing, flagAck, srvPing[:])...)
+		stream = append(stream, mk(0x4, 1, nil)...)
+		for off := 0; off < len(stream); off += split {
+			end := min(off+split, len(stream))
+			c.beforeRead()
+			if c.acked.Load() && off < ackAt+17 {
+				t.Fatalf("split %d: acknowledged before the answer was read", split)
+			}
+			c.afterRead(stream[off:end])
+			if got, want := c.ackRead, end >= ackAt+17; got != want {
+				t.Fatalf("split %d, after %d bytes: answer read = %v, want %v", split, end, got, want)
+			}
+		}
+		c.beforeRead()
+		if !c.acked.Load() {
+			t.Fatalf("split %d: answer never taken as processed", split)
+		}
 	}
 }

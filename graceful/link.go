@@ -6,50 +6,80 @@ import (
 	"fmt"
 )
 
-// A link joins a process and the one it started (a successor, or a
+// A link joins a process and a generation it started (a successor, or a
 // worker) for as long as both live: a Unix socket pair of the
-// SOCK_SEQPACKET type, one JSON message per packet, sockets passed along
-// with a message where needed.
+// SOCK_SEQPACKET type, one JSON message per packet, descriptors passed
+// along with a message where needed.
 //
-// Messages from the child:
-//   - ready: it serves (a worker passes its sockets with it, so that its
-//     supervisor holds them for the next worker);
-//   - released: it handed over to a successor of its own, so the parent's
-//     probation (see ProcessConfig.Probation) is over;
-//   - restart: a worker's Process.Restart, which its supervisor performs
-//     and answers with restarted.
+// From the process that starts the generation:
+//   - state: the first message, sent as the generation starts: the
+//     service's secret, the files older generations pass on (see
+//     Process.PassOn), the lineage's counters;
+//   - ping: are you there? (answered with pong; see livenessTimeout);
+//   - totals: the lineage's counters, brought up to date;
+//   - to a worker, from its supervisor: drain (stop accepting and drain,
+//     keep the sockets for the probation), resume (the successor died
+//     within the probation: serve again), release (the probation is
+//     over), stop (the service stops: shut down as the last generation),
+//     restarted (the outcome of the worker's restart request).
 //
-// Messages from the parent:
-//   - drain: (to a worker) stop accepting and drain; keep the sockets for
-//     the probation;
-//   - resume: (to a worker in probation) the successor died: serve again;
-//   - release: (to a worker in probation) the probation is over;
-//   - restarted: the outcome of a worker's restart request;
-//   - totals: the parent's final counters, sent as it exits, so that the
-//     child's go on from them.
+// From the generation:
+//   - ready: it serves. It names the sockets it took; a worker passes
+//     them, and the files it passes on, so that its supervisor holds them
+//     for the next worker;
+//   - failed: why Run failed before the generation was ready;
+//   - released: (a re-exec generation) it handed over to a successor of
+//     its own, or was asked to stop: its parent's probation is over;
+//   - restart: (a worker) Process.Restart was called;
+//   - totals: (a worker, as it exits) its own counters;
+//   - pong: the answer to ping.
 type linkMsg struct {
 	Type string `json:"type"`
 	PID  int    `json:"pid,omitempty"`
-	// Sockets name the descriptors passed with a ready message, in order.
-	Sockets []handoverSocket  `json:"sockets,omitempty"`
-	Error   string            `json:"error,omitempty"`
-	Totals  map[string]uint64 `json:"totals,omitempty"`
+	// Sockets name the sockets of a ready message; a worker's carry
+	// descriptors, in order, before those of Files.
+	Sockets []handoverSocket `json:"sockets,omitempty"`
+	// Files are the files passed on (see Process.PassOn), with a
+	// descriptor each.
+	Files []passedFile `json:"files,omitempty"`
+	Error string       `json:"error,omitempty"`
+	// Secret is the service's secret, in the state message.
+	Secret []byte            `json:"secret,omitempty"`
+	Totals map[string]uint64 `json:"totals,omitempty"`
 	// With totals: the duration of the last restart, and (to a worker)
 	// how many workers are alive.
-	RestartNanos int64 `json:"restart_ns,omitempty"`
-	Alive        int   `json:"alive,omitempty"`
+	RestartNanos int64  `json:"restart_ns,omitempty"`
+	Alive        int    `json:"alive,omitempty"`
+	Seq          uint64 `json:"seq,omitempty"`
+	// Settings, in a worker's ready message, are the settings its
+	// supervisor runs by, as the worker's configuration says them (see
+	// Process.settings): a supervisor whose own differ takes them by
+	// executing itself again.
+	Settings string `json:"settings,omitempty"`
+}
+
+// passedFile describes a file passed on from one generation to the next.
+type passedFile struct {
+	Name       string `json:"name"`
+	Generation int    `json:"generation"`
+	PID        int    `json:"pid"`
 }
 
 // Link message types.
 const (
-	msgReady     = "ready"
-	msgReleased  = "released"
-	msgRestart   = "restart"
+	msgState     = "state"
+	msgPing      = "ping"
+	msgPong      = "pong"
+	msgTotals    = "totals"
 	msgDrain     = "drain"
 	msgResume    = "resume"
 	msgRelease   = "release"
+	msgStop      = "stop"
 	msgRestarted = "restarted"
-	msgTotals    = "totals"
+	msgReady     = "ready"
+	msgFailed    = "failed"
+	msgReleased  = "released"
+	msgRestart   = "restart"
 )
 
 // maxLinkMsg bounds a link message, and maxLinkFds the descriptors passed
@@ -74,20 +104,30 @@ func encodeLinkMsg(m linkMsg) ([]byte, error) {
 }
 
 // decodeLinkMsg reads a message from the other process, which is not
-// trusted: a message that does not parse, or names more sockets than it
-// carries, is an error.
+// trusted: a message that does not parse, or whose sockets and files do
+// not match the descriptors it carries, is an error.
 func decodeLinkMsg(b []byte, fds int) (linkMsg, error) {
 	var m linkMsg
 	if err := json.Unmarshal(b, &m); err != nil {
 		return linkMsg{}, fmt.Errorf("bad link message: %w", err)
 	}
 	switch m.Type {
-	case msgReady, msgReleased, msgRestart, msgDrain, msgResume, msgRelease, msgRestarted, msgTotals:
+	case msgState, msgPing, msgPong, msgTotals, msgDrain, msgResume, msgRelease, msgStop,
+		msgRestarted, msgReady, msgFailed, msgReleased, msgRestart:
 	default:
 		return linkMsg{}, fmt.Errorf("unknown link message %q", m.Type)
 	}
-	if len(m.Sockets) != fds {
-		return linkMsg{}, fmt.Errorf("link message %q names %d sockets and carries %d", m.Type, len(m.Sockets), fds)
+	want := len(m.Files)
+	for _, s := range m.Sockets {
+		if s.Fd >= 0 {
+			want++
+		}
+	}
+	if want != fds {
+		return linkMsg{}, fmt.Errorf("link message %q names %d descriptors and carries %d", m.Type, want, fds)
+	}
+	if m.Secret != nil && len(m.Secret) != secretSize {
+		return linkMsg{}, fmt.Errorf("link message %q carries a secret of %d bytes, not %d", m.Type, len(m.Secret), secretSize)
 	}
 	return m, nil
 }

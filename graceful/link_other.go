@@ -9,3 +9,4 @@ func openLink(int) (*link, error)             { return nil, ErrRestartNotSupport
 func (l *link) send(linkMsg, ...int) error    { return errLinkClosed }
 func (l *link) recv() (linkMsg, []int, error) { return linkMsg{}, nil, errLinkClosed }
 func (l *link) close()                        {}
+func (l *link) fd() (int, error)              { return -1, ErrRestartNotSupported }

@@ -126,3 +126,6 @@ func parseRights(oob []byte) []int {
 func (l *link) close() {
 	l.once.Do(func() { _ = l.conn.Close() })
 }
+
+// fd returns a new (close-on-exec) descriptor of this end of the link.
+func (l *link) fd() (int, error) { return dupSocket(l.conn) }

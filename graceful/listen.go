@@ -18,6 +18,10 @@ import (
 // with wider ones (see socketPerm.apply).
 func listen(ctx context.Context, ep endpoint, perm socketPerm) (net.Listener, error) {
 	var lc net.ListenConfig
+	// Plain TCP, not the multipath TCP Go uses by default since 1.24:
+	// Linux refuses socket filters on MPTCP sockets, and a final
+	// shutdown needs one (see quiesce_linux.go).
+	lc.SetMultipathTCP(false)
 	if ep.network == "unix" {
 		if err := removeStaleSocket("unix", ep.address); err != nil {
 			return nil, err

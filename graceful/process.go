@@ -2,7 +2,6 @@ package graceful
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Errors a restart can end with, besides the child's own failure.
@@ -88,9 +88,10 @@ type Process struct {
 	args       []string
 	role       Role
 	generation int
-	ancestors  []int // older generations that may still drain, the parent last
-	attrs      []any // pid, role, generation: on every log line
+	ancestors  []ancestor // older generations that may still drain, the parent last
+	attrs      []any      // pid, role, generation: on every log line
 	totals     *totals
+	lineage    *lineage
 
 	// parent is the link to the process that started this one (nil in a
 	// first generation); parentMsgs delivers its messages and parentGone
@@ -104,6 +105,14 @@ type Process struct {
 	requests chan restartRequest
 	loopDone chan struct{} // closed once Run no longer takes Restart calls
 	stopping atomic.Bool   // readiness is 503 from the moment this is set
+	// finalStop: a worker's supervisor said the service stops (see
+	// msgStop).
+	finalStop atomic.Bool
+	stopBegan time.Time // when the final stop's drain began
+	// resumed is the state a supervisor's previous image left.
+	resumed *supervisorState
+	// image identifies the binary a supervisor runs.
+	image fileID
 	// lastRestart is the duration of the last successful restart, in
 	// nanoseconds; alive, in a worker, the number of workers its
 	// supervisor last reported.
@@ -192,6 +201,7 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 		requests:   make(chan restartRequest),
 		loopDone:   make(chan struct{}),
 		parentGone: make(chan struct{}),
+		lineage:    newLineage(),
 	}
 	// Catch the restart signal at once, then stop the early catching: a
 	// restart signal must never kill a process that is still starting.
@@ -211,7 +221,7 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 		sys.stopSignals(p.sigCh)
 		return nil, err
 	}
-	if p.role == RoleProcess && cfg.Mode == RestartModeSupervisor && p.parent == nil {
+	if p.role == RoleProcess && cfg.Mode == RestartModeSupervisor && p.parent == nil && p.resumed == nil {
 		if runtime.GOOS == "windows" {
 			p.logger.Warn("supervisor mode needs Unix descriptor passing: running as a plain process")
 		} else {
@@ -225,6 +235,12 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	p.attrs = attrs
 	p.logger = p.logger.With(attrs...)
 	for _, sig := range early {
+		if p.resumed != nil {
+			// The supervisor's next image: a restart asked for during its
+			// exec is the service's, and runs.
+			p.resumed.Signals = append(p.resumed.Signals, signalName(sig))
+			continue
+		}
 		p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
 	}
 	return p, nil
@@ -250,6 +266,17 @@ func (p *Process) inherit() error {
 	if err != nil {
 		return fmt.Errorf("graceful: %w", err)
 	}
+	if h.Role == roleNameSupervisor {
+		st, err := readSupervisorState(h.StateFd)
+		if err != nil {
+			return fmt.Errorf("graceful: %s: %w", HandoverEnv, err)
+		}
+		p.role = RoleSupervisor
+		p.resumed = &st
+		p.totals = newTotals(st.Totals)
+		close(p.parentGone)
+		return nil
+	}
 	l, socks, err := p.sys.inherit(h, p.logger)
 	if err != nil {
 		return fmt.Errorf("graceful: %w", err)
@@ -273,8 +300,28 @@ func (p *Process) inherit() error {
 	}
 	p.socks.inherited = socks
 	p.parent = l
+	// The first message is the state: the service's secret and the
+	// files older generations pass on. A parent that died before it
+	// sent it leaves this process to go on alone, with a secret of its
+	// own.
+	if m, fds, err := l.recv(); err == nil && m.Type == msgState {
+		p.lineage.takeState(m, fds)
+		p.takeTotals(m)
+	} else if err == nil {
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		p.logger.Warn("the parent sent no state first; going on without it", "message", m.Type)
+	}
+	var lines []*lifeline
+	for _, a := range h.Ancestors {
+		if a.Lifeline >= 0 {
+			lines = append(lines, &lifeline{pid: a.PID, generation: a.Generation, fd: a.Lifeline, gone: make(chan struct{})})
+		}
+	}
+	p.lineage.watchAncestors(lines)
 	p.parentMsgs = make(chan linkMsg, 16)
-	p.stderr = newStderrSwitch(h.StderrFd, h.PipeFd)
+	p.stderr = p.sys.stderrSwitch(h)
 	go p.watchParent()
 	return nil
 }
@@ -293,6 +340,12 @@ func (p *Process) watchParent() {
 		if err != nil {
 			p.stderr.restore()
 			return
+		}
+		if m.Type == msgPing {
+			// Answered here, whatever the rest of the process does: the
+			// parent asks whether this process runs at all.
+			_ = p.parent.send(linkMsg{Type: msgPong, PID: p.pid, Seq: m.Seq})
+			continue
 		}
 		p.parentMsgs <- m
 	}
@@ -445,7 +498,7 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	}
 	cfg.Handler = p.healthHandler(cfg.Handler)
 	u := &unit{address: address, cfg: cfg, sock: s}
-	srv, err := u.newServer(nil)
+	srv, err := u.newServer(p.lineage)
 	if err != nil {
 		return nil, err
 	}
@@ -453,9 +506,11 @@ func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	return srv, nil
 }
 
-// newServer makes the unit's server on a fresh listener of its socket,
-// with TLS when tlsConfig is set.
-func (u *unit) newServer(tlsConfig *tls.Config) (*Server, error) {
+// newServer makes the unit's server on a fresh listener of its socket.
+// Its TLS session tickets are encrypted with keys of the service's
+// lineage (see Process.Secret), so that a client resumes its session with
+// any generation.
+func (u *unit) newServer(l *lineage) (*Server, error) {
 	ln, err := u.sock.listener()
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %w", err)
@@ -463,17 +518,10 @@ func (u *unit) newServer(tlsConfig *tls.Config) (*Server, error) {
 	cfg := u.cfg
 	cfg.Listeners = []net.Listener{ln}
 	srv := New(u.address, 0, cfg)
+	srv.tickets = &ticketKeyer{l: l}
 	srv.mu.Lock()
 	srv.setListenersLocked([]net.Listener{ln})
-	var tlsErr error
-	if tlsConfig != nil {
-		tlsErr = srv.createListenerLocked(tlsConfig)
-	}
 	srv.mu.Unlock()
-	if tlsErr != nil {
-		_ = ln.Close()
-		return nil, tlsErr
-	}
 	u.srv, u.svc = srv, srv
 	return srv, nil
 }

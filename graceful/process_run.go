@@ -7,8 +7,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"sync"
-	"time"
 )
 
 // Run serves every server made with [Process.NewServer] and every service
@@ -19,9 +17,9 @@ import (
 //     generation; once it is ready, this process stops accepting and
 //     drains. A failed restart changes nothing. After the drain the
 //     process waits out [ProcessConfig.Probation] (unless the new
-//     generation hands over or stops first): if the new generation dies
-//     in that time, this one serves again ("rolled back") and Run goes
-//     on; otherwise Run returns nil.
+//     generation hands over or stops first): if the new generation dies,
+//     or stops answering, in that time, this one serves again ("rolled
+//     back") and Run goes on; otherwise Run returns nil.
 //   - SIGTERM, SIGINT or the end of ctx start a graceful shutdown: the
 //     readiness endpoint turns 503, the process keeps serving for
 //     [ProcessConfig.ShutdownDelay] (a second signal skips the rest), then
@@ -33,10 +31,12 @@ import (
 // Everything the program does before Run counts as start-up: a new
 // generation that fails before Run never replaces the old one. Run returns
 // an error when a server or service fails or the process cannot report
-// ready.
+// ready; before ready, the old generation (or the supervisor) logs that
+// error as the reason the restart failed.
 func (p *Process) Run(ctx context.Context) error {
 	units, err := p.beginRun()
 	if err != nil {
+		p.reportFailure(err)
 		return err
 	}
 	defer p.finish()
@@ -46,14 +46,31 @@ func (p *Process) Run(ctx context.Context) error {
 	defer p.sys.stopSignals(stopCh)
 
 	p.dropEarlyRestartSignals()
-	set := p.serve(units)
+	g := &gen{kind: genLocal, n: p.generation, pid: p.pid, state: stServing, local: &localGen{p: p, units: units}}
+	g.local.serve()
 	if err := p.becomeReady(); err != nil {
+		p.reportFailure(err)
 		p.markStopping()
-		set.drain(p.logger)
+		// The parent (or supervisor) still serves these sockets.
+		g.local.drain(true, nil)
+		<-g.local.drained
 		p.closeSockets()
 		return err
 	}
-	return p.loop(ctx, stopCh, set)
+	l := newLifecycle(p)
+	l.gens = []*gen{g}
+	l.start = func(reload bool) func(context.Context) (*gen, error) {
+		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, reload) }
+	}
+	return l.run(ctx, stopCh)
+}
+
+// reportFailure tells the process that started this one why Run failed
+// before this generation was ready: it logs it as the restart's reason.
+func (p *Process) reportFailure(err error) {
+	if p.parent != nil {
+		_ = p.parent.send(linkMsg{Type: msgFailed, PID: p.pid, Error: err.Error()})
+	}
 }
 
 // dropEarlyRestartSignals discards restart signals that arrived while the
@@ -81,7 +98,7 @@ func (p *Process) beginRun() ([]*unit, error) {
 	// is not served, and its socket is not handed on.
 	var units []*unit
 	for _, u := range p.units {
-		if u.srv != nil && u.srv.isStopping() {
+		if u.srv != nil && u.srv.isStopping(u.srv.rd) {
 			p.socks.drop(u.sock)
 			continue
 		}
@@ -104,319 +121,6 @@ func (p *Process) beginRun() ([]*unit, error) {
 	return slices.Clone(units), nil
 }
 
-// serveSet is one round of serving the units: from Run, or from a
-// rollback.
-type serveSet struct {
-	units []*unit
-	svcs  []Service
-	errs  chan error
-	wg    sync.WaitGroup
-}
-
-// serve starts serving every unit.
-func (p *Process) serve(units []*unit) *serveSet {
-	set := &serveSet{units: units, errs: make(chan error, len(units))}
-	for _, u := range units {
-		svc := u.svc
-		set.svcs = append(set.svcs, svc)
-		set.wg.Go(func() {
-			err := svc.Serve(context.Background())
-			if err != nil && !errors.Is(err, ErrServerClosed) {
-				set.errs <- err
-			}
-		})
-	}
-	return set
-}
-
-// drain shuts every service of the set down at once and waits for all of
-// them, and for their Serve calls to return.
-func (s *serveSet) drain(logger interface {
-	Warn(msg string, args ...any)
-}) {
-	var wg sync.WaitGroup
-	for _, svc := range s.svcs {
-		wg.Go(func() {
-			if err := svc.Shutdown(context.Background()); err != nil {
-				logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
-			}
-		})
-	}
-	wg.Wait()
-	s.wg.Wait()
-}
-
-func describeService(svc Service) string {
-	if s, ok := svc.(*Server); ok {
-		return s.describe()
-	}
-	return fmt.Sprintf("%T", svc)
-}
-
-// loop is the lifecycle of a serving generation.
-func (p *Process) loop(ctx context.Context, stopCh <-chan os.Signal, set *serveSet) error {
-	r := newRestarter(p.startSuccessor)
-	var pending *restartRequest // a worker's Restart, waiting for its supervisor
-	for {
-		select {
-		case sig := <-p.sigCh:
-			switch {
-			case p.role == RoleWorker:
-				p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead", "signal", sig, "supervisor_pid", p.ancestors[0])
-			case r.signal():
-				p.logger.Info("restart requested", "signal", sig)
-			default:
-				p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
-			}
-
-		case req := <-p.requests:
-			switch {
-			case p.role != RoleWorker:
-				if !r.busy() {
-					p.logger.Info("restart requested", "by", "Restart")
-				}
-				r.request(req)
-			case pending != nil:
-				req.result <- ErrRestartInProgress
-			default:
-				if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
-					req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
-					continue
-				}
-				pending = &req
-			}
-
-		case res := <-r.results:
-			res = r.finish(res)
-			if res.err == nil {
-				if r.takeAgain() {
-					p.logger.Info("restart requested during the restart: passed on to the new generation", "child_pid", res.c.pid())
-					res.c.signal(p.cfg.RestartSignal)
-				}
-				next, err := p.handOver(stopCh, set, res.c)
-				if next == nil {
-					return err
-				}
-				set = next
-				continue
-			}
-			if r.takeAgain() {
-				p.logger.Info("restart requested during the failed one: starting it")
-				r.signal()
-			}
-
-		case m, ok := <-p.parentMsgs:
-			if !ok {
-				p.parentMsgs = nil
-				if p.role == RoleWorker {
-					p.logger.Warn("the supervisor is gone; shutting down")
-					return p.shutdown(nil, set, "supervisor gone")
-				}
-				continue
-			}
-			switch m.Type {
-			case msgTotals:
-				p.takeTotals(m)
-			case msgRestarted:
-				if pending != nil {
-					var err error
-					if m.Error != "" {
-						err = errors.New(m.Error)
-					}
-					pending.result <- err
-					pending = nil
-				}
-			case msgDrain:
-				if pending != nil {
-					pending.result <- nil
-					pending = nil
-				}
-				next, err := p.handOver(stopCh, set, nil)
-				if next == nil {
-					return err
-				}
-				set = next
-			}
-
-		case err := <-set.errs:
-			if res, ok := r.abort(errors.New("a service failed")); ok && res.err == nil {
-				p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
-				_, _ = p.handOver(stopCh, set, res.c)
-				return err
-			}
-			p.logger.Error("a service failed; shutting the process down", "error", err)
-			return errors.Join(err, p.shutdown(nil, set, "a service failed"))
-
-		case sig := <-stopCh:
-			if res, ok := r.abort(errors.New("the process is shutting down")); ok && res.err == nil {
-				next, err := p.handOver(stopCh, set, res.c)
-				if next == nil {
-					return err
-				}
-				set = next
-				continue
-			}
-			return p.shutdown(stopCh, set, sig.String())
-
-		case <-ctx.Done():
-			if res, ok := r.abort(errors.New("the process is shutting down")); ok && res.err == nil {
-				_, err := p.handOver(nil, set, res.c)
-				return err
-			}
-			return p.shutdown(nil, set, "context: "+context.Cause(ctx).Error())
-		}
-	}
-}
-
-// startSuccessor starts the next generation in re-exec mode.
-func (p *Process) startSuccessor(ctx context.Context) (child, error) {
-	if p.pid == 1 {
-		return nil, p.restartRefused(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
-	}
-	live := p.liveAncestors()
-	if len(live)+2 > p.cfg.MaxGenerations {
-		return nil, p.restartRefused(fmt.Errorf("%w: generations %v are still draining and MaxGenerations is %d; retry once they have exited",
-			ErrTooManyGenerations, live, p.cfg.MaxGenerations))
-	}
-	p.mu.Lock()
-	socks := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
-	return p.startNext(ctx, startOptions{
-		role:       roleNameProcess,
-		generation: p.generation + 1,
-		ancestors:  append(live, p.pid),
-		sockets:    socks,
-		reload:     true,
-	})
-}
-
-// restartRefused logs and counts a restart that was refused before any
-// process started, and tells systemd the reload it asked for is over.
-func (p *Process) restartRefused(err error) error {
-	p.totals.add(totalRestartsFailed, 1)
-	p.logger.Error("restart failed; still serving", "reason", err.Error())
-	if p.role != RoleWorker {
-		p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
-		p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
-	}
-	return err
-}
-
-// liveAncestors returns the older generations that are still running.
-func (p *Process) liveAncestors() []int {
-	var live []int
-	for _, pid := range p.ancestors {
-		if p.sys.processAlive(pid) {
-			live = append(live, pid)
-		}
-	}
-	return live
-}
-
-// handOver drains this generation once its successor is ready (succ, in
-// re-exec mode) or its supervisor says so (a worker, succ nil), and keeps
-// the sockets for the probation. It returns the new serving set if the
-// generation rolled back and serves again, else nil once the generation
-// is done.
-func (p *Process) handOver(stopCh <-chan os.Signal, set *serveSet, succ child) (*serveSet, error) {
-	p.markStopping()
-	begin := time.Now()
-	if succ != nil {
-		if p.parent != nil {
-			// This generation's own parent may be waiting out a
-			// probation on it: it is over.
-			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
-		}
-		p.logger.Info("handed over; draining", "to_pid", succ.pid())
-		// The successor's counters go on from this generation's.
-		_ = succ.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
-	} else {
-		p.logger.Info("told to drain by the supervisor; draining")
-	}
-	drained := make(chan struct{})
-	go func() {
-		set.drain(p.logger)
-		p.countDrains(set)
-		close(drained)
-	}()
-
-	// The probation: until it ends, a successor that dies is rolled back
-	// from. In a worker the supervisor keeps the time.
-	inProbation := p.role == RoleWorker || (p.cfg.Probation > 0 && p.canResume())
-	var timeout <-chan time.Time
-	var succMsgs <-chan linkMsg
-	var succExited <-chan struct{}
-	if succ != nil {
-		succMsgs, succExited = succ.messages(), succ.exited()
-		if inProbation {
-			t := time.NewTimer(p.cfg.Probation)
-			defer t.Stop()
-			timeout = t.C
-		}
-	}
-	isDrained, stopAsked := false, false
-	drainedCh := (<-chan struct{})(drained)
-	for !isDrained || inProbation {
-		select {
-		case <-drainedCh:
-			drainedCh = nil
-			isDrained = true
-			p.logger.Info("drained", "took", time.Since(begin).Round(time.Millisecond), "probation", inProbation)
-		case <-timeout:
-			inProbation = false
-		case m, ok := <-succMsgs:
-			if !ok {
-				succMsgs = nil
-				continue
-			}
-			if m.Type == msgReleased {
-				inProbation = false
-			}
-		case <-succExited:
-			succExited = nil
-			if inProbation && !stopAsked {
-				p.logger.Error("the new generation died within the probation; rolling back",
-					"child_pid", succ.pid(), "child_exit", succ.exitStatus(), "after", time.Since(begin).Round(time.Millisecond))
-				return p.rollBack(drained)
-			}
-		case m, ok := <-p.parentMsgs:
-			if !ok {
-				p.parentMsgs = nil
-				if p.role == RoleWorker {
-					inProbation = false // the supervisor is gone
-				}
-				continue
-			}
-			switch m.Type {
-			case msgTotals:
-				p.takeTotals(m)
-			case msgRelease:
-				inProbation = false
-			case msgResume:
-				if p.role == RoleWorker && !stopAsked {
-					p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
-					return p.rollBack(drained)
-				}
-			}
-		case sig := <-stopCh:
-			// A stop while draining: go on draining, and never serve again.
-			stopAsked, inProbation = true, false
-			p.logger.Info("stop requested while draining: no rollback", "signal", sig)
-		case sig := <-p.sigCh:
-			p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
-		case req := <-p.requests:
-			req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
-		}
-	}
-	p.closeSockets()
-	if succ != nil {
-		// The successor's counters go on from this generation's last.
-		_ = succ.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
-	}
-	p.logger.Info("handed over and drained; exiting", "took", time.Since(begin).Round(time.Millisecond))
-	return nil, nil
-}
-
 // takeTotals takes the counters the parent or supervisor sent.
 func (p *Process) takeTotals(m linkMsg) {
 	p.totals.merge(m.Totals)
@@ -426,67 +130,6 @@ func (p *Process) takeTotals(m linkMsg) {
 	if m.Alive > 0 {
 		p.alive.Store(int64(m.Alive))
 	}
-}
-
-// canResume reports whether every unit can serve again after its
-// shutdown, which a rollback needs.
-func (p *Process) canResume() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, u := range p.units {
-		if u.sock != nil {
-			continue // made by NewServer: rebuilt
-		}
-		if _, ok := u.svc.(ResumableService); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// rollBack makes this generation serve again after its successor died.
-// The drain of what was in flight before goes on (drained is closed when
-// it is over); the new round serves fresh servers on the same sockets.
-func (p *Process) rollBack(drained <-chan struct{}) (*serveSet, error) {
-	p.mu.Lock()
-	units := slices.Clone(p.units)
-	var errs []error
-	for _, u := range units {
-		if u.sock != nil {
-			if _, err := u.newServer(u.srv.tlsConfig); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	p.mu.Unlock()
-	// Resume runs without p.mu: a service takes its fresh listeners from
-	// Process.Listen there.
-	for _, u := range units {
-		if u.sock == nil {
-			if err := u.svc.(ResumableService).Resume(); err != nil {
-				errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		p.logger.Error("rollback failed: shutting down", "error", err)
-		<-drained
-		p.closeSockets()
-		return nil, err
-	}
-	p.totals.add(totalRollbacks, 1)
-	p.stopping.Store(false)
-	if p.role != RoleWorker {
-		if p.cfg.PIDFile != "" {
-			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-				p.logger.Warn("rolled back, but the PID file could not be written", "error", err)
-			}
-		}
-		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
-	}
-	set := p.serve(units) // the old round finishes its drain on its own
-	p.logger.Warn("rolled back: serving again", "generation", p.generation)
-	return set, nil
 }
 
 // markStopping turns readiness to 503 and tells the services that care.
@@ -507,21 +150,29 @@ func (p *Process) markStopping() {
 // becomeReady tells whoever waits that this process serves: the parent
 // generation or the supervisor, systemd, the PID file.
 func (p *Process) becomeReady() error {
-	if p.role == RoleWorker {
-		// The supervisor is the service for the outside world: the PID
-		// file and systemd hear of it, not of its workers. It gets the
-		// worker's sockets, to hand to the next worker.
-		p.mu.Lock()
-		var names []handoverSocket
-		var fds []int
-		for _, s := range p.socks.owned {
-			if s.fd >= 0 {
-				names = append(names, handoverSocket{Name: s.name, FdName: s.fdName})
-				fds = append(fds, s.fd)
-			}
+	p.mu.Lock()
+	owned := slices.Clone(p.socks.owned)
+	p.mu.Unlock()
+	var socks []handoverSocket
+	var fds []int
+	for _, s := range owned {
+		hs := handoverSocket{Name: s.name, FdName: s.fdName, Fd: -1}
+		if p.role == RoleWorker && s.fd >= 0 {
+			// The supervisor holds the worker's sockets for the next
+			// worker, and the files it passes on.
+			hs.Fd = len(fds)
+			fds = append(fds, s.fd)
 		}
-		p.mu.Unlock()
-		if err := p.parent.send(linkMsg{Type: msgReady, PID: p.pid, Sockets: names}, fds...); err != nil {
+		socks = append(socks, hs)
+	}
+	msg := linkMsg{Type: msgReady, PID: p.pid, Sockets: socks}
+	if p.role == RoleWorker {
+		msg.Settings = p.settings()
+		for _, f := range p.lineage.ownFiles() {
+			msg.Files = append(msg.Files, f.passedFile)
+			fds = append(fds, f.fd)
+		}
+		if err := p.parent.send(msg, fds...); err != nil {
 			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
 		}
 		p.stderr.switchAway()
@@ -533,15 +184,12 @@ func (p *Process) becomeReady() error {
 			return fmt.Errorf("graceful: %w", err)
 		}
 	}
-	p.mu.Lock()
-	owned := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
 	p.storeSockets(owned)
 	if p.parent != nil {
 		// systemd first: once the parent hears we are ready it drains,
 		// and systemd must already follow the new main PID.
 		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d)", p.pid, p.generation))
-		if err := p.parent.send(linkMsg{Type: msgReady, PID: p.pid}); err != nil {
+		if err := p.parent.send(msg); err != nil {
 			// The parent died during the handover: this process goes
 			// on alone.
 			p.logger.Warn("the previous generation is gone; serving alone", "error", err)
@@ -551,44 +199,6 @@ func (p *Process) becomeReady() error {
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation))
 	}
 	p.logger.Info("ready", "serving", p.unitNames())
-	return nil
-}
-
-// shutdown performs the final, graceful shutdown of the process.
-func (p *Process) shutdown(stopCh <-chan os.Signal, set *serveSet, cause string) error {
-	p.markStopping()
-	if p.role == RoleProcess && p.parent != nil {
-		// A parent in probation must not take over from a process that
-		// was asked to stop.
-		_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
-	}
-	p.logger.Info("shutting down", "cause", cause)
-	if p.role != RoleWorker {
-		p.notify("STOPPING=1")
-	}
-	if d := p.cfg.ShutdownDelay; d > 0 && stopCh != nil {
-		p.logger.Info("shutdown delay: readiness answers 503, serving continues", "delay", d)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case sig := <-stopCh:
-			p.logger.Info("shutdown delay cut short", "signal", sig)
-		}
-		t.Stop()
-	}
-	begin := time.Now()
-	// No generation comes after this one: the process's own descriptors
-	// go first, so that once the servers close their listeners (the
-	// drain's first step) a new connection is refused, not queued and
-	// then reset.
-	p.closeSockets()
-	set.drain(p.logger)
-	p.countDrains(set)
-	p.awaitAncestors(p.drainLimit())
-	if p.role != RoleWorker {
-		p.cleanUpFinal()
-	}
-	p.logger.Info("stopped", "drain_took", time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
@@ -664,3 +274,15 @@ func (p *Process) unitNames() []string {
 	}
 	return names
 }
+
+// parentPID returns the PID of the process that started this one (a
+// worker's supervisor), or 0.
+func (p *Process) parentPID() int {
+	if len(p.ancestors) == 0 {
+		return 0
+	}
+	return p.ancestors[len(p.ancestors)-1].PID
+}
+
+// errHandedOver: a Restart call reached a generation that has handed over.
+var errHandedOver = errors.New("graceful: this generation has handed over to its successor")

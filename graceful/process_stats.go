@@ -82,15 +82,15 @@ func (p *Process) Stats() ProcessStats {
 	if p.role == RoleWorker {
 		st.GenerationsAlive = int(p.alive.Load())
 	} else {
-		st.GenerationsAlive = 1 + len(p.liveAncestors())
+		st.GenerationsAlive = 1 + len(p.lineage.liveAncestors())
 	}
 	return st
 }
 
 // countDrains adds the drains of the set's HTTP servers to the totals.
 func (p *Process) countDrains(set *serveSet) {
-	for _, svc := range set.svcs {
-		s, ok := svc.(*Server)
+	for _, u := range set.units {
+		s, ok := u.svc.(*Server)
 		if !ok {
 			continue
 		}

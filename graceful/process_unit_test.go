@@ -1,6 +1,9 @@
+//go:build unix
+
 package graceful
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,33 +12,40 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// fakeSystem is an operating system for the restart state machine's unit
-// tests: signals are delivered by the test and children are fakes; the
-// servers are real, on loopback.
+// fakeSystem is an operating system for the lifecycle's unit tests:
+// signals are delivered by the test, and a process it starts is a fake
+// process behind the lowest seam (fork/exec, wait, kill) that speaks the
+// real link protocol over the real socket pair, so that every message and
+// descriptor a restart exchanges goes through the code that production
+// runs; the servers are real, on loopback.
 type fakeSystem struct {
 	mu       sync.Mutex
 	env      map[string]string
 	subs     map[os.Signal][]chan<- os.Signal
-	specs    []childSpec
-	children chan *fakeChild
+	procs    []*fakeProc
+	children chan *fakeProc
 	notes    []string
-	alive    map[int]bool
 	exited   chan int
+	// inherited, when set, is what inherit returns (a worker's link to
+	// a test playing its supervisor, its sockets).
+	inheritLink  *link
+	inheritSocks []*socket
 }
 
 func newFakeSystem() *fakeSystem {
 	return &fakeSystem{
 		env:      map[string]string{},
 		subs:     map[os.Signal][]chan<- os.Signal{},
-		alive:    map[int]bool{},
-		children: make(chan *fakeChild, 16),
+		children: make(chan *fakeProc, 16),
 		exited:   make(chan int, 1),
 	}
 }
@@ -60,7 +70,9 @@ func (f *fakeSystem) notifySignals(ch chan<- os.Signal, sigs ...os.Signal) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, s := range sigs {
-		f.subs[s] = append(f.subs[s], ch)
+		if !slices.Contains(f.subs[s], ch) {
+			f.subs[s] = append(f.subs[s], ch)
+		}
 	}
 }
 
@@ -81,10 +93,15 @@ func (f *fakeSystem) stopSignals(ch chan<- os.Signal) {
 func (f *fakeSystem) earlySignals() []os.Signal { return nil }
 
 func (f *fakeSystem) inherit(handover, *slog.Logger) (*link, []*socket, error) {
-	return nil, nil, errors.New("the fake system hands nothing over")
+	if f.inheritLink == nil {
+		return nil, nil, errors.New("the fake system hands nothing over")
+	}
+	return f.inheritLink, f.inheritSocks, nil
 }
 
 func (f *fakeSystem) activationSockets(*slog.Logger) ([]*socket, error) { return nil, nil }
+
+func (f *fakeSystem) stderrSwitch(handover) *stderrSwitch { return nil }
 
 // deliver sends sig to every subscriber, like the kernel would; a full
 // channel drops it, as os/signal does.
@@ -105,19 +122,102 @@ func (f *fakeSystem) subscribed(sig os.Signal) bool {
 	return len(f.subs[sig]) > 0
 }
 
-func (f *fakeSystem) startChild(spec childSpec) (child, error) {
+// forkExec starts a fake process with the descriptors the real one would
+// get: it takes its own copies of its end of the link and of the pipe
+// that is its standard error before the caller closes them.
+func (f *fakeSystem) forkExec(exe string, args []string, attr *syscall.ProcAttr) (int, error) {
+	var raw string
+	for _, kv := range attr.Env {
+		if v, ok := strings.CutPrefix(kv, HandoverEnv+"="); ok {
+			raw = v
+		}
+	}
+	h, err := parseHandover(raw)
+	if err != nil {
+		return 0, fmt.Errorf("fake exec: %w", err)
+	}
+	linkFd, err := dupFd(int(attr.Files[h.LinkFd]))
+	if err != nil {
+		return 0, err
+	}
+	errFd, err := dupFd(int(attr.Files[2]))
+	if err != nil {
+		closeFd(linkFd)
+		return 0, err
+	}
+	l, err := openLink(linkFd)
+	if err != nil {
+		closeFd(errFd)
+		return 0, err
+	}
+	var sockFds []int
+	for _, s := range h.Sockets {
+		fd, err := dupFd(int(attr.Files[s.Fd]))
+		if err != nil {
+			return 0, err
+		}
+		sockFds = append(sockFds, fd)
+	}
 	f.mu.Lock()
-	f.specs = append(f.specs, spec)
-	c := newFakeChild(len(f.specs))
+	fp := &fakeProc{
+		sys: f, pidN: 100000 + len(f.procs) + 1, h: h, link: l, stderr: os.NewFile(uintptr(errFd), "fake stderr"),
+		sockFds: sockFds, got: make(chan linkMsg, 64), exitCh: make(chan struct{}),
+	}
+	f.procs = append(f.procs, fp)
 	f.mu.Unlock()
-	f.children <- c
-	return c, nil
+	m, fds, err := l.recv()
+	if err != nil || m.Type != msgState {
+		return 0, fmt.Errorf("fake process: the first message is %q (%v), want the state", m.Type, err)
+	}
+	fp.state, fp.stateFds = m, fds
+	go fp.readLink()
+	f.children <- fp
+	return fp.pidN, nil
+}
+
+func (f *fakeSystem) proc(pid int) *fakeProc {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.procs {
+		if p.pidN == pid {
+			return p
+		}
+	}
+	return nil
+}
+
+func (f *fakeSystem) wait(pid int) string {
+	p := f.proc(pid)
+	<-p.exitCh
+	return p.status
+}
+
+func (f *fakeSystem) kill(pid int, sig syscall.Signal) error {
+	p := f.proc(pid)
+	if p == nil {
+		return syscall.ESRCH
+	}
+	p.mu.Lock()
+	p.signals = append(p.signals, sig)
+	ignoreTerm := p.ignoreTerm
+	p.mu.Unlock()
+	switch sig {
+	case syscall.SIGKILL:
+		p.exit("signal: killed")
+	case syscall.SIGTERM:
+		if !ignoreTerm {
+			p.exit("signal: terminated")
+		}
+	case syscall.SIGSTOP:
+		p.muted.Store(true)
+	}
+	return nil
 }
 
 func (f *fakeSystem) starts() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.specs)
+	return len(f.procs)
 }
 
 func (f *fakeSystem) sdNotify(state string, _ ...int) error {
@@ -138,58 +238,178 @@ func (f *fakeSystem) lastNote() string {
 	return f.notes[len(f.notes)-1]
 }
 
-func (f *fakeSystem) processAlive(pid int) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.alive[pid]
+func (f *fakeSystem) processAlive(int) bool { return false }
+
+func (f *fakeSystem) exec(string, []string, []string) error {
+	return errors.New("the fake system cannot replace the process")
 }
+
+func (f *fakeSystem) blockForExec(...os.Signal) func() { return func() {} }
 
 func (f *fakeSystem) exit(code int) { f.exited <- code }
 
 func (f *fakeSystem) parentIsSystemd() bool { return false }
 
-// fakeChild is a new generation whose fate the test decides.
-type fakeChild struct {
-	id       int
-	readyCh  chan struct{}
-	exitedCh chan struct{}
-	msgs     chan linkMsg
-	readyMu  sync.Once
-	exitMu   sync.Once
-	mu       sync.Mutex
-	sent     []linkMsg
-	signals  []os.Signal
+// fakeProc is a process the fake system started: it reads its state from
+// the link as a real one does, answers pings (unless stopped), and does
+// what the test says: report ready, fail, exit.
+type fakeProc struct {
+	sys      *fakeSystem
+	pidN     int
+	h        handover
+	link     *link
+	stderr   *os.File
+	sockFds  []int
+	state    linkMsg
+	stateFds []int
+	got      chan linkMsg // what its parent sent after the state
+	muted    atomic.Bool  // stopped: it answers no ping
+
+	mu         sync.Mutex
+	signals    []syscall.Signal
+	ignoreTerm bool
+	exitOnce   sync.Once
+	exitCh     chan struct{}
+	status     string
 }
 
-func newFakeChild(id int) *fakeChild {
-	return &fakeChild{id: id, readyCh: make(chan struct{}), exitedCh: make(chan struct{}), msgs: make(chan linkMsg, 8)}
+func (p *fakeProc) pid() int { return p.pidN }
+
+func (p *fakeProc) readLink() {
+	for {
+		m, fds, err := p.link.recv()
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		if err != nil {
+			return
+		}
+		if m.Type == msgPing {
+			if !p.muted.Load() {
+				_ = p.link.send(linkMsg{Type: msgPong, PID: p.pidN, Seq: m.Seq})
+			}
+			continue
+		}
+		select {
+		case p.got <- m:
+		default:
+		}
+	}
 }
 
-func (c *fakeChild) pid() int                                { return 100000 + c.id }
-func (c *fakeChild) ready() <-chan struct{}                  { return c.readyCh }
-func (c *fakeChild) readySockets() ([]handoverSocket, []int) { return nil, nil }
-func (c *fakeChild) messages() <-chan linkMsg                { return c.msgs }
-func (c *fakeChild) exited() <-chan struct{}                 { return c.exitedCh }
-func (c *fakeChild) exitStatus() string                      { return "exit status 7" }
-func (c *fakeChild) stderrTail() string                      { return "fake child's last words" }
-func (c *fakeChild) markReady()                              { c.readyMu.Do(func() { close(c.readyCh) }) }
-func (c *fakeChild) exit()                                   { c.exitMu.Do(func() { close(c.exitedCh) }) }
-func (c *fakeChild) stop(time.Duration)                      { c.exit() }
-func (c *fakeChild) send(m linkMsg) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sent = append(c.sent, m)
-	return nil
+// ready reports ready as a re-exec generation does: it names the sockets
+// it took (all it was given).
+func (p *fakeProc) ready(t *testing.T) {
+	t.Helper()
+	var socks []handoverSocket
+	for _, s := range p.h.Sockets {
+		socks = append(socks, handoverSocket{Name: s.Name, Fd: -1})
+	}
+	p.send(t, linkMsg{Type: msgReady, PID: p.pidN, Sockets: socks})
 }
-func (c *fakeChild) signal(sig os.Signal) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.signals = append(c.signals, sig)
+
+// readyWorker reports ready as a worker does: it passes its sockets (all
+// it was given but those named in drop, and the listeners in bound, as if
+// it had bound them) and files.
+func (p *fakeProc) readyWorker(t *testing.T, files map[string]*os.File, drop []string, bound ...net.Listener) {
+	t.Helper()
+	var socks []handoverSocket
+	var fds []int
+	for i, s := range p.h.Sockets {
+		if slices.Contains(drop, s.Name) {
+			// A worker closes an inherited socket it does not use.
+			closeFd(p.sockFds[i])
+			p.sockFds[i] = -1
+			continue
+		}
+		socks = append(socks, handoverSocket{Name: s.Name, Fd: len(fds)})
+		fds = append(fds, p.sockFds[i])
+	}
+	for _, ln := range bound {
+		fd, err := dupSocket(ln)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeFd(fd)
+		socks = append(socks, handoverSocket{Name: ln.Addr().String(), Fd: len(fds)})
+		fds = append(fds, fd)
+	}
+	m := linkMsg{Type: msgReady, PID: p.pidN, Sockets: socks}
+	for name, f := range files {
+		m.Files = append(m.Files, passedFile{Name: name, Generation: p.h.Generation, PID: p.pidN})
+		fds = append(fds, int(f.Fd()))
+	}
+	p.send(t, m, fds...)
+}
+
+func (p *fakeProc) send(t *testing.T, m linkMsg, fds ...int) {
+	t.Helper()
+	if err := p.link.send(m, fds...); err != nil {
+		t.Fatalf("fake process %d: send %s: %v", p.pidN, m.Type, err)
+	}
+}
+
+// expect waits for the next message of type typ from the parent (others
+// are skipped).
+func (p *fakeProc) expect(t *testing.T, typ string) linkMsg {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-p.got:
+			if m.Type == typ {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("fake process %d: no %q message within 10s", p.pidN, typ)
+		}
+	}
+}
+
+// exit ends the process with status: its link and standard error close.
+func (p *fakeProc) exit(status string) {
+	p.exitOnce.Do(func() {
+		p.mu.Lock()
+		p.status = status
+		p.mu.Unlock()
+		p.link.close()
+		_ = p.stderr.Close()
+		for _, fd := range p.sockFds {
+			if fd >= 0 {
+				closeFd(fd)
+			}
+		}
+		for _, fd := range p.stateFds {
+			closeFd(fd)
+		}
+		close(p.exitCh)
+	})
+}
+
+func (p *fakeProc) exited() <-chan struct{} { return p.exitCh }
+
+func (p *fakeProc) gotSignals() []syscall.Signal {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.signals)
+}
+
+// endAll makes every fake process still running exit, when the test ends.
+func (f *fakeSystem) endAll(t *testing.T) {
+	t.Cleanup(func() {
+		f.mu.Lock()
+		procs := slices.Clone(f.procs)
+		f.mu.Unlock()
+		for _, p := range procs {
+			p.exit("signal: killed")
+		}
+	})
 }
 
 // unitProcess makes a Process on the fake system with one loopback server.
 func unitProcess(t *testing.T, sys *fakeSystem, mutate func(*ProcessConfig)) (*Process, *Server) {
 	t.Helper()
+	sys.endAll(t)
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
 	cfg.ReadinessPath = "/ready"
@@ -241,7 +461,7 @@ func TestUnitRestartSignalDuringARestartIsRememberedAndPassedOn(t *testing.T) {
 		sys.deliver(p.cfg.RestartSignal)
 	}
 	waitFor(t, "the extra signals to be taken", 5*time.Second, func() bool { return len(p.sigCh) == 0 })
-	c.markReady()
+	c.ready(t)
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatalf("Run after a handover = %v, want nil", err)
 	}
@@ -249,14 +469,15 @@ func TestUnitRestartSignalDuringARestartIsRememberedAndPassedOn(t *testing.T) {
 		t.Errorf("%d children started, want 1", n)
 	}
 	// One restart is owed: the new generation performs it.
-	c.mu.Lock()
-	sigs := c.signals
-	c.mu.Unlock()
-	if len(sigs) != 1 || sigs[0] != p.cfg.RestartSignal {
+	if sigs := c.gotSignals(); len(sigs) != 1 || sigs[0] != p.cfg.RestartSignal {
 		t.Errorf("signals passed on to the new generation: %v, want one %v", sigs, p.cfg.RestartSignal)
 	}
 	if got := srv.Status(); got != ServerStatusStopped {
 		t.Errorf("the old generation's server is %v after the handover", got)
+	}
+	// The new generation got the service's secret in its state.
+	if !bytes.Equal(c.state.Secret, p.lineage.secret[:]) {
+		t.Error("the new generation did not get the service's secret")
 	}
 }
 
@@ -269,7 +490,7 @@ func TestUnitFailedRestartsAreCountedAndASignalDuringOneRunsAfterIt(t *testing.T
 	first := <-sys.children
 	sys.deliver(p.cfg.RestartSignal) // during the restart: remembered
 	waitFor(t, "the second signal to be taken", 5*time.Second, func() bool { return len(p.sigCh) == 0 })
-	first.exit() // dies before it is ready
+	first.exit("exit status 7") // dies before it is ready
 	second := <-sys.children
 	if got := p.totals.get(totalRestartsFailed); got != 1 {
 		t.Errorf("restarts_failed = %d after one failure", got)
@@ -277,20 +498,39 @@ func TestUnitFailedRestartsAreCountedAndASignalDuringOneRunsAfterIt(t *testing.T
 	if note := sys.lastNote(); !strings.Contains(note, "starting generation 2") {
 		t.Errorf("last sd_notify %q, want the second attempt's RELOADING", note)
 	}
-	second.markReady()
+	second.ready(t)
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.totals.get(totalRestartsFailed); got != 1 {
-		t.Errorf("restarts_failed = %d", got)
-	}
 	// The successor counts its own success (see inherit); this process
-	// hands it its final totals.
-	second.mu.Lock()
-	defer second.mu.Unlock()
-	if n := len(second.sent); n == 0 || second.sent[n-1].Type != msgTotals || second.sent[n-1].Totals[totalRestartsFailed] != 1 {
-		t.Errorf("messages to the successor %+v, want its final totals last", second.sent)
+	// hands it its totals.
+	if m := second.expect(t, msgTotals); m.Totals[totalRestartsFailed] != 1 {
+		t.Errorf("totals sent to the successor %v, want restarts_failed 1", m.Totals)
 	}
+}
+
+// TestUnitTheReasonOfAFailureInRunIsLogged: a new generation whose Run
+// fails before it is ready (its PID file on a full disk, say) says why
+// over the link, and the old one logs and returns that reason.
+func TestUnitTheReasonOfAFailureInRunIsLogged(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	errc := runProcess(t, sys, p, srv)
+	done := make(chan error, 1)
+	go func() { done <- p.Restart(context.Background()) }()
+	c := <-sys.children
+	const why = "graceful: write PID file /run/app.pid: no space left on device"
+	c.send(t, linkMsg{Type: msgFailed, PID: c.pid(), Error: why})
+	c.exit("exit status 1")
+	err := recvErr(t, done, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("Restart = %v, want the new generation's own reason", err)
+	}
+	if !strings.Contains(logs.String(), "child_error=\""+why) {
+		t.Errorf("the log does not quote the reason:\n%s", logs.String())
+	}
+	stopProcess(t, sys, errc)
 }
 
 func TestUnitRestartWhileRestartingAndOnAHandedOverGeneration(t *testing.T) {
@@ -304,7 +544,7 @@ func TestUnitRestartWhileRestartingAndOnAHandedOverGeneration(t *testing.T) {
 	if err := p.Restart(context.Background()); !errors.Is(err, ErrRestartInProgress) {
 		t.Errorf("second Restart = %v, want ErrRestartInProgress", err)
 	}
-	c.markReady()
+	c.ready(t)
 	if err := recvErr(t, first, 10*time.Second); err != nil {
 		t.Fatalf("Restart = %v", err)
 	}
@@ -316,7 +556,7 @@ func TestUnitRestartWhileRestartingAndOnAHandedOverGeneration(t *testing.T) {
 	if err := recvErr(t, done, 5*time.Second); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Restart on a handed-over generation = %v, want ErrNotRunning", err)
 	}
-	c.msgs <- linkMsg{Type: msgReleased, PID: c.pid()}
+	c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -339,44 +579,81 @@ func TestUnitStopSignalAbandonsRestart(t *testing.T) {
 	}
 }
 
-func TestUnitTooManyGenerationsIsRefusedAndLogged(t *testing.T) {
-	sys := newFakeSystem()
-	var logs strings.Builder
-	var mu sync.Mutex
-	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
-		c.Logger = slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(b)
-		}), nil))
-	})
-	p.ancestors = []int{11, 12}
-	sys.alive[11], sys.alive[12] = true, true
-	errc := runProcess(t, sys, p, srv)
-	err := p.Restart(context.Background())
-	if !errors.Is(err, ErrTooManyGenerations) || !strings.Contains(err.Error(), "[11 12]") {
-		t.Fatalf("Restart with 2 draining generations = %v, want ErrTooManyGenerations naming them", err)
+// liveAncestors gives p n older generations that still drain: their
+// lifelines' write ends, which the test closes to end them.
+func liveAncestors(t *testing.T, p *Process, n int) []int {
+	t.Helper()
+	var ws []int
+	var lines []*lifeline
+	for i := range n {
+		r, w, err := pipeCloexec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+		lines = append(lines, &lifeline{pid: 11 + i, generation: i + 1, fd: r, gone: make(chan struct{})})
 	}
-	// By signal too: refused, and said so in the log.
-	sys.deliver(p.cfg.RestartSignal)
-	waitFor(t, "the refusal in the log", 5*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Count(logs.String(), "restart failed; still serving") == 2
+	p.lineage.watchAncestors(lines)
+	t.Cleanup(func() {
+		for _, w := range ws {
+			closeFd(w)
+		}
 	})
-	if n := sys.starts(); n != 0 {
-		t.Errorf("%d children started", n)
-	}
-	sys.mu.Lock()
-	sys.alive[11], sys.alive[12] = false, false // drained: the stop need not wait for them
-	sys.mu.Unlock()
-	stopProcess(t, sys, errc)
+	return ws
 }
 
-type writerFunc func([]byte) (int, error)
+// TestUnitTooManyGenerationsIsPostponedNotForgotten: with the older
+// generations still draining that fill MaxGenerations, a call to Restart
+// is refused with an error, and a restart signal is postponed (the log
+// says so) and runs as soon as one of them exits.
+func TestUnitTooManyGenerationsIsPostponedNotForgotten(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	ws := liveAncestors(t, p, 2)
+	errc := runProcess(t, sys, p, srv)
+	if err := p.Restart(context.Background()); !errors.Is(err, ErrTooManyGenerations) {
+		t.Fatalf("Restart with 2 draining generations = %v, want ErrTooManyGenerations", err)
+	}
+	sys.deliver(p.cfg.RestartSignal)
+	waitFor(t, "the postponement in the log", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "restart postponed")
+	})
+	if n := sys.starts(); n != 0 {
+		t.Fatalf("%d children started while no room", n)
+	}
+	closeFd(ws[0]) // one older generation exits
+	c := <-sys.children
+	if !strings.Contains(logs.String(), "running the postponed restart") {
+		t.Errorf("the log does not say the postponed restart runs:\n%s", logs.String())
+	}
+	c.ready(t)
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
 
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+// syncBuffer collects log lines from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestUnitRollbackWhenTheSuccessorDiesInProbation: the new generation
+// dies within the probation; this one serves again, with the same
+// *Server, and a connection queued meanwhile is answered.
 func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	sys := newFakeSystem()
 	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour })
@@ -384,7 +661,7 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	c.markReady()
+	c.ready(t)
 	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
 	// A client that connects during the probation waits in the queue
 	// (nobody accepts), and is served after the rollback.
@@ -392,7 +669,7 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	if _, err := fmt.Fprint(conn.conn, "GET /ready HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	c.exit() // the new generation dies
+	c.exit("exit status 7") // the new generation dies
 	_ = conn.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(conn.br, nil)
 	if err != nil {
@@ -402,20 +679,52 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || string(body) != "ready\n" {
 		t.Fatalf("the connection queued during the probation got %d %q", resp.StatusCode, body)
 	}
-	if got := p.totals.get(totalRollbacks); got != 1 {
-		t.Errorf("rollbacks = %d", got)
+	waitFor(t, "the rollback to be counted and told to systemd", 5*time.Second, func() bool {
+		note := sys.lastNote()
+		return p.totals.get(totalRollbacks) == 1 && strings.Contains(note, fmt.Sprintf("MAINPID=%d", p.pid)) && strings.Contains(note, "READY=1")
+	})
+	// The *Server NewServer returned serves again: it is not stale.
+	if got := srv.Status(); got != ServerStatusRunning {
+		t.Errorf("the server NewServer returned is %v after the rollback, want running", got)
 	}
-	if note := sys.lastNote(); !strings.Contains(note, fmt.Sprintf("MAINPID=%d", p.pid)) || !strings.Contains(note, "READY=1") {
-		t.Errorf("last sd_notify %q, want MAINPID and READY from the rolled-back process", note)
+	if st := srv.Stats(); st.Draining {
+		t.Error("the server still says it drains after the rollback")
 	}
 	// It serves as before, and a later restart works.
 	sys.deliver(p.cfg.RestartSignal)
 	c2 := <-sys.children
-	c2.markReady()
-	c2.msgs <- linkMsg{Type: msgReleased, PID: c2.pid()}
+	c2.ready(t)
+	c2.send(t, linkMsg{Type: msgReleased, PID: c2.pid()})
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUnitUnresponsiveSuccessorIsRolledBack: a new generation that stops
+// answering within the probation (stopped, wedged) is killed and rolled
+// back from, within livenessTimeout and a beat.
+func TestUnitUnresponsiveSuccessorIsRolledBack(t *testing.T) {
+	sys := newFakeSystem()
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour })
+	errc := runProcess(t, sys, p, srv)
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	c.ready(t)
+	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
+	_ = sys.kill(c.pid(), syscall.SIGSTOP)
+	select {
+	case <-c.exited():
+	case <-time.After(livenessTimeout + 10*time.Second):
+		t.Fatal("a stopped new generation was not killed")
+	}
+	if sigs := c.gotSignals(); !slices.Contains(sigs, syscall.SIGKILL) {
+		t.Errorf("signals to the stopped generation: %v, want SIGKILL", sigs)
+	}
+	waitFor(t, "the rollback", 10*time.Second, func() bool { return srv.Status() == ServerStatusRunning })
+	if got := p.totals.get(totalRollbacks); got != 1 {
+		t.Errorf("rollbacks = %d", got)
+	}
+	stopProcess(t, sys, errc)
 }
 
 func TestUnitNoRollbackAfterTheSuccessorWasAskedToStop(t *testing.T) {
@@ -424,12 +733,12 @@ func TestUnitNoRollbackAfterTheSuccessorWasAskedToStop(t *testing.T) {
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	c.markReady()
-	c.msgs <- linkMsg{Type: msgReleased, PID: c.pid()} // it began a final shutdown
+	c.ready(t)
+	c.send(t, linkMsg{Type: msgReleased, PID: c.pid()}) // it began a final shutdown
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c.exit()
+	c.exit("exit status 0")
 	if got := p.totals.get(totalRollbacks); got != 0 {
 		t.Errorf("rollbacks = %d", got)
 	}
@@ -452,32 +761,34 @@ func TestUnitConfigErrors(t *testing.T) {
 	}
 }
 
-const validHandover = `{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":":8080","fd":6}]}`
+const validHandover = `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":":8080","fd":7}]}`
 
 func TestParseHandoverRejectsHostileInput(t *testing.T) {
 	if _, err := parseHandover(validHandover); err != nil {
 		t.Fatalf("valid handover rejected: %v", err)
 	}
 	h := func(mid string) string {
-		return `{"v":2,"role":"process","generation":2,"ancestors":[10],` + mid + `}`
+		return `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],` + mid + `}`
 	}
+	head := func(rest string) string { return `{"v":3,"role":"process",` + rest }
 	for _, tc := range []struct{ in, want string }{
 		{"", "not a valid handover description"},
 		{"{", "not a valid handover description"},
-		{`{"v":2} {"v":2}`, "trailing data"},
+		{`{"v":3} {"v":3}`, "trailing data"},
 		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[],"extra":1`), "unknown field"},
-		{`{"v":1,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "version 1"},
-		{`{"v":2,"role":"process","generation":1,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "generation 1"},
-		{`{"v":2,"role":"boss","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, `unknown role "boss"`},
-		{`{"v":2,"role":"process","generation":2,"ancestors":[],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "no ancestors"},
-		{`{"v":2,"role":"process","generation":2,"ancestors":[1],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "ancestor PID 1"},
+		{`{"v":2,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "version 2"},
+		{head(`"generation":1,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "generation 1"},
+		{`{"v":3,"role":"boss","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, `unknown role "boss"`},
+		{head(`"generation":2,"ancestors":[],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "no ancestors"},
+		{head(`"generation":2,"ancestors":[{"pid":1,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "ancestor PID 1"},
+		{head(`"generation":2,"ancestors":[{"pid":10,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "has no lifeline"},
 		{h(`"link_fd":0,"stderr_fd":4,"pipe_fd":5`), "fd 0 (link)"},
-		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"a","fd":99999999}]`), "are 3 to 6, in a row"},
+		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"a","fd":99999999}]`), "are 3 to 7, in a row"},
 		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"a","fd":3}]`), "also given as link"},
-		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"","fd":6}]`), "has no name"},
-		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"a","fd":6},{"name":"a","fd":7}]`), "given twice"},
+		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"","fd":7}]`), "has no name"},
+		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":"a","fd":7},{"name":"a","fd":8}]`), "given twice"},
 		{h(`"link_fd":-3,"stderr_fd":4,"pipe_fd":5`), "fd -3"},
-		{`{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[` + strings.Repeat(`{"name":"a","fd":6},`, 60000) + `{"name":"b","fd":7}]}`, "more than the"},
+		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[` + strings.Repeat(`{"name":"a","fd":7},`, 60000) + `{"name":"b","fd":8}]`), "more than the"},
 	} {
 		_, err := parseHandover(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -488,7 +799,7 @@ func TestParseHandoverRejectsHostileInput(t *testing.T) {
 
 func FuzzParseHandover(f *testing.F) {
 	f.Add(validHandover)
-	f.Add(`{"v":2}`)
+	f.Add(`{"v":3}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, in string) {
 		h, err := parseHandover(in)

@@ -108,8 +108,18 @@ func TestRestartUnderLoadLosesNothing(t *testing.T) {
 	// first did, all of them close-on-exec, and the handover variables
 	// are gone. (The Go runtime's own descriptors, its poller and the
 	// cgroup files it watches for GOMAXPROCS, come and go.)
+	// (The lifeline of the generation before it closes once that one has
+	// exited, which the last generation sees a moment later.)
 	firstFds = withoutRuntimeFds(firstFds)
-	lastFds := withoutRuntimeFds(c.fds())
+	var lastFds []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lastFds = withoutRuntimeFds(c.fds())
+		if len(lastFds) == len(firstFds) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(lastFds) != len(firstFds) {
 		t.Errorf("open descriptors: %d after the first start, %d after %d restarts\nfirst:\n%s\nlast:\n%s",
 			len(firstFds), len(lastFds), n, strings.Join(firstFds, "\n"), strings.Join(lastFds, "\n"))

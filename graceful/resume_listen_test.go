@@ -1,3 +1,5 @@
+//go:build unix
+
 package graceful
 
 import (
@@ -67,9 +69,9 @@ func TestUnitListenDuringRunOnlyForAnOwnedSocket(t *testing.T) {
 	}
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	c.markReady()
+	c.ready(t)
 	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
-	c.exit() // the successor dies in probation: roll back, Resume re-listens
+	c.exit("exit status 7") // the successor dies in probation: roll back, Resume re-listens
 	waitFor(t, "the rollback", 5*time.Second, func() bool { return p.totals.get(totalRollbacks) == 1 })
 	svc.mu.Lock()
 	resumed, addr := svc.resumed, svc.ln.Addr().String()

@@ -64,12 +64,34 @@ func TestMain(m *testing.M) {
 // serverRole is a small gracekit server, like examples/reload, with hooks
 // for the tests.
 func serverRole() int {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	behaviour := "ok"
 	if path := os.Getenv(envBehaviour); path != "" {
 		if b, err := os.ReadFile(path); err == nil {
 			behaviour = strings.TrimSpace(string(b))
 		}
+	}
+	// Settings a new release may change, before the behaviour proper:
+	// "json" logs in JSON, "signal=NAME" restarts on another signal.
+	jsonLogs, restartSignal := false, os.Getenv(envSignal)
+	for {
+		first, rest, _ := strings.Cut(behaviour, " ")
+		if first == "json" {
+			jsonLogs = true
+		} else if name, ok := strings.CutPrefix(first, "signal="); ok {
+			restartSignal = name
+		} else {
+			break
+		}
+		behaviour = strings.TrimSpace(rest)
+		if behaviour == "" {
+			behaviour = "ok"
+		}
+	}
+	var logger *slog.Logger
+	if jsonLogs {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	addr := os.Getenv(envAddr)
 	if a, ok := strings.CutPrefix(behaviour, "addr="); ok {
@@ -106,7 +128,7 @@ func serverRole() int {
 	if m := os.Getenv(envMode); m != "" {
 		pcfg.Mode = RestartMode(m)
 	}
-	if name := os.Getenv(envSignal); name != "" {
+	if name := restartSignal; name != "" {
 		sig, err := SignalByName(name)
 		if err != nil {
 			logger.Error("bad signal", "error", err)
@@ -290,7 +312,7 @@ func waitGate(name string) error {
 // listenerInode returns the inode of the server's listening socket.
 func listenerInode(s *Server) string {
 	s.mu.Lock()
-	ln := s.raw[0]
+	ln := s.rd.raw[0]
 	s.mu.Unlock()
 	rc, err := ln.(syscall.Conn).SyscallConn()
 	if err != nil {

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrServerClosed is returned by [Server.Serve] when the server was shut
@@ -34,31 +36,42 @@ type Server struct {
 	fd      int
 	config  ServerConfig
 	logger  *slog.Logger
-	http    *http.Server
 	handler http.Handler
-	conns   *connTracker
-	h2      *h2Set // HTTP/2 connections, once the server serves HTTPS
+	tickets *ticketKeyer // session-ticket keys of the Process's lineage
 
 	mu          sync.Mutex
-	raw         []net.Listener // listeners as bound or adopted, before TLS
-	listeners   []net.Listener // what Serve accepts on
+	rd          *round // the current round of serving
 	https       bool
 	tlsConfig   *tls.Config // as CreateListenerTLS made it
 	fdFile      *os.File    // the duplicate handed out by Fd, closed at the end
 	unlinkPaths []string    // unix socket paths this server created
-	serving     bool
-	stopping    bool
-	drain       *drainState
 
-	label      atomic.Pointer[string] // the listened address, once known
+	label    atomic.Pointer[string] // the listened address, once known
+	inFlight atomic.Int64
+	requests atomic.Uint64
+}
+
+// round is one round of serving: from Serve to the end of its drain. A
+// server made by [Process.NewServer] serves another round, on a fresh
+// listener of the same socket, when its generation rolls back (see
+// [ProcessConfig.Probation]); the drain of the round before goes on
+// undisturbed meanwhile.
+type round struct {
+	http  *http.Server
+	conns *connTracker
+	h2    *h2Set // the round's HTTP/2 connections
+
+	raw      []net.Listener // listeners as bound or adopted, before TLS
+	serving  bool
+	stopping bool
+	drain    *drainState
+
 	status     atomic.Int32
 	draining   atomic.Bool
-	inFlight   atomic.Int64
-	requests   atomic.Uint64
 	drainedReq atomic.Uint64
 
 	drainCh chan struct{} // closed when a shutdown begins
-	stopped chan struct{} // closed when the server has fully stopped
+	stopped chan struct{} // closed when the round has fully stopped
 	serveWG sync.WaitGroup
 }
 
@@ -86,38 +99,66 @@ func New(address string, fd int, config ServerConfig) *Server {
 		config:  config,
 		logger:  logger,
 		handler: handler,
+	}
+	s.rd = s.newRound()
+	return s
+}
+
+// newRound prepares a round of serving.
+func (s *Server) newRound() *round {
+	r := &round{
 		conns:   newConnTracker(),
 		drainCh: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	base := context.WithValue(context.Background(), drainKey{}, s.drainCh)
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadTimeout:       config.ReadTimeout,
-		ReadHeaderTimeout: config.ReadHeaderTimeout,
-		WriteTimeout:      config.WriteTimeout,
-		IdleTimeout:       config.IdleTimeout,
-		MaxHeaderBytes:    config.MaxHeaderBytes,
-		ConnState:         s.conns.connState,
+	r.h2 = newH2Set(r.conns)
+	base := context.WithValue(context.Background(), drainKey{}, r.drainCh)
+	r.http = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { s.serveHTTP(r, w, req) }),
+		ReadTimeout:       s.config.ReadTimeout,
+		ReadHeaderTimeout: s.config.ReadHeaderTimeout,
+		WriteTimeout:      s.config.WriteTimeout,
+		IdleTimeout:       s.config.IdleTimeout,
+		MaxHeaderBytes:    s.config.MaxHeaderBytes,
+		ConnState:         r.connState,
+		ConnContext:       connContext,
 		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		Protocols:         new(http.Protocols),
 	}
-	s.http.SetKeepAlivesEnabled(config.KeepAlive)
-	return s
+	r.http.Protocols.SetHTTP1(true)
+	r.http.SetKeepAlivesEnabled(s.config.KeepAlive)
+	return r
 }
 
-// serveHTTP wraps the user's handler: it counts requests and, once a
-// shutdown has begun, asks HTTP/1 clients to close the connection after
-// the response so that none of them sends another request on a
-// connection that is about to close.
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// resume starts a new round on ln, after a drain that handed over (a
+// rollback): the server serves again, as the same *Server.
+func (s *Server) resume(ln net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rd.drain == nil || !s.rd.drain.handover {
+		return fmt.Errorf("graceful: server %s cannot serve again: it was not handed over", s.describe())
+	}
+	s.rd = s.newRound()
+	s.setListenersLocked([]net.Listener{ln})
+	return nil
+}
+
+// serveHTTP wraps the user's handler: it counts requests and gives
+// requests over TLS their Request.TLS. (A draining server's
+// "Connection: close" is added by the conn as the response's header is
+// written, see conn.Write.)
+func (s *Server) serveHTTP(rd *round, w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.requests.Add(1)
-	if s.draining.Load() {
-		s.drainedReq.Add(1)
-		if r.ProtoMajor == 1 {
-			w.Header().Set("Connection", "close")
+	if rd.draining.Load() {
+		rd.drainedReq.Add(1)
+	}
+	if r.TLS == nil {
+		// net/http sets Request.TLS only on a *tls.Conn of its own.
+		if c, ok := r.Context().Value(connKey{}).(*conn); ok {
+			r.TLS = c.tlsState
 		}
 	}
 	s.handler.ServeHTTP(w, r)
@@ -137,14 +178,14 @@ func (s *Server) CreateListener() error {
 
 func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 	switch {
-	case s.stopping:
+	case s.rd.stopping:
 		return ErrServerClosed
-	case s.serving:
+	case s.rd.serving:
 		return fmt.Errorf("graceful: server %s is already serving", s.describe())
 	case s.tlsConfig != nil:
 		return fmt.Errorf("graceful: server %s already serves HTTPS", s.describe())
 	}
-	if len(s.raw) == 0 {
+	if len(s.rd.raw) == 0 {
 		raw, err := s.openListeners()
 		if err != nil {
 			return err
@@ -152,16 +193,9 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 		s.setListenersLocked(raw)
 	}
 	if tlsConfig != nil {
-		s.http.TLSConfig = tlsConfig
 		s.tlsConfig = tlsConfig
-		if err := s.configureHTTP2(tlsConfig); err != nil {
-			return fmt.Errorf("graceful: server %s: %w", s.describe(), err)
-		}
-		s.listeners = make([]net.Listener, len(s.raw))
-		for i, ln := range s.raw {
-			s.listeners[i] = tls.NewListener(ln, tlsConfig)
-		}
 		s.https = true
+		s.tickets.apply(tlsConfig, time.Now())
 	}
 	return nil
 }
@@ -169,8 +203,7 @@ func (s *Server) createListenerLocked(tlsConfig *tls.Config) error {
 // setListenersLocked installs the raw listeners and names the server by
 // the address they really listen on, for logs and errors.
 func (s *Server) setListenersLocked(raw []net.Listener) {
-	s.raw = raw
-	s.listeners = raw
+	s.rd.raw = raw
 	addrs := make([]string, 0, len(raw))
 	for _, ln := range raw {
 		addrs = append(addrs, formatAddr(ln.Addr()))
@@ -225,29 +258,37 @@ func (s *Server) openListeners() ([]net.Listener, error) {
 // fails while serving (the server is then closed).
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
-	if s.stopping {
+	r := s.rd
+	if r.stopping {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	if s.serving {
+	if r.serving {
 		s.mu.Unlock()
 		return fmt.Errorf("graceful: Serve called twice on server %s", s.describe())
 	}
-	if len(s.raw) == 0 {
+	if len(r.raw) == 0 {
 		if err := s.createListenerLocked(nil); err != nil {
 			s.mu.Unlock()
 			return err
 		}
 	}
-	s.serving = true
-	listeners := s.listeners
-	s.status.Store(int32(ServerStatusRunning))
+	r.serving = true
+	if s.https && (s.tlsConfig == nil || slices.Contains(s.tlsConfig.NextProtos, "h2")) {
+		// HTTP/2 over the conn's own TLS (see conn.go).
+		r.http.Protocols.SetUnencryptedHTTP2(true)
+	}
+	listeners := make([]net.Listener, len(r.raw))
+	for i, ln := range r.raw {
+		listeners[i] = &listener{Listener: ln, srv: s, rd: r, tlsConfig: s.tlsConfig}
+	}
+	r.status.Store(int32(ServerStatusRunning))
 	errc := make(chan error, len(listeners))
 	for _, ln := range listeners {
-		s.serveWG.Add(1)
+		r.serveWG.Add(1)
 		go func() {
-			defer s.serveWG.Done()
-			errc <- s.http.Serve(ln)
+			defer r.serveWG.Done()
+			errc <- r.http.Serve(ln)
 		}()
 	}
 	s.mu.Unlock()
@@ -258,23 +299,23 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		shutdownCtx := context.WithoutCancel(ctx)
 		_ = s.Shutdown(shutdownCtx)
-	case <-s.drainCh:
+	case <-r.drainCh:
 	case err := <-errc:
-		if !s.isStopping() {
+		if !s.isStopping(r) {
 			err = fmt.Errorf("graceful: serve %s: %w", s.describe(), err)
 			s.logger.Error("serving failed; closing the server", "address", s.describe(), "error", err)
 			_ = s.Close(context.WithoutCancel(ctx))
 			return err
 		}
 	}
-	<-s.stopped
+	<-r.stopped
 	return nil
 }
 
-func (s *Server) isStopping() bool {
+func (s *Server) isStopping(r *round) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stopping
+	return r.stopping
 }
 
 // GetAddress returns the address the server was created with.
@@ -298,10 +339,10 @@ func (s *Server) GetListenedAddress() string {
 func (s *Server) GetListenedPort() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.raw) != 1 {
+	if len(s.rd.raw) != 1 {
 		return -1
 	}
-	if a, ok := s.raw[0].Addr().(*net.TCPAddr); ok {
+	if a, ok := s.rd.raw[0].Addr().(*net.TCPAddr); ok {
 		return a.Port
 	}
 	return -1
@@ -327,7 +368,10 @@ func (s *Server) SetIsHttps(https bool) {
 // Status reports whether the server is running: from the moment Serve
 // accepts until a shutdown has finished draining.
 func (s *Server) Status() ServerStatus {
-	return ServerStatus(s.status.Load())
+	s.mu.Lock()
+	r := s.rd
+	s.mu.Unlock()
+	return ServerStatus(r.status.Load())
 }
 
 // describe names the server in errors and logs: by the address it

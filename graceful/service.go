@@ -48,3 +48,22 @@ type ResumableService interface {
 	Service
 	Resume() error
 }
+
+// HandingOver reports whether ctx, given to a [Service]'s Shutdown (or to
+// [Server.Shutdown]) by a [Process], belongs to a restart, in which a new
+// generation goes on serving the same sockets, rather than to a final
+// stop. A service that drains differently in the two cases (a QUIC
+// server that passes its connections' packets on, say) asks here; a
+// [Server] leaves the connections queued on its sockets to the new
+// generation, where a final stop serves them itself.
+func HandingOver(ctx context.Context) bool {
+	v, _ := ctx.Value(handingOverKey{}).(bool)
+	return v
+}
+
+type handingOverKey struct{}
+
+// withHandingOver marks ctx as the context of a restart's shutdown.
+func withHandingOver(ctx context.Context) context.Context {
+	return context.WithValue(ctx, handingOverKey{}, true)
+}

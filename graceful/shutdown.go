@@ -24,22 +24,33 @@ type drainState struct {
 	cutCtx context.Context
 	cut    context.CancelCauseFunc
 
-	// Set by the drain before the server's stopped channel closes.
+	// handover: the drain leaves the sockets to another process (a
+	// restart), and the server may serve another round (a rollback).
+	handover bool
+
+	// Set by the drain before the round's stopped channel closes.
 	result      DrainStats
-	cause       error // why connections were cut, if they were
+	cut4        connCounts // what was cut, by kind
+	idle        idleResult // what the idle grace closed, by kind
+	cause       error      // why connections were cut, if they were
 	listenerErr error
 }
 
 // Shutdown stops the server gracefully and returns once it has stopped.
 //
-// The sequence loses no request that a client has sent: the listeners
-// close first (so the server never reads a request it will not answer);
-// responses from then on carry "Connection: close"; each keep-alive
-// connection gets [ServerConfig.IdleDrainGrace] of idleness to send one
-// more request before it is closed; requests in flight run to completion;
-// HTTP/2 clients get a first GOAWAY that refuses nothing and, after the
-// same grace, the final one; hijacked connections are told through
-// [Draining] and closed after [ServerConfig.HijackedGrace].
+// The sequence loses no request that a client has sent. Every HTTP/1
+// response written from then on carries "Connection: close". The
+// listeners stop accepting: on Linux, unless ctx comes from a restart
+// (see [HandingOver]) or the socket was handed out with [Server.Fd],
+// the socket first refuses new connections while the server accepts and
+// answers those already queued, since closing a listener resets them.
+// A keep-alive connection is closed only once it has been idle for
+// [ServerConfig.IdleDrainGrace], idle meaning that nothing of a next
+// request has arrived (a pipelined request, or a header still arriving,
+// is answered first); requests in flight run to completion; HTTP/2
+// clients get a first GOAWAY that refuses nothing and a PING, and the
+// final GOAWAY once they have answered it; hijacked connections are told
+// through [Draining] and closed after [ServerConfig.HijackedGrace].
 //
 // When [ServerConfig.GracefulShutdownTimeout] passes or ctx ends first,
 // the connections still open are closed, the log says how many and how
@@ -48,12 +59,12 @@ type drainState struct {
 // was cut. It may be called more than once, concurrently, and before
 // Serve; every call waits for the same shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
-	d := s.beginStop()
+	rd, d := s.beginStop(!HandingOver(ctx))
 	select {
-	case <-s.stopped:
+	case <-rd.stopped:
 	case <-ctx.Done():
 		d.cut(context.Cause(ctx))
-		<-s.stopped
+		<-rd.stopped
 	}
 	r := d.result
 	if r.CutConns == 0 && r.CutRequests == 0 {
@@ -70,10 +81,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // case it returns ctx's error. It may be called more than once,
 // concurrently, and before Serve.
 func (s *Server) Close(ctx context.Context) error {
-	d := s.beginStop()
+	r, d := s.beginStop(false)
 	d.cut(errClosed)
 	select {
-	case <-s.stopped:
+	case <-r.stopped:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("graceful: close %s: %w", s.describe(), ctx.Err())
@@ -94,146 +105,174 @@ func Draining(ctx context.Context) <-chan struct{} {
 type drainKey struct{}
 
 // beginStop starts the one shutdown of the server, or returns the one
-// under way.
-func (s *Server) beginStop() *drainState {
+// under way. final says whether no other process serves the listeners
+// afterwards.
+func (s *Server) beginStop(final bool) (*round, *drainState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.drain != nil {
-		return s.drain
+	r := s.rd
+	if r.drain != nil {
+		return r, r.drain
 	}
 	d := &drainState{}
 	d.cutCtx, d.cut = context.WithCancelCause(context.Background())
-	s.drain = d
-	s.stopping = true
-	if !s.serving {
+	r.drain = d
+	r.stopping = true
+	if !r.serving {
 		// Nothing was ever served: release what was bound and stop.
-		d.listenerErr = s.closeListenersLocked()
-		if len(s.listeners) == 0 {
+		d.listenerErr = closeListeners(r.raw)
+		if len(r.raw) == 0 {
 			for _, ln := range s.config.Listeners {
 				_ = ln.Close()
 			}
 		}
-		close(s.drainCh)
-		s.finishLocked()
-		return d
+		close(r.drainCh)
+		s.finishLocked(r)
+		return r, d
 	}
-	go s.runDrain(d)
-	return d
+	// A socket handed out with Fd may be served by another process.
+	final = final && s.fdFile == nil
+	d.handover = !final
+	go s.runDrain(r, d, final)
+	return r, d
 }
 
-// runDrain performs a graceful shutdown of a serving server.
-func (s *Server) runDrain(d *drainState) {
+// runDrain performs a graceful shutdown of a serving round.
+func (s *Server) runDrain(r *round, d *drainState, final bool) {
 	start := time.Now()
 	if t := s.config.GracefulShutdownTimeout; t > 0 {
 		timer := time.AfterFunc(t, func() { d.cut(errDrainTimeout) })
 		defer timer.Stop()
 	}
+	// From here on every HTTP/1 response tells its client to close.
+	r.draining.Store(true)
+	r.conns.draining.Store(true)
 
-	// 1. Stop accepting, and wait until no Serve loop can hand over a new
-	// connection. Only then are requests answered with Connection: close
-	// (golang/go#75591: a server that flags shutdown first drops requests
-	// it has just read).
-	s.mu.Lock()
-	lnErr := s.closeListenersLocked()
-	s.mu.Unlock()
-	s.serveWG.Wait()
+	// 1. Stop accepting. After a restart the new generation serves the
+	// queue; on a final stop the server serves it itself first.
+	queueServed := 0
+	if final {
+		queueServed = quiesceListeners(d.cutCtx, r.raw, s.logger)
+	}
+	lnErr := closeListeners(r.raw)
+	r.serveWG.Wait()
 
 	// 2. Tell handlers and hijacked connections.
-	s.draining.Store(true)
-	s.conns.draining.Store(true)
-	close(s.drainCh)
-	counts := s.conns.counts()
-	s.logger.Info("shutdown started", "address", s.describe(),
+	close(r.drainCh)
+	counts := r.conns.counts()
+	s.logger.Info("shutdown started", "address", s.describe(), "final", final,
 		"in_flight", s.inFlight.Load(), "active_conns", counts.active,
-		"idle_conns", counts.idle+counts.new, "hijacked_conns", s.conns.liveHijacked())
+		"idle_conns", counts.idle+counts.new, "http2_conns", counts.http2,
+		"hijacked_conns", r.conns.liveHijacked())
+	if queueServed > 0 {
+		s.logger.Debug("accepted the connections queued on the listeners before closing them", "address", s.describe(), "queued", queueServed)
+	}
 
 	hijackExpired := make(chan struct{})
 	hijackTimer := time.AfterFunc(s.config.HijackedGrace, func() { close(hijackExpired) })
 	defer hijackTimer.Stop()
 
-	// 3. HTTP/2: the first GOAWAY, a notice that refuses no stream
+	// 3. HTTP/2: the notice, a GOAWAY that refuses no stream, and a PING
 	// (see http2.go).
-	s.mu.Lock()
-	h2 := s.h2
-	s.mu.Unlock()
-	h2.beginDrain()
+	r.h2.beginDrain()
 
 	// 4. HTTP/1: every connection ends after a response with
-	// Connection: close, or after IdleDrainGrace of idleness.
-	idleClosed := s.drainHTTP1(d.cutCtx, time.Now())
+	// Connection: close, or after its idle grace.
+	idle := s.drainHTTP1(r, d.cutCtx, time.Now())
 
-	// 5. HTTP/2: once every request sent before the notice has arrived,
-	// the final GOAWAY (net/http's Shutdown); then whatever net/http
-	// still tracks.
-	h2.waitNoticed(d.cutCtx, s.config.IdleDrainGrace)
-	h2.markFinal(s.config.IdleDrainGrace, func() {
+	// 5. HTTP/2: once every client has answered the PING (so every
+	// request it sent before the notice has been read), the final GOAWAY,
+	// through net/http's Shutdown, which then waits for the streams.
+	// Connections that start later get theirs once they have answered.
+	r.h2.waitAcked(d.cutCtx, s.config.IdleDrainGrace)
+	r.h2.final.Store(true)
+	kickCtx, stopKick := context.WithCancel(d.cutCtx)
+	go r.h2.kickLate(kickCtx, s.config.IdleDrainGrace, func() {
 		// net/http runs its shutdown hooks (HTTP/2's final GOAWAY) on
 		// every call; with a context that has ended it returns at once.
 		ended, cancel := context.WithCancel(context.Background())
 		cancel()
-		_ = s.http.Shutdown(ended)
+		_ = r.http.Shutdown(ended)
 	})
-	if err := s.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
+	if err := r.http.Shutdown(d.cutCtx); err != nil && d.cutCtx.Err() == nil {
 		s.logger.Warn("net/http shutdown", "address", s.describe(), "error", err)
 	}
+	stopKick()
 
 	// 6. Hijacked connections get their grace, then are closed.
-	hijackedCut := s.drainHijacked(d.cutCtx, hijackExpired)
+	hijackedCut := s.drainHijacked(r, d.cutCtx, hijackExpired)
 
 	// 7. Whatever is left is cut.
-	var cutConns int
+	var cut connCounts
 	var cutRequests int64
 	if d.cutCtx.Err() != nil {
-		left := s.conns.counts()
-		cutConns = left.new + left.active + left.idle
+		cut = r.conns.counts()
 		cutRequests = s.inFlight.Load()
-		_ = s.http.Close()
-		hijackedCut += s.conns.closeHijacked()
+		_ = r.http.Close()
+		for _, c := range r.conns.snapshot() {
+			_ = c.Conn.Close() // connections net/http no longer tracks
+		}
+		hijackedCut += r.conns.closeHijacked()
 	}
 
 	s.mu.Lock()
 	d.result = DrainStats{
 		Finished:            true,
 		Duration:            time.Since(start),
-		ServedWhileDraining: s.drainedReq.Load(),
-		IdleClosed:          idleClosed,
+		ServedWhileDraining: r.drainedReq.Load(),
+		IdleClosed:          idle.closedIdle + idle.closedNew,
 		HijackedClosed:      hijackedCut,
-		CutConns:            cutConns,
+		CutConns:            cut.new + cut.active + cut.idle + cut.http2,
 		CutRequests:         cutRequests,
 	}
+	d.cut4 = cut
+	d.idle = idle
 	d.cause = context.Cause(d.cutCtx)
 	d.listenerErr = lnErr
 	s.logResult(d)
-	s.finishLocked()
+	s.finishLocked(r)
 	s.mu.Unlock()
 }
 
 // drainHTTP1 waits until every HTTP/1 connection has closed, closing
-// those that stay idle for the grace period after start. It returns how
-// many it closed, and stops early when ctx ends.
-func (s *Server) drainHTTP1(ctx context.Context, start time.Time) int {
-	grace := s.config.IdleDrainGrace
-	total := 0
+// those that stay idle for their grace after start. It returns what it
+// closed, and stops early when ctx ends.
+func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
+	var total idleResult
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		closed, remaining, next := s.conns.closeIdleHTTP1(start, time.Now(), grace)
-		total += closed
-		if remaining == 0 {
+		changed := rd.conns.changes()
+		r := rd.conns.closeIdleHTTP1(start, time.Now(), s.idleGrace)
+		total.closedIdle += r.closedIdle
+		total.closedNew += r.closedNew
+		if r.remaining == 0 {
 			return total
 		}
 		var wake <-chan time.Time
-		if !next.IsZero() {
-			timer.Reset(time.Until(next))
+		if !r.next.IsZero() {
+			timer.Reset(time.Until(r.next))
 			wake = timer.C
 		}
 		select {
-		case <-s.conns.changed:
+		case <-changed:
 		case <-wake:
 		case <-ctx.Done():
 			return total
 		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
 	}
+}
+
+// idleGrace is how long an idle connection may stay idle once the drain
+// has begun before the server closes it.
+func (s *Server) idleGrace(*conn) time.Duration {
+	return s.config.IdleDrainGrace
 }
 
 // hijackPoll is how often the drain checks whether hijacked connections
@@ -243,25 +282,25 @@ const hijackPoll = 20 * time.Millisecond
 // drainHijacked waits for hijacked connections to be closed by their
 // handlers, and closes those still open when expired is closed or ctx
 // ends. It returns how many it closed.
-func (s *Server) drainHijacked(ctx context.Context, expired <-chan struct{}) int {
+func (s *Server) drainHijacked(r *round, ctx context.Context, expired <-chan struct{}) int {
 	tick := time.NewTicker(hijackPoll)
 	defer tick.Stop()
-	for s.conns.liveHijacked() > 0 {
+	for r.conns.liveHijacked() > 0 {
 		select {
 		case <-tick.C:
 			continue
 		case <-expired:
 		case <-ctx.Done():
 		}
-		return s.conns.closeHijacked()
+		return r.conns.closeHijacked()
 	}
 	return 0
 }
 
-// closeListenersLocked closes every listener of the server.
-func (s *Server) closeListenersLocked() error {
+// closeListeners closes every listener of a round.
+func closeListeners(raw []net.Listener) error {
 	var errs []error
-	for _, ln := range s.listeners {
+	for _, ln := range raw {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
@@ -269,20 +308,23 @@ func (s *Server) closeListenersLocked() error {
 	return errors.Join(errs...)
 }
 
-// finishLocked releases what outlives the listeners and marks the server
-// stopped.
-func (s *Server) finishLocked() {
-	if s.fdFile != nil {
+// finishLocked releases what outlives the listeners and marks the round
+// stopped. A round that handed over leaves the socket files to the
+// process that serves them next, and Fd's duplicate to another round.
+func (s *Server) finishLocked(r *round) {
+	switch {
+	case s.fdFile != nil:
 		_ = s.fdFile.Close()
-	} else {
+	case r.drain != nil && r.drain.handover:
+	default:
 		// No descriptor was handed out, so no other process can be
 		// serving these paths: remove the socket files this server made.
 		for _, p := range s.unlinkPaths {
 			_ = os.Remove(p)
 		}
 	}
-	s.status.Store(int32(ServerStatusStopped))
-	close(s.stopped)
+	r.status.Store(int32(ServerStatusStopped))
+	close(r.stopped)
 }
 
 func (s *Server) logResult(d *drainState) {
@@ -304,7 +346,9 @@ func (s *Server) logResult(d *drainState) {
 		"cut_requests", r.CutRequests,
 	}
 	if cut {
-		attrs = append(attrs, "cause", d.cause)
+		attrs = append(attrs, "cause", d.cause,
+			"cut_active", d.cut4.active, "cut_idle", d.cut4.idle,
+			"cut_new", d.cut4.new, "cut_http2", d.cut4.http2)
 	}
 	if d.listenerErr != nil {
 		attrs = append(attrs, "listener_error", d.listenerErr)

@@ -29,3 +29,12 @@ func SignalByName(name string) (os.Signal, error) {
 	}
 	return nil, fmt.Errorf("unknown restart signal %q: use one of %s", name, strings.Join(RestartSignalNames(), ", "))
 }
+
+func takeEarlyStops() []os.Signal { return nil }
+
+func stopSignalByName(name string) (os.Signal, error) {
+	if name == "SIGINT" {
+		return os.Interrupt, nil
+	}
+	return nil, fmt.Errorf("unknown stop signal %q", name)
+}

@@ -4,8 +4,8 @@ package graceful
 
 import (
 	"fmt"
+	"github.com/gracekit/gracekit/internal/earlysignal"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 )
@@ -30,32 +30,21 @@ func SignalByName(name string) (os.Signal, error) {
 	return nil, fmt.Errorf("unknown restart signal %q: use one of %s", name, strings.Join(RestartSignalNames(), ", "))
 }
 
-// earlyRestart catches the restart signals from the start of a process
-// that a handover started, until NewProcess takes over: a new generation
-// (or worker) must not die of a restart signal while it starts, and the
-// Go runtime kills a program on SIGHUP, SIGUSR1 and SIGUSR2 unless it has
-// asked for them. This is package state because the OS makes it so:
-// signal dispositions belong to the process. The parent could start the
-// child with the signal ignored, but only by unsubscribing every
-// signal.Notify of the program for it.
-var earlyRestart = make(chan os.Signal, 8)
+// takeEarlySignals returns the restart signals caught since the program
+// started (see internal/earlysignal), and stops catching them that way.
+func takeEarlySignals() []os.Signal { return earlysignal.TakeRestart() }
 
-func init() {
-	if _, ok := os.LookupEnv(HandoverEnv); ok {
-		signal.Notify(earlyRestart, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	}
-}
+// takeEarlyStops does the same for SIGTERM and SIGINT in a supervisor's
+// next image.
+func takeEarlyStops() []os.Signal { return earlysignal.TakeStop() }
 
-// takeEarlySignals stops the early catching and returns what it caught.
-func takeEarlySignals() []os.Signal {
-	signal.Stop(earlyRestart)
-	var got []os.Signal
-	for {
-		select {
-		case sig := <-earlyRestart:
-			got = append(got, sig)
-		default:
-			return got
-		}
+// stopSignalByName returns SIGTERM or SIGINT by name.
+func stopSignalByName(name string) (os.Signal, error) {
+	switch name {
+	case "SIGTERM":
+		return syscall.SIGTERM, nil
+	case "SIGINT":
+		return syscall.SIGINT, nil
 	}
+	return nil, fmt.Errorf("unknown stop signal %q", name)
 }

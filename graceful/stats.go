@@ -51,7 +51,10 @@ type DrainStats struct {
 
 // Stats returns a snapshot of the server's connections and requests.
 func (s *Server) Stats() Stats {
-	c := s.conns.counts()
+	s.mu.Lock()
+	r := s.rd
+	s.mu.Unlock()
+	c := r.conns.counts()
 	st := Stats{
 		Address:          s.address,
 		InFlightRequests: s.inFlight.Load(),
@@ -59,13 +62,13 @@ func (s *Server) Stats() Stats {
 		NewConns:         c.new,
 		ActiveConns:      c.active,
 		IdleConns:        c.idle,
-		HijackedConns:    s.conns.liveHijacked(),
-		Draining:         s.draining.Load(),
+		HijackedConns:    r.conns.liveHijacked(),
+		Draining:         r.draining.Load(),
 	}
 	select {
-	case <-s.stopped:
+	case <-r.stopped:
 		s.mu.Lock()
-		st.Drain = s.drain.result
+		st.Drain = r.drain.result
 		s.mu.Unlock()
 	default:
 	}

@@ -5,6 +5,7 @@ package graceful
 import (
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -22,10 +23,26 @@ func monotonicUsec() string { return "0" }
 
 func processAlive(int) bool { return false }
 
-func startChild(childSpec) (child, error) { return nil, ErrRestartNotSupported }
+func startChild(system, childSpec) (child, error) { return nil, ErrRestartNotSupported }
+
+func (osSystem) forkExec(string, []string, *syscall.ProcAttr) (int, error) {
+	return 0, ErrRestartNotSupported
+}
+func (osSystem) kill(int, syscall.Signal) error { return ErrRestartNotSupported }
+func (osSystem) wait(int) string                { return "" }
 
 func takeEarlySignals() []os.Signal { return nil }
 
 func parentIsSystemd() bool { return false }
 
 func processGone(int) bool { return true }
+
+func (osSystem) exec(string, []string, []string) error { return ErrRestartNotSupported }
+func dupInheritable(int) (int, error)                  { return -1, ErrRestartNotSupported }
+func seekStart(int) error                              { return ErrRestartNotSupported }
+func readFull(*os.File, []byte) (int, error)           { return 0, ErrRestartNotSupported }
+func anonFile() (int, error)                           { return -1, ErrRestartNotSupported }
+func adoptChild(system, int, *link, *reaper) child     { return nil }
+
+func pipeCloexec() (int, int, error)     { return -1, -1, ErrRestartNotSupported }
+func childEnviron(env []string) []string { return env }

@@ -5,6 +5,7 @@ package graceful
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -45,6 +46,11 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 		addr, packet, err := inspectSocket(hs.Fd)
 		if err != nil {
 			return fail(fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err))
+		}
+		if !packet {
+			// A socket filter left by a process that died in its final
+			// shutdown would refuse every new connection.
+			acceptAgain(hs.Fd)
 		}
 		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
 		logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
@@ -181,4 +187,59 @@ func processAlive(pid int) bool {
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func (osSystem) forkExec(exe string, args []string, attr *syscall.ProcAttr) (int, error) {
+	return syscall.ForkExec(exe, args, attr)
+}
+
+func (osSystem) kill(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) }
+
+// wait reaps the child pid (outside PID 1, where a reaper does it) and
+// describes how it ended.
+func (osSystem) wait(pid int) string {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err.Error()
+		}
+		return waitStatusString(ws)
+	}
+}
+
+func (osSystem) exec(exe string, args, env []string) error { return syscall.Exec(exe, args, env) }
+
+// dupInheritable duplicates fd into a descriptor (3 or above) without
+// close-on-exec, for a process image to come.
+func dupInheritable(fd int) (int, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, 3)
+	if err != nil {
+		return -1, fmt.Errorf("duplicate fd %d: %w", fd, err)
+	}
+	return dup, nil
+}
+
+func seekStart(fd int) error {
+	_, err := unix.Seek(fd, 0, 0)
+	return err
+}
+
+// readFull reads f into b until b is full or f ends.
+func readFull(f *os.File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := f.Read(b[n:])
+		n += k
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -195,11 +195,11 @@ func TestSystemdSocketActivate(t *testing.T) {
 func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"garbage", "not json", "not a valid handover description"},
-		{"wrong version", `{"v":9,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "version 9"},
-		{"std stream", `{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":1,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "fd 1 (link): the descriptors of a handover are 3 to 5"},
+		{"wrong version", `{"v":9,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "version 9"},
+		{"std stream", `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":1,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "fd 1 (link): the descriptors of a handover are 3 to 6"},
 		// Descriptors 3 to 5 exist in the child (the Go runtime's own, or
 		// none): none of them came from exec.
-		{"not passed", `{"v":2,"role":"process","generation":2,"ancestors":[10],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "names descriptors this process was not given"},
+		{"not passed", `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "names descriptors this process was not given"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(context.Background(), os.Args[0], "-test.run=^$")

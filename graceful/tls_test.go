@@ -252,3 +252,48 @@ func TestSetIsHttpsOnATLSListener(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// TestTLSSessionsResumeAcrossGenerations: two servers whose session-ticket
+// keys come from the same lineage secret (two generations of one service)
+// resume each other's sessions; a server of another service does not.
+func TestTLSSessionsResumeAcrossGenerations(t *testing.T) {
+	pair := testcert.Write(t, t.TempDir())
+	l := newLineage()
+	other := newLineage()
+	start := func(lin *lineage) *Server {
+		s := New("127.0.0.1:0", 0, testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "ok")
+		})))
+		s.tickets = &ticketKeyer{l: lin}
+		if err := s.CreateListenerTLS(pair.CertFile, pair.KeyFile); err != nil {
+			t.Fatal(err)
+		}
+		serve(t, s)
+		return s
+	}
+	old, next, stranger := start(l), start(&lineage{secret: l.secret}), start(other)
+	cache := tls.NewLRUClientSessionCache(8)
+	resumed := func(s *Server) bool {
+		t.Helper()
+		c, err := tls.Dial("tcp", s.GetListenedAddress(), &tls.Config{RootCAs: pair.Pool, ServerName: "127.0.0.1", ClientSessionCache: cache, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// TLS 1.3 tickets arrive after the handshake: a request reads them.
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(c)
+		return c.ConnectionState().DidResume
+	}
+	if resumed(old) {
+		t.Fatal("the first connection resumed a session")
+	}
+	if !resumed(next) {
+		t.Error("a session from one generation did not resume with the next")
+	}
+	if resumed(stranger) {
+		t.Error("a session resumed with a server of another service")
+	}
+}

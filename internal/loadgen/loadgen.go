@@ -40,11 +40,18 @@ const (
 	NewConnGet
 	// Slow sends GETs of Path?sleep=SlowDelay on one connection.
 	Slow
+	// Pipelined writes PipelineDepth GETs at once on one connection, then
+	// reads their answers; the last one asks to close the connection
+	// every tenth batch.
+	Pipelined
+	// SlowHeader sends each GET's header in HeaderPieces pieces,
+	// HeaderGap apart, on one connection (a client on a bad link).
+	SlowHeader
 	// NumKinds is the number of kinds.
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"keepalive-get", "keepalive-post", "newconn-get", "slow-get"}
+var kindNames = [NumKinds]string{"keepalive-get", "keepalive-post", "newconn-get", "slow-get", "pipelined-get", "slow-header-get"}
 
 // String returns the kind's name as reports show it.
 func (k Kind) String() string {
@@ -93,6 +100,13 @@ type Options struct {
 	MaxRequests int
 	// Pace, when set, is a pause between two requests of one client.
 	Pace time.Duration
+	// PipelineDepth is how many requests a Pipelined client writes at
+	// once (10 by default).
+	PipelineDepth int
+	// HeaderPieces and HeaderGap shape a SlowHeader client's requests
+	// (15 pieces, 200 ms apart by default).
+	HeaderPieces int
+	HeaderGap    time.Duration
 }
 
 // Failure is one request that did not get a complete 2xx answer, or a
@@ -155,6 +169,15 @@ func Drive(ctx context.Context, o Options, sink Sink) {
 	if o.MaxRequests == 0 {
 		o.MaxRequests = 1_000_000
 	}
+	if o.PipelineDepth == 0 {
+		o.PipelineDepth = 10
+	}
+	if o.HeaderPieces == 0 {
+		o.HeaderPieces = 15
+	}
+	if o.HeaderGap == 0 {
+		o.HeaderGap = 200 * time.Millisecond
+	}
 	var wg sync.WaitGroup
 	for k := range NumKinds {
 		for range o.Clients[k] {
@@ -174,6 +197,7 @@ type client struct {
 	conn   net.Conn
 	br     *bufio.Reader
 	served int // requests answered on conn
+	batch  int // Pipelined: batches written
 }
 
 func newClient(o Options, k Kind, sink Sink) *client {
@@ -198,7 +222,11 @@ func newClient(o Options, k Kind, sink Sink) *client {
 
 func (c *client) run(ctx context.Context) {
 	defer c.closeConn()
-	for i := 0; i < c.o.MaxRequests && ctx.Err() == nil; i++ {
+	step := 1
+	if c.kind == Pipelined {
+		step = c.o.PipelineDepth
+	}
+	for i := 0; i < c.o.MaxRequests && ctx.Err() == nil; i += step {
 		if c.conn == nil {
 			if err := c.dial(ctx); err != nil {
 				if ended(ctx) {
@@ -214,7 +242,14 @@ func (c *client) run(ctx context.Context) {
 				continue
 			}
 		}
-		c.request()
+		switch c.kind {
+		case Pipelined:
+			c.pipeline(ctx)
+		case SlowHeader:
+			c.slowHeader(ctx)
+		default:
+			c.request()
+		}
 		if c.o.Pace > 0 {
 			pause(ctx, c.o.Pace)
 		}
@@ -288,6 +323,111 @@ func (c *client) request() {
 	if resp.Close || c.kind == NewConnGet {
 		c.closeConn()
 	}
+}
+
+// pipeline writes a batch of requests at once and reads every answer. A
+// request left unanswered when the connection ends is a failure; a
+// response that asks to close ends the batch's connection after the
+// answers that follow it, as HTTP/1.1 lets a server answer what a
+// client pipelined before it could see the header.
+func (c *client) pipeline(ctx context.Context) {
+	answered := c.served > 0
+	depth := c.o.PipelineDepth
+	c.batch++
+	var b bytes.Buffer
+	for i := range depth {
+		if i == depth-1 && c.batch%10 == 0 {
+			fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: loadgen\r\nConnection: close\r\n\r\n", c.o.Path)
+		} else {
+			b.Write(c.req)
+		}
+	}
+	start := time.Now()
+	_ = c.conn.SetDeadline(start.Add(c.o.RequestTimeout))
+	if _, err := c.conn.Write(b.Bytes()); err != nil {
+		for range depth {
+			c.report(err, true, answered)
+		}
+		c.closeConn()
+		return
+	}
+	closing := false
+	for i := range depth {
+		resp, err := http.ReadResponse(c.br, nil)
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+		}
+		if err != nil {
+			for range depth - i {
+				c.report(err, true, answered || i > 0)
+			}
+			c.closeConn()
+			return
+		}
+		c.answer(resp, body, start, answered || i > 0)
+		closing = closing || resp.Close
+	}
+	if closing {
+		c.closeConn()
+	}
+	_ = ctx
+}
+
+// slowHeader sends one GET's header in pieces and reads the answer.
+func (c *client) slowHeader(ctx context.Context) {
+	answered := c.served > 0
+	pieces := min(c.o.HeaderPieces, len(c.req))
+	start := time.Now()
+	_ = c.conn.SetDeadline(start.Add(c.o.RequestTimeout + time.Duration(pieces)*c.o.HeaderGap))
+	for i := range pieces {
+		from, to := i*len(c.req)/pieces, (i+1)*len(c.req)/pieces
+		if i > 0 {
+			pause(ctx, c.o.HeaderGap)
+		}
+		if _, err := c.conn.Write(c.req[from:to]); err != nil {
+			c.failed(err, "", true, answered)
+			return
+		}
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		c.failed(err, "", true, answered)
+		return
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		c.failed(err, "", true, answered)
+		return
+	}
+	c.answer(resp, body, start, answered)
+	if resp.Close {
+		c.closeConn()
+	}
+}
+
+// answer reports a complete response.
+func (c *client) answer(resp *http.Response, body []byte, start time.Time, answered bool) {
+	now := time.Now()
+	c.served++
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := resp.Status
+		if b := strings.TrimSpace(string(body)); b != "" {
+			msg += ": " + b
+		}
+		c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Status, Err: msg, At: now, Sent: true, Answered: answered}})
+		return
+	}
+	c.sink.Record(Outcome{Kind: c.kind, At: now, OK: true, Latency: now.Sub(start), PID: ParsePID(body)})
+}
+
+// report records one request that got no answer, keeping the connection
+// (the caller drops it).
+func (c *client) report(err error, sent, answered bool) {
+	now := time.Now()
+	c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Classify(err), Err: err.Error(), At: now, Sent: sent, Answered: answered}})
 }
 
 // failed reports a request (or dial) that got no answer, and drops the

@@ -37,7 +37,8 @@ func server() http.Handler {
 func TestEveryKindSucceedsAndSeesThePID(t *testing.T) {
 	srv := httptest.NewServer(server())
 	defer srv.Close()
-	r := Run(context.Background(), Options{Address: srv.Listener.Addr().String(), Clients: [NumKinds]int{1, 1, 1, 1}, SlowDelay: time.Millisecond, MaxRequests: 20})
+	r := Run(context.Background(), Options{Address: srv.Listener.Addr().String(), Clients: [NumKinds]int{1, 1, 1, 1, 1, 1},
+		SlowDelay: time.Millisecond, MaxRequests: 20, PipelineDepth: 5, HeaderPieces: 3, HeaderGap: time.Millisecond})
 	if len(r.Failures) != 0 {
 		t.Fatalf("failures: %v", r.Failures)
 	}
@@ -46,10 +47,11 @@ func TestEveryKindSucceedsAndSeesThePID(t *testing.T) {
 			t.Errorf("%s: %d requests, want 20", k, r.Requests[k])
 		}
 	}
-	if r.Successes != 80 || r.PIDs[os.Getpid()] == nil || r.PIDs[os.Getpid()].Count != 80 {
-		t.Errorf("successes %d, pids %v; want 80 answers from %d", r.Successes, r.PIDs, os.Getpid())
+	const all = 20 * int(NumKinds)
+	if r.Successes != all || r.PIDs[os.Getpid()] == nil || r.PIDs[os.Getpid()].Count != all {
+		t.Errorf("successes %d, pids %v; want %d answers from %d", r.Successes, r.PIDs, all, os.Getpid())
 	}
-	if r.Percentile(50) <= 0 || len(r.Latencies) != 80 {
+	if r.Percentile(50) <= 0 || len(r.Latencies) != all {
 		t.Errorf("latencies: %d, p50 %s", len(r.Latencies), r.Percentile(50))
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gracekit/gracekit/bench/internal/extclient"
 	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/report"
 	"github.com/gracekit/gracekit/bench/internal/scenario"
@@ -91,13 +93,51 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		}
 		res.NginxDesc, res.Nginx = desc, runs
 	}
+	cp := fullCost()
+	if o.smoke {
+		cp = smokeCost()
+	}
+	if want("callgrind") {
+		step("figure 8: instructions per request (callgrind)")
+		if err := extclient.Need("valgrind", "callgrind_control"); err != nil {
+			skip := "callgrind lane skipped: " + err.Error()
+			fmt.Println("SKIP", skip)
+			res.NotMeasured = append(res.NotMeasured, skip)
+		} else {
+			r.callgrindLane(res, cp)
+		}
+	}
+	if want("handover") {
+		step("figure 9: handover and old exit against tableflip")
+		if err := r.handoverLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("scale") {
+		step("figure 10: many sockets and servers")
+		if err := r.scaleLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("idle") {
+		step("figure 11: idle keep-alive connections at the restart")
+		if err := r.idleLane(res, cp); err != nil {
+			return err
+		}
+	}
+	if want("rss") {
+		step("figure 12: memory of old + new during a handover")
+		if err := r.rssLane(res, cp); err != nil {
+			return err
+		}
+	}
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("run cut short: %w", err)
 	}
 
 	step("writing results")
 	outPath, plotPath := abs(benchDir, o.out), abs(benchDir, o.plot)
-	if len(res.Lanes) > 0 {
+	if len(res.Lanes) > 0 && !o.merge {
 		if err := report.Timeline(plotPath, res.Lanes); err != nil {
 			return err
 		}
@@ -108,16 +148,26 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if o.only != "" {
 		res.Command += " -only " + o.only
 	}
+	if o.smoke {
+		res.Command += " -smoke"
+	}
+	if o.merge {
+		res.Command += " -merge"
+	}
 	res.Took = time.Since(started)
-	f, err := os.Create(outPath)
-	if err != nil {
+	var md bytes.Buffer
+	if err := report.Markdown(&md, res); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
-	if err := report.Markdown(f, res); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("results: %w", err)
+	out := md.Bytes()
+	if o.merge {
+		old, err := os.ReadFile(outPath)
+		if err != nil {
+			return fmt.Errorf("results: -merge needs an existing %s: %w", o.out, err)
+		}
+		out = []byte(report.Merge(string(old), md.String(), res.Command))
 	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(outPath, out, 0o644); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
 	fmt.Printf("wrote %s and %s in %s\n", o.out, o.plot, time.Since(started).Round(time.Second))

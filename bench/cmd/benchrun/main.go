@@ -34,7 +34,9 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 10, "alternating rounds of the throughput and cold-start measurements")
 	flag.StringVar(&o.out, "out", "RESULTS.md", "results file (full run)")
 	flag.StringVar(&o.plot, "plot", "timeline.png", "timeline plot (full run)")
-	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults,h2,nginx); all when empty")
+	flag.StringVar(&o.only, "only", "", "comma-separated parts of the full run to do (restarts,cold,throughput,faults,h2,nginx,callgrind,handover,scale,idle,rss); all when empty")
+	flag.BoolVar(&o.merge, "merge", false, "put this run's sections into the existing -out file in place of the same sections, keeping the others (with -only; the timeline is not redrawn)")
+	flag.BoolVar(&o.smoke, "smoke", false, "run the callgrind, handover, scale, idle and rss lanes with a few rounds each: a check that they work, not a measurement")
 	flag.StringVar(&o.faultFilter, "fault", "", "with -only faults: run only the failure scenarios whose name contains this")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
@@ -53,7 +55,7 @@ type options struct {
 	restarts, block, rounds int
 	out, plot, only         string
 	faultFilter             string
-	keep                    bool
+	keep, smoke, merge      bool
 	timeout                 time.Duration
 }
 

@@ -45,9 +45,48 @@ type Results struct {
 	NginxDesc string
 	Nginx     []scenario.NginxRun
 
+	// CallgrindDesc describes the callgrind lane; Callgrind holds its
+	// runs, CallgrindBase names the subject the ratios are against, and
+	// CallgrindFuncs compares pairs of subjects function by function.
+	CallgrindDesc   string
+	Callgrind       []scenario.CallgrindRun
+	CallgrindBase   string
+	CallgrindFuncs  []FuncComparison
+	CallgrindErrors []string
+
+	// HandoverDesc describes the handover lane: Handover holds its
+	// rounds with probes only, OldExit those with requests in flight.
+	HandoverDesc      string
+	Handover, OldExit []*scenario.RestartSeries
+
+	// ScaleDesc describes the lane with many sockets per subject.
+	ScaleDesc string
+	Scale     []ScaleRow
+
+	// IdleDesc describes the lane with idle keep-alive connections.
+	IdleDesc string
+	Idle     []scenario.IdleRun
+
+	// RSSDesc describes the memory lane.
+	RSSDesc string
+	RSS     []*scenario.RestartSeries
+
 	Lanes []*scenario.Lane
 	Plot  string
 	Notes []string
+}
+
+// FuncComparison is the own instructions per request of functions in two
+// subjects, A and B.
+type FuncComparison struct {
+	A, B  string
+	Funcs []scenario.FuncDelta
+}
+
+// ScaleRow is the scale lane's rounds for one number of servers.
+type ScaleRow struct {
+	Servers int
+	Series  []*scenario.RestartSeries
 }
 
 // ColdStat holds the cold starts of one subject, on an idle machine and

@@ -40,7 +40,7 @@ func Allocs(ctx context.Context, benchDir string, runs int) ([]AllocSample, erro
 	}
 	var out []AllocSample
 	for i := 0; i < runs && ctx.Err() == nil; i++ {
-		for _, name := range roundOrder(allocSubjects, i) {
+		for _, name := range RoundOrder(allocSubjects, i) {
 			pattern := "^BenchmarkServer$/^" + regexp.QuoteMeta(name) + "$"
 			cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", pattern, "-test.benchmem", "-test.benchtime", "2s", "-test.count", "1")
 			cmd.Dir = filepath.Join(benchDir, "allocs")
@@ -67,11 +67,11 @@ func Allocs(ctx context.Context, benchDir string, runs int) ([]AllocSample, erro
 	return out, nil
 }
 
-// roundOrder returns the subjects in the order of round i: rotated by i,
+// RoundOrder returns the subjects in the order of round i: rotated by i,
 // and reversed in odd rounds.
-func roundOrder(subjects []string, i int) []string {
+func RoundOrder[T any](subjects []T, i int) []T {
 	n := len(subjects)
-	order := make([]string, n)
+	order := make([]T, n)
 	for j := range n {
 		order[j] = subjects[(i+j)%n]
 	}

@@ -9,13 +9,13 @@ func TestRoundOrderRotatesAndReverses(t *testing.T) {
 	s := []string{"a", "b", "c"}
 	want := [][]string{{"a", "b", "c"}, {"a", "c", "b"}, {"c", "a", "b"}, {"c", "b", "a"}}
 	for i, w := range want {
-		if got := roundOrder(s, i); !slices.Equal(got, w) {
+		if got := RoundOrder(s, i); !slices.Equal(got, w) {
 			t.Errorf("round %d: %v, want %v", i, got, w)
 		}
 	}
 	first := map[string]int{}
 	for i := range 6 {
-		first[roundOrder(s, i)[0]]++
+		first[RoundOrder(s, i)[0]]++
 	}
 	for _, n := range s {
 		if first[n] != 2 {

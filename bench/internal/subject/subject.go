@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gracekit/gracekit/bench/internal/proc"
+	"github.com/gracekit/gracekit/bench/internal/subjectcfg"
 	"github.com/gracekit/gracekit/bench/internal/tree"
 )
 
@@ -41,6 +43,9 @@ type Spec struct {
 	// TLS, when set, is the client configuration of the bench's probes:
 	// the subject serves HTTPS (Extra carries its certificate flags).
 	TLS *tls.Config
+	// Servers, when above 1, makes the subject serve that many servers,
+	// on consecutive ports from its address on (-servers N).
+	Servers int
 }
 
 // Args returns the command line every subject shares: -addr, -pidfile
@@ -49,6 +54,9 @@ func (s Spec) Args(addr, pidFile, config string) []string {
 	args := []string{"-addr", addr, "-pidfile", pidFile}
 	if s.ConfigFlag {
 		args = append(args, "-config", config)
+	}
+	if s.Servers > 1 {
+		args = append(args, "-servers", strconv.Itoa(s.Servers))
 	}
 	return append(args, s.Extra...)
 }
@@ -91,6 +99,32 @@ func FreePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// FreePorts returns the loopback address of the first of n consecutive
+// ports that were all free a moment ago.
+func FreePorts(n int) (string, error) {
+	if n <= 1 {
+		return FreePort()
+	}
+	for try := 0; try < 50; try++ {
+		base := 20000 + rand.IntN(40000-n)
+		var lns []net.Listener
+		for i := range n {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)))
+			if err != nil {
+				break
+			}
+			lns = append(lns, ln)
+		}
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+		if len(lns) == n {
+			return net.JoinHostPort("127.0.0.1", strconv.Itoa(base)), nil
+		}
+	}
+	return "", fmt.Errorf("no %d consecutive free ports found", n)
+}
+
 // Launch starts spec under the reaper in a new directory below workDir and
 // waits until it serves.
 func Launch(spec Spec, workDir, reaperBin string) (*Instance, error) {
@@ -98,7 +132,7 @@ func Launch(spec Spec, workDir, reaperBin string) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch %s: %w", spec.Name, err)
 	}
-	addr, err := FreePort()
+	addr, err := FreePorts(spec.Servers)
 	if err != nil {
 		return nil, fmt.Errorf("launch %s: %w", spec.Name, err)
 	}
@@ -124,6 +158,16 @@ func Launch(spec Spec, workDir, reaperBin string) (*Instance, error) {
 		return nil, fmt.Errorf("launch %s: %w (log: %s)", spec.Name, err, in.LogTail(5))
 	}
 	return in, nil
+}
+
+// Addrs returns every address the instance serves: Addr, and with
+// Servers above 1 the ports that follow it.
+func (in *Instance) Addrs() []string {
+	addrs, err := subjectcfg.Addrs(in.Addr, max(in.Servers, 1))
+	if err != nil {
+		return []string{in.Addr}
+	}
+	return addrs
 }
 
 // PIDFromFile reads the instance's PID file.

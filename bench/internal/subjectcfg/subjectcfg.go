@@ -1,12 +1,15 @@
 // Package subjectcfg checks the config file of the bench's own subjects:
 // it must be a YAML mapping. A subject that is given a broken file exits
 // non-zero during its initialisation, as a real service would, which is
-// what the "invalid config at restart" scenario provokes.
+// what the "invalid config at restart" scenario provokes. It also spells
+// out the addresses of a subject that serves several servers.
 package subjectcfg
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -26,4 +29,28 @@ func Check(path string) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 	return nil
+}
+
+// MaxServers bounds the -servers flag of the bench's subjects.
+const MaxServers = 1000
+
+// Addrs returns the n addresses a subject with -servers n serves: addr
+// and the n-1 ports that follow it on the same host.
+func Addrs(addr string, n int) ([]string, error) {
+	if n < 1 || n > MaxServers {
+		return nil, fmt.Errorf("-servers %d: want 1 to %d", n, MaxServers)
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port+n-1 > 65535 {
+		return nil, fmt.Errorf("-addr %q with -servers %d: ports out of range", addr, n)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = net.JoinHostPort(host, strconv.Itoa(port+i))
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package subjectcfg
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -30,5 +31,23 @@ func TestCheck(t *testing.T) {
 	}
 	if err := Check(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+func TestAddrs(t *testing.T) {
+	got, err := Addrs("127.0.0.1:40000", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"127.0.0.1:40000", "127.0.0.1:40001", "127.0.0.1:40002"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []struct {
+		addr string
+		n    int
+	}{{"127.0.0.1:65535", 2}, {"127.0.0.1:1", 0}, {"nohost", 1}, {"127.0.0.1:1", MaxServers + 1}} {
+		if _, err := Addrs(bad.addr, bad.n); err == nil {
+			t.Errorf("Addrs(%q, %d): no error", bad.addr, bad.n)
+		}
 	}
 }

@@ -2,7 +2,9 @@
 // gracekit's graceful.Process, the way examples/reload does, so that a
 // throughput difference between examples/reload and the baselines can be
 // told apart: the library's process layer, or the example's handler.
-// It restarts on SIGHUP like examples/reload.
+// It restarts on SIGHUP like examples/reload. With -servers N it serves N
+// servers, one per port from -addr on, to measure what a restart costs
+// per socket.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"github.com/gracekit/gracekit/bench/internal/handler"
 	"github.com/gracekit/gracekit/bench/internal/profile"
+	"github.com/gracekit/gracekit/bench/internal/subjectcfg"
 	"github.com/gracekit/gracekit/graceful"
 )
 
@@ -23,19 +26,24 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	tlsCert := flag.String("tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1 through ALPN) with this PEM certificate; needs -tls-key")
 	tlsKey := flag.String("tls-key", "", "PEM key of -tls-cert")
+	servers := flag.Int("servers", 1, "serve this many servers (Process.NewServer each), on -addr and the ports that follow it")
 	flag.Parse()
 	stopProfile, err := profile.Start(*cpuProfile)
 	if err != nil {
 		log.Fatalf("gracefulprocess subject: %v", err)
 	}
 	defer stopProfile()
-	if err := run(*addr, *pidFile, *tlsCert, *tlsKey); err != nil {
+	if err := run(*addr, *pidFile, *tlsCert, *tlsKey, *servers); err != nil {
 		stopProfile()
 		log.Fatalf("gracefulprocess subject: %v", err)
 	}
 }
 
-func run(addr, pidFile, tlsCert, tlsKey string) error {
+func run(addr, pidFile, tlsCert, tlsKey string, servers int) error {
+	addrs, err := subjectcfg.Addrs(addr, servers)
+	if err != nil {
+		return err
+	}
 	pcfg := graceful.DefaultProcessConfig()
 	pcfg.PIDFile = pidFile
 	// Rollback off, as in the bench's config for examples/reload: no other
@@ -48,13 +56,15 @@ func run(addr, pidFile, tlsCert, tlsKey string) error {
 	}
 	scfg := graceful.DefaultServerConfig()
 	scfg.Handler = handler.New(handler.Options{Draining: graceful.Draining})
-	s, err := p.NewServer(addr, scfg)
-	if err != nil {
-		return err
-	}
-	if tlsCert != "" {
-		if err := s.CreateListenerTLS(tlsCert, tlsKey); err != nil {
+	for _, a := range addrs {
+		s, err := p.NewServer(a, scfg)
+		if err != nil {
 			return err
+		}
+		if tlsCert != "" {
+			if err := s.CreateListenerTLS(tlsCert, tlsKey); err != nil {
+				return err
+			}
 		}
 	}
 	return p.Run(context.Background())

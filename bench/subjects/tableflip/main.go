@@ -5,7 +5,9 @@
 //
 // The documented example handles no SIGTERM (the default action kills the
 // process); this subject maps SIGTERM and SIGINT to Upgrader.Stop, which
-// closes Exit and so runs the same documented shutdown path.
+// closes Exit and so runs the same documented shutdown path. With
+// -servers N it listens on N ports from -addr on, all served by one
+// http.Server, to measure what a restart costs per socket.
 package main
 
 import (
@@ -31,11 +33,16 @@ func main() {
 	config := flag.String("config", "", "YAML config file; an invalid one stops the process during its start")
 	tlsCert := flag.String("tls-cert", "", "serve HTTPS (HTTP/2 and HTTP/1.1 through ALPN) with this PEM certificate; needs -tls-key")
 	tlsKey := flag.String("tls-key", "", "PEM key of -tls-cert")
+	servers := flag.Int("servers", 1, "listen on this many ports, from -addr on, each served by the same http.Server")
 	upgradeTimeout := flag.Duration("upgrade-timeout", tableflip.DefaultUpgradeTimeout, "how long a new process may take to become ready")
 	flag.Parse()
 	log.SetPrefix("tableflip-subject " + strconv.Itoa(os.Getpid()) + " ")
 
 	if err := subjectcfg.Check(*config); err != nil {
+		log.Fatalf("refusing to start: %v", err)
+	}
+	addrs, err := subjectcfg.Addrs(*addr, *servers)
+	if err != nil {
 		log.Fatalf("refusing to start: %v", err)
 	}
 
@@ -59,23 +66,25 @@ func main() {
 		}
 	}()
 
-	ln, err := upg.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatalf("listen: %v", err)
-	}
 	srv := &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		var err error
-		if *tlsCert != "" {
-			// ServeTLS with TLSNextProto unset: net/http offers h2 itself.
-			err = srv.ServeTLS(ln, *tlsCert, *tlsKey)
-		} else {
-			err = srv.Serve(ln)
+	for _, a := range addrs {
+		ln, err := upg.Listen("tcp", a)
+		if err != nil {
+			log.Fatalf("listen: %v", err)
 		}
-		if err != http.ErrServerClosed {
-			log.Printf("serve: %v", err)
-		}
-	}()
+		go func() {
+			var err error
+			if *tlsCert != "" {
+				// ServeTLS with TLSNextProto unset: net/http offers h2 itself.
+				err = srv.ServeTLS(ln, *tlsCert, *tlsKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != http.ErrServerClosed {
+				log.Printf("serve: %v", err)
+			}
+		}()
+	}
 
 	if err := upg.Ready(); err != nil {
 		log.Fatalf("ready: %v", err)

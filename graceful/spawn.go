@@ -2,149 +2,84 @@ package graceful
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 )
 
-// This file is the restart state machine, one for both process modes:
-// start the next generation (a successor in re-exec mode, a worker in
-// supervisor mode), wait until it is ready, and report the outcome; on
-// failure the new process is stopped and reaped, the reason logged, and
-// the serving generation goes on as if nothing happened. What a success
-// leads to (the serving process drains, or a supervisor tells the old
-// worker to) is the caller's; so is the probation after it, in which a
-// successor that dies is rolled back from (see rollback in process_run.go
-// and supervisor.go).
+// This file starts the next generation: the part of a restart that
+// differs between the modes (startSuccessor, startWorker) and the part
+// that does not (startNext): start the process, wait until it is ready,
+// and on failure stop and reap it and say why, once.
 
 // notReadyStopGrace is how long a new process that was given up on (not
 // ready in time, or abandoned) gets between SIGTERM and SIGKILL. It never
 // served, so it has nothing to drain; SIGKILL also ends a stopped one.
 const notReadyStopGrace = 2 * time.Second
 
-// restartRequest is a call to Restart waiting for its outcome.
-type restartRequest struct {
-	ctx    context.Context
-	result chan error
-}
-
-// attemptResult is the outcome of one restart.
-type attemptResult struct {
-	c   child
-	err error
-}
-
-// restarter runs restarts one at a time. A restart signal that arrives
-// during a restart is remembered and runs after it; a call to Restart
-// during a restart is refused with ErrRestartInProgress. Its methods are
-// called from one loop only.
-type restarter struct {
-	// start starts the next generation and waits until it is ready or
-	// has failed (see Process.startNext).
-	start func(ctx context.Context) (child, error)
-
-	cur     *attempt
-	again   bool // a restart signal came during the restart under way
-	results chan attemptResult
-}
-
-type attempt struct {
-	cancel context.CancelFunc
-	req    *restartRequest
-}
-
-func newRestarter(start func(ctx context.Context) (child, error)) *restarter {
-	return &restarter{start: start, results: make(chan attemptResult, 1)}
-}
-
-// busy reports whether a restart is under way.
-func (r *restarter) busy() bool { return r.cur != nil }
-
-// signal handles a restart signal: it starts a restart, or remembers it
-// for when the one under way is over. It reports whether it started one.
-func (r *restarter) signal() bool {
-	if r.cur != nil {
-		r.again = true
-		return false
-	}
-	r.begin(nil)
-	return true
-}
-
-// request handles a call to Restart.
-func (r *restarter) request(req restartRequest) {
-	if r.cur != nil {
-		req.result <- ErrRestartInProgress
-		return
-	}
-	r.begin(&req)
-}
-
-func (r *restarter) begin(req *restartRequest) {
-	ctx := context.Background()
-	if req != nil {
-		ctx = req.ctx
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	r.cur = &attempt{cancel: cancel, req: req}
-	go func() {
-		c, err := r.start(ctx)
-		r.results <- attemptResult{c: c, err: err}
-	}()
-}
-
-// finish takes the outcome of the restart under way (from results) and
-// answers the call that asked for it, if one did.
-func (r *restarter) finish(res attemptResult) attemptResult {
-	a := r.cur
-	r.cur = nil
-	a.cancel()
-	if a.req != nil {
-		a.req.result <- res.err
-	}
-	return res
-}
-
-// abort gives up on the restart under way, if any, and returns its
-// outcome: a successor that became ready meanwhile serves, so the caller
-// must hand over to it rather than clean up as the last one.
-func (r *restarter) abort(why error) (attemptResult, bool) {
-	if r.cur == nil {
-		return attemptResult{}, false
-	}
-	r.cur.cancel()
-	res := <-r.results
-	if res.err != nil {
-		res.err = fmt.Errorf("%w: %w", why, res.err)
-	}
-	r.again = false
-	return r.finish(res), true
-}
-
-// takeAgain reports whether a restart signal came during the restart that
-// just ended, and forgets it.
-func (r *restarter) takeAgain() bool {
-	a := r.again
-	r.again = false
-	return a
-}
-
 // startOptions describe the process startNext starts.
 type startOptions struct {
 	role       string // roleNameProcess or roleNameWorker
 	generation int
-	ancestors  []int
+	ancestors  []ancestor
 	sockets    []*socket
+	files      []heldFile
 	reaper     *reaper
-	// reload: tell systemd a reload is under way, and when it ends.
+	// reload: a restart (tell systemd a reload is under way, and when it
+	// ends), not a supervisor's first worker or a respawn.
 	reload bool
+	// serving: a generation serves meanwhile (the log says so when this
+	// one fails).
+	serving bool
+}
+
+// startSuccessor starts the next generation in re-exec mode.
+func (p *Process) startSuccessor(ctx context.Context, reload bool) (*gen, error) {
+	if p.pid == 1 {
+		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
+	}
+	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation)
+	if err != nil {
+		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: %w", err))
+	}
+	p.mu.Lock()
+	socks := slices.Clone(p.socks.owned)
+	p.mu.Unlock()
+	c, err := p.startNext(ctx, startOptions{
+		role:       roleNameProcess,
+		generation: p.generation + 1,
+		ancestors:  ancestors,
+		sockets:    socks,
+		files:      p.lineage.filesToPass(),
+		reload:     reload,
+		serving:    true,
+	})
+	for _, a := range ancestors {
+		closeFd(a.Lifeline)
+	}
+	if err != nil {
+		return nil, err
+	}
+	names, _, _, _ := c.readyHandover()
+	return &gen{kind: genSuccessor, n: p.generation + 1, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}, nil
+}
+
+// lifecycleRefuse logs and counts a restart that was refused before any
+// process started, and tells systemd the reload it asked for is over.
+func (p *Process) lifecycleRefuse(err error) error {
+	p.totals.add(totalRestartsFailed, 1)
+	p.logger.Error("restart refused; still serving", "reason", err.Error())
+	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
+	p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
+	return err
 }
 
 // startNext starts a process that inherits the sockets and waits until it
 // is ready, has failed, or ctx ends. On failure the child is stopped and
-// reaped, the reason is logged once at ERROR, with the tail of the child's
-// standard error, and the error says why.
+// reaped, the reason is logged once at ERROR, with what the child said
+// (its failure, or the tail of its standard error), and the error says
+// why.
 func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) {
 	begin := time.Now()
 	what := fmt.Sprintf("generation %d", o.generation)
@@ -160,16 +95,26 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 		attrs := []any{"next_generation", o.generation, "reason", why, "took", time.Since(begin).Round(time.Millisecond)}
 		if c != nil {
 			attrs = append(attrs, "child_pid", c.pid(), "child_exit", c.exitStatus())
+			if f := c.failure(); f != "" {
+				attrs = append(attrs, "child_error", f)
+			}
 			if tail := c.stderrTail(); tail != "" {
 				attrs = append(attrs, "child_stderr", tail)
 			}
 		}
 		p.totals.add(totalRestartsFailed, 1)
-		p.logger.Error("restart failed; still serving", attrs...)
+		msg := "restart failed; still serving"
+		if !o.serving {
+			msg = "restart failed; no generation serves"
+		}
+		p.logger.Error(msg, attrs...)
 		if o.reload {
 			p.notify("READY=1\nSTATUS=restart failed: " + why + "; still serving")
 		}
 		if c != nil {
+			if f := c.failure(); f != "" {
+				why += ": " + f
+			}
 			return nil, fmt.Errorf("graceful: restart failed: %s (pid %d) %s; this process (pid %d) keeps serving", what, c.pid(), why, p.pid)
 		}
 		return nil, fmt.Errorf("graceful: restart failed: %s could not start; this process (pid %d) keeps serving: %w", what, p.pid, err)
@@ -188,8 +133,15 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 		},
 		sockets: o.sockets,
 		reaper:  o.reaper,
+		state: linkMsg{
+			Type:         msgState,
+			Secret:       p.lineage.secret[:],
+			Totals:       p.totals.snapshot(),
+			RestartNanos: p.lastRestart.Load(),
+		},
+		files: o.files,
 	}
-	c, err := p.sys.startChild(spec)
+	c, err := startChild(p.sys, spec)
 	if err != nil {
 		return fail(err.Error(), nil, err)
 	}
@@ -216,7 +168,6 @@ func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) 
 	if why == "" {
 		took := time.Since(begin)
 		if o.reload {
-			// A restart (not a supervisor's first worker or a respawn).
 			p.lastRestart.Store(int64(took))
 		}
 		p.logger.Info("restart: "+what+" is ready", "next_generation", o.generation, "child_pid", c.pid(),
@@ -255,6 +206,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-// errHandedOver: a Restart call reached a generation that has handed over.
-var errHandedOver = errors.New("graceful: this generation has handed over to its successor")

@@ -1,0 +1,63 @@
+package load
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gracekit/gracekit/bench/internal/handler"
+)
+
+// Idle connections that the server closes reconnect and answer again;
+// the steady client's requests all succeed while nothing restarts.
+func TestIdlePoolReconnectsAndSteadyClientAnswers(t *testing.T) {
+	srv := httptest.NewServer(handler.New(handler.Options{}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pctx, stop := context.WithCancel(ctx)
+	pool := StartIdlePool(pctx, addr, nil, 5)
+	steady := StartSteady(pctx, addr, nil, 2*time.Millisecond)
+	if !pool.WaitConnected(ctx, 5, 10*time.Second) {
+		t.Fatalf("%d of 5 idle connections open", pool.Connected())
+	}
+	t0 := time.Now()
+	srv.CloseClientConnections()
+	var closes, answered []time.Time
+	for time.Since(t0) < 10*time.Second {
+		closes, answered = pool.Since(t0)
+		if len(closes) >= 5 && len(answered) >= 5 && pool.Connected() == 5 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(closes) < 5 || len(answered) < 5 {
+		t.Fatalf("after closing the connections: %d closes seen, %d reconnects answered, want 5 and 5", len(closes), len(answered))
+	}
+	steadyFrom := time.Now()
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	pool.Wait()
+	steady.Wait()
+	if failed, reqs, first := pool.Failed(); failed != 0 || reqs < 10 {
+		t.Errorf("idle pool: %d of %d failed (%s)", failed, reqs, first)
+	}
+	// CloseClientConnections also closed the steady client's keep-alive
+	// connection, whose next request then fails (the client never
+	// retries) before it reconnects: only the new-connection loop must
+	// never fail, and the keep-alive loop must answer again.
+	keepAliveOK := 0
+	for _, r := range steady.Between(steadyFrom, time.Now()) {
+		switch {
+		case r.KeepAlive && r.OK:
+			keepAliveOK++
+		case !r.KeepAlive && !r.OK:
+			t.Errorf("steady request on a new connection, due at %s, failed: %s", r.Due.Format("15:04:05.000"), r.Err)
+		}
+	}
+	if keepAliveOK == 0 {
+		t.Error("the steady keep-alive loop had no answer after the connections were closed")
+	}
+}

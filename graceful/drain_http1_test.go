@@ -1,0 +1,207 @@
+package graceful
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPipelinedRequestsAreAnsweredDuringDrain: a client writes ten
+// requests at once; the drain begins while the server runs the first.
+// Every one is answered, and only the last answer asks the client to
+// close: the others were sent before the client could see it.
+func TestPipelinedRequestsAreAnsweredDuringDrain(t *testing.T) {
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() {
+			started <- struct{}{}
+			<-release
+		})
+		_, _ = io.WriteString(w, r.URL.Path)
+	}))
+	s := New("127.0.0.1:0", 0, cfg)
+	serve(t, s)
+
+	c := dialHTTP(t, s.GetListenedAddress())
+	var batch strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&batch, "GET /%d HTTP/1.1\r\nHost: test\r\n\r\n", i)
+	}
+	if _, err := io.WriteString(c.conn, batch.String()); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	waitFor(t, "the drain to begin", 5*time.Second, func() bool { return s.Stats().Draining })
+	close(release)
+
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range 10 {
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("answer %d of 10: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != fmt.Sprintf("/%d", i) {
+			t.Errorf("answer %d: %q", i+1, body)
+		}
+		if resp.Close != (i == 9) {
+			t.Errorf("answer %d of 10: Connection: close is %v, want it on the last one only", i+1, resp.Close)
+		}
+	}
+	_ = c.conn.Close()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestSlowHeaderSenderIsNotIdle: a client that has sent part of its
+// request header when the drain begins is answered, however long the
+// rest takes within the server's read timeouts; an idle connection is
+// closed after the grace meanwhile.
+func TestSlowHeaderSenderIsNotIdle(t *testing.T) {
+	cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	cfg.IdleDrainGrace = 20 * time.Millisecond
+	s := New("127.0.0.1:0", 0, cfg)
+	serve(t, s)
+
+	// Two idle keep-alive connections, and two slow senders: one on its
+	// first request, one on its second.
+	for range 2 {
+		dialHTTP(t, s.GetListenedAddress()).roundTrip(t)
+	}
+	first, second := dialHTTP(t, s.GetListenedAddress()), dialHTTP(t, s.GetListenedAddress())
+	second.roundTrip(t)
+	for _, c := range []*rawConn{first, second} {
+		if _, err := io.WriteString(c.conn, "GET /slow HTTP/1.1\r\nHo"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the server to read the partial headers", 5*time.Second, func() bool {
+		st := s.Stats()
+		return st.ActiveConns == 2 && st.IdleConns == 2
+	})
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	waitFor(t, "the idle connections to be closed", 5*time.Second, func() bool {
+		st := s.Stats()
+		return st.Draining && st.IdleConns == 0
+	})
+	if st := s.Stats(); st.ActiveConns != 2 {
+		t.Fatalf("after the grace: %d active connections, want the 2 slow senders", st.ActiveConns)
+	}
+	for i, c := range []*rawConn{first, second} {
+		if _, err := io.WriteString(c.conn, "st: test\r\n\r\n"); err != nil {
+			t.Fatalf("slow sender %d: %v", i+1, err)
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("slow sender %d: %v", i+1, err)
+		}
+		if !resp.Close {
+			t.Errorf("slow sender %d: answer without Connection: close", i+1)
+		}
+		_ = resp.Body.Close()
+		_ = c.conn.Close()
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := s.Stats().Drain; d.IdleClosed != 2 {
+		t.Errorf("drain closed %d idle connections, want 2", d.IdleClosed)
+	}
+}
+
+// gatedListener holds back Accept until its gate opens, so that a test
+// can fill the kernel's accept queue; it exposes the socket's descriptor
+// as the listener it wraps does.
+type gatedListener struct {
+	*net.TCPListener
+	gate chan struct{}
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	<-l.gate
+	return l.TCPListener.Accept()
+}
+
+func (l *gatedListener) SyscallConn() (syscall.RawConn, error) { return l.TCPListener.SyscallConn() }
+
+// TestFinalShutdownServesTheAcceptQueue: connections the kernel has
+// accepted into the listener's queue, with their requests written, when
+// a final shutdown begins are served, not reset by the listener's close;
+// a connection attempted after the shutdown began never opens.
+func TestFinalShutdownServesTheAcceptQueue(t *testing.T) {
+	if !quiesceSupported {
+		t.Skip("skipped: a final shutdown serves the accept queue on Linux only")
+	}
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := &gatedListener{TCPListener: ln.(*net.TCPListener), gate: make(chan struct{})}
+	cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	cfg.Listeners = []net.Listener{gl}
+	s := New("", 0, cfg)
+	serve(t, s)
+
+	const queued = 8
+	conns := make([]net.Conn, queued)
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	fdOf(ln, func(fd int) {
+		if q, _, err := pendingConns(fd); err != nil || q != queued {
+			t.Fatalf("accept queue holds %d (%v), want %d", q, err, queued)
+		}
+	})
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	waitFor(t, "the drain to begin", 5*time.Second, func() bool { return s.Stats().Draining })
+	late, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
+	if err == nil {
+		late.Close()
+		t.Fatal("a connection opened after the final shutdown began")
+	}
+	close(gl.gate)
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("queued connection %d: %v", i, err)
+		}
+		if !resp.Close {
+			t.Errorf("queued connection %d: answer without Connection: close", i)
+		}
+		_ = resp.Body.Close()
+		_ = c.Close()
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

@@ -1,0 +1,286 @@
+package graceful
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// localGen is the generation this process runs: its servers and services,
+// served round after round (a rollback serves another round on the same
+// sockets, with the same *Server values). Its methods are the actions of
+// the lifecycle on a generation, the same whether the lifecycle of this
+// process decides them (re-exec mode) or a supervisor sends them (a
+// worker). They are called from the lifecycle's loop only.
+type localGen struct {
+	p     *Process
+	units []*unit
+	round *serveSet
+
+	// drained is closed when the drain of the last round is over; nil
+	// while the generation serves. drainSeen: the lifecycle has seen it.
+	drained   chan struct{}
+	drainSeen bool
+	// released: the probation is over, the sockets are closed once
+	// drained.
+	released bool
+	// retired are sockets a successor did not take: closed once drained,
+	// bound again if the generation resumes.
+	retired []*socket
+}
+
+// serveSet is one round of serving the units.
+type serveSet struct {
+	units []*unit
+	errs  chan error
+	wg    sync.WaitGroup
+}
+
+// serve starts a round of serving every unit.
+func (g *localGen) serve() {
+	set := &serveSet{units: g.units, errs: make(chan error, len(g.units))}
+	for _, u := range g.units {
+		svc := u.svc
+		set.wg.Go(func() {
+			err := svc.Serve(context.Background())
+			if err != nil && !errors.Is(err, ErrServerClosed) {
+				set.errs <- err
+			}
+		})
+	}
+	g.round = set
+	g.drained, g.drainSeen = nil, false
+}
+
+// errs delivers the errors of services that failed while serving.
+func (g *localGen) errs() <-chan error {
+	if g.round == nil || g.drained != nil {
+		return nil
+	}
+	return g.round.errs
+}
+
+// drain stops the generation serving: every unit shuts down, concurrently,
+// with a context that says whether a successor serves the sockets
+// (handover) or not (a final stop, or a socket the successor no longer
+// uses, which is retired: it refuses new connections while what is
+// queued on it is served, then closes, see quiesce.go). The sockets the
+// successor uses stay open for the probation. drained is closed once
+// every unit has returned.
+func (g *localGen) drain(handover bool, took []string) {
+	if g.drained != nil {
+		return
+	}
+	p := g.p
+	p.markStopping()
+	final := !handover
+	var retire []*socket
+	if handover && took != nil {
+		p.mu.Lock()
+		for _, s := range p.socks.owned {
+			if !slices.Contains(took, s.name) && !slices.Contains(g.retired, s) {
+				retire = append(retire, s)
+			}
+		}
+		p.mu.Unlock()
+		if len(retire) > 0 {
+			names := make([]string, len(retire))
+			for i, s := range retire {
+				names[i] = s.name
+			}
+			p.logger.Info("the new generation does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
+		}
+	}
+	quiet := retire
+	if final {
+		quiet = p.ownedStreamSockets()
+	}
+	drained := make(chan struct{})
+	g.drained = drained
+	set := g.round
+	go func() {
+		p.quiesceSockets(quiet)
+		if final {
+			p.closeSockets()
+		}
+		var wg sync.WaitGroup
+		for _, u := range set.units {
+			ctx := context.Background()
+			if !final && !(u.sock != nil && slices.Contains(retire, u.sock)) {
+				ctx = withHandingOver(ctx)
+			} else if u.sock != nil && p.keptBySystemd(u.sock) {
+				ctx = withHandingOver(ctx) // systemd keeps its queue
+			}
+			svc := u.svc
+			wg.Go(func() {
+				if err := svc.Shutdown(ctx); err != nil {
+					p.logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
+				}
+			})
+		}
+		wg.Wait()
+		set.wg.Wait()
+		p.countDrains(set)
+		for _, s := range retire {
+			p.unstoreSocket(s)
+			s.close()
+		}
+		close(drained)
+	}()
+	g.retired = append(g.retired, retire...)
+}
+
+// resume serves again after a drain that handed over (a rollback): a new
+// round on the same sockets, for the same servers; a service takes fresh
+// listeners in its Resume. The drain of the round before goes on.
+func (g *localGen) resume() error {
+	p := g.p
+	var errs []error
+	p.mu.Lock()
+	for _, s := range g.retired {
+		// A socket the successor did not take was closed: bind it again.
+		fresh, err := bindSocket(s.ep, socketPerm{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
+			continue
+		}
+		s.fd, s.addr = fresh.fd, fresh.addr
+	}
+	g.retired = nil
+	units := slices.Clone(g.units)
+	for _, u := range units {
+		if u.sock == nil {
+			continue
+		}
+		ln, err := u.sock.listener()
+		if err == nil {
+			err = u.srv.resume(ln)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.mu.Unlock()
+	// Resume runs without p.mu: a service takes its fresh listeners from
+	// Process.Listen there.
+	for _, u := range units {
+		if u.sock == nil {
+			if err := u.svc.(ResumableService).Resume(); err != nil {
+				errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	p.stopping.Store(false)
+	g.serve()
+	return nil
+}
+
+// canResume reports whether every unit can serve again after its
+// shutdown, which a rollback needs.
+func (g *localGen) canResume() bool {
+	for _, u := range g.units {
+		if u.sock != nil {
+			continue // made by NewServer: served again as the same *Server
+		}
+		if _, ok := u.svc.(ResumableService); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// release ends the probation: the sockets close once the drain is over.
+func (g *localGen) release() {
+	g.released = true
+}
+
+// done reports whether the generation has drained and been released:
+// nothing of it remains but closing its sockets.
+func (g *localGen) done() bool {
+	if g.drained == nil || !g.released {
+		return false
+	}
+	select {
+	case <-g.drained:
+		return true
+	default:
+		return false
+	}
+}
+
+// drainedCh is closed when the current drain is over; nil while serving,
+// and once the lifecycle has seen it.
+func (g *localGen) drainedCh() <-chan struct{} {
+	if g.drainSeen {
+		return nil
+	}
+	return g.drained
+}
+
+func describeService(svc Service) string {
+	if s, ok := svc.(*Server); ok {
+		return s.describe()
+	}
+	return fmt.Sprintf("%T", svc)
+}
+
+// ownedStreamSockets returns the stream sockets of the process that a
+// final stop quiesces: not those systemd keeps, whose queues wait for the
+// next start.
+func (p *Process) ownedStreamSockets() []*socket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*socket
+	for _, s := range p.socks.owned {
+		if !s.packet && s.fd >= 0 && !p.keptBySystemd(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// quiesceSockets makes sockets refuse new connections and waits until the
+// servers and services have accepted what was queued on them (see
+// quiesce.go).
+func (p *Process) quiesceSockets(socks []*socket) {
+	var qs []quiescer
+	for _, s := range socks {
+		if s.packet || s.fd < 0 {
+			continue
+		}
+		fd := s.fd
+		qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
+	}
+	if len(qs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
+	defer cancel()
+	quiesce(ctx, qs, p.logger)
+}
+
+// keptBySystemd reports whether systemd keeps s beyond this process:
+// socket activation, or the file-descriptor store.
+func (p *Process) keptBySystemd(s *socket) bool {
+	return s.from == "systemd" || s.fdName != "" || p.fdStoreActive()
+}
+
+// drainLimit bounds how long a drain of this process's servers may take:
+// the longest shutdown timeout, with a second of margin.
+func (p *Process) drainLimit() time.Duration {
+	limit := 5 * time.Second
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.units {
+		if u.srv != nil {
+			limit = max(limit, u.srv.config.GracefulShutdownTimeout+time.Second)
+		}
+	}
+	return limit
+}

@@ -1,0 +1,1039 @@
+package graceful
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// This file is the lifecycle of a service: one state machine for both
+// process modes. It runs in every process that serves (a re-exec
+// generation, a worker) and in the supervisor, and follows the
+// generations that process knows:
+//
+//	                 restart: a successor starts (attempt)
+//	                       |                     \ it fails: nothing changes
+//	   serving  ------------+ it is ready: handover
+//	      ^                 v
+//	      |   rollback   probation (drains, keeps the sockets; the
+//	      +------------- successor dies or stops answering within it)
+//	                        | probation over, or a stop
+//	                        v
+//	                    draining --> exited
+//
+// and, on a stop: serving --> (shutdown delay) --> stopping --> exited.
+//
+// What differs between the modes sits behind the kinds of generation: a
+// re-exec process's own generation (localGen, run here), a supervisor's
+// worker (told over the link what to do), a re-exec successor (which runs
+// a lifecycle of its own after the handover); older re-exec generations
+// still draining are known by their lifelines (lineage.go); and behind
+// the start function, which starts either the binary again or a worker. A worker's own lifecycle
+// does what its supervisor's says (drain, resume, release, stop) with the
+// same actions.
+
+// livenessInterval and livenessTimeout: during its probation a new
+// generation is asked over the link every livenessInterval whether it is
+// there; one that has not answered for livenessTimeout (stopped, wedged)
+// is killed and rolled back from.
+const (
+	livenessInterval = 250 * time.Millisecond
+	livenessTimeout  = 2 * time.Second
+)
+
+// Bounds of the back-off between attempts to start a worker when none
+// serves (supervisor mode).
+const (
+	respawnMin = 100 * time.Millisecond
+	respawnMax = 30 * time.Second
+)
+
+type genKind int
+
+const (
+	genLocal     genKind = iota // this process's own generation
+	genWorker                   // a worker of this supervisor
+	genSuccessor                // a re-exec successor, which runs its own lifecycle
+)
+
+type genState int
+
+const (
+	stServing   genState = iota // accepts and serves
+	stProbation                 // handed over; drains; may serve again
+	stDraining                  // beyond rollback; finishes its work
+	stStopping                  // a final stop (after the shutdown delay)
+	stExited
+)
+
+func (s genState) String() string {
+	return [...]string{"serving", "probation", "draining", "stopping", "exited"}[s]
+}
+
+// gen is a generation as the lifecycle knows it.
+type gen struct {
+	kind  genKind
+	n     int // its generation number
+	pid   int
+	state genState
+	local *localGen // genLocal
+	child child     // genWorker, genSuccessor
+	// socks are the sockets a worker passed when it became ready (this
+	// supervisor's descriptors), files those it passes on; took names the
+	// sockets a new generation serves.
+	socks []*socket
+	files []heldFile
+	took  []string
+	// stopAsked: it was asked to stop, so it never serves again.
+	stopAsked bool
+	// settings: a worker's, from its ready message (see
+	// Process.settings).
+	settings string
+	// lastPong is when it last answered a ping.
+	lastPong time.Time
+}
+
+func (g *gen) String() string {
+	if g.kind == genLocal {
+		return fmt.Sprintf("this generation (%d)", g.n)
+	}
+	return fmt.Sprintf("generation %d (pid %d)", g.n, g.pid)
+}
+
+// genEvent is a message from a generation this process started, or its
+// exit.
+type genEvent struct {
+	g      *gen
+	msg    linkMsg
+	exited bool
+}
+
+// lifecycle is the state machine of one process.
+type lifecycle struct {
+	p    *Process
+	gens []*gen
+	// held are the sockets the next worker gets (supervisor mode): those
+	// of the last worker that served.
+	held []*socket
+	// start prepares, in the loop, the start of the next generation, and
+	// returns what starts it and waits until it is ready (see
+	// Process.startNext), which runs in a goroutine of its own.
+	start  func(reload bool) func(ctx context.Context) (*gen, error)
+	events chan genEvent
+
+	att   *attempt // a successor starting
+	again bool     // a restart signal waits for the restart under way, or for room
+
+	probation     *time.Timer
+	probationEnds time.Time
+	beat          *time.Ticker
+	respawn       *time.Timer
+	backoff       time.Duration
+	delay         *time.Timer // the shutdown delay
+	stopping      bool        // a stop was asked for
+	ready         bool        // the service has reported ready (supervisor)
+	pending       *restartRequest
+	result        error
+	status        string // the serving worker's exit status, for the supervisor's
+
+	// The supervisor's: the number of the last worker started, its stop
+	// signals (kept for an exec of itself), and signals its previous
+	// image caught, replayed at the start.
+	workers    int
+	stopCh     chan os.Signal
+	replay     []os.Signal
+	replayStop []os.Signal
+}
+
+// attempt is one restart under way.
+type attempt struct {
+	cancel context.CancelFunc
+	req    *restartRequest
+	done   chan attemptResult
+}
+
+type attemptResult struct {
+	g   *gen
+	err error
+}
+
+// restartRequest is a call to Restart waiting for its outcome.
+type restartRequest struct {
+	ctx    context.Context
+	result chan error
+}
+
+func newLifecycle(p *Process) *lifecycle {
+	return &lifecycle{p: p, events: make(chan genEvent, 64), backoff: respawnMin}
+}
+
+// find returns the generation in state st (at most one serves, at most
+// one is in probation).
+func (l *lifecycle) find(st genState) *gen {
+	for _, g := range l.gens {
+		if g.state == st {
+			return g
+		}
+	}
+	return nil
+}
+
+// alive counts the generations still running: those this process
+// follows, and (re-exec mode) the older ones still draining, known by
+// their lifelines.
+func (l *lifecycle) alive() int {
+	n := len(l.p.lineage.liveAncestors())
+	for _, g := range l.gens {
+		if g.state != stExited {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *lifecycle) localGen() *gen {
+	for _, g := range l.gens {
+		if g.kind == genLocal {
+			return g
+		}
+	}
+	return nil
+}
+
+// watch forwards a started generation's messages and its exit to the
+// loop.
+func (l *lifecycle) watch(g *gen) {
+	go func() {
+		for m := range g.child.messages() {
+			l.events <- genEvent{g: g, msg: m}
+		}
+		<-g.child.exited()
+		l.events <- genEvent{g: g, exited: true}
+	}()
+}
+
+// run is the loop of the lifecycle. It returns when this process has no
+// more to do: its generation drained after a handover or a stop, or (a
+// supervisor) every worker has exited after a stop.
+func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
+	p := l.p
+	l.stopCh = stopCh
+	for _, sig := range l.replay {
+		l.restartSignal(sig)
+	}
+	for _, sig := range l.replayStop {
+		l.stop(sig.String())
+	}
+	l.replay, l.replayStop = nil, nil
+	for !l.finished() {
+		var local *localGen
+		if g := l.localGen(); g != nil {
+			local = g.local
+		}
+		var drained <-chan struct{}
+		var svcErrs <-chan error
+		if local != nil {
+			drained = local.drainedCh()
+			svcErrs = local.errs()
+		}
+		var attDone <-chan attemptResult
+		if l.att != nil {
+			attDone = l.att.done
+		}
+		select {
+		case sig := <-p.sigCh:
+			l.restartSignal(sig)
+		case req := <-p.requests:
+			l.restartCall(req)
+		case res := <-attDone:
+			l.attemptDone(res)
+		case ev := <-l.events:
+			l.event(ev)
+		case m, ok := <-p.parentMsgs:
+			if !ok {
+				p.parentMsgs = nil
+				l.parentGone()
+				continue
+			}
+			l.parentMsg(m)
+		case <-timerC(l.probation):
+			l.probation = nil
+			if g := l.find(stProbation); g != nil {
+				p.logger.Debug("probation over", "generation", g.String())
+				l.endProbation(g)
+			}
+		case <-tickerC(l.beat):
+			l.checkLiveness()
+		case <-timerC(l.respawn):
+			l.respawn = nil
+			if l.find(stServing) == nil && l.att == nil && !l.stopping {
+				l.begin(nil, false)
+			}
+		case <-timerC(l.delay):
+			l.delay = nil
+			l.finalStop()
+		case <-drained:
+			l.localDrained()
+		case err := <-svcErrs:
+			l.serviceFailed(err)
+		case <-p.lineage.changes():
+			l.roomMayHaveFreed()
+		case sig := <-stopCh:
+			l.stop(sig.String())
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			ctx = context.Background()
+			l.stop("context: " + cause.Error())
+		}
+	}
+	stopTimer(l.probation)
+	stopTimer(l.respawn)
+	stopTimer(l.delay)
+	if l.beat != nil {
+		l.beat.Stop()
+	}
+	return l.result
+}
+
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+func tickerC(t *time.Ticker) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// finished reports whether the loop is over: this process's generation
+// has exited; or (the supervisor) every worker has, after a stop or when
+// the first never started.
+func (l *lifecycle) finished() bool {
+	if g := l.localGen(); g != nil {
+		return g.state == stExited
+	}
+	return (l.stopping || l.result != nil) && l.alive() == 0
+}
+
+// restartSignal handles the restart signal.
+func (l *lifecycle) restartSignal(sig os.Signal) {
+	p := l.p
+	cur := l.find(stServing)
+	switch {
+	case p.role == RoleWorker:
+		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead", "signal", sig, "supervisor_pid", p.parentPID())
+	case l.stopping:
+		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
+	case cur != nil && cur.kind == genSuccessor:
+		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
+	case l.att != nil:
+		l.again = true
+		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
+	case !l.room():
+		l.again = true
+		p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
+			"signal", sig, "alive", l.alive(), "max_generations", p.cfg.MaxGenerations)
+	default:
+		p.logger.Info("restart requested", "signal", sig)
+		l.begin(nil, true)
+	}
+}
+
+// restartCall handles a call to Restart.
+func (l *lifecycle) restartCall(req restartRequest) {
+	p := l.p
+	cur := l.find(stServing)
+	switch {
+	case p.role == RoleWorker:
+		if l.pending != nil {
+			req.result <- ErrRestartInProgress
+			return
+		}
+		if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
+			req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
+			return
+		}
+		l.pending = &req
+	case l.stopping || cur == nil:
+		req.result <- ErrNotRunning
+	case cur.kind == genSuccessor:
+		req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
+	case l.att != nil:
+		req.result <- ErrRestartInProgress
+	case !l.room():
+		req.result <- l.refuse(fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
+			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations))
+	default:
+		p.logger.Info("restart requested", "by", "Restart")
+		l.begin(&req, true)
+	}
+}
+
+// room reports whether one more generation may start.
+func (l *lifecycle) room() bool {
+	return l.alive()+1 <= l.p.cfg.MaxGenerations
+}
+
+// refuse logs and counts a restart refused before anything started.
+func (l *lifecycle) refuse(err error) error {
+	p := l.p
+	p.totals.add(totalRestartsFailed, 1)
+	p.logger.Error("restart refused; still serving", "reason", err.Error())
+	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
+	p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
+	return err
+}
+
+// roomMayHaveFreed runs a postponed restart once a generation has gone.
+func (l *lifecycle) roomMayHaveFreed() {
+	if !l.again || l.att != nil || l.stopping || !l.room() {
+		return
+	}
+	cur := l.find(stServing)
+	if cur == nil && l.p.role != RoleSupervisor || cur != nil && cur.kind == genSuccessor {
+		return
+	}
+	l.again = false
+	l.p.logger.Info("running the postponed restart: an older generation has exited")
+	l.begin(nil, true)
+}
+
+// begin starts a restart: the next generation starts, and the outcome
+// arrives on att.done.
+func (l *lifecycle) begin(req *restartRequest, reload bool) {
+	ctx := context.Background()
+	if req != nil {
+		ctx = req.ctx
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a := &attempt{cancel: cancel, req: req, done: make(chan attemptResult, 1)}
+	l.att = a
+	stopTimer(l.respawn)
+	l.respawn = nil
+	run := l.start(reload)
+	go func() {
+		g, err := run(ctx)
+		a.done <- attemptResult{g: g, err: err}
+	}()
+}
+
+// attemptDone takes the outcome of the restart under way.
+func (l *lifecycle) attemptDone(res attemptResult) {
+	p := l.p
+	a := l.att
+	l.att = nil
+	a.cancel()
+	if a.req != nil {
+		a.req.result <- res.err
+	}
+	if res.err != nil {
+		l.sendTotals()
+		if l.p.role == RoleSupervisor && l.find(stServing) == nil {
+			if !l.ready {
+				l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", res.err)
+				return
+			}
+			l.armRespawn("the new worker did not start")
+		}
+		if l.again && !l.stopping {
+			l.again = false
+			p.logger.Info("restart requested during the failed one: starting it")
+			l.begin(nil, true)
+		}
+		return
+	}
+	l.handOver(res.g)
+}
+
+// handOver makes g, ready, the serving generation; the one that served
+// drains, in probation when rollback is possible.
+func (l *lifecycle) handOver(g *gen) {
+	p := l.p
+	old := l.find(stServing)
+	if prev := l.find(stProbation); prev != nil {
+		// Older than the one handing over now: beyond rollback.
+		l.endProbation(prev)
+	}
+	l.gens = append(l.gens, g)
+	if g.child != nil {
+		l.watch(g)
+	}
+	g.lastPong = time.Now()
+	stopTimer(l.respawn)
+	l.respawn, l.backoff = nil, respawnMin
+	if p.role == RoleSupervisor {
+		l.held = g.socks
+		p.storeSockets(g.socks)
+		l.sendTotals()
+		if !l.ready {
+			l.ready = true
+			if err := p.supervisorReady(g); err != nil {
+				l.result = err
+				l.stop("cannot report ready")
+				return
+			}
+		} else {
+			p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
+		}
+	}
+	if old != nil {
+		l.drain(old, g)
+		if p.role == RoleSupervisor {
+			p.totals.add(totalRestartsSucceeded, 1)
+			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", old.state == stProbation)
+		} else {
+			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
+		}
+	}
+	if l.again {
+		l.again = false
+		if g.kind == genSuccessor {
+			p.logger.Info("restart requested during the restart: passed on to the new generation", "to", g.String())
+			g.child.signal(p.cfg.RestartSignal)
+		} else {
+			l.roomOrPostpone()
+		}
+	}
+	if p.role == RoleSupervisor && old != nil && !l.stopping && l.att == nil && l.result == nil {
+		// The new worker serves: the supervisor takes a new binary or new
+		// settings of its own too.
+		if ok, why := p.wantsReexec(g); ok {
+			p.logger.Info("restart: the supervisor takes "+why, "worker_pid", g.pid)
+			l.reexecSupervisor()
+		}
+	}
+}
+
+// roomOrPostpone starts a restart now if there is room, else keeps it
+// for when a generation exits.
+func (l *lifecycle) roomOrPostpone() {
+	if l.room() {
+		l.p.logger.Info("restart requested during the restart: starting it")
+		l.begin(nil, true)
+		return
+	}
+	l.again = true
+	l.p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
+		"alive", l.alive(), "max_generations", l.p.cfg.MaxGenerations)
+}
+
+// drain tells old, which served, to drain now that succ serves; it keeps
+// its sockets for the probation when rollback is possible.
+func (l *lifecycle) drain(old, succ *gen) {
+	p := l.p
+	old.state = stDraining
+	if p.cfg.Probation > 0 && (old.kind != genLocal || old.local.canResume()) {
+		old.state = stProbation
+		l.armProbation(p.cfg.Probation)
+	}
+	switch old.kind {
+	case genLocal:
+		if p.parent != nil && p.role == RoleProcess {
+			// This generation's own parent may be waiting out a
+			// probation on it: it is over.
+			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+		}
+		// The successor's counters go on from this generation's.
+		_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
+		old.local.drain(true, succ.took)
+		if old.state == stDraining {
+			old.local.release()
+		}
+	case genWorker:
+		if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(succ.took)}); err != nil {
+			p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
+			old.child.signal(syscall.SIGTERM)
+		}
+		if old.state == stDraining {
+			_ = old.child.send(linkMsg{Type: msgRelease})
+		}
+		// The supervisor's copies of sockets the new worker does not
+		// use go now: their address must be free to bind again.
+		old.socks = closeSocketsNotIn(old.socks, succ.took)
+	}
+}
+
+// armProbation starts the probation timer, and the liveness checks of
+// the generation that serves.
+func (l *lifecycle) armProbation(d time.Duration) {
+	stopTimer(l.probation)
+	l.probation = time.NewTimer(d)
+	l.probationEnds = time.Now().Add(d)
+	if l.beat == nil {
+		l.beat = time.NewTicker(livenessInterval)
+	}
+}
+
+// namesOnly describes sockets by name, without descriptors.
+func namesOnly(names []string) []handoverSocket {
+	out := make([]handoverSocket, len(names))
+	for i, n := range names {
+		out[i] = handoverSocket{Name: n, Fd: -1}
+	}
+	return out
+}
+
+func socketNames(hs []handoverSocket) []string {
+	out := make([]string, len(hs))
+	for i, s := range hs {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// closeSocketsNotIn closes the sockets whose names are not in keep and
+// returns the others.
+func closeSocketsNotIn(socks []*socket, keep []string) []*socket {
+	var out []*socket
+	for _, s := range socks {
+		if slices.Contains(keep, s.name) {
+			out = append(out, s)
+			continue
+		}
+		s.close()
+	}
+	return out
+}
+
+// endProbation ends g's probation: it no longer serves again; it closes
+// its sockets once drained.
+func (l *lifecycle) endProbation(g *gen) {
+	if g.state != stProbation {
+		return
+	}
+	g.state = stDraining
+	stopTimer(l.probation)
+	l.probation = nil
+	l.stopBeat()
+	switch g.kind {
+	case genLocal:
+		g.local.release()
+		l.localDrainedMaybe()
+	case genWorker:
+		_ = g.child.send(linkMsg{Type: msgRelease})
+	}
+}
+
+func (l *lifecycle) stopBeat() {
+	if l.beat != nil {
+		l.beat.Stop()
+		l.beat = nil
+	}
+}
+
+// checkLiveness asks the serving generation whether it is there while
+// its predecessor is in probation, and kills one that has not answered
+// for livenessTimeout: it is rolled back from when its exit arrives.
+func (l *lifecycle) checkLiveness() {
+	prev, cur := l.find(stProbation), l.find(stServing)
+	if prev == nil || cur == nil || cur.child == nil {
+		l.stopBeat()
+		return
+	}
+	if silent := time.Since(cur.lastPong); silent > livenessTimeout {
+		l.p.logger.Error("the new generation does not answer within the probation; killing it to roll back",
+			"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
+		cur.child.signal(syscall.SIGKILL)
+		cur.lastPong = time.Now() // once
+		return
+	}
+	_ = cur.child.send(linkMsg{Type: msgPing})
+}
+
+// event handles a message or the exit of a generation this process
+// started.
+func (l *lifecycle) event(ev genEvent) {
+	p := l.p
+	g := ev.g
+	if !ev.exited {
+		switch ev.msg.Type {
+		case msgPong:
+			g.lastPong = time.Now()
+		case msgReleased:
+			// A successor handed over in turn, or was asked to stop: it
+			// will not die as a failed release any more.
+			if prev := l.find(stProbation); prev != nil && g.state == stServing {
+				l.endProbation(prev)
+			}
+		case msgTotals:
+			p.totals.addAll(ev.msg.Totals)
+			l.sendTotals()
+		case msgRestart:
+			l.workerRestart(g)
+		}
+		return
+	}
+	was := g.state
+	g.state = stExited
+	status := g.child.exitStatus()
+	// The sockets of the last serving worker are what the next one gets.
+	closeSockets(g.socks, l.held)
+	for _, f := range g.files {
+		closeFd(f.fd)
+	}
+	g.files = nil
+	switch was {
+	case stServing:
+		if prev := l.find(stProbation); prev != nil && !prev.stopAsked && !l.stopping {
+			p.logger.Error("the new generation died within the probation; rolling back",
+				"generation", g.String(), "exit", status)
+			l.rollBack(prev)
+			break
+		}
+		if g.kind == genWorker {
+			if l.stopping {
+				l.status = status
+				p.logger.Info("the serving worker exited", "worker_pid", g.pid, "status", status)
+			} else {
+				p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
+				l.armRespawn("the serving worker exited: " + status)
+			}
+		}
+	default:
+		if g.kind == genWorker {
+			p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
+		}
+	}
+	l.sendTotals()
+	l.roomMayHaveFreed()
+}
+
+// rollBack makes g, in probation, serve again.
+func (l *lifecycle) rollBack(g *gen) {
+	p := l.p
+	stopTimer(l.probation)
+	l.probation = nil
+	l.stopBeat()
+	var err error
+	switch g.kind {
+	case genLocal:
+		if p.role != RoleWorker && p.cfg.PIDFile != "" {
+			// Before it serves: whoever reads the file then finds a
+			// process that answers.
+			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+				p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
+			}
+		}
+		err = g.local.resume()
+	case genWorker:
+		err = g.child.send(linkMsg{Type: msgResume})
+	}
+	if err != nil {
+		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+		if g.kind == genLocal {
+			// The drain of the round before is under way: once it is
+			// over, the generation ends.
+			l.result = fmt.Errorf("graceful: rollback failed: %w", err)
+			g.state = stStopping
+			g.local.released = true
+			l.localDrainedMaybe()
+			return
+		}
+		g.state = stDraining
+		l.armRespawn("rollback failed")
+		return
+	}
+	g.state = stServing
+	p.totals.add(totalRollbacks, 1)
+	if g.kind == genLocal {
+		p.logger.Warn("rolled back: serving again", "generation", p.generation)
+		if p.role != RoleWorker {
+			p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
+		}
+		return
+	}
+	l.held = g.socks
+	p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
+	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
+	l.sendTotals()
+}
+
+// armRespawn starts a worker after a back-off, when none serves.
+func (l *lifecycle) armRespawn(why string) {
+	if l.respawn != nil || l.att != nil || l.stopping || l.p.role != RoleSupervisor {
+		return
+	}
+	l.p.logger.Error("no worker serves; starting another", "reason", why, "retry_in", l.backoff)
+	l.respawn = time.NewTimer(l.backoff)
+	l.backoff = min(2*l.backoff, respawnMax)
+}
+
+// workerRestart performs a worker's Process.Restart.
+func (l *lifecycle) workerRestart(g *gen) {
+	answer := func(err error) {
+		m := linkMsg{Type: msgRestarted}
+		if err != nil {
+			m.Error = err.Error()
+		}
+		_ = g.child.send(m)
+	}
+	if g.state != stServing {
+		answer(fmt.Errorf("%w: this worker has been replaced", ErrNotRunning))
+		return
+	}
+	l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
+	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
+	go func() { answer(<-req.result) }()
+	l.restartCall(req)
+}
+
+// sendTotals brings the serving worker's counters up to date.
+func (l *lifecycle) sendTotals() {
+	p := l.p
+	if p.role != RoleSupervisor {
+		return
+	}
+	cur := l.find(stServing)
+	if cur == nil {
+		return
+	}
+	_ = cur.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load(), Alive: l.alive()})
+}
+
+// parentMsg handles a message from the process that started this one:
+// a worker's supervisor, or a re-exec generation's parent.
+func (l *lifecycle) parentMsg(m linkMsg) {
+	p := l.p
+	g := l.localGen()
+	switch m.Type {
+	case msgTotals:
+		p.takeTotals(m)
+	case msgRestarted:
+		if l.pending != nil {
+			var err error
+			if m.Error != "" {
+				err = errors.New(m.Error)
+			}
+			l.pending.result <- err
+			l.pending = nil
+		}
+	case msgDrain:
+		if l.pending != nil {
+			l.pending.result <- nil
+			l.pending = nil
+		}
+		if g.state == stServing {
+			p.logger.Info("told to drain by the supervisor; draining")
+			g.state = stProbation
+			g.local.drain(true, socketNames(m.Sockets))
+		}
+	case msgResume:
+		if g.state == stProbation && !g.stopAsked {
+			p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
+			l.rollBack(g)
+		}
+	case msgRelease:
+		if g.state == stProbation {
+			g.state = stDraining
+			g.local.release()
+			l.localDrainedMaybe()
+		}
+	case msgStop:
+		p.finalStop.Store(true)
+		l.stop("the supervisor stops")
+	}
+}
+
+// parentGone handles the end of the link to the process that started
+// this one. A re-exec generation goes on alone; a worker whose supervisor
+// is gone stops.
+func (l *lifecycle) parentGone() {
+	p := l.p
+	if p.role != RoleWorker {
+		return
+	}
+	g := l.localGen()
+	if g.state == stProbation {
+		g.state = stDraining
+		g.local.release()
+		l.localDrainedMaybe()
+		return
+	}
+	p.logger.Warn("the supervisor is gone; shutting down")
+	p.finalStop.Store(true)
+	l.stop("supervisor gone")
+}
+
+// serviceFailed handles a service of this generation that failed.
+func (l *lifecycle) serviceFailed(err error) {
+	p := l.p
+	if l.att != nil {
+		a := l.att
+		a.cancel()
+		res := <-a.done
+		l.att = nil
+		if res.err == nil {
+			p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
+			l.result = err
+			l.handOver(res.g)
+			return
+		}
+	}
+	p.logger.Error("a service failed; shutting the process down", "error", err)
+	l.result = err
+	l.stop("a service failed")
+	if l.delay != nil {
+		stopTimer(l.delay)
+		l.delay = nil
+		l.finalStop()
+	}
+}
+
+// stop handles a stop signal, the end of Run's context, or a supervisor's
+// stop.
+func (l *lifecycle) stop(cause string) {
+	p := l.p
+	if l.att != nil {
+		// A successor that became ready meanwhile serves: this process
+		// hands over to it rather than stop as the last one.
+		a := l.att
+		a.cancel()
+		res := <-a.done
+		l.att = nil
+		l.again = false
+		if a.req != nil {
+			a.req.result <- res.err
+		}
+		if res.err == nil {
+			l.handOver(res.g)
+			if p.role != RoleSupervisor {
+				return
+			}
+		}
+	}
+	if l.stopping {
+		if l.delay != nil {
+			p.logger.Info("shutdown delay cut short", "cause", cause)
+			stopTimer(l.delay)
+			l.delay = nil
+			l.finalStop()
+		} else if p.role == RoleSupervisor {
+			if cur := l.find(stServing); cur != nil {
+				p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
+				cur.child.signal(syscall.SIGTERM)
+			}
+		}
+		return
+	}
+	l.stopping = true
+	l.again = false
+	stopTimer(l.respawn)
+	l.respawn = nil
+	if prev := l.find(stProbation); prev != nil {
+		prev.stopAsked = true
+		if p.role != RoleSupervisor {
+			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
+		}
+		l.endProbation(prev)
+	}
+	if p.role == RoleSupervisor {
+		l.stopWorkers(cause)
+		return
+	}
+	g := l.localGen()
+	if g.state != stServing {
+		// Draining already: it goes on, and never serves again.
+		g.stopAsked = true
+		p.logger.Info("stop requested while draining: no rollback", "cause", cause)
+		return
+	}
+	p.markStopping()
+	if p.role == RoleProcess && p.parent != nil {
+		// A parent in probation must not take over from a process that
+		// was asked to stop.
+		_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+	}
+	p.logger.Info("shutting down", "cause", cause)
+	if p.role != RoleWorker {
+		p.notify("STOPPING=1")
+	}
+	if d := p.cfg.ShutdownDelay; d > 0 && l.result == nil {
+		p.logger.Info("shutdown delay: readiness answers 503, serving continues", "delay", d)
+		l.delay = time.NewTimer(d)
+		return
+	}
+	l.finalStop()
+}
+
+// finalStop drains this generation as the last one: no generation comes
+// after it (in a worker, unless its supervisor said the service stops,
+// the supervisor keeps the sockets for the next worker).
+func (l *lifecycle) finalStop() {
+	p := l.p
+	g := l.localGen()
+	g.state = stStopping
+	g.stopAsked = true
+	g.local.released = true
+	handover := p.role == RoleWorker && !p.finalStop.Load()
+	p.stopBegan = time.Now()
+	g.local.drain(handover, nil)
+}
+
+// stopWorkers stops the supervisor's workers: the serving one as the last
+// generation (it serves what is queued on the sockets before it closes
+// them), the others finishing their drain; the supervisor's own copies of
+// the sockets go.
+func (l *lifecycle) stopWorkers(cause string) {
+	p := l.p
+	p.stopping.Store(true)
+	p.logger.Info("shutting down", "cause", cause)
+	p.notify("STOPPING=1")
+	for _, g := range l.gens {
+		if g.state == stExited {
+			continue
+		}
+		g.stopAsked = true
+		if err := g.child.send(linkMsg{Type: msgStop}); err != nil {
+			g.child.signal(syscall.SIGTERM)
+		}
+	}
+	// The workers drain on their own descriptors of the sockets.
+	closeSockets(l.held, nil)
+	l.held = nil
+}
+
+// localDrained handles the end of this generation's drain.
+func (l *lifecycle) localDrained() {
+	l.localGen().local.drainSeen = true
+	l.localDrainedMaybe()
+}
+
+// localDrainedMaybe ends this generation once it has drained and its
+// probation is over (or it stopped as the last one).
+func (l *lifecycle) localDrainedMaybe() {
+	p := l.p
+	g := l.localGen()
+	if g == nil || !g.local.done() {
+		return
+	}
+	if g.state == stStopping {
+		p.closeSockets()
+		p.awaitAncestors(p.drainLimit())
+		if p.role != RoleWorker {
+			p.cleanUpFinal()
+		}
+		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
+	} else {
+		p.closeSockets()
+		if succ := l.find(stServing); succ != nil && succ.child != nil {
+			// The successor's counters go on from this generation's last.
+			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
+		}
+		p.logger.Info("handed over and drained; exiting")
+	}
+	g.state = stExited
+}

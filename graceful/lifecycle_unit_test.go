@@ -1,0 +1,344 @@
+//go:build unix
+
+package graceful
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The lifecycle's unit tests of supervisor mode and of a worker, on the
+// fake system: the supervisor's workers are fake processes that speak the
+// link protocol; a worker is a real Process whose supervisor the test
+// plays over a real link.
+
+// unitSupervisor makes a supervisor on the fake system and runs it; it
+// returns the supervisor and the channel its exit code arrives on.
+func unitSupervisor(t *testing.T, sys *fakeSystem, logs io.Writer, mutate func(*ProcessConfig)) (*Process, <-chan int) {
+	t.Helper()
+	sys.endAll(t)
+	cfg := DefaultProcessConfig()
+	cfg.Mode = RestartModeSupervisor
+	cfg.Probation = 0
+	cfg.Logger = testLogger(t)
+	if logs != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.role != RoleSupervisor {
+		t.Fatalf("role %s, want supervisor", p.role)
+	}
+	code := make(chan int, 1)
+	go func() { code <- p.supervise(context.Background()) }()
+	return p, code
+}
+
+// stopSupervisor stops the supervisor: the serving worker gets "stop"
+// and exits.
+func stopSupervisor(t *testing.T, sys *fakeSystem, code <-chan int, serving *fakeProc) {
+	t.Helper()
+	waitFor(t, "the supervisor to catch SIGTERM", 5*time.Second, func() bool { return sys.subscribed(syscall.SIGTERM) })
+	sys.deliver(syscall.SIGTERM)
+	serving.expect(t, msgStop)
+	serving.exit("exit status 0")
+	// Older workers, told to stop too, finish their drain.
+	sys.mu.Lock()
+	procs := slices.Clone(sys.procs)
+	sys.mu.Unlock()
+	for _, w := range procs {
+		w.exit("exit status 0")
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("supervisor exit code %d, want 0", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the supervisor did not exit")
+	}
+}
+
+// TestUnitSupervisorStartsNoWorkerNobodyAskedFor: while no worker serves
+// and new ones fail (back-off growing), a restart signal starts one at
+// once; once it serves, the respawn timer armed meanwhile starts nothing.
+// The log never says "still serving" while nothing serves.
+func TestUnitSupervisorStartsNoWorkerNobodyAskedFor(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, code := unitSupervisor(t, sys, logs, nil)
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil)
+	waitFor(t, "the supervisor to serve", 5*time.Second, func() bool { return strings.Contains(logs.String(), "msg=ready") })
+	w1.exit("exit status 1") // crashes
+	for range 2 {
+		w := <-sys.children // respawns that fail (a broken config)
+		w.exit("exit status 1")
+	}
+	waitFor(t, "the back-off to grow", 5*time.Second, func() bool {
+		return strings.Count(logs.String(), "no worker serves; starting another") >= 3
+	})
+	sys.deliver(p.cfg.RestartSignal) // the config is fixed: restart now
+	w4 := <-sys.children
+	w4.readyWorker(t, nil, nil)
+	waitFor(t, "the new worker to serve", 5*time.Second, func() bool {
+		return strings.Count(logs.String(), "msg=\"restart: worker 4 is ready\"") == 1
+	})
+	// The back-off armed last was 400 ms: wait well past it.
+	time.Sleep(1200 * time.Millisecond) // a pace: nothing may start meanwhile
+	if n := sys.starts(); n != 4 {
+		t.Errorf("%d workers started, want 4: a worker nobody asked for started", n)
+	}
+	if strings.Contains(logs.String(), "still serving") {
+		t.Errorf("the log says \"still serving\" while no worker served:\n%s", logs.String())
+	}
+	stopSupervisor(t, sys, code, w4)
+}
+
+// TestUnitSupervisorRollsBackToThePreviousWorker: the new worker dies
+// within the probation, or stops answering; the previous one is told to
+// serve again.
+func TestUnitSupervisorRollsBackToThePreviousWorker(t *testing.T) {
+	for _, how := range []string{"dies", "stops answering"} {
+		t.Run(how, func(t *testing.T) {
+			sys := newFakeSystem()
+			p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
+			w1 := <-sys.children
+			w1.readyWorker(t, nil, nil)
+			waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+			sys.deliver(p.cfg.RestartSignal)
+			w2 := <-sys.children
+			w2.readyWorker(t, nil, nil)
+			w1.expect(t, msgDrain)
+			if how == "dies" {
+				w2.exit("exit status 2")
+			} else {
+				_ = sys.kill(w2.pid(), syscall.SIGSTOP)
+			}
+			w1.expect(t, msgResume)
+			if how != "dies" && !slices.Contains(w2.gotSignals(), syscall.SIGKILL) {
+				t.Errorf("the unresponsive worker got %v, want SIGKILL", w2.gotSignals())
+			}
+			waitFor(t, "the rollback to be counted", 5*time.Second, func() bool { return p.totals.get(totalRollbacks) == 1 })
+			stopSupervisor(t, sys, code, w1)
+		})
+	}
+}
+
+// TestUnitSupervisorLetsAnAbandonedAddressGo: a new worker that no longer
+// serves an address (the configuration changed it) leaves it to nobody:
+// the supervisor closes its copy at the handover and tells the old worker
+// which sockets the new one took, so that the address is free to bind
+// again at once, not held for the probation.
+func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
+	sys := newFakeSystem()
+	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
+	listen := func() net.Listener {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	lnP, lnQ := listen(), listen()
+	addrP := lnP.Addr().String()
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil, lnP)
+	lnP.Close() // the supervisor holds P now
+	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	w2 := <-sys.children
+	if len(w2.h.Sockets) != 1 || w2.h.Sockets[0].Name != addrP {
+		t.Fatalf("the new worker was given %+v, want P", w2.h.Sockets)
+	}
+	w2.readyWorker(t, nil, []string{addrP}, lnQ) // serves Q, not P
+	m := w1.expect(t, msgDrain)
+	if names := socketNames(m.Sockets); len(names) != 1 || names[0] != lnQ.Addr().String() {
+		t.Errorf("drain names the new worker's sockets %v, want only Q", names)
+	}
+	// The fake workers hold no copy of P: once the supervisor has let
+	// its own go, P binds again.
+	waitFor(t, "P to be free", 5*time.Second, func() bool {
+		ln, err := net.Listen("tcp", addrP)
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	})
+	lnQ.Close()
+	stopSupervisor(t, sys, code, w2)
+}
+
+// TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
+// next worker in its state, with a working descriptor.
+func TestUnitSupervisorPassesFilesOn(t *testing.T) {
+	sys := newFakeSystem()
+	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	w1 := <-sys.children
+	w1.readyWorker(t, map[string]*os.File{"forward": w}, nil)
+	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	w2 := <-sys.children
+	if len(w2.state.Files) != 1 || w2.state.Files[0].Name != "forward" || w2.state.Files[0].PID != w1.pid() || len(w2.stateFds) != 1 {
+		t.Fatalf("the new worker's state passes %+v (%d descriptors), want the old worker's file", w2.state.Files, len(w2.stateFds))
+	}
+	if _, err := syscall.Write(w2.stateFds[0], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := r.Read(b); err != nil || b[0] != 'x' {
+		t.Fatalf("read %q, %v through the passed file", b, err)
+	}
+	if len(w2.state.Secret) != secretSize || string(w2.state.Secret) != string(w1.state.Secret) {
+		t.Error("the workers were not given the same secret")
+	}
+	w2.readyWorker(t, nil, nil)
+	w1.expect(t, msgDrain)
+	w1.exit("exit status 0")
+	stopSupervisor(t, sys, code, w2)
+}
+
+// unitWorker makes a worker Process whose supervisor the test plays over
+// a real link; it returns the process, its server, and the supervisor's
+// end of the link.
+func unitWorker(t *testing.T, probation time.Duration) (*fakeSystem, *Process, *Server, *link) {
+	t.Helper()
+	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := openLink(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := openLink(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sup.close)
+	secret := make([]byte, secretSize)
+	if err := sup.send(linkMsg{Type: msgState, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	sys := newFakeSystem()
+	sys.env[HandoverEnv] = `{"v":3,"role":"worker","generation":1,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	sys.inheritLink = mine
+	cfg := DefaultProcessConfig()
+	cfg.Logger = testLogger(t)
+	cfg.Probation = probation
+	cfg.ReadinessPath = "/ready"
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.role != RoleWorker {
+		t.Fatalf("role %s, want worker", p.role)
+	}
+	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sys, p, srv, sup
+}
+
+// recvType reads messages from l until one of type typ, closing any
+// descriptors.
+func recvType(t *testing.T, l *link, typ string) linkMsg {
+	t.Helper()
+	for {
+		m, fds, err := l.recv()
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", typ, err)
+		}
+		if m.Type == typ {
+			return m
+		}
+	}
+}
+
+// TestUnitWorkerDoesWhatItsSupervisorSays: a worker drains when told,
+// serves again with the same *Server when told to resume, and exits once
+// released after its drain.
+func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
+	_, p, srv, sup := unitWorker(t, time.Hour)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	ready := recvType(t, sup, msgReady)
+	if len(ready.Sockets) != 1 || ready.Sockets[0].Fd != 0 {
+		t.Fatalf("ready %+v, want its one socket passed", ready)
+	}
+	if err := sup.send(linkMsg{Type: msgDrain, Sockets: namesOnly(socketNames(ready.Sockets))}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the drain", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
+	if err := sup.send(linkMsg{Type: msgResume}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rollback", 5*time.Second, func() bool { return srv.Status() == ServerStatusRunning })
+	if code, body, err := get("http://" + srv.GetListenedAddress() + "/ready"); err != nil || code != 200 {
+		t.Fatalf("after the rollback: %d %q %v", code, body, err)
+	}
+	if err := sup.send(linkMsg{Type: msgDrain}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.send(linkMsg{Type: msgRelease}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestUnitWorkerStopsAsTheLastGenerationWhenToldTo: "stop" from the
+// supervisor is a final stop (Run returns); the supervisor's link closing
+// stops the worker too.
+func TestUnitWorkerStopsAsTheLastGenerationWhenToldTo(t *testing.T) {
+	for _, how := range []string{"stop", "supervisor gone"} {
+		t.Run(how, func(t *testing.T) {
+			_, p, srv, sup := unitWorker(t, 0)
+			errc := make(chan error, 1)
+			go func() { errc <- p.Run(context.Background()) }()
+			recvType(t, sup, msgReady)
+			if how == "stop" {
+				if err := sup.send(linkMsg{Type: msgStop}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				sup.close()
+			}
+			if err := recvErr(t, errc, 10*time.Second); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			if !p.finalStop.Load() || srv.Status() != ServerStatusStopped {
+				t.Errorf("final %v, server %v", p.finalStop.Load(), srv.Status())
+			}
+		})
+	}
+}

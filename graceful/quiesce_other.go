@@ -1,0 +1,21 @@
+//go:build !linux
+
+package graceful
+
+import "errors"
+
+// On systems other than Linux a final shutdown closes the listeners as
+// before: connections still queued on them when they close may be reset
+// (see quiesce_linux.go).
+const quiesceSupported = false
+
+var errNoQuiesce = errors.New("refusing new connections while serving queued ones needs Linux")
+
+func refuseNew(int) error                { return errNoQuiesce }
+func acceptAgain(int)                    {}
+func pendingConns(int) (int, int, error) { return 0, 0, errNoQuiesce }
+func socketInQueue(int) int              { return 0 }
+
+// fdOf returns the descriptor of a listener or connection, for the
+// duration of fn.
+func fdOf(v any, fn func(fd int)) bool { return false }
