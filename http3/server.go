@@ -288,18 +288,22 @@ func (s *Server) openLocked() error {
 		}
 	}
 	r := newRouter(s.mark, udp, own, olds, &s.stats)
-	tr := &quic.Transport{
+	ep := &endpoint{r: r, acceptDone: make(chan struct{})}
+	ep.tr = &quic.Transport{
 		Conn:                  conn{r},
 		ConnectionIDGenerator: s.mark,
 		StatelessResetKey:     &s.reset,
 		TokenGeneratorKey:     &s.token,
+		ConnContext: func(ctx context.Context, _ *quic.ClientInfo) (context.Context, error) {
+			return s.connStarted(ctx, ep), nil
+		},
 	}
-	ln, err := tr.ListenEarly(s.tlsConf, s.quic)
+	ln, err := ep.tr.ListenEarly(s.tlsConf, s.quic)
 	if err != nil {
 		r.close()
 		return fmt.Errorf("http3: listen: %w", err)
 	}
-	ep := &endpoint{r: r, tr: tr, ln: ln, acceptDone: make(chan struct{})}
+	ep.ln = ln
 	s.ep = ep
 	go s.accept(ep)
 	return nil
@@ -312,6 +316,47 @@ type endpoint struct {
 	tr         *quic.Transport
 	ln         *quic.EarlyListener
 	acceptDone chan struct{}
+	// handshakes counts the connections begun and not yet accepted (a
+	// ClientHello not yet complete, say): the endpoint outlives them.
+	// Guarded by Server.mu.
+	handshakes int
+}
+
+// begun is the state of a connection from its first packet: handshaking,
+// accepted (a Server's h3conn), or gone before it was accepted.
+type begun struct{ state int }
+
+const (
+	begunHandshaking = iota
+	begunAccepted
+	begunGone
+)
+
+type begunKey struct{}
+
+// connStarted is quic.Transport.ConnContext: it counts a connection from
+// its first packet until it is accepted or fails.
+func (s *Server) connStarted(ctx context.Context, ep *endpoint) context.Context {
+	b := &begun{}
+	s.mu.Lock()
+	ep.handshakes++
+	if s.last != nil {
+		s.last.stopQuietLocked()
+	}
+	s.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if b.state != begunHandshaking {
+			return
+		}
+		b.state = begunGone
+		ep.handshakes--
+		if s.last != nil && s.ep == ep {
+			s.settleLocked(s.last)
+		}
+	})
+	return context.WithValue(ctx, begunKey{}, b)
 }
 
 func (ep *endpoint) close() {
@@ -327,8 +372,15 @@ type round struct {
 	conns    map[*h3conn]struct{}
 	draining bool
 	drained  chan struct{}
-	cut      bool // the drain timed out
-	quiet    *time.Timer
+	cut      bool        // the drain timed out
+	quiet    *time.Timer // runs while the drained round waits to end
+}
+
+func (rd *round) stopQuietLocked() {
+	if rd.quiet != nil {
+		rd.quiet.Stop()
+		rd.quiet = nil
+	}
 }
 
 func (s *Server) newRoundLocked() *round {
@@ -358,9 +410,18 @@ type h3conn struct {
 	mu       sync.Mutex
 	active   int
 	goaway   bool
+	goawayAt time.Time
 	closeTmr *time.Timer
 	done     bool
 }
+
+// goAwayLead is how long an answer that completes after the GOAWAY is
+// held back, at least: the GOAWAY travels on the control stream and the
+// answer on the request's stream, and a client that reads them in
+// parallel (quic-go's does) could otherwise see the answer first and
+// send its next request on this connection, where it would be turned
+// away.
+const goAwayLead = 50 * time.Millisecond
 
 func (s *Server) track(qc *quic.Conn) {
 	st := qc.ConnectionState()
@@ -381,16 +442,19 @@ func (s *Server) track(qc *quic.Conn) {
 		Logger:         s.logger,
 	}
 	s.mu.Lock()
+	if b, ok := qc.Context().Value(begunKey{}).(*begun); ok && b.state == begunHandshaking {
+		b.state = begunAccepted
+		if s.ep != nil {
+			s.ep.handshakes--
+		}
+	}
 	rd := s.cur
 	if rd == nil {
-		rd = s.last // a handshake that ends during the drain
+		rd = s.last // a handshake that began before the drain
 	}
 	c.rd = rd
 	rd.conns[c] = struct{}{}
-	if rd.quiet != nil {
-		rd.quiet.Stop()
-		rd.quiet = nil
-	}
+	rd.stopQuietLocked()
 	draining := rd.draining
 	s.mu.Unlock()
 	if draining {
@@ -417,6 +481,31 @@ func (c *h3conn) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.requestDone()
 	c.s.cfg.Handler.ServeHTTP(w, r)
+	c.leadAnswer(r.Context())
+}
+
+// leadAnswer holds the end of an answer back until the connection's
+// GOAWAY, if one was sent, has had goAwayLead (or three round trips) to
+// reach the client ahead of it. A small answer is sent when the handler
+// returns, and a streamed one ends then.
+func (c *h3conn) leadAnswer(ctx context.Context) {
+	c.mu.Lock()
+	at := c.goawayAt
+	c.mu.Unlock()
+	if at.IsZero() {
+		return
+	}
+	lead := max(goAwayLead, 3*c.qc.ConnectionStats().SmoothedRTT)
+	d := time.Until(at.Add(lead))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func (c *h3conn) requestDone() {
@@ -430,8 +519,10 @@ func (c *h3conn) requestDone() {
 }
 
 // drain starts the drain of a connection: told to go away now if a
-// request is in progress, else after IdleDrainGrace unless a request
-// comes first.
+// request is in progress, else once it has been idle for IdleDrainGrace
+// after its handshake, unless a request comes first. A connection still
+// in its handshake could not send its request yet: a GOAWAY now would
+// turn it away.
 func (c *h3conn) drain() {
 	c.mu.Lock()
 	active := c.active
@@ -440,7 +531,20 @@ func (c *h3conn) drain() {
 		c.goAway()
 		return
 	}
-	time.AfterFunc(c.s.cfg.IdleDrainGrace, func() {
+	gone := c.qc.Context().Done()
+	go func() {
+		select {
+		case <-c.qc.HandshakeComplete():
+		case <-gone:
+			return
+		}
+		t := time.NewTimer(c.s.cfg.IdleDrainGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-gone:
+			return
+		}
 		c.mu.Lock()
 		idle := c.active == 0 && !c.goaway
 		c.mu.Unlock()
@@ -448,7 +552,7 @@ func (c *h3conn) drain() {
 			c.goAway()
 			c.closeLater()
 		}
-	})
+	}()
 }
 
 // goAway sends the connection's GOAWAY frame.
@@ -459,6 +563,7 @@ func (c *h3conn) goAway() {
 		return
 	}
 	c.goaway = true
+	c.goawayAt = time.Now()
 	c.mu.Unlock()
 	// Shutdown sends the GOAWAY at once, then waits until the
 	// connection is closed.
@@ -498,29 +603,39 @@ func (c *h3conn) finished() {
 	if rd.draining && !rd.cut {
 		s.stats.drained.Add(1)
 	}
-	if rd.draining && len(rd.conns) == 0 {
-		s.settleLocked(rd)
-	}
+	s.settleLocked(rd)
 	s.mu.Unlock()
 }
 
-// settleLocked ends a round whose connections are all closed, once no
-// handshake has completed for IdleDrainGrace: a client whose handshake
-// was under way when the drain began still gets its connection.
+// settled reports whether a draining round has nothing left: no
+// connection, and (the newest round, whose endpoint takes every new
+// connection) no handshake in progress.
+func (s *Server) settledLocked(rd *round) bool {
+	return rd.draining && len(rd.conns) == 0 && (rd != s.last || s.ep == nil || s.ep.handshakes == 0)
+}
+
+// settleLocked ends a settled round after IdleDrainGrace without a new
+// connection: a packet read just before the drain began may still be on
+// its way to the QUIC transport and start one.
 func (s *Server) settleLocked(rd *round) {
-	if rd.quiet != nil {
-		rd.quiet.Stop()
+	if !s.settledLocked(rd) {
+		rd.stopQuietLocked()
+		return
 	}
-	rd.quiet = time.AfterFunc(s.cfg.IdleDrainGrace, func() {
+	if rd.quiet != nil {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(s.cfg.IdleDrainGrace, func() {
 		s.mu.Lock()
-		if len(rd.conns) > 0 || rd.quiet == nil {
-			s.mu.Unlock()
+		defer s.mu.Unlock()
+		if rd.quiet != t || !s.settledLocked(rd) {
 			return
 		}
 		rd.quiet = nil
 		s.endRoundLocked(rd)
-		s.mu.Unlock()
 	})
+	rd.quiet = t
 }
 
 // endRoundLocked closes the round; the endpoint closes with the last
@@ -573,9 +688,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.drain()
 	}
 	s.mu.Lock()
-	if len(rd.conns) == 0 {
-		s.settleLocked(rd)
-	}
+	s.settleLocked(rd)
 	s.mu.Unlock()
 
 	var timeout <-chan time.Time

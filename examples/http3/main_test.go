@@ -251,10 +251,22 @@ func (s *server) servingPID(c *http.Client) int {
 	return pid
 }
 
-// restart sends the restart signal and waits until a new process answers
-// HTTP/3 on a new connection.
+var handedOverRe = regexp.MustCompile(`msg="handed over(; draining| to the new worker)"`)
+
+// handovers counts the handovers the log reports so far: the old
+// generation (re-exec mode) or the supervisor logs each once the new
+// generation is ready and the old one begins to drain.
+func (s *server) handovers() int {
+	return len(handedOverRe.FindAllStringIndex(s.logText(), -1))
+}
+
+// restart sends the restart signal, waits until the log reports the
+// handover, and then until a new connection is answered by a process
+// other than old (the old generation stops taking new connections as its
+// drain begins, just after the log line); it returns that process.
 func (s *server) restart(old int) int {
 	s.t.Helper()
+	before := s.handovers()
 	b, err := os.ReadFile(s.pidfile)
 	if err != nil {
 		s.t.Fatal(err)
@@ -265,15 +277,17 @@ func (s *server) restart(old int) int {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		c := h3Client(s, nil)
-		p := s.servingPID(c)
-		c.CloseIdleConnections()
-		if p != old {
-			return p
+		if s.handovers() > before {
+			c := h3Client(s, nil)
+			p := s.servingPID(c)
+			c.CloseIdleConnections()
+			if p != old {
+				return p
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.t.Fatalf("no new generation answers after SIGHUP; log:\n%s", s.logText())
+	s.t.Fatalf("no handover to a new generation after SIGHUP; log:\n%s", s.logText())
 	return 0
 }
 
@@ -353,9 +367,12 @@ func loop(ctx context.Context, wg *sync.WaitGroup, t *tally, one func() error) {
 }
 
 func curlOnce(root, addr string) error {
-	out, err := exec.Command("chroot", root, "curl", "-sk", "--http3-only", "--max-time", "20", "https://"+addr+"/").CombinedOutput()
-	if err != nil || !bytes.HasPrefix(out, []byte("pid=")) || !bytes.Contains(out, []byte("HTTP/3")) {
-		return fmt.Errorf("curl: %v: %q", err, out)
+	cmd := exec.Command("chroot", root, "curl", "-sSkv", "--http3-only", "--max-time", "20", "https://"+addr+"/")
+	var out, trace bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &trace
+	err := cmd.Run()
+	if err != nil || !bytes.HasPrefix(out.Bytes(), []byte("pid=")) || !bytes.Contains(out.Bytes(), []byte("HTTP/3")) {
+		return fmt.Errorf("curl: %v: %q; trace:\n%s", err, out.Bytes(), trace.Bytes())
 	}
 	return nil
 }
@@ -592,6 +609,211 @@ func TestChromium(t *testing.T) {
 		}
 		if i == 0 {
 			pid = s.restart(pid)
+		}
+	}
+}
+
+// gate is a UDP relay between one client and the server, under the
+// test's control: from a chosen datagram of the client on, it holds what
+// the client sends until release, so that a handshake spans a restart at
+// the point the test chooses. What the server sends passes at once.
+type gate struct {
+	t        *testing.T
+	ln, up   *net.UDPConn
+	passN    int           // client datagrams passed before holding; -1: until the server's Handshake packets
+	replied  chan struct{} // closed at the server's first datagram (passN >= 0) or its first Handshake packet
+	mu       sync.Mutex
+	client   *net.UDPAddr
+	n        int
+	sizes    []int
+	held     [][]byte
+	released bool
+}
+
+func newGate(t *testing.T, server string, passN int) *gate {
+	ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := net.ResolveUDPAddr("udp", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := net.DialUDP("udp", nil, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{t: t, ln: ln, up: up, passN: passN, replied: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(g.fromClient)
+	wg.Go(g.fromServer)
+	t.Cleanup(func() { ln.Close(); up.Close(); wg.Wait() })
+	return g
+}
+
+func (g *gate) addr() string { return g.ln.LocalAddr().String() }
+
+func (g *gate) fromClient() {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := g.ln.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		g.mu.Lock()
+		g.client = from
+		g.n++
+		g.sizes = append(g.sizes, n)
+		hold := !g.released && (g.passN >= 0 && g.n > g.passN || g.passN < 0 && isClosed(g.replied))
+		if hold {
+			g.held = append(g.held, append([]byte(nil), buf[:n]...))
+		}
+		g.mu.Unlock()
+		if !hold {
+			_, _ = g.up.Write(buf[:n])
+		}
+	}
+}
+
+func (g *gate) fromServer() {
+	buf := make([]byte, 65536)
+	once := sync.OnceFunc(func() { close(g.replied) })
+	for {
+		n, err := g.up.Read(buf)
+		if err != nil {
+			return
+		}
+		if g.passN >= 0 || hasHandshake(buf[:n]) {
+			once()
+		}
+		g.mu.Lock()
+		client := g.client
+		g.mu.Unlock()
+		_, _ = g.ln.WriteToUDP(buf[:n], client)
+	}
+}
+
+// release sends what was held, in order, and lets everything pass from
+// then on.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.released = true
+	for _, b := range g.held {
+		_, _ = g.up.Write(b)
+	}
+	g.t.Logf("gate: client datagrams %v; %d held until the release", g.sizes, len(g.held))
+	g.held = nil
+}
+
+// hasHandshake reports whether a datagram holds a QUIC v1 Handshake packet
+// (RFC 9000 section 17.2): the server's first flight.
+func hasHandshake(b []byte) bool {
+	for len(b) > 7 && b[0]&0x80 != 0 {
+		typ := b[0] >> 4 & 3
+		if typ == 2 {
+			return true
+		}
+		i := 5
+		i += 1 + int(b[i]) // destination connection ID
+		if i >= len(b) {
+			return false
+		}
+		i += 1 + int(b[i]) // source connection ID
+		if typ == 0 { // Initial: a token
+			tl, n := varint(b[min(i, len(b)):])
+			if n == 0 {
+				return false
+			}
+			i += n + int(tl)
+		}
+		l, n := varint(b[min(i, len(b)):])
+		if n == 0 {
+			return false
+		}
+		i += n + int(l)
+		if i > len(b) {
+			return false
+		}
+		b = b[i:]
+	}
+	return false
+}
+
+// varint decodes a QUIC variable-length integer; n is 0 when b is short.
+func varint(b []byte) (v uint64, n int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	n = 1 << (b[0] >> 6)
+	if len(b) < n {
+		return 0, 0
+	}
+	v = uint64(b[0] & 0x3f)
+	for _, c := range b[1:n] {
+		v = v<<8 | uint64(c)
+	}
+	return v, n
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestHandshakeAcrossRestart begins curl's handshake on one generation and
+// lets it go on only after the restart, once the old generation's drain
+// has had three times its idle grace: the old generation must complete
+// the handshake and answer the request (the client's packets now reach
+// the new generation, which forwards them). Two points of interruption:
+// after the server's first flight (the client's Finished and its request
+// held), and between the two datagrams of curl's ClientHello (OpenSSL's
+// post-quantum key share makes it span two), the second held.
+func TestHandshakeAcrossRestart(t *testing.T) {
+	root := trixieRoot(t)
+	for _, mode := range []string{"reexec", "supervisor"} {
+		for _, sc := range []struct {
+			name  string
+			passN int
+		}{{"after the first flight", -1}, {"inside the ClientHello", 1}} {
+			t.Run(mode+"/"+strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
+				s := start(t, mode)
+				pid := s.servingPID(h3Client(s, nil))
+				g := newGate(t, s.addr, sc.passN)
+				type result struct {
+					out, trace []byte
+					err        error
+				}
+				done := make(chan result, 1)
+				go func() {
+					cmd := exec.Command("chroot", root, "curl", "-sSkv", "--http3-only", "--max-time", "30", "https://"+g.addr()+"/")
+					var out, trace bytes.Buffer
+					cmd.Stdout, cmd.Stderr = &out, &trace
+					err := cmd.Run()
+					done <- result{out.Bytes(), trace.Bytes(), err}
+				}()
+				select {
+				case <-g.replied:
+				case r := <-done:
+					t.Fatalf("curl ended before the server answered: %v\n%s", r.err, r.trace)
+				case <-time.After(30 * time.Second):
+					t.Fatal("the server did not answer curl's first datagrams")
+				}
+				s.restart(pid)
+				// The client is slower than the old generation's idle
+				// grace (500ms): that is the case under test, not a wait
+				// for something to become ready.
+				time.Sleep(1500 * time.Millisecond)
+				g.release()
+				r := <-done
+				if r.err != nil || !bytes.HasPrefix(r.out, []byte(fmt.Sprintf("pid=%d ", pid))) {
+					t.Fatalf("curl: %v: %q, want an answer from the old generation %d; trace:\n%s", r.err, r.out, pid, r.trace)
+				}
+			})
 		}
 	}
 }
