@@ -49,7 +49,9 @@ type older struct {
 // and sends each packet where its connection lives:
 //
 //   - a packet whose destination connection ID bears this generation's
-//     mark goes to this generation's transport;
+//     mark goes to this generation's transport, and so does one with the
+//     mark of a newer generation after a rollback (they have died: the
+//     transport answers with a stateless reset);
 //   - one with the mark of an older generation still alive is forwarded
 //     to it over its socket pair (it answers on its own descriptor of the
 //     UDP socket);
@@ -62,8 +64,10 @@ type older struct {
 //     transport, which answers a dead connection with a stateless reset
 //     (the reset key is the lineage's).
 //
-// A packet takes at most two hops: up to the newest generation and down
-// to its owner, which never routes a forwarded packet again.
+// A packet passed up is read by any newer generation (each holds the
+// pair's other end); one that no longer takes new connections passes it
+// up again, so it climbs to the newest generation, which keeps it. A
+// packet forwarded down reaches its owner, which never routes it again.
 type router struct {
 	m     *marker
 	gen   uint32
@@ -73,6 +77,7 @@ type router struct {
 	stats *counters
 
 	accepting atomic.Bool // unmarked packets (new connections) stay here
+	newerGone atomic.Bool // no newer generation lives: their packets stay here
 
 	in     chan packet
 	closed chan struct{}
@@ -215,6 +220,9 @@ func (r *router) route(bp *[]byte, n int, from *net.UDPAddr, fromUDP bool) {
 					}
 				}
 				r.deliver(bp, n, from) // its generation has exited: a stateless reset
+				return
+			case r.newerGone.Load():
+				r.deliver(bp, n, from)
 				return
 			default:
 				r.passUp(bp, n, from)

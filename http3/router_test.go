@@ -78,4 +78,14 @@ func TestRoute(t *testing.T) {
 	if !r.older[1].gone.Load() {
 		t.Error("generation 2's closed link is not marked gone")
 	}
+
+	// After a rollback the newer generations are dead: their packets
+	// stay here, for a stateless reset, and new connections too.
+	r.newerGone.Store(true)
+	r.accepting.Store(true)
+	send(shortPacket(t, m4))
+	send(initial)
+	if len(r.in) != 5 || len(own.sent) != 2 {
+		t.Errorf("after a rollback: %d packets delivered here (want 5), %d passed up (want 2)", len(r.in), len(own.sent))
+	}
 }

@@ -105,12 +105,12 @@ type Server struct {
 	olders  []*older0 // what the older generations passed on
 	stats   counters
 
-	mu     sync.Mutex
-	udp    net.PacketConn // for the next endpoint, if taken already
-	ep     *endpoint
-	cur    *round // the serving round; nil once Shutdown began
-	last   *round // the newest round
-	closed bool
+	mu         sync.Mutex
+	rolledBack bool           // Resume was called: no newer generation lives
+	udp        net.PacketConn // for the next endpoint, if taken already
+	ep         *endpoint
+	cur        *round // the serving round; nil once Shutdown began
+	last       *round // the newest round
 }
 
 // older0 is an older generation's file, kept for the endpoints to come.
@@ -236,7 +236,7 @@ func (s *Server) AltSvcHandler(next http.Handler) http.Handler {
 // the drain is over (or at once).
 func (s *Server) Serve(context.Context) error {
 	s.mu.Lock()
-	if s.closed || s.cur == nil && s.last != nil {
+	if s.cur == nil && s.last != nil {
 		s.mu.Unlock()
 		return graceful.ErrServerClosed
 	}
@@ -251,7 +251,9 @@ func (s *Server) Serve(context.Context) error {
 		rd = s.newRoundLocked()
 	}
 	ep := s.ep
+	newerGone := s.rolledBack
 	s.mu.Unlock()
+	ep.r.newerGone.Store(newerGone)
 	ep.r.accepting.Store(true)
 	ep.r.startUDP()
 	s.logger.Info("serving HTTP/3", "generation", s.mark.gen, "older_generations", len(s.olders))
@@ -680,6 +682,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	ep.r.accepting.Store(false)
 	if handingOver(ctx) {
+		s.mu.Lock()
+		s.rolledBack = false
+		s.mu.Unlock()
+		ep.r.newerGone.Store(false)
 		ep.r.stopUDP()
 	}
 	begin := time.Now()
@@ -748,12 +754,13 @@ func (s *Server) cut(rd *round) {
 func (s *Server) Resume() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return graceful.ErrServerClosed
-	}
 	if s.cur != nil {
 		return nil
 	}
+	// The newer generations have died: the connections they made are
+	// lost, and their packets, read here now, get a stateless reset
+	// rather than silence.
+	s.rolledBack = true
 	if s.ep != nil {
 		// The drain goes on: its round ends on its own; new connections
 		// join the new round.
