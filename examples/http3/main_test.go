@@ -729,7 +729,8 @@ func hasHandshake(b []byte) bool {
 			return false
 		}
 		i += 1 + int(b[i]) // source connection ID
-		if typ == 0 { // Initial: a token
+		if typ == 0 {
+			// An Initial packet: a token.
 			tl, n := varint(b[min(i, len(b)):])
 			if n == 0 {
 				return false
