@@ -26,8 +26,12 @@
 //     to a newer one is passed up over its own pair.
 //
 // A Server drains with GOAWAY: each connection is told to go away while
-// it has a request in progress or after an idle grace, every request
-// accepted is answered, and the connection is then closed. The TLS session
+// it has a request in progress or after an idle grace that starts when
+// its handshake completes, every request accepted is answered, and the
+// connection is then closed; the endpoint lives until no connection is
+// left, handshakes in progress included. After a rollback the old
+// generation reads the UDP socket again. README.md has the details and
+// the limits (quic-go's single GOAWAY, no GSO or ECN behind the router). The TLS session
 // ticket keys, the QUIC stateless reset key and the address-validation
 // token key come from [graceful.Process.Secret], so that resumption,
 // 0-RTT and tokens survive restarts, and a packet of a generation that has

@@ -324,9 +324,13 @@ type endpoint struct {
 	handshakes int
 }
 
-// begun is the state of a connection from its first packet: handshaking,
-// accepted (a Server's h3conn), or gone before it was accepted.
-type begun struct{ state int }
+// begun is the state of a connection of ep from its first packet:
+// handshaking, accepted (a Server's h3conn), or gone before it was
+// accepted.
+type begun struct {
+	ep    *endpoint
+	state int
+}
 
 const (
 	begunHandshaking = iota
@@ -339,7 +343,7 @@ type begunKey struct{}
 // connStarted is quic.Transport.ConnContext: it counts a connection from
 // its first packet until it is accepted or fails.
 func (s *Server) connStarted(ctx context.Context, ep *endpoint) context.Context {
-	b := &begun{}
+	b := &begun{ep: ep}
 	s.mu.Lock()
 	ep.handshakes++
 	if s.last != nil {
@@ -446,9 +450,7 @@ func (s *Server) track(qc *quic.Conn) {
 	s.mu.Lock()
 	if b, ok := qc.Context().Value(begunKey{}).(*begun); ok && b.state == begunHandshaking {
 		b.state = begunAccepted
-		if s.ep != nil {
-			s.ep.handshakes--
-		}
+		b.ep.handshakes--
 	}
 	rd := s.cur
 	if rd == nil {
@@ -609,7 +611,7 @@ func (c *h3conn) finished() {
 	s.mu.Unlock()
 }
 
-// settled reports whether a draining round has nothing left: no
+// settledLocked reports whether a draining round has nothing left: no
 // connection, and (the newest round, whose endpoint takes every new
 // connection) no handshake in progress.
 func (s *Server) settledLocked(rd *round) bool {
