@@ -53,11 +53,12 @@ type Config struct {
 	// DefaultGracefulShutdownTimeout; negative means no limit.
 	GracefulShutdownTimeout time.Duration
 
-	// IdleDrainGrace is how long, once a drain has begun, a connection
-	// with no request in progress may send one more request before it is
-	// told to go away, and how long a connection that was told and has
-	// finished its requests is left for the client to close before the
-	// Server closes it. Zero means DefaultIdleDrainGrace.
+	// IdleDrainGrace is how long, once a drain has begun (and its
+	// handshake is complete), a connection with no request in progress
+	// may send one more request before it is told to go away; a
+	// connection that was told and has finished its requests is closed
+	// once it has been quiet for four times as long (see Server). Zero
+	// means DefaultIdleDrainGrace.
 	IdleDrainGrace time.Duration
 
 	// IdleTimeout closes a connection that has had no request for that
@@ -84,9 +85,11 @@ type Config struct {
 //
 // Shutdown drains: each connection is told to go away (an HTTP/3
 // GOAWAY) while it has a request in progress, or after IdleDrainGrace
-// without one; every request the Server has accepted is answered; a
-// connection is closed once its requests are done and the client has not
-// closed it within IdleDrainGrace. Shutdown returns when every connection
+// without one once its handshake is complete; every request the Server
+// has accepted is answered; a connection whose requests are done is
+// closed if the client has not closed it and the connection has been
+// quiet (nothing sent or received) for four IdleDrainGrace, at least two
+// seconds and three probe timeouts. Shutdown returns when every connection
 // is closed, or cuts what is left when GracefulShutdownTimeout or its
 // context ends.
 type Server struct {
@@ -429,6 +432,9 @@ type h3conn struct {
 // away.
 const goAwayLead = 50 * time.Millisecond
 
+// maxGoAwayLead bounds the lead of a slow path (three round trips).
+const maxGoAwayLead = time.Second
+
 func (s *Server) track(qc *quic.Conn) {
 	st := qc.ConnectionState()
 	s.stats.connections.Add(1)
@@ -489,8 +495,8 @@ func (c *h3conn) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // leadAnswer holds the end of an answer back until the connection's
-// GOAWAY, if one was sent, has had goAwayLead (or three round trips) to
-// reach the client ahead of it. A small answer is sent when the handler
+// GOAWAY, if one was sent, has had goAwayLead (or three round trips, at
+// most maxGoAwayLead) to reach the client ahead of it. A small answer is sent when the handler
 // returns, and a streamed one ends then.
 func (c *h3conn) leadAnswer(ctx context.Context) {
 	c.mu.Lock()
@@ -499,7 +505,7 @@ func (c *h3conn) leadAnswer(ctx context.Context) {
 	if at.IsZero() {
 		return
 	}
-	lead := max(goAwayLead, 3*c.qc.ConnectionStats().SmoothedRTT)
+	lead := min(max(goAwayLead, 3*c.qc.ConnectionStats().SmoothedRTT), maxGoAwayLead)
 	d := time.Until(at.Add(lead))
 	if d <= 0 {
 		return
@@ -574,22 +580,54 @@ func (c *h3conn) goAway() {
 	go func() { _ = c.hs.Shutdown(context.Background()) }()
 }
 
-// closeLater closes a connection whose requests are done, unless the
-// client closes it first, as it should after a GOAWAY.
+// closeLater closes a connection that was told to go away, unless the
+// client closes it first, as it should: once no request is in progress
+// and no packet has been sent or received for quietClose. The end of an
+// answer may still be on its way when its handler has returned (sent but
+// not yet acknowledged, or lost and to be sent again): while it is, the
+// connection is not quiet.
 func (c *h3conn) closeLater() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeTmr != nil || c.done {
 		return
 	}
-	c.closeTmr = time.AfterFunc(c.s.cfg.IdleDrainGrace, func() {
+	step := c.s.cfg.IdleDrainGrace
+	last, since := c.traffic(), time.Now()
+	var check func()
+	check = func() {
 		c.mu.Lock()
-		idle := c.active == 0
-		c.mu.Unlock()
-		if idle {
-			_ = c.qc.CloseWithError(codeNoError, "")
+		defer c.mu.Unlock()
+		if c.done {
+			return
 		}
-	})
+		if now := c.traffic(); now != last || c.active > 0 {
+			last, since = now, time.Now()
+		}
+		if time.Since(since) < c.quietClose() {
+			c.closeTmr = time.AfterFunc(step, check)
+			return
+		}
+		go func() { _ = c.qc.CloseWithError(codeNoError, "") }()
+	}
+	c.closeTmr = time.AfterFunc(step, check)
+}
+
+// traffic is what the connection has sent and received so far.
+func (c *h3conn) traffic() [2]uint64 {
+	st := c.qc.ConnectionStats()
+	return [2]uint64{st.BytesSent, st.BytesReceived}
+}
+
+// quietClose is how long a connection told to go away, with no request
+// in progress, must have sent and received nothing before the Server
+// closes it: four idle graces, at least two seconds, and at least three
+// of its probe timeouts (RFC 9002 section 6.2.1), so that an answer whose
+// packets were lost is sent again first.
+func (c *h3conn) quietClose() time.Duration {
+	st := c.qc.ConnectionStats()
+	pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + 25*time.Millisecond
+	return max(4*c.s.cfg.IdleDrainGrace, 2*time.Second, 3*pto)
 }
 
 // finished is called once the connection is closed.

@@ -637,6 +637,10 @@ type gate struct {
 	sizes    []int
 	held     [][]byte
 	released bool
+	// dropUntil: the server's datagrams are dropped until then (set by
+	// releaseAndDrop), as a lossy path would.
+	dropUntil time.Time
+	dropped   int
 }
 
 func newGate(t *testing.T, server string, passN int) *gate {
@@ -697,9 +701,24 @@ func (g *gate) fromServer() {
 		}
 		g.mu.Lock()
 		client := g.client
+		drop := time.Now().Before(g.dropUntil)
+		if drop {
+			g.dropped++
+		}
 		g.mu.Unlock()
-		_, _ = g.ln.WriteToUDP(buf[:n], client)
+		if !drop {
+			_, _ = g.ln.WriteToUDP(buf[:n], client)
+		}
 	}
+}
+
+// releaseAndDrop releases what was held and drops the server's datagrams
+// for d from then on.
+func (g *gate) releaseAndDrop(d time.Duration) {
+	g.mu.Lock()
+	g.dropUntil = time.Now().Add(d)
+	g.mu.Unlock()
+	g.release()
 }
 
 // release sends what was held, in order, and lets everything pass from
@@ -711,7 +730,7 @@ func (g *gate) release() {
 	for _, b := range g.held {
 		_, _ = g.up.Write(b)
 	}
-	g.t.Logf("gate: client datagrams %v; %d held until the release", g.sizes, len(g.held))
+	g.t.Logf("gate: client datagrams %v; %d held until the release; %d of the server's dropped so far", g.sizes, len(g.held), g.dropped)
 	g.held = nil
 }
 
@@ -781,15 +800,20 @@ func isClosed(c chan struct{}) bool {
 // the handshake and answer the request (the client's packets now reach
 // the new generation, which forwards them). Two points of interruption:
 // after the server's first flight (the client's Finished and its request
-// held), and between the two datagrams of curl's ClientHello (OpenSSL's
-// post-quantum key share makes it span two), the second held.
+// held), and after the first datagram of curl's ClientHello (OpenSSL's
+// post-quantum key share makes it span several), the rest held. A third
+// case holds after the first flight and then loses the server's datagrams
+// for three idle graces from the release on: the answer, whose handler
+// returns at once, must not be cut by the close of the connection after
+// its GOAWAY while it is still to be sent again.
 func TestHandshakeAcrossRestart(t *testing.T) {
 	root := trixieRoot(t)
 	for _, mode := range []string{"reexec", "supervisor"} {
 		for _, sc := range []struct {
 			name  string
 			passN int
-		}{{"after the first flight", -1}, {"inside the ClientHello", 1}} {
+			drop  time.Duration
+		}{{"after the first flight", -1, 0}, {"inside the ClientHello", 1, 0}, {"answer lost for a while", -1, 1500 * time.Millisecond}} {
 			t.Run(mode+"/"+strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
 				s := start(t, mode)
 				pid := s.servingPID(h3Client(s, nil))
@@ -818,7 +842,11 @@ func TestHandshakeAcrossRestart(t *testing.T) {
 				// grace (500ms): that is the case under test, not a wait
 				// for something to become ready.
 				time.Sleep(1500 * time.Millisecond)
-				g.release()
+				// In the third case the server's datagrams are lost for
+				// three idle graces from the release on: the answer,
+				// written at once, reaches the client only when the
+				// server sends it again.
+				g.releaseAndDrop(sc.drop)
 				r := <-done
 				if r.err != nil || !bytes.HasPrefix(r.out, []byte(fmt.Sprintf("pid=%d ", pid))) {
 					t.Fatalf("curl: %v: %q, want an answer from the old generation %d; trace:\n%s", r.err, r.out, pid, r.trace)
