@@ -23,11 +23,13 @@ func (s Server) ServerConfig() graceful.ServerConfig {
 		IdleTimeout:             time.Duration(s.IdleTimeout),
 		GracefulShutdownTimeout: time.Duration(s.GracefulShutdownTimeout),
 		IdleDrainGrace:          time.Duration(s.IdleDrainGrace),
-		HijackedGrace:           time.Duration(s.HijackedGrace),
-		MaxHeaderBytes:          int(s.MaxHeaderBytes),
-		KeepAlive:               s.KeepAlive,
-		UnixSocketMode:          parseSocketMode(s.UnixSocketMode),
-		UnixSocketGroup:         s.UnixSocketGroup,
+		// Not a key of the file yet: graceful's default floor.
+		IdleDrainGraceMin: min(graceful.DefaultIdleDrainGraceMin, time.Duration(s.IdleDrainGrace)),
+		HijackedGrace:     time.Duration(s.HijackedGrace),
+		MaxHeaderBytes:    int(s.MaxHeaderBytes),
+		KeepAlive:         s.KeepAlive,
+		UnixSocketMode:    parseSocketMode(s.UnixSocketMode),
+		UnixSocketGroup:   s.UnixSocketGroup,
 	}
 }
 

@@ -71,6 +71,10 @@ type conn struct {
 
 	// HTTP/2, set by the reader before proto says protoHTTP2.
 	h2 *h2Conn
+
+	// spread is how long after the others this connection, idle when the
+	// drain began, is closed (the drain's goroutine's alone).
+	spread time.Duration
 }
 
 const (

@@ -182,6 +182,7 @@ func serverRole() int {
 	// while; closing it then races with its next request, as any HTTP/1.1
 	// idle close does. The grace covers such stalls.
 	scfg.IdleDrainGrace = 3 * time.Second
+	scfg.IdleDrainGraceMin = scfg.IdleDrainGrace
 	var srv *Server
 	scfg.Handler = roleHandler(p, func() *Server { return srv }, &appHUP)
 	srv, err = p.NewServer(addr, scfg)

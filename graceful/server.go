@@ -38,9 +38,13 @@ type Server struct {
 	logger  *slog.Logger
 	handler http.Handler
 	tickets *ticketKeyer // session-ticket keys of the Process's lineage
+	// quiet: a server of a Process, which logs one line for all its
+	// servers' drains; each server's own lines are at DEBUG.
+	quiet bool
 
 	mu          sync.Mutex
 	rd          *round // the current round of serving
+	prev        *round // the round before it, after a rollback
 	https       bool
 	tlsConfig   *tls.Config // as CreateListenerTLS made it
 	fdFile      *os.File    // the duplicate handed out by Fd, closed at the end
@@ -139,6 +143,7 @@ func (s *Server) resume(ln net.Listener) error {
 	if s.rd.drain == nil || !s.rd.drain.handover {
 		return fmt.Errorf("graceful: server %s cannot serve again: it was not handed over", s.describe())
 	}
+	s.prev = s.rd
 	s.rd = s.newRound()
 	s.setListenersLocked([]net.Listener{ln})
 	return nil
@@ -293,7 +298,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	s.logger.Info("serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
+	s.logger.Log(context.Background(), s.infoLevel(), "serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
 
 	select {
 	case <-ctx.Done():
@@ -316,6 +321,14 @@ func (s *Server) isStopping(r *round) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return r.stopping
+}
+
+// infoLevel is the level of the server's routine lines.
+func (s *Server) infoLevel() slog.Level {
+	if s.quiet {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // GetAddress returns the address the server was created with.
