@@ -66,6 +66,7 @@ type round struct {
 	h2    *h2Set // the round's HTTP/2 connections
 
 	raw      []net.Listener // listeners as bound or adopted, before TLS
+	tls      bool           // the round serves HTTPS
 	serving  bool
 	stopping bool
 	drain    *drainState
@@ -160,7 +161,7 @@ func (s *Server) serveHTTP(rd *round, w http.ResponseWriter, r *http.Request) {
 	if rd.draining.Load() {
 		rd.drainedReq.Add(1)
 	}
-	if r.TLS == nil {
+	if rd.tls && r.TLS == nil {
 		// net/http sets Request.TLS only on a *tls.Conn of its own.
 		if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 			r.TLS = c.tlsState
@@ -279,6 +280,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	r.serving = true
+	r.tls = s.https
 	if s.https && (s.tlsConfig == nil || slices.Contains(s.tlsConfig.NextProtos, "h2")) {
 		// HTTP/2 over the conn's own TLS (see conn.go).
 		r.http.Protocols.SetUnencryptedHTTP2(true)
