@@ -30,42 +30,42 @@ var ruleCases = []struct {
 	{
 		name: "port out of range",
 		doc:  m{"server": m{"address": "127.0.0.1:99999"}},
-		want: []string{`server.address: "127.0.0.1:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.address: the address "127.0.0.1:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name: "port not a number",
 		doc:  m{"server": m{"address": "localhost:http"}},
-		want: []string{`server.address: "localhost:http" has the port "http", which is not a number: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.address: the address "localhost:http" has the port "http", which is not a number: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name: "no port",
 		doc:  m{"server": m{"address": "localhost"}},
-		want: []string{`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`},
+		want: []string{`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`},
 	},
 	{
 		name: "empty port",
 		doc:  m{"server": m{"address": "localhost:"}},
-		want: []string{`server.address: "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`},
+		want: []string{`server.address: the address "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`},
 	},
 	{
 		name: "empty address",
 		doc:  m{"server": m{"address": ""}},
-		want: []string{`server.address: the address is empty: write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`},
+		want: []string{`server.address: the address is empty: write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`},
 	},
 	{
 		name: "relative unix path",
 		doc:  m{"server": m{"address": "unix:run/app.sock"}},
-		want: []string{`server.address: "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`},
+		want: []string{`server.address: the address "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`},
 	},
 	{
 		name: "unix root",
 		doc:  m{"server": m{"address": "unix:/"}},
-		want: []string{`server.address: "unix:/" names the root directory: write the path of the socket file, such as unix:/run/app.sock`},
+		want: []string{`server.address: the address "unix:/" names the root directory: write the path of the socket file, such as unix:/run/app.sock`},
 	},
 	{
 		name: "https address checked too",
 		doc:  m{"server": m{"httpsAddress": ":70000", "certFile": "c.pem", "keyFile": "k.pem"}},
-		want: []string{`server.httpsAddress: ":70000" has the port 70000, out of range: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.httpsAddress: the address ":70000" has the port 70000, out of range: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name:    "https address needs both files (written in the file)",
@@ -299,7 +299,7 @@ var ruleCases = []struct {
 			"log":     m{"level": "loud", "format": "xml"},
 		},
 		want: []string{
-			`server.address: "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`,
+			`server.address: the address "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`,
 			`server.maxHeaderBytes: "-1k" is negative: a size is 0 or more bytes`,
 			`server.readTimeout: "5x" has an unknown unit "x": use ns, us, ms, s, m or h, as in "1m30s"`,
 			`process.maxGenerations: 0 is too few: at least 2 generations (the serving one and one draining) must be allowed`,
@@ -412,4 +412,21 @@ func TestValidValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAddressesFollowGraceful checks that the loader accepts every server
+// address the graceful package serves, systemd:NAME included, with
+// graceful.ParseAddress's own words for the others.
+func TestAddressesFollowGraceful(t *testing.T) {
+	for _, addr := range []string{"systemd:web", "unix:/run/app.sock", "[::1]:0", ":8080"} {
+		cfg := Default()
+		if err := Load(&cfg, withDocument("app.yaml", "yaml", []byte("server:\n  address: \""+addr+"\"\n")), WithoutEnv()); err != nil {
+			t.Errorf("server.address %q: %v", addr, err)
+		}
+	}
+	cfg := Default()
+	err := Load(&cfg, withDocument("app.yaml", "yaml", []byte("server:\n  address: systemd:web\n  httpsAddress: systemd:web\n  certFile: c.pem\n  keyFile: k.pem\n")), WithoutEnv())
+	sameLines(t, "problems", keyMessages(problemsOf(t, err)), []string{
+		`server.httpsAddress: "systemd:web" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own`,
+	})
 }

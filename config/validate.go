@@ -112,7 +112,7 @@ func (s Server) Validate() []Problem {
 	if s.HTTPSAddress != "" {
 		if msg := checkAddress(s.HTTPSAddress); msg != "" {
 			add("httpsAddress", msg)
-		} else if s.HTTPSAddress == s.Address && addressPort(s.Address) != 0 {
+		} else if sameSocket(s.HTTPSAddress, s.Address) {
 			add("httpsAddress", fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress))
 		}
 	}

@@ -176,7 +176,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", []string{"validate", good}, exitOK, ""},
 		{"invalid", []string{"validate", good, bad}, exitInvalid,
-			bad + `:2: server.address: "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)` + "\n" +
+			bad + `:2: server.address: the address "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)` + "\n" +
 				bad + `:3: server.maxHeaderByte: unknown key; did you mean "maxHeaderBytes"?` + "\n" +
 				bad + `:6: process.maxGenerations: 1 is too few: at least 2 generations (the serving one and one draining) must be allowed` + "\n"},
 		{"loader rules beyond the schema", []string{"validate", loaderOnly}, exitInvalid,
@@ -198,7 +198,7 @@ func TestValidate(t *testing.T) {
 		{"a user's schema: enum", []string{"validate", "-schema", enumSchema, enumBad}, exitInvalid,
 			enumBad + `:1: color: "gren" is not one of "red", "green", "blue": did you mean "green"? (JSON Schema)` + "\n"},
 		{"-format json", []string{"validate", "-format", "json", bad}, exitInvalid,
-			`{"file":"` + bad + `","line":2,"column":1,"key":"server.address","message":"\"localhost:99999\" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)"}` + "\n" +
+			`{"file":"` + bad + `","line":2,"column":1,"key":"server.address","message":"the address \"localhost:99999\" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)"}` + "\n" +
 				`{"file":"` + bad + `","line":3,"column":1,"key":"server.maxHeaderByte","message":"unknown key; did you mean \"maxHeaderBytes\"?"}` + "\n" +
 				`{"file":"` + bad + `","line":6,"column":1,"key":"process.maxGenerations","message":"1 is too few: at least 2 generations (the serving one and one draining) must be allowed"}` + "\n"},
 		{"-format github", []string{"validate", "-format", "github", appBad}, exitInvalid,
