@@ -221,18 +221,12 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 		switch {
 		case !num.ok:
 			return fail(wrongType(v, "a duration", durationForms))
-		case !num.whole:
-			return fail(fmt.Sprintf("%s is not a whole number of seconds: write %q, or a whole number", show(v), show(v)+"s"))
 		case num.negative:
 			return fail(fmt.Sprintf("%s is negative: a duration is 0 or more", show(v)))
-		case !num.fits:
-			return fail(fmt.Sprintf("%s seconds is too large: the longest duration is %d seconds", show(v), MaxDurationSeconds))
+		case num.f != 0:
+			return fail(noUnit(show(v), show(v)))
 		}
-		d, err := DurationFromSeconds(num.i)
-		if err != nil {
-			return fail(err.Error())
-		}
-		return int64(d), true
+		return int64(0), true
 	case kindList:
 		items, ok := anySlice(v)
 		if !ok {

@@ -154,15 +154,21 @@ var ruleCases = []struct {
 		want: []string{`server.idleTimeout: "1d" has an unknown unit "d": use ns, us, ms, s, m or h, as in "1m30s"`},
 	},
 	{
-		name:    "duration fraction of a second without unit",
+		name:    "duration without a unit",
+		doc:     m{"server": m{"readTimeout": 250}},
+		want:    []string{`server.readTimeout: 250 has no unit: write 250ms or 250s`},
+		envWant: []string{`server.readTimeout: "250" has no unit: write 250ms or 250s`},
+	},
+	{
+		name:    "duration fraction without a unit",
 		doc:     m{"server": m{"readTimeout": 1.9}},
-		want:    []string{`server.readTimeout: 1.9 is not a whole number of seconds: write "1.9s", or a whole number`},
-		envWant: []string{`server.readTimeout: "1.9" has no unit: write 1.9s, or a whole number of seconds`},
+		want:    []string{`server.readTimeout: 1.9 has no unit: write 1.9ms or 1.9s`},
+		envWant: []string{`server.readTimeout: "1.9" has no unit: write 1.9ms or 1.9s`},
 	},
 	{
 		name:  "duration of the wrong type",
 		doc:   m{"process": m{"upgradeTimeout": false}},
-		want:  []string{`process.upgradeTimeout: false is a boolean, not a duration: a duration is a Go duration ("30s", "1m30s", "250ms") or a whole number of seconds (30)`},
+		want:  []string{`process.upgradeTimeout: false is a boolean, not a duration: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`},
 		noEnv: true,
 	},
 	{
@@ -371,10 +377,10 @@ func TestValidValues(t *testing.T) {
 			"httpsAddress":            "[::1]:8443",
 			"certFile":                "/etc/tls/c.pem",
 			"keyFile":                 "/etc/tls/k.pem",
-			"readTimeout":             30,
+			"readTimeout":             "30s",
 			"readHeaderTimeout":       "1m30s",
 			"writeTimeout":            "0",
-			"gracefulShutdownTimeout": 5,
+			"gracefulShutdownTimeout": 0,
 			"maxHeaderBytes":          "1m",
 			"keepAlive":               false,
 		},
@@ -385,7 +391,7 @@ func TestValidValues(t *testing.T) {
 	want.Server = Server{
 		Address: "unix:/run/app.sock", HTTPSAddress: "[::1]:8443", CertFile: "/etc/tls/c.pem", KeyFile: "/etc/tls/k.pem",
 		ReadTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(90 * time.Second), WriteTimeout: 0,
-		IdleTimeout: want.Server.IdleTimeout, GracefulShutdownTimeout: Duration(5 * time.Second),
+		IdleTimeout: want.Server.IdleTimeout, GracefulShutdownTimeout: 0,
 		IdleDrainGrace: want.Server.IdleDrainGrace, HijackedGrace: want.Server.HijackedGrace,
 		MaxHeaderBytes: 1000000, KeepAlive: false,
 	}

@@ -131,10 +131,10 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	case t == durationType || t == stdDuration:
 		return &jsonschema.Schema{
 			OneOf: []*jsonschema.Schema{
-				{Type: "integer", Minimum: "0", Maximum: json.Number(fmt.Sprint(config.MaxDurationSeconds))},
+				{Type: "integer", Const: 0},
 				{Type: "string", Pattern: config.DurationPattern},
 			},
-			Examples: []any{"30s", "1m30s", "250ms", 5},
+			Examples: []any{"30s", "1m30s", "250ms", 0},
 		}
 	case reflect.PointerTo(t).Implements(textType):
 		return &jsonschema.Schema{Type: "string"}

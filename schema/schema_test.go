@@ -108,7 +108,7 @@ func TestSchemaPieces(t *testing.T) {
 	mustJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	for _, c := range []struct{ path, field, want string }{
 		{"server.maxHeaderBytes", "oneOf", `[{"minimum":0,"type":"integer"},{"pattern":` + mustJSON(config.SizePattern) + `,"type":"string"}]`},
-		{"server.readTimeout", "oneOf", `[{"maximum":9223372036,"minimum":0,"type":"integer"},{"pattern":` + mustJSON(config.DurationPattern) + `,"type":"string"}]`},
+		{"server.readTimeout", "oneOf", `[{"const":0,"type":"integer"},{"pattern":` + mustJSON(config.DurationPattern) + `,"type":"string"}]`},
 		{"server.address", "pattern", mustJSON(config.AddressPattern)},
 		{"process.mode", "enum", `["reexec","supervisor"]`},
 		{"process.restartSignal", "enum", `["SIGHUP","SIGUSR1","SIGUSR2"]`},
@@ -225,7 +225,7 @@ func TestGenerateUserType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5\n"))
+	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5s\n"))
 	if err != nil || len(ps) != 1 || ps[0].Key != "sweep.port" || ps[0].Line != 2 {
 		t.Errorf("validate with the user schema: %+v, %v", ps, err)
 	}
