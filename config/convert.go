@@ -159,7 +159,14 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 			return fail(err)
 		}
 		if m == nil {
-			return fail(fmt.Sprintf("%s, not a section: write the keys of %s under it (%s)", describeValue(v), n.key, strings.Join(n.keys(), ", ")))
+			msg := fmt.Sprintf("%s, not a section: write the keys of %s under it (%s)", describeValue(v), n.key, strings.Join(n.keys(), ", "))
+			if s, ok := v.(string); ok {
+				// YAML reads "app:\n  apiToken x" as the text "apiToken x".
+				if key, rest, ok := strings.Cut(s, " "); ok && n.child(key) != nil {
+					msg = fmt.Sprintf("%q is text, not a section: the key %s has no colon after it; write %q", s, key, key+": "+rest)
+				}
+			}
+			return fail(msg)
 		}
 		return c.section(n, m, path), true
 	case kindString:
@@ -224,7 +231,8 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 		case num.negative:
 			return fail(fmt.Sprintf("%s is negative: a duration is 0 or more", show(v)))
 		case num.f != 0:
-			return fail(noUnit(show(v), show(v)))
+			text := strconv.FormatFloat(num.f, 'f', -1, 64)
+			return fail(noUnit(text, text))
 		}
 		return int64(0), true
 	case kindList:

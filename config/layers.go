@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -123,9 +124,19 @@ func parseDocument(name, format string, data []byte, lim limits, ps *problems) (
 	switch format {
 	case "yaml":
 		var node yaml.Node
-		if err := yaml.Unmarshal(data, &node); err != nil {
-			line, msg := yamlMessage(err.Error())
-			return fail(docpos.Pos{Line: line}, "not valid YAML: "+msg)
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&node); err != nil && !errors.Is(err, io.EOF) {
+			return fail(explainYAML(data, err))
+		}
+		if node.Kind != 0 {
+			var next yaml.Node
+			if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+				line := next.Line
+				if line == 0 {
+					line = scanYAML(data).secondDoc
+				}
+				return fail(docpos.Pos{Line: line, Column: 1}, `not valid YAML: a second document starts here with "---": a configuration file holds one document; remove the line, or make each document a file of its own`)
+			}
 		}
 		d.lines = docpos.YAMLNode(&node, lim.doc)
 		if e := d.lines.Exceeded(); e != nil {

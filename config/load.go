@@ -114,7 +114,10 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // Every key must be known and every value of the right type; then the
 // rules of each section that implements [Validator] are checked. When
 // anything is wrong, Load returns an *[Error] that lists every problem
-// with its key, value, source and line, and leaves cfg unchanged.
+// with its key, value, source and line, and leaves cfg unchanged. A file
+// that cannot be read or parsed is reported alone, with the line and
+// column of the mistake: the rules are not checked then, as they would
+// judge the values the file failed to set.
 //
 // The fields of cfg are named by their koanf tags (the Go field name
 // otherwise); an embedded struct without a key name, such as
@@ -167,16 +170,23 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			origins[k] = v
 		}
 	}
+	// A file that cannot be read or parsed reports its own problems and
+	// nothing more: the rules would judge the values it failed to set.
+	unreadable := false
 	for _, d := range o.docs {
 		ps.layer++
 		if l := parseLayer(d.name, d.format, d.data, o.limits, &ps); l != nil {
 			read(l)
+		} else {
+			unreadable = true
 		}
 	}
 	for _, path := range o.files {
 		ps.layer++
 		if l := fileLayer(path, o.limits, &ps); l != nil {
 			read(l)
+		} else {
+			unreadable = true
 		}
 	}
 	if o.env {
@@ -210,12 +220,14 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		}
 	}
 	var rules problems
-	validateAll(model, out.Elem(), &rules, func(key string) origin {
-		if o, ok := origins[key]; ok {
-			return o
-		}
-		return origin{source: "default"}
-	})
+	if !unreadable {
+		validateAll(model, out.Elem(), &rules, func(key string) origin {
+			if o, ok := origins[key]; ok {
+				return o
+			}
+			return origin{source: "default"}
+		})
+	}
 	for _, p := range rules.list {
 		// A value that was refused left the previous source's value in
 		// place: rules about it would be beside the point.

@@ -69,7 +69,7 @@ func TestFileProblems(t *testing.T) {
 	for _, c := range []struct {
 		name, file, content, want string
 	}{
-		{"yaml syntax", "a.yaml", "server:\n  address: [\n", `:2: not valid YAML: did not find expected node content`},
+		{"yaml syntax", "a.yaml", "server:\n  address: [\n", `:2: not valid YAML: the "[" at column 12 starts a list that is never closed: end it with "]", or put the value in quotes if the "[" is part of the text`},
 		{"yaml list", "a.yaml", "- a\n- b\n", `:1: the file holds a list: a YAML configuration file holds a mapping of keys, such as "server:"`},
 		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: log.level: the key "level" is written twice in the same mapping (lines 2 and 3): keep one`},
 		{"json syntax", "a.json", "{\n  \"server\": {,}\n}", `:2: not valid JSON: invalid character ',' looking for beginning of object key string`},

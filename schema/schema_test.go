@@ -143,7 +143,7 @@ func TestValidateProblems(t *testing.T) {
 			`2 /server/readTimeout server.readTimeout: NaN is not a number JSON can hold`,
 		}},
 		{"a.yaml", "server: [\n", []string{
-			`1  : not valid YAML: did not find expected node content`,
+			`1  : not valid YAML: the "[" at column 9 starts a list that is never closed: end it with "]", or put the value in quotes if the "[" is part of the text`,
 		}},
 		{"a.yml", "", nil},
 		{"a.yaml", "server:\n  certFile: c.pem\n", []string{
