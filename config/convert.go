@@ -33,6 +33,9 @@ type layer struct {
 	// secrets maps the keys whose values were read from files named by
 	// _FILE variables to those files.
 	secrets map[string]string
+	// hints maps keys to a sentence added to the problems about their
+	// values.
+	hints map[string]string
 }
 
 // origin says where a setting's value came from.
@@ -70,6 +73,9 @@ func (c *converter) problem(path []string, key string, value any, msg string) {
 	p := Problem{Key: key, Source: src, Line: pos.Line, Column: pos.Column, Message: msg}
 	if value != nil || key != "" {
 		p.Value = show(value)
+	}
+	if hint := c.layer.hints[leafKey(path)]; hint != "" {
+		p.Message += " (" + hint + ")"
 	}
 	if file, ok := c.layer.secrets[leafKey(path)]; ok {
 		// The value is a secret: the message names its file instead.

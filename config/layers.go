@@ -244,15 +244,17 @@ func lineAt(data []byte, off int64) (int, int) {
 
 // envLayer reads the environment variables that start with prefix. Names
 // that start with the prefix but set nothing are problems (a typo would
-// otherwise be ignored), unless the prefix is empty.
+// otherwise be ignored), unless the prefix is empty, or unless they are
+// the variables Kubernetes injects for a Service (see servicelink.go),
+// which are returned in ignored.
 //
 // A variable named after a key's variable with _FILE appended names a file
 // that holds the value (a secret mounted by Docker or Kubernetes, say): the
 // file is read, one trailing newline removed.
-func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (*layer, error) {
+func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (l *layer, ignored []string, err error) {
 	names, err := envNames(model, prefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set := map[string]bool{}
 	for _, kv := range environ {
@@ -262,6 +264,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 	}
 	byPath := map[string]string{}
 	secrets := map[string]string{}
+	hints := map[string]string{}
 	var unknown []string
 	p := env.Provider(".", env.Opt{
 		Prefix:      prefix,
@@ -271,11 +274,18 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			if ok {
 				key := strings.Join(path, ".")
 				byPath[key] = k
+				if service, ok := serviceLink(k, v); ok {
+					hints[key] = fmt.Sprintf("%s is also a variable Kubernetes sets for a Service named %s: a value set in the pod's env wins over it; or set enableServiceLinks: false in the pod", k, strings.ReplaceAll(strings.ToLower(service), "_", "-"))
+				}
 				return key, v
 			}
 			base, isFile := strings.CutSuffix(k, fileSuffix)
 			if path, ok = names[base]; !isFile || !ok {
-				unknown = append(unknown, k)
+				if _, link := serviceLink(k, v); link {
+					ignored = append(ignored, k)
+				} else {
+					unknown = append(unknown, k)
+				}
 				return "", nil
 			}
 			key := displayKey(path)
@@ -303,7 +313,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 	})
 	m, err := p.Read()
 	if err != nil {
-		return nil, fmt.Errorf("config: read the environment: %w", err)
+		return nil, nil, fmt.Errorf("config: read the environment: %w", err)
 	}
 	if prefix != "" {
 		all := make([]string, 0, len(names))
@@ -325,15 +335,17 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			ps.add(Problem{Source: "env " + name, Message: msg})
 		}
 	}
+	slices.Sort(ignored)
 	return &layer{
 		name:    "environment",
 		data:    m,
 		textual: true,
 		secrets: secrets,
+		hints:   hints,
 		where: func(path []string) (string, docpos.Pos) {
 			return "env " + byPath[leafKey(path)], docpos.Pos{}
 		},
-	}, nil
+	}, ignored, nil
 }
 
 // fileSuffix ends the name of a variable that names the file holding a

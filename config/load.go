@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -23,6 +24,7 @@ type options struct {
 	env       bool
 	envPrefix string
 	environ   []string
+	logger    *slog.Logger
 	flags     *pflag.FlagSet
 	flagDash  string // how the flags are written: "--" for pflag, "-" for flag
 	limits    limits
@@ -47,6 +49,14 @@ func WithEnvPrefix(prefix string) Option {
 // "NAME=value", instead of the process's environment.
 func WithEnviron(vars []string) Option {
 	return func(o *options) { o.environ = vars }
+}
+
+// WithLogger gives Load a logger for what it ignores on purpose, at the
+// debug level: the variables Kubernetes sets for Services whose names
+// start with the environment prefix. Without it, Load logs to
+// slog.Default().
+func WithLogger(logger *slog.Logger) Option {
+	return func(o *options) { o.logger = logger }
 }
 
 // WithoutEnv reads no environment variables.
@@ -100,7 +110,14 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // one key by key: the values in cfg, the files of [WithFiles], the
 // environment variables (GRACEKIT_SERVER_MAX_HEADER_BYTES sets
 // server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags]
-// (see [AddFlags]). A variable named after a key's with _FILE appended,
+// (see [AddFlags]). A variable that starts with the prefix but sets no key
+// is a problem (a typo would otherwise go unnoticed), except the
+// variables Kubernetes sets for a Service named like the prefix
+// (GRACEKIT_SERVICE_HOST=10.0.0.1, GRACEKIT_PORT=tcp://10.0.0.1:80,
+// GRACEKIT_PORT_80_TCP_ADDR=10.0.0.1 and the others of that family, for
+// Services named gracekit or gracekit-anything), which are recognised by
+// their names and values together and ignored, with a debug line (see
+// [WithLogger]). A variable named after a key's with _FILE appended,
 // such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
 // holds the value, one trailing newline removed; setting both is an
 // error, and so is a file that cannot be read. A problem with such a
@@ -195,9 +212,16 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		if environ == nil {
 			environ = os.Environ()
 		}
-		l, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
+		l, ignored, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
 		if err != nil {
 			return nil, err
+		}
+		if len(ignored) > 0 {
+			logger := o.logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Debug("config: ignored the variables Kubernetes sets for Services named like the environment prefix", "variables", ignored)
 		}
 		read(l)
 	}
