@@ -32,7 +32,7 @@ type layer struct {
 	where func(path []string) (source string, pos docpos.Pos)
 	// secrets maps the keys whose values were read from files named by
 	// _FILE variables to those files.
-	secrets map[string]string
+	valueFiles map[string]string
 	// hints maps keys to a sentence added to the problems about their
 	// values.
 	hints map[string]string
@@ -40,10 +40,10 @@ type layer struct {
 
 // origin says where a setting's value came from.
 type origin struct {
-	source string
-	pos    docpos.Pos
-	rank   int    // the layer, for sorting problems
-	secret string // the file that held the value, for a _FILE variable
+	source    string
+	pos       docpos.Pos
+	rank      int    // the layer, for sorting problems
+	valueFile string // the file that held the value, for a _FILE variable
 }
 
 // converter checks one layer against the model and turns its values into
@@ -53,12 +53,13 @@ type converter struct {
 	layer   *layer
 	ps      *problems
 	origins map[string]origin
+	secret  map[string]bool // the settings tagged secret
 }
 
 // convert checks every key and value of l and returns the values that
 // are right, with where each came from. Problems go to ps.
 func convert(model *node, l *layer, ps *problems) (map[string]any, map[string]origin) {
-	c := &converter{layer: l, ps: ps, origins: map[string]origin{}}
+	c := &converter{layer: l, ps: ps, origins: map[string]origin{}, secret: secretKeys(model)}
 	out := c.section(model, l.data, nil)
 	return out, c.origins
 }
@@ -77,11 +78,14 @@ func (c *converter) problem(path []string, key string, value any, msg string) {
 	if hint := c.layer.hints[leafKey(path)]; hint != "" {
 		p.Message += " (" + hint + ")"
 	}
-	if file, ok := c.layer.secrets[leafKey(path)]; ok {
-		// The value is a secret: the message names its file instead.
+	if file, ok := c.layer.valueFiles[leafKey(path)]; ok {
+		// The value may be a secret: the message names its file instead.
 		if s, isText := value.(string); isText && s != "" {
 			p.Message = strings.ReplaceAll(p.Message, strconv.Quote(s), "the content of "+file)
 		}
+		p.Value = ""
+	} else if c.secret[leafKey(path)] {
+		p.Message = redact(p.Message, value)
 		p.Value = ""
 	}
 	c.ps.add(p)
@@ -105,7 +109,7 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 			out[k] = v
 			src, pos := c.layer.where(p)
 			key := displayKey(p)
-			c.origins[key] = origin{source: src, pos: pos, secret: c.layer.secrets[key]}
+			c.origins[key] = origin{source: src, pos: pos, valueFile: c.layer.valueFiles[key]}
 		}
 	}
 	if c.layer.document {

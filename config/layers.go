@@ -263,7 +263,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 		}
 	}
 	byPath := map[string]string{}
-	secrets := map[string]string{}
+	valueFiles := map[string]string{}
 	hints := map[string]string{}
 	var unknown []string
 	p := env.Provider(".", env.Opt{
@@ -307,7 +307,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 				return fail(fmt.Sprintf("cannot read the file that holds the value of %s: %v", key, err))
 			}
 			byPath[key] = k
-			secrets[key] = v
+			valueFiles[key] = v
 			return key, trimNewline(string(data))
 		},
 	})
@@ -337,11 +337,11 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 	}
 	slices.Sort(ignored)
 	return &layer{
-		name:    "environment",
-		data:    m,
-		textual: true,
-		secrets: secrets,
-		hints:   hints,
+		name:       "environment",
+		data:       m,
+		textual:    true,
+		valueFiles: valueFiles,
+		hints:      hints,
 		where: func(path []string) (string, docpos.Pos) {
 			return "env " + byPath[leafKey(path)], docpos.Pos{}
 		},
@@ -367,11 +367,16 @@ func leafKey(path []string) string {
 // flagLayer reads the flags of fs that were set on the command line and
 // whose names are key paths, such as --server.address. Other flags belong
 // to the program and are left alone.
-func flagLayer(model *node, fs *pflag.FlagSet, dash string) (*layer, error) {
+func flagLayer(model *node, fs *pflag.FlagSet, dash, envPrefix string, ps *problems) (*layer, error) {
 	byPath := map[string]string{}
 	p := posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
 		n := findLeaf(model, f.Name)
 		if !f.Changed || n == nil || n.kind == kindSection {
+			return "", nil
+		}
+		if n.secret {
+			env := envName(envPrefix, n.path)
+			ps.add(Problem{Key: f.Name, Source: "flag " + dash + f.Name, Message: fmt.Sprintf("%s is a secret, and every user of the machine can read a command line (ps): set %s to the path of a file that holds it, or %s", f.Name, env+fileSuffix, env)})
 			return "", nil
 		}
 		byPath[f.Name] = f.Name

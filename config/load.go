@@ -178,8 +178,10 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 
 	var ps problems
 	var layers []map[string]any
+	var secrets []string // the text of the secret values, kept out of problems
 	origins := map[string]origin{}
 	read := func(l *layer) {
+		secrets = append(secrets, secretTexts(model, l.data)...)
 		vals, orgs := convert(model, l, &ps)
 		layers = append(layers, vals)
 		for k, v := range orgs {
@@ -227,7 +229,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	}
 	if o.flags != nil {
 		ps.layer++
-		l, err := flagLayer(model, o.flags, o.flagDash)
+		l, err := flagLayer(model, o.flags, o.flagDash, o.envPrefix, &ps)
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +261,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			ps.addRanked(p, origins[p.Key].rank)
 		}
 	}
+	ps.scrub(append(secrets, secretTextsOf(model, out.Elem())...))
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

@@ -48,6 +48,11 @@ type node struct {
 
 	children []*node // of a section, in declaration order
 	elem     *node   // of a list
+
+	// secret is set by the tag secret:"true": the value is never shown,
+	// in problems, in Check and Describe, in the docs, and no flag sets
+	// it (see SecretTag).
+	secret bool
 }
 
 // dotted returns the key path joined with dots.
@@ -158,9 +163,43 @@ func addFields(sec *node, t reflect.Type, index []int) error {
 		if err := classify(n); err != nil {
 			return err
 		}
+		secret, err := boolTag(f, SecretTag)
+		if err != nil {
+			return err
+		}
+		n.secret = secret
+		if n.secret && n.kind == kindSection {
+			return fmt.Errorf("config: field %s.%s: %s:\"true\" marks a setting, not a section: mark the secret keys inside it", t, f.Name, SecretTag)
+		}
 		sec.children = append(sec.children, n)
 	}
 	return nil
+}
+
+// SecretTag is the struct tag that marks a setting as a secret, such as a
+// password or an API token:
+//
+//	APIToken string `koanf:"apiToken" secret:"true"`
+//
+// Its value is never shown: [Check] and [Describe] write "(secret)", a
+// problem about it names the key and the source but not the value, the
+// generated schema and docs state no default, and [AddFlags] and
+// [AddGoFlags] register no flag for it, as every user of the machine can
+// read a command line (a flag named after it is refused by [WithFlags]).
+// It is set from a file, from its environment variable, or from the file
+// its _FILE variable names, as a Kubernetes or Docker secret is mounted.
+const SecretTag = "secret"
+
+// boolTag reads a tag that is absent or "true".
+func boolTag(f reflect.StructField, name string) (bool, error) {
+	switch v, ok := f.Tag.Lookup(name); {
+	case !ok:
+		return false, nil
+	case v == "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("config: field %s: the tag %s:%q means nothing: write %s:\"true\", or leave the tag out", f.Name, name, v, name)
+	}
 }
 
 func hasOpt(opts, want string) bool {

@@ -38,6 +38,7 @@ func Validate(cfg any) error {
 	}
 	var ps problems
 	validateAll(model, v, &ps, nil)
+	ps.scrub(secretTextsOf(model, v))
 	return ps.err()
 }
 
@@ -58,7 +59,11 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 		}
 		v := fieldValue(root, n, model)
 		if v.Int() < 0 {
-			add(Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))})
+			p := Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))}
+			if n.secret {
+				p.Value, p.Message = "", "the value is negative: it must be 0 or more"
+			}
+			add(p)
 		}
 	})
 	model.sections(func(sec *node) {
@@ -75,7 +80,7 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 				p.Key = sec.dotted() + "." + p.Key
 			}
 			if p.Value == "" {
-				if leaf := findLeaf(model, p.Key); leaf != nil {
+				if leaf := findLeaf(model, p.Key); leaf != nil && !leaf.secret {
 					p.Value = show(fileValue(leaf, fieldValue(root, leaf, model)))
 				}
 			}

@@ -30,6 +30,12 @@ func renderDefaultYAML(entries []entry, schemaRef, header string) []byte {
 			fmt.Fprintf(&b, "%s%s:\n", indent, name)
 			continue
 		}
+		if e.Secret {
+			// Its value is never written, not even a default: a
+			// secret belongs in the environment or a file of its own.
+			fmt.Fprintf(&b, "%s# %s: a secret: set %s, or %s_FILE to a file that holds it\n", indent, name, e.Env, e.Env)
+			continue
+		}
 		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(e))
 	}
 	return b.Bytes()

@@ -102,8 +102,8 @@ func (p docPage) notes() string {
 	}
 	bullets := []string{
 		fmt.Sprintf("**Environment variables** are ~%s~ followed by the key path in upper case, words split by underscores: ~%s=%s~ sets ~%s~. A variable that starts with the prefix but names no key is an error, but for those Kubernetes sets for a Service named like the prefix (~%[5]sPORT=tcp://10.0.0.1:80~, ~%[5]sSERVICE_HOST=10.0.0.1~, ...), recognised by their names and values together and ignored.", p.envPrefix, env, value, path, p.envPrefix),
-		fmt.Sprintf("**Secrets from files**: for every key, the variable's name followed by ~_FILE~ names a file that holds the value, one trailing newline removed: ~%s_FILE=/run/secrets/name~ sets ~%s~ to the content of that file. Setting both ~%[1]s~ and ~%[1]s_FILE~ is an error.", env, path),
-		fmt.Sprintf("**Flags** are the key path: ~--%s=%s~ (pflag) or ~-%[1]s %[2]s~ (the flag package). ~config.AddFlags~ and ~config.AddGoFlags~ register one for every key, with its description and default.", path, value),
+		fmt.Sprintf("**Secrets from files**: for every key, the variable's name followed by ~_FILE~ names a file that holds the value, one trailing newline removed: ~%s_FILE=/run/secrets/name~ sets ~%s~ to the content of that file. Setting both ~%[1]s~ and ~%[1]s_FILE~ is an error. A key marked ~secret:\"true\"~ in the Go type (its type says \"secret\" below) is never shown: not in ~-t~ output, in problems, in logs or here, and it has no flag.", env, path),
+		fmt.Sprintf("**Flags** are the key path: ~--%s=%s~ (pflag) or ~-%[1]s %[2]s~ (the flag package). ~config.AddFlags~ and ~config.AddGoFlags~ register one for every key but the secrets, with its description and default.", path, value),
 		"**Sizes** are a whole number of bytes (~10240~) or a number and a unit (~\"10KiB\"~, ~\"10 KiB\"~, ~\"500kb\"~, ~\"1.5MB\"~; case does not matter). ~k~, ~m~, ~g~, ~t~, ~p~ and ~e~ (with or without ~b~) are powers of 1000; ~ki~, ~mi~, ~gi~, ~ti~, ~pi~ and ~ei~ (with or without ~b~) are powers of 1024. So ~\"1m\"~ is 1000000 bytes and ~\"1MiB\"~ is 1048576 (GoFrame read ~1m~ as 1048576: write ~1MiB~ to keep that value). Negative sizes, fractions of a byte, digit separators, decimal commas and spaces around the value are errors.",
 		"**Durations** are a Go duration with its unit (~\"30s\"~, ~\"1m30s\"~, ~\"250ms\"~; units ~ns~, ~us~, ~ms~, ~s~, ~m~, ~h~); only ~0~ goes without one. A bare number such as ~250~ is an error that says to write ~250ms~ or ~250s~, as programs disagree on its unit. Negative durations and unknown units are errors.",
 		fmt.Sprintf("**Limits**: a file is at most %s, its key paths at most %d keys long, and one mapping holds at most %d keys; a file beyond them is refused with an error that names the limit.", config.Size(config.MaxFileSize), config.MaxDepth, config.MaxKeys),
@@ -130,7 +130,11 @@ func renderDocs(p docPage, entries []entry) []byte {
 			fmt.Fprintf(&b, "| **`%s`** | section | | | %s |\n", e.Path, cell(e.Description))
 			continue
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` | %s |\n", e.Path, typeCell(e), defaultCell(e), e.Env, cell(e.Description))
+		kind := typeCell(e)
+		if e.Secret {
+			kind += ", secret"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` | %s |\n", e.Path, kind, defaultCell(e), e.Env, cell(e.Description))
 	}
 	return b.Bytes()
 }
@@ -149,7 +153,11 @@ func typeCell(e entry) string {
 }
 
 // defaultCell writes a default value, with the size in binary units.
+// A secret's value is never shown.
 func defaultCell(e entry) string {
+	if e.Secret {
+		return "(secret)"
+	}
 	v := yamlValue(e)
 	if e.Kind == "size" {
 		if n, ok := e.Value.(json.Number); ok {

@@ -89,10 +89,11 @@ func TestGracekitGenSchema(t *testing.T) {
 		Path, Env, Kind string
 		Value           any
 		Owner, Pkg      string
+		Secret          bool
 	}
 	list := make([]key, len(keys))
 	for i, k := range keys {
-		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath()}
+		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath(), k.Secret}
 	}
 	data, err := json.Marshal(list)
 	if err != nil {

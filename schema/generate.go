@@ -30,7 +30,8 @@ type Options struct {
 // type of cfg, a struct or a pointer to one, read the way [config.Load]
 // reads it: keys from koanf tags, embedded structs squashed, no key
 // required and no other key allowed. The values in cfg are the defaults
-// the schema states. Sizes and durations accept a number or a string
+// the schema states, but for secrets (see config.SecretTag), which get
+// writeOnly and no default. Sizes and durations accept a number or a string
 // matching the loader's own patterns; the gracekit sections get their
 // enums, patterns and the rules that tie certFile, keyFile and
 // httpsAddress together. The output is indented JSON ending in a newline,
@@ -68,6 +69,11 @@ func Generate(cfg any, opts Options) ([]byte, error) {
 		}
 		if k.Kind != "section" {
 			prop.Default = k.Value
+		}
+		if k.Secret {
+			// A secret's value is never shown, not even its default;
+			// writeOnly tells editors the same.
+			prop.WriteOnly = true
 		}
 		if extra := fieldExtra(k.Struct.Name() + "." + k.Field); extra != nil && k.Struct.PkgPath() == configPkg {
 			extra(prop)

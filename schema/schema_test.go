@@ -180,6 +180,8 @@ type UserSection struct {
 	Names []string `koanf:"names"`
 	// Largest file kept.
 	Keep config.Size `koanf:"keep"`
+	// Password of the sweeper's database.
+	Password string `koanf:"password" secret:"true"`
 }
 
 type UserConfig struct {
@@ -195,7 +197,7 @@ func TestGenerateUserType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := UserConfig{Config: config.Default(), Sweep: UserSection{Port: 9000, Every: time.Minute, Names: []string{"a"}, Keep: 1 << 20}}
+	cfg := UserConfig{Config: config.Default(), Sweep: UserSection{Port: 9000, Every: time.Minute, Names: []string{"a"}, Keep: 1 << 20, Password: "hunter2-default"}}
 	out, err := schema.Generate(cfg, schema.Options{ID: "https://example.com/app.schema.json", Title: "app", Comments: comments})
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +215,7 @@ func TestGenerateUserType(t *testing.T) {
 		`"names":{"default":["a"],"description":"Names to greet.","items":{"type":"string"},"type":"array"}`,
 		`"default":"1m0s","description":"Pause between two sweeps."`,
 		`"default":1048576,"description":"Largest file kept."`,
+		`"password":{"description":"Password of the sweeper's database.","type":"string","writeOnly":true}`,
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("sweep schema lacks %s:\n%s", want, got)
@@ -220,6 +223,9 @@ func TestGenerateUserType(t *testing.T) {
 	}
 	if _, ok := root["properties"].(map[string]any)["server"].(map[string]any)["dependentRequired"]; !ok {
 		t.Error("the embedded server section lost its dependentRequired")
+	}
+	if strings.Contains(string(out), "hunter2") {
+		t.Error("the schema shows a secret's default")
 	}
 	v, err := schema.NewValidator(out)
 	if err != nil {
