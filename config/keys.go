@@ -23,6 +23,9 @@ type Key struct {
 	Value any
 	// Secret is true for a setting tagged secret (see [SecretTag]).
 	Secret bool
+	// Required is true for a setting a source must set (see
+	// [RequiredTag]).
+	Required bool
 	// Type is the Go type of the field, Struct the struct type that
 	// declares it and Field its Go name.
 	Type   reflect.Type
@@ -55,6 +58,7 @@ func Keys(cfg any, envPrefix string) ([]Key, error) {
 			if n.kind != kindSection {
 				k.Env = envName(envPrefix, n.path)
 				k.Secret = n.secret
+				k.Required = n.required
 				if !n.secret {
 					k.Value = fileValue(n, fieldValue(v, n, model))
 				}

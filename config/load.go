@@ -128,8 +128,9 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // its size, and a file beyond them is refused with an error that names
 // the limit.
 //
-// Every key must be known and every value of the right type; then the
-// rules of each section that implements [Validator] are checked. When
+// Every key must be known and every value of the right type, and every
+// key tagged required (see [RequiredTag]) set by a source; then the rules
+// of each section that implements [Validator] are checked. When
 // anything is wrong, Load returns an *[Error] that lists every problem
 // with its key, value, source and line, and leaves cfg unchanged. A file
 // that cannot be read or parsed is reported alone, with the line and
@@ -253,6 +254,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			}
 			return origin{source: "default"}
 		})
+		checkRequired(model, origins, o.envPrefix, &rules)
 	}
 	for _, p := range rules.list {
 		// A value that was refused left the previous source's value in

@@ -26,7 +26,9 @@ type Validator interface {
 
 // Validate checks the rules of every section of cfg (a struct or a pointer
 // to one) that implements [Validator], as [Load] does after reading the
-// sources. It returns an *[Error] listing the problems, or nil.
+// sources. It returns an *[Error] listing the problems, or nil. It cannot
+// tell whether a required key (see [RequiredTag]) was set: only Load
+// knows the sources.
 func Validate(cfg any) error {
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	if !v.IsValid() {
@@ -86,6 +88,22 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 			}
 			add(p)
 		}
+	})
+}
+
+// checkRequired reports the settings tagged required (see [RequiredTag])
+// that no source set.
+func checkRequired(model *node, origins map[string]origin, envPrefix string, ps *problems) {
+	model.leaves(func(n *node) {
+		if _, set := origins[n.dotted()]; set || !n.required {
+			return
+		}
+		env := envName(envPrefix, n.path)
+		msg := fmt.Sprintf("is required, and nothing sets it: write it in the configuration file, or set %s", env)
+		if n.secret {
+			msg = fmt.Sprintf("is required, and nothing sets it: set %s to a file that holds it, or %s", env+fileSuffix, env)
+		}
+		ps.add(Problem{Key: n.dotted(), Message: msg})
 	})
 }
 

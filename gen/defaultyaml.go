@@ -23,7 +23,11 @@ func renderDefaultYAML(entries []entry, schemaRef, header string) []byte {
 		if depth == 0 || e.Kind == "section" {
 			b.WriteByte('\n')
 		}
-		for _, line := range wrap(e.Description, 76-len(indent)) {
+		desc := e.Description
+		if e.Required {
+			desc += " Required: a configuration sets it (its default does not count)."
+		}
+		for _, line := range wrap(desc, 76-len(indent)) {
 			fmt.Fprintf(&b, "%s# %s\n", indent, line)
 		}
 		if e.Kind == "section" {

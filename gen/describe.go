@@ -20,6 +20,8 @@ type keyInfo struct {
 	Owner  string // the Go struct and field, for messages
 	Pkg    string // the import path of the struct's package
 	Secret bool   // a secret, whose value is never shown
+	// Required is true for a key a configuration must set.
+	Required bool
 }
 
 // keyInfos turns config.Keys into keyInfos, through JSON as for a user's
@@ -27,7 +29,7 @@ type keyInfo struct {
 func keyInfos(keys []config.Key) ([]keyInfo, error) {
 	out := make([]keyInfo, len(keys))
 	for i, k := range keys {
-		out[i] = keyInfo{Path: k.Path, Env: k.Env, Kind: k.Kind, Value: k.Value, Owner: k.Struct.String() + "." + k.Field, Pkg: k.Struct.PkgPath(), Secret: k.Secret}
+		out[i] = keyInfo{Path: k.Path, Env: k.Env, Kind: k.Kind, Value: k.Value, Owner: k.Struct.String() + "." + k.Field, Pkg: k.Struct.PkgPath(), Secret: k.Secret, Required: k.Required}
 	}
 	data, err := json.Marshal(out)
 	if err != nil {

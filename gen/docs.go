@@ -18,6 +18,7 @@ type docPage struct {
 	envPrefix string // the prefix of the environment variables
 	example   *entry // a key to show the environment variables with
 	validate  string // the command that checks a file
+	required  bool   // some keys are required
 }
 
 // gracekitPage describes docs/config.md.
@@ -51,12 +52,16 @@ func userPage(j userJob, importPath string, entries []entry) docPage {
 	intro := fmt.Sprintf(`The configuration of ~%s~ (type ~%s~) is read from YAML, JSON or TOML
 files (the format comes from the extension), then from environment
 variables, then from flags; a later source overrides an earlier one key by
-key, and every key is optional. The JSON Schema [%s](%s) describes the same
-file for editors and CI.`, importPath, j.Type, filepath.Base(j.Out), rel(j.Out))
+key, and every key is optional unless its type says required. The JSON
+Schema [%s](%s) describes the same file for editors and CI.`, importPath, j.Type, filepath.Base(j.Out), rel(j.Out))
 	if j.YAML != "" {
 		intro += fmt.Sprintf(" [%s](%s) holds every key at its default value.", filepath.Base(j.YAML), rel(j.YAML))
 	}
 	var example *entry
+	required := false
+	for i := range entries {
+		required = required || entries[i].Required
+	}
 	for i := range entries {
 		if entries[i].Kind != "section" && entries[i].Pkg != gracekitModule+"/config" {
 			example = &entries[i]
@@ -73,6 +78,7 @@ file for editors and CI.`, importPath, j.Type, filepath.Base(j.Out), rel(j.Out))
 		envPrefix: j.envPrefix(),
 		example:   example,
 		validate:  "go tool gen validate -schema " + filepath.ToSlash(j.Out) + " app.yaml",
+		required:  required,
 	}
 }
 
@@ -109,6 +115,9 @@ func (p docPage) notes() string {
 		fmt.Sprintf("**Limits**: a file is at most %s, its key paths at most %d keys long, and one mapping holds at most %d keys; a file beyond them is refused with an error that names the limit.", config.Size(config.MaxFileSize), config.MaxDepth, config.MaxKeys),
 		fmt.Sprintf("**Checking a file**: ~%s~ checks it against the schema and the loader's rules and prints one line per problem, with the file, line, key and fix.", p.validate),
 	}
+	if p.required {
+		bullets = append([]string{"**Required keys** (~jsonschema:\"required\"~ in the Go type, \"required\" below) are set by a file, an environment variable or a flag: their default does not count. A file that writes one sets it, even to an empty value, which the program's own rules then judge."}, bullets...)
+	}
 	var b strings.Builder
 	for _, bullet := range bullets {
 		b.WriteString("- " + strings.Join(wrap(bullet, 72), "\n  ") + "\n")
@@ -131,6 +140,9 @@ func renderDocs(p docPage, entries []entry) []byte {
 			continue
 		}
 		kind := typeCell(e)
+		if e.Required {
+			kind += ", required"
+		}
 		if e.Secret {
 			kind += ", secret"
 		}

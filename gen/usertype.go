@@ -90,10 +90,11 @@ func TestGracekitGenSchema(t *testing.T) {
 		Value           any
 		Owner, Pkg      string
 		Secret          bool
+		Required        bool
 	}
 	list := make([]key, len(keys))
 	for i, k := range keys {
-		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath(), k.Secret}
+		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath(), k.Secret, k.Required}
 	}
 	data, err := json.Marshal(list)
 	if err != nil {

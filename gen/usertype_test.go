@@ -125,7 +125,7 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 	docs := read("shop.md")
 	for _, want := range []string{
 		"# Shop configuration reference\n",
-		"[shop.schema.json](shop.schema.json) describes the same",
+		"The JSON Schema [shop.schema.json](shop.schema.json) describes",
 		"| `catalog.maxPicture` | size | `5242880` (5.0 MiB) | `GRACEKIT_CATALOG_MAX_PICTURE` | Largest picture of an article. |\n",
 		"| `catalog.currency` | string | `\"EUR\"` | `GRACEKIT_CATALOG_CURRENCY` | Currency of the prices. |\n",
 		"| `server.maxHeaderBytes` | size | `10240` (10 KiB) | `GRACEKIT_SERVER_MAX_HEADER_BYTES` |",

@@ -3,6 +3,7 @@ package schema_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
@@ -147,8 +148,8 @@ func TestValidateProblems(t *testing.T) {
 		}},
 		{"a.yml", "", nil},
 		{"a.yaml", "server:\n  certFile: c.pem\n", []string{
-			`1 /server server: missing property 'keyFile'`,
 			`1 /server server: properties 'keyFile' required, if 'certFile' exists`,
+			`1 /server/keyFile server.keyFile: is required, and the document does not write it`,
 		}},
 	} {
 		ps, err := schema.Validate(c.name, []byte(c.doc))
@@ -182,6 +183,8 @@ type UserSection struct {
 	Keep config.Size `koanf:"keep"`
 	// Password of the sweeper's database.
 	Password string `koanf:"password" secret:"true"`
+	// URL of the admin service, which a configuration must name.
+	AdminURL string `koanf:"adminURL" jsonschema:"required"`
 }
 
 type UserConfig struct {
@@ -227,11 +230,17 @@ func TestGenerateUserType(t *testing.T) {
 	if strings.Contains(string(out), "hunter2") {
 		t.Error("the schema shows a secret's default")
 	}
+	if got, want := fmt.Sprint(sweep["required"]), "[adminURL]"; got != want {
+		t.Errorf("sweep.required = %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(root["required"]), "[sweep]"; got != want {
+		t.Errorf("required = %s, want %s: the section above a required key is required too", got, want)
+	}
 	v, err := schema.NewValidator(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5s\n"))
+	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5s\n  adminURL: http://admin\n"))
 	if err != nil || len(ps) != 1 || ps[0].Key != "sweep.port" || ps[0].Line != 2 {
 		t.Errorf("validate with the user schema: %+v, %v", ps, err)
 	}
