@@ -165,6 +165,7 @@ func TestValidate(t *testing.T) {
 	}
 	write("app.schema.json", string(appSchema))
 	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n")
+	appOrder := write("order.yaml", "# yaml-language-server: $schema=app.schema.json\nxyzzy: 1\n")
 	enumSchema := write("enum.schema.json", `{"type": "object", "properties": {"color": {"type": "string", "enum": ["red", "green", "blue"], "default": "red"}}, "additionalProperties": false}`)
 	enumBad := write("enum.toml", "color = \"gren\"\n")
 
@@ -181,7 +182,7 @@ func TestValidate(t *testing.T) {
 				bad + `:6: process.maxGenerations: 1 is too few: at least 2 generations (the serving one and one draining) must be allowed` + "\n"},
 		{"loader rules beyond the schema", []string{"validate", loaderOnly}, exitInvalid,
 			loaderOnly + `:1: server.httpsAddress: ":1" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own` + "\n"},
-		{"unreadable", []string{"validate", missing, good}, exitInvalid, missing + ": cannot read: no such file or directory\n"},
+		{"missing file: a usage error, as the program's", []string{"validate", missing, good}, exitUsage, ""},
 		{"schema named in the file", []string{"validate", userGood}, exitOK, ""},
 		{"schema named in the file, invalid", []string{"validate", userBad}, exitInvalid,
 			userBad + ":2: name: 1 is a number, not a string: quote it\n" + userBad + ":3: other: unknown key; the top-level keys are name\n"},
@@ -195,6 +196,8 @@ func TestValidate(t *testing.T) {
 				appBad + `:6: log.level: "warning" is not a log level: did you mean "warn"?` + "\n" +
 				appBad + `:8: app.maxUploadSize: "1,5mb" has a decimal comma: write 1.5mb (1500000 bytes)` + "\n" +
 				appBad + `:9: app.greting: unknown key; did you mean "greeting"?` + "\n"},
+		{"a user's schema: keys listed in the type's order, as the program lists them", []string{"validate", appOrder}, exitInvalid,
+			appOrder + `:2: xyzzy: unknown key; the top-level keys are server, process, log, app` + "\n"},
 		{"a user's schema: enum", []string{"validate", "-schema", enumSchema, enumBad}, exitInvalid,
 			enumBad + `:1: color: "gren" is not one of "red", "green", "blue": did you mean "green"? (JSON Schema)` + "\n"},
 		{"-format json", []string{"validate", "-format", "json", bad}, exitInvalid,
