@@ -55,6 +55,7 @@ func fileLayer(path string, lim limits, ps *problems) *layer {
 	}
 	if err != nil {
 		ps.add(Problem{Source: path, Message: fmt.Sprintf("cannot read the file: %v", err)})
+		ps.causes = append(ps.causes, err)
 		return nil
 	}
 	return parseLayer(path, format, data, lim, ps)
@@ -304,6 +305,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 				return fail(fmt.Sprintf("%s: %s", v, tooLarge(size, lim.fileSize)))
 			}
 			if err != nil {
+				ps.causes = append(ps.causes, err)
 				return fail(fmt.Sprintf("cannot read the file that holds the value of %s: %v", key, err))
 			}
 			byPath[key] = k

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -394,4 +395,18 @@ func TestParseDocument(t *testing.T) {
 	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: not valid JSON: invalid character '}' looking for beginning of value`})
 	_, err = ParseDocument("a.conf", nil)
 	sameLines(t, "problems", errorLines(t, err), []string{`a.conf: unknown file format: name the file .yaml, .yml, .json or .toml`})
+}
+
+// TestMissingFileUnwraps checks that a program can tell a missing file
+// from an invalid configuration.
+func TestMissingFileUnwraps(t *testing.T) {
+	cfg := Default()
+	err := Load(&cfg, WithFiles(filepath.Join(t.TempDir(), "missing.yaml")), WithoutEnv())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+	}
+	err = Load(&cfg, withDocument("a.yaml", "yaml", []byte("log:\n  level: loud\n")), WithoutEnv())
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an invalid file: %v", err)
+	}
 }

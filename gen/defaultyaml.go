@@ -37,7 +37,7 @@ func renderDefaultYAML(entries []entry, schemaRef, header string) []byte {
 		if e.Secret {
 			// Its value is never written, not even a default: a
 			// secret belongs in the environment or a file of its own.
-			fmt.Fprintf(&b, "%s# %s: a secret: set %s, or %s_FILE to a file that holds it\n", indent, name, e.Env, e.Env)
+			fmt.Fprintf(&b, "%s# %s is a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
 			continue
 		}
 		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(e))

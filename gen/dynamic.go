@@ -49,6 +49,14 @@ func typeFromSchema(s map[string]any, path string, order map[string][]string) (r
 	if !ok || s["type"] != "object" {
 		return nil, fmt.Errorf("%s is not an object with properties", where(path))
 	}
+	var required []string
+	if rs, ok := s["required"].([]any); ok {
+		for _, r := range rs {
+			if name, ok := r.(string); ok {
+				required = append(required, name)
+			}
+		}
+	}
 	keys := order[path]
 	if len(keys) != len(props) {
 		keys = make([]string, 0, len(props))
@@ -67,10 +75,20 @@ func typeFromSchema(s map[string]any, path string, order map[string][]string) (r
 		if gt := gracekitSection(k); gt != nil && path == "" && sameKeys(p, gt) {
 			t = gt
 		}
+		tag := `koanf:"` + k + `"`
+		if slices.Contains(required, k) && t.Kind() != reflect.Struct {
+			// A required key, as the type the schema was generated
+			// from declares it (the sections above it are required
+			// because of it).
+			tag += ` ` + config.RequiredTag
+		}
+		if p["writeOnly"] == true {
+			tag += ` ` + config.SecretTag + `:"true"`
+		}
 		fields = append(fields, reflect.StructField{
 			Name: "F" + strconv.Itoa(i),
 			Type: t,
-			Tag:  reflect.StructTag(`koanf:"` + k + `"`),
+			Tag:  reflect.StructTag(tag),
 		})
 	}
 	return reflect.StructOf(fields), nil

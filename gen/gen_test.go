@@ -165,8 +165,9 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("app.schema.json", string(appSchema))
-	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n")
-	appOrder := write("order.yaml", "# yaml-language-server: $schema=app.schema.json\nxyzzy: 1\n")
+	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n  upstream:\n    url: \"\"\n")
+	appOrder := write("order.yaml", "# yaml-language-server: $schema=app.schema.json\nxyzzy: 1\napp:\n  upstream:\n    url: \"\"\n")
+	appNoURL := write("nourl.yaml", "# yaml-language-server: $schema=app.schema.json\napp:\n  greeting: hi\n")
 	enumSchema := write("enum.schema.json", `{"type": "object", "properties": {"color": {"type": "string", "enum": ["red", "green", "blue"], "default": "red"}}, "additionalProperties": false}`)
 	enumBad := write("enum.toml", "color = \"gren\"\n")
 
@@ -199,6 +200,8 @@ func TestValidate(t *testing.T) {
 				appBad + `:9: app.greting: unknown key; did you mean "greeting"?` + "\n"},
 		{"a user's schema: keys listed in the type's order, as the program lists them", []string{"validate", appOrder}, exitInvalid,
 			appOrder + `:2: xyzzy: unknown key; the top-level keys are server, process, log, app` + "\n"},
+		{"a user's schema: a required key, read from the schema", []string{"validate", appNoURL}, exitInvalid,
+			appNoURL + `: app.upstream.url: is required, and nothing sets it: write it in the configuration file, or set GRACEKIT_APP_UPSTREAM_URL` + "\n"},
 		{"a user's schema: enum", []string{"validate", "-schema", enumSchema, enumBad}, exitInvalid,
 			enumBad + `:1: color: "gren" is not one of "red", "green", "blue": did you mean "green"? (JSON Schema)` + "\n"},
 		{"-format json", []string{"validate", "-format", "json", bad}, exitInvalid,

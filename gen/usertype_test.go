@@ -141,7 +141,7 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 		"# yaml-language-server: $schema=shop.schema.json\n",
 		"\n# What the shop sells.\ncatalog:\n  # Largest picture of an article.\n  maxPicture: 5242880\n",
 		"\nserver:\n",
-		"  # Token of the payment provider.\n  # paymentToken: a secret: set GRACEKIT_CATALOG_PAYMENT_TOKEN, or GRACEKIT_CATALOG_PAYMENT_TOKEN_FILE to a file that holds it\n",
+		"  # Token of the payment provider.\n  # paymentToken is a secret: set GRACEKIT_CATALOG_PAYMENT_TOKEN_FILE or GRACEKIT_CATALOG_PAYMENT_TOKEN\n",
 	} {
 		if !strings.Contains(yaml, want) {
 			t.Errorf("shop.yaml lacks %q:\n%s", want, yaml)
