@@ -316,7 +316,10 @@ func TestPreCommitHook(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh to run the hook's script")
+		if os.Getenv("GRACEKIT_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("sh is required (GRACEKIT_REQUIRE_TOOLS=1) to run the hook's script: %v", err)
+		}
+		t.Skipf("skipped: no sh to run the hook's script (%v); set GRACEKIT_REQUIRE_TOOLS=1 to make this a failure", err)
 	}
 	repo := copyTree(t, root)
 	script := filepath.Join(repo, filepath.FromSlash(h.Entry))
