@@ -60,8 +60,10 @@
 //
 // Programs add settings of their own by embedding [Config], or some of its
 // sections, in a struct of theirs; their fields get the same sizes,
-// durations, environment variables and strictness, and rules of their own
-// through [Validator].
+// durations, environment variables and strictness, rules of their own
+// through [Validator], secrets that are never shown through the tag
+// secret:"true" ([SecretTag]) and keys a configuration must set through
+// jsonschema:"required" ([RequiredTag]).
 //
 // Sizes ([Size]) use go-humanize's units: k, m and g are powers of 1000
 // and ki, mi and gi powers of 1024, so "1m" is 1000000 bytes and "1MiB"

@@ -19,6 +19,7 @@ type docPage struct {
 	example   *entry // a key to show the environment variables with
 	validate  string // the command that checks a file
 	required  bool   // some keys are required
+	restarts  bool   // the configuration has process.mode
 }
 
 // gracekitPage describes docs/config.md.
@@ -37,6 +38,7 @@ key at its default value.`,
 		envPrefix: config.DefaultEnvPrefix,
 		example:   findEntry(entries, "server.maxHeaderBytes"),
 		validate:  "go run ./gen validate app.yaml",
+		restarts:  findEntry(entries, "process.mode") != nil,
 	}
 }
 
@@ -79,6 +81,7 @@ Schema [%s](%s) describes the same file for editors and CI.`, importPath, j.Type
 		example:   example,
 		validate:  "go tool gen validate -schema " + filepath.ToSlash(j.Out) + " app.yaml",
 		required:  required,
+		restarts:  findEntry(entries, "process.mode") != nil,
 	}
 }
 
@@ -114,6 +117,9 @@ func (p docPage) notes() string {
 		"**Durations** are a Go duration with its unit (~\"30s\"~, ~\"1m30s\"~, ~\"250ms\"~; units ~ns~, ~us~, ~ms~, ~s~, ~m~, ~h~); only ~0~ goes without one. A bare number such as ~250~ is an error that says to write ~250ms~ or ~250s~, as programs disagree on its unit. Negative durations and unknown units are errors.",
 		fmt.Sprintf("**Limits**: a file is at most %s, its key paths at most %d keys long, and one mapping holds at most %d keys; a file beyond them is refused with an error that names the limit.", config.Size(config.MaxFileSize), config.MaxDepth, config.MaxKeys),
 		fmt.Sprintf("**Checking a file**: ~%s~ checks it against the schema and the loader's rules and prints one line per problem, with the file, line, key and fix.", p.validate),
+	}
+	if p.restarts {
+		bullets = append(bullets, "**Restarts**: every key takes effect at a restart, in both modes: the new generation (reexec), or the supervisor's new image and its new worker (supervisor), loads the files and the environment again. The exception is ~process.mode~, which takes effect at the next full start.")
 	}
 	if p.required {
 		bullets = append([]string{"**Required keys** (~jsonschema:\"required\"~ in the Go type, \"required\" below) are set by a file, an environment variable or a flag: their default does not count. A file that writes one sets it, even to an empty value, which the program's own rules then judge."}, bullets...)
