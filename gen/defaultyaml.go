@@ -36,8 +36,14 @@ func renderDefaultYAML(entries []entry, schemaRef, header string) []byte {
 		}
 		if e.Secret {
 			// Its value is never written, not even a default: a
-			// secret belongs in the environment or a file of its own.
-			fmt.Fprintf(&b, "%s# %s is a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
+			// secret belongs in the environment or a file of its own,
+			// which override the file. A required one is written
+			// empty, so that the file passes the program.
+			if e.Required {
+				fmt.Fprintf(&b, "%s%s: \"\"  # a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
+			} else {
+				fmt.Fprintf(&b, "%s# %s is a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
+			}
 			continue
 		}
 		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(e))
