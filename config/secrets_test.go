@@ -179,16 +179,6 @@ func TestSecretTag(t *testing.T) {
 	sameLines(t, "problems", errorLines(t, err), []string{
 		`flag --app.apiToken: app.apiToken: app.apiToken is a secret, and every user of the machine can read a command line (ps): set GRACEKIT_APP_API_TOKEN_FILE to the path of a file that holds it, or GRACEKIT_APP_API_TOKEN`,
 	})
-
-	keys, err := Keys(secretConfig{App: secretApp{APIToken: token}}, DefaultEnvPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if k.Path == "app.apiToken" && (!k.Secret || k.Value != nil) {
-			t.Errorf("Keys: %+v", k)
-		}
-	}
 }
 
 func TestSecretTagMistakes(t *testing.T) {

@@ -349,3 +349,20 @@ func TestPreCommitHook(t *testing.T) {
 		t.Errorf("the hook on a bad file: %v\n%s\nwant %s", err, out, want)
 	}
 }
+
+// TestDocsSayWhatARestartChanges checks that the reference says which
+// keys take effect at a restart, in words the README repeats.
+func TestDocsSayWhatARestartChanges(t *testing.T) {
+	root := repoRoot(t)
+	const want = "every key takes effect at a restart, in both modes"
+	for _, name := range []string{"docs/config.md", "examples/config/app.md", "README.md"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ToLower(strings.Join(strings.Fields(string(data)), " "))
+		if !strings.Contains(text, want) || !strings.Contains(text, "process.mode`, which takes effect at the next full start") {
+			t.Errorf("%s does not say which keys take effect at a restart", name)
+		}
+	}
+}
