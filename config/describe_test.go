@@ -55,7 +55,7 @@ func TestCheck(t *testing.T) {
 	path := writeFile(t, "app.yaml", "server:\n  address: ':9090'\n  maxHeaderBytes: 1m\nlog:\n  level: debug\n")
 	cfg := Default()
 	var b bytes.Buffer
-	err := Check(&b, &cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_SERVER_READ_TIMEOUT=5"}))
+	err := Check(&b, &cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_SERVER_READ_TIMEOUT=5s"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,8 +67,7 @@ type Server struct {
 
 	// Longest time a graceful shutdown may take: past it, the connections
 	// still open are closed and the requests on them are cut (the log
-	// counts them). 0 means no limit. A bare number is seconds: 5 is five
-	// seconds.
+	// counts them). 0 means no limit.
 	GracefulShutdownTimeout Duration `koanf:"gracefulShutdownTimeout"`
 
 	// Once a shutdown has begun, how long an idle keep-alive connection

@@ -26,7 +26,9 @@ type Validator interface {
 
 // Validate checks the rules of every section of cfg (a struct or a pointer
 // to one) that implements [Validator], as [Load] does after reading the
-// sources. It returns an *[Error] listing the problems, or nil.
+// sources. It returns an *[Error] listing the problems, or nil. It cannot
+// tell whether a required key (see [RequiredTag]) was set: only Load
+// knows the sources.
 func Validate(cfg any) error {
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	if !v.IsValid() {
@@ -38,6 +40,7 @@ func Validate(cfg any) error {
 	}
 	var ps problems
 	validateAll(model, v, &ps, nil)
+	ps.scrub(secretTextsOf(model, v))
 	return ps.err()
 }
 
@@ -58,7 +61,11 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 		}
 		v := fieldValue(root, n, model)
 		if v.Int() < 0 {
-			add(Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))})
+			p := Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))}
+			if n.secret {
+				p.Value, p.Message = "", "the value is negative: it must be 0 or more"
+			}
+			add(p)
 		}
 	})
 	model.sections(func(sec *node) {
@@ -75,12 +82,28 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 				p.Key = sec.dotted() + "." + p.Key
 			}
 			if p.Value == "" {
-				if leaf := findLeaf(model, p.Key); leaf != nil {
+				if leaf := findLeaf(model, p.Key); leaf != nil && !leaf.secret {
 					p.Value = show(fileValue(leaf, fieldValue(root, leaf, model)))
 				}
 			}
 			add(p)
 		}
+	})
+}
+
+// checkRequired reports the settings tagged required (see [RequiredTag])
+// that no source set.
+func checkRequired(model *node, origins map[string]origin, envPrefix string, ps *problems) {
+	model.leaves(func(n *node) {
+		if _, set := origins[n.dotted()]; set || !n.required {
+			return
+		}
+		env := envName(envPrefix, n.path)
+		msg := fmt.Sprintf("is required, and nothing sets it: write it in the configuration file, or set %s", env)
+		if n.secret {
+			msg = fmt.Sprintf("is required, and nothing sets it: set %s to a file that holds it, or %s", env+fileSuffix, env)
+		}
+		ps.add(Problem{Key: n.dotted(), Message: msg})
 	})
 }
 
@@ -112,7 +135,7 @@ func (s Server) Validate() []Problem {
 	if s.HTTPSAddress != "" {
 		if msg := checkAddress(s.HTTPSAddress); msg != "" {
 			add("httpsAddress", msg)
-		} else if s.HTTPSAddress == s.Address && addressPort(s.Address) != 0 {
+		} else if sameSocket(s.HTTPSAddress, s.Address) {
 			add("httpsAddress", fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress))
 		}
 	}
