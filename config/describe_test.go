@@ -26,6 +26,7 @@ func TestDescribeDefaults(t *testing.T) {
   idleTimeout: 1m0s
   gracefulShutdownTimeout: 30s
   idleDrainGrace: 1s
+  idleDrainGraceMin: 50ms
   hijackedGrace: 5s
   maxHeaderBytes: 10 KiB
   keepAlive: true
@@ -122,8 +123,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 30 {
-		t.Errorf("%d keys, want 30 settings in 3 sections", len(keys))
+	if len(keys) != 31 {
+		t.Errorf("%d keys, want 31 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

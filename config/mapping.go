@@ -23,13 +23,12 @@ func (s Server) ServerConfig() graceful.ServerConfig {
 		IdleTimeout:             time.Duration(s.IdleTimeout),
 		GracefulShutdownTimeout: time.Duration(s.GracefulShutdownTimeout),
 		IdleDrainGrace:          time.Duration(s.IdleDrainGrace),
-		// Not a key of the file yet: graceful's default floor.
-		IdleDrainGraceMin: min(graceful.DefaultIdleDrainGraceMin, time.Duration(s.IdleDrainGrace)),
-		HijackedGrace:     time.Duration(s.HijackedGrace),
-		MaxHeaderBytes:    int(s.MaxHeaderBytes),
-		KeepAlive:         s.KeepAlive,
-		UnixSocketMode:    parseSocketMode(s.UnixSocketMode),
-		UnixSocketGroup:   s.UnixSocketGroup,
+		IdleDrainGraceMin:       time.Duration(s.IdleDrainGraceMin),
+		HijackedGrace:           time.Duration(s.HijackedGrace),
+		MaxHeaderBytes:          int(s.MaxHeaderBytes),
+		KeepAlive:               s.KeepAlive,
+		UnixSocketMode:          parseSocketMode(s.UnixSocketMode),
+		UnixSocketGroup:         s.UnixSocketGroup,
 	}
 }
 
@@ -61,6 +60,7 @@ func serverFrom(c graceful.ServerConfig) Server {
 		IdleTimeout:             Duration(c.IdleTimeout),
 		GracefulShutdownTimeout: Duration(c.GracefulShutdownTimeout),
 		IdleDrainGrace:          Duration(c.IdleDrainGrace),
+		IdleDrainGraceMin:       Duration(c.IdleDrainGraceMin),
 		HijackedGrace:           Duration(c.HijackedGrace),
 		MaxHeaderBytes:          Size(c.MaxHeaderBytes),
 		KeepAlive:               c.KeepAlive,

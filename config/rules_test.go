@@ -282,7 +282,7 @@ var ruleCases = []struct {
 	{
 		name:    "section of the wrong type",
 		doc:     m{"server": "127.0.0.1:8080"},
-		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
+		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
 		envWant: []string{`: no setting has this environment variable: did you mean GRACEKIT_SERVER_ADDRESS (server.address)?`},
 	},
 	{
@@ -392,7 +392,7 @@ func TestValidValues(t *testing.T) {
 		Address: "unix:/run/app.sock", HTTPSAddress: "[::1]:8443", CertFile: "/etc/tls/c.pem", KeyFile: "/etc/tls/k.pem",
 		ReadTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(90 * time.Second), WriteTimeout: 0,
 		IdleTimeout: want.Server.IdleTimeout, GracefulShutdownTimeout: 0,
-		IdleDrainGrace: want.Server.IdleDrainGrace, HijackedGrace: want.Server.HijackedGrace,
+		IdleDrainGrace: want.Server.IdleDrainGrace, IdleDrainGraceMin: want.Server.IdleDrainGraceMin, HijackedGrace: want.Server.HijackedGrace,
 		MaxHeaderBytes: 1000000, KeepAlive: false,
 	}
 	want.Process.Mode = "supervisor"
