@@ -76,7 +76,14 @@ func (f *h1Framer) feed(b []byte) (begun int) {
 			}
 			begun++
 			f.st, f.firstLn, f.bodyLen, f.chunked = h1Header, true, -1, false
-		case h1Header, h1Trailer, h1ChunkSize:
+		case h1Header:
+			if f.lineN == 0 {
+				// The usual case: whole lines, looked at where they lie.
+				b = f.headerLines(b)
+				continue
+			}
+			fallthrough
+		case h1Trailer, h1ChunkSize:
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
 				f.cut(b)
@@ -117,6 +124,50 @@ func (f *h1Framer) feed(b []byte) (begun int) {
 	return begun
 }
 
+// headerLines reads the whole lines of a header block at the start of b,
+// with no line cut before b, and returns what follows them: the rest of a
+// line that the end of b cuts (kept by cut, nothing left), or the bytes
+// after the block's empty line.
+func (f *h1Framer) headerLines(b []byte) []byte {
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			f.cut(b)
+			return nil
+		}
+		l := b[:i]
+		b = b[i+1:]
+		switch {
+		case f.firstLn:
+			f.firstLn = false
+			f.http11 = httpVersion11(trimCR(l))
+		case len(l) == 0 || (len(l) == 1 && l[0] == '\r'):
+			f.endHeader()
+			return b
+		case l[0]|0x20 == 'c' || l[0]|0x20 == 't':
+			f.line(l, l, true)
+			if f.lost {
+				return nil
+			}
+		}
+	}
+}
+
+// endHeader handles the empty line that ends a header block or the
+// trailers.
+func (f *h1Framer) endHeader() {
+	switch {
+	case f.st == h1Trailer:
+		f.st = h1Start
+	case f.chunked:
+		f.st = h1ChunkSize
+	case f.bodyLen > 0:
+		f.st, f.remain = h1Body, f.bodyLen
+	default:
+		f.st = h1Start
+	}
+}
+
 // cut keeps part of a line cut by the end of a read: its start, and its
 // last bytes.
 func (f *h1Framer) cut(b []byte) {
@@ -149,17 +200,7 @@ func (f *h1Framer) line(head, end []byte, whole bool) {
 		return
 	}
 	if whole && len(head) == 0 {
-		// The empty line: the header block (or the trailers) ends.
-		switch {
-		case f.st == h1Trailer:
-			f.st = h1Start
-		case f.chunked:
-			f.st = h1ChunkSize
-		case f.bodyLen > 0:
-			f.st, f.remain = h1Body, f.bodyLen
-		default:
-			f.st = h1Start
-		}
+		f.endHeader()
 		return
 	}
 	if f.st == h1Trailer || len(head) == 0 {

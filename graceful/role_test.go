@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -153,7 +154,11 @@ func serverRole() int {
 		select {}
 	case "stop":
 		// A start-up that stops (SIGSTOP): SIGTERM does nothing to it.
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		// Sent to this thread, not the process: a process-directed stop
+		// is taken by whichever thread the kernel picks, and until that
+		// one runs (milliseconds on a busy machine) this one goes on.
+		runtime.LockOSThread()
+		_ = syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGSTOP)
 	case "crashafter":
 		// A release that dies one second after it became ready.
 		go func() {

@@ -61,6 +61,7 @@ type Server struct {
 // [ProcessConfig.Probation]); the drain of the round before goes on
 // undisturbed meanwhile.
 type round struct {
+	srv   *Server
 	http  *http.Server
 	conns *connTracker
 	h2    *h2Set // the round's HTTP/2 connections
@@ -112,6 +113,7 @@ func New(address string, fd int, config ServerConfig) *Server {
 // newRound prepares a round of serving.
 func (s *Server) newRound() *round {
 	r := &round{
+		srv:     s,
 		conns:   newConnTracker(),
 		drainCh: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -119,7 +121,7 @@ func (s *Server) newRound() *round {
 	r.h2 = newH2Set(r.conns)
 	base := context.WithValue(context.Background(), drainKey{}, r.drainCh)
 	r.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { s.serveHTTP(r, w, req) }),
+		Handler:           r,
 		ReadTimeout:       s.config.ReadTimeout,
 		ReadHeaderTimeout: s.config.ReadHeaderTimeout,
 		WriteTimeout:      s.config.WriteTimeout,
@@ -150,11 +152,12 @@ func (s *Server) resume(ln net.Listener) error {
 	return nil
 }
 
-// serveHTTP wraps the user's handler: it counts requests and gives
-// requests over TLS their Request.TLS. (A draining server's
-// "Connection: close" is added by the conn as the response's header is
-// written, see conn.Write.)
-func (s *Server) serveHTTP(rd *round, w http.ResponseWriter, r *http.Request) {
+// ServeHTTP is the round's handler for net/http: it wraps the user's
+// handler, counts requests and gives requests over TLS their Request.TLS.
+// (A draining server's "Connection: close" is added by the conn as the
+// response's header is written, see conn.Write.)
+func (rd *round) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := rd.srv
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.requests.Add(1)
