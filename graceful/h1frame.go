@@ -130,6 +130,11 @@ func (f *h1Framer) feed(b []byte) (begun int) {
 // after the block's empty line.
 func (f *h1Framer) headerLines(b []byte) []byte {
 	for {
+		// The empty line that ends the block, without a search.
+		if !f.firstLn && len(b) > 0 && (b[0] == '\n' || (b[0] == '\r' && len(b) > 1 && b[1] == '\n')) {
+			f.endHeader()
+			return b[1+int(b[0]&1):] // '\r' is odd, '\n' even
+		}
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			f.cut(b)
@@ -234,27 +239,31 @@ func (f *h1Framer) chunkSize(l []byte, whole bool) {
 		l = l[:i]
 	}
 	l = trimSpace(l)
-	if !whole || len(l) == 0 || len(l) > 15 {
+	// net/http reads up to 16 hexadecimal digits.
+	if !whole || len(l) == 0 || len(l) > 16 {
 		f.lost = true
 		return
 	}
-	var n int64
+	var n uint64
 	for _, c := range l {
 		switch {
 		case '0' <= c && c <= '9':
-			n = n<<4 | int64(c-'0')
+			n = n<<4 | uint64(c-'0')
 		case 'a' <= c|0x20 && c|0x20 <= 'f':
-			n = n<<4 | int64(c|0x20-'a'+10)
+			n = n<<4 | uint64(c|0x20-'a'+10)
 		default:
 			f.lost = true
 			return
 		}
 	}
-	if n == 0 {
+	switch {
+	case n == 0:
 		f.st = h1Trailer
-		return
+	case n > 1<<63-1:
+		f.lost = true // more than anyone sends
+	default:
+		f.st, f.remain = h1ChunkData, int64(n)
 	}
-	f.st, f.remain = h1ChunkData, n
 }
 
 // httpVersion11 tells from the end of a request line whether the request
