@@ -1,67 +1,33 @@
 package config
 
 import (
-	"fmt"
-	"net"
-	"strconv"
-	"strings"
-
 	"github.com/gracekit/gracekit/graceful"
 )
 
 // AddressPattern is the regular expression, valid in Go and ECMAScript,
-// that a server address matches: "unix:/" and a path, or anything ending
-// in ":" and a port from 0 to 65535. The loader also checks that the host
-// part is well formed and that a unix path is absolute.
-const AddressPattern = `^(?:unix:/[\s\S]+|[\s\S]*:0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))$`
+// that a server address matches: "unix:/" and a path, "systemd:" and a
+// socket name, or anything ending in ":" and a port from 0 to 65535. The
+// loader checks addresses with [graceful.ParseAddress], the rule the
+// servers themselves follow, which also checks that the host part is well
+// formed.
+const AddressPattern = `^(?:unix:/[\s\S]+|systemd:[^:\x00]{1,255}|[\s\S]*:0*(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))$`
 
-// addressForms says what an address may look like, for error messages.
-const addressForms = `write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`
-
-// checkAddress returns what is wrong with a server address, or "".
+// checkAddress returns what is wrong with a server address, or "": the
+// words of graceful.ParseAddress.
 func checkAddress(addr string) string {
-	if addr == "" {
-		return "the address is empty: " + addressForms
-	}
-	if path, ok := strings.CutPrefix(addr, graceful.UnixAddressPrefix); ok {
-		switch {
-		case path == "":
-			return fmt.Sprintf("%q has no socket path: write unix:/absolute/path.sock", addr)
-		case !strings.HasPrefix(path, "/"):
-			return fmt.Sprintf("%q names the relative path %q: unix socket paths must be absolute, such as unix:/run/app.sock", addr, path)
-		case path == "/":
-			return fmt.Sprintf("%q names the root directory: write the path of the socket file, such as unix:/run/app.sock", addr)
-		}
-		return ""
-	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		reason := err.Error()
-		if ae, ok := err.(*net.AddrError); ok {
-			reason = ae.Err
-		}
-		return fmt.Sprintf("%q is not an address (%s): %s", addr, reason, addressForms)
-	}
-	if port == "" {
-		return fmt.Sprintf("%q has no port: write a port from 0 to 65535 after the colon (0 picks any free port)", addr)
-	}
-	n, err := strconv.ParseUint(port, 10, 64)
-	if err != nil && !isDigits(port) {
-		return fmt.Sprintf("%q has the port %q, which is not a number: write a port from 0 to 65535 (0 picks any free port)", addr, port)
-	}
-	if err != nil || n > 65535 {
-		return fmt.Sprintf("%q has the port %s, out of range: write a port from 0 to 65535 (0 picks any free port)", addr, port)
+	if _, err := graceful.ParseAddress(addr); err != nil {
+		return err.Error()
 	}
 	return ""
 }
 
-// addressPort returns the TCP port of a valid address, or -1 for a unix
-// socket.
-func addressPort(addr string) int {
-	if strings.HasPrefix(addr, graceful.UnixAddressPrefix) {
-		return -1
+// sameSocket reports whether two valid addresses name one particular
+// socket, which two servers cannot both listen on: a TCP port 0 asks for
+// any free port, so two of them never collide.
+func sameSocket(a, b string) bool {
+	if a != b {
+		return false
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(port)
-	return n
+	pa, err := graceful.ParseAddress(a)
+	return err == nil && (pa.Network != "tcp" || pa.Port != 0)
 }

@@ -32,15 +32,18 @@ type layer struct {
 	where func(path []string) (source string, pos docpos.Pos)
 	// secrets maps the keys whose values were read from files named by
 	// _FILE variables to those files.
-	secrets map[string]string
+	valueFiles map[string]string
+	// hints maps keys to a sentence added to the problems about their
+	// values.
+	hints map[string]string
 }
 
 // origin says where a setting's value came from.
 type origin struct {
-	source string
-	pos    docpos.Pos
-	rank   int    // the layer, for sorting problems
-	secret string // the file that held the value, for a _FILE variable
+	source    string
+	pos       docpos.Pos
+	rank      int    // the layer, for sorting problems
+	valueFile string // the file that held the value, for a _FILE variable
 }
 
 // converter checks one layer against the model and turns its values into
@@ -50,12 +53,13 @@ type converter struct {
 	layer   *layer
 	ps      *problems
 	origins map[string]origin
+	secret  map[string]bool // the settings tagged secret
 }
 
 // convert checks every key and value of l and returns the values that
 // are right, with where each came from. Problems go to ps.
 func convert(model *node, l *layer, ps *problems) (map[string]any, map[string]origin) {
-	c := &converter{layer: l, ps: ps, origins: map[string]origin{}}
+	c := &converter{layer: l, ps: ps, origins: map[string]origin{}, secret: secretKeys(model)}
 	out := c.section(model, l.data, nil)
 	return out, c.origins
 }
@@ -71,11 +75,17 @@ func (c *converter) problem(path []string, key string, value any, msg string) {
 	if value != nil || key != "" {
 		p.Value = show(value)
 	}
-	if file, ok := c.layer.secrets[leafKey(path)]; ok {
-		// The value is a secret: the message names its file instead.
+	if hint := c.layer.hints[leafKey(path)]; hint != "" {
+		p.Message += " (" + hint + ")"
+	}
+	if file, ok := c.layer.valueFiles[leafKey(path)]; ok {
+		// The value may be a secret: the message names its file instead.
 		if s, isText := value.(string); isText && s != "" {
 			p.Message = strings.ReplaceAll(p.Message, strconv.Quote(s), "the content of "+file)
 		}
+		p.Value = ""
+	} else if c.secret[leafKey(path)] {
+		p.Message = redact(p.Message, value)
 		p.Value = ""
 	}
 	c.ps.add(p)
@@ -99,7 +109,7 @@ func (c *converter) section(n *node, m map[string]any, path []string) map[string
 			out[k] = v
 			src, pos := c.layer.where(p)
 			key := displayKey(p)
-			c.origins[key] = origin{source: src, pos: pos, secret: c.layer.secrets[key]}
+			c.origins[key] = origin{source: src, pos: pos, valueFile: c.layer.valueFiles[key]}
 		}
 	}
 	if c.layer.document {
@@ -159,7 +169,14 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 			return fail(err)
 		}
 		if m == nil {
-			return fail(fmt.Sprintf("%s, not a section: write the keys of %s under it (%s)", describeValue(v), n.key, strings.Join(n.keys(), ", ")))
+			msg := fmt.Sprintf("%s, not a section: write the keys of %s under it (%s)", describeValue(v), n.key, strings.Join(n.keys(), ", "))
+			if s, ok := v.(string); ok {
+				// YAML reads "app:\n  apiToken x" as the text "apiToken x".
+				if key, rest, ok := strings.Cut(s, " "); ok && n.child(key) != nil {
+					msg = fmt.Sprintf("%q is text, not a section: the key %s has no colon after it; write %q", s, key, key+": "+rest)
+				}
+			}
+			return fail(msg)
 		}
 		return c.section(n, m, path), true
 	case kindString:
@@ -221,18 +238,13 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 		switch {
 		case !num.ok:
 			return fail(wrongType(v, "a duration", durationForms))
-		case !num.whole:
-			return fail(fmt.Sprintf("%s is not a whole number of seconds: write %q, or a whole number", show(v), show(v)+"s"))
 		case num.negative:
 			return fail(fmt.Sprintf("%s is negative: a duration is 0 or more", show(v)))
-		case !num.fits:
-			return fail(fmt.Sprintf("%s seconds is too large: the longest duration is %d seconds", show(v), MaxDurationSeconds))
+		case num.f != 0:
+			text := strconv.FormatFloat(num.f, 'f', -1, 64)
+			return fail(noUnit(text, text))
 		}
-		d, err := DurationFromSeconds(num.i)
-		if err != nil {
-			return fail(err.Error())
-		}
-		return int64(d), true
+		return int64(0), true
 	case kindList:
 		items, ok := anySlice(v)
 		if !ok {

@@ -12,7 +12,9 @@ import (
 // YAML that [Load] reads back: one key per line, sizes in binary units
 // ("10 KiB") when that is exact, durations as Go writes them ("1m0s").
 // It is the effective configuration of a program, for logs and for a
-// "-t" (test the configuration) command-line mode; see also [Check].
+// "-t" (test the configuration) command-line mode; see also [Check]. The
+// value of a setting tagged secret (see [SecretTag]) is written
+// "(secret)" unless it is empty.
 func Describe(w io.Writer, cfg any) error {
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	if v.Kind() != reflect.Struct {
@@ -28,10 +30,11 @@ func Describe(w io.Writer, cfg any) error {
 // Check loads cfg as [Load] does and, when the configuration is valid,
 // writes it to w as [Describe] does, each value followed by a comment that
 // says where it came from (a file and line, an environment variable, a
-// flag, or "default"). A value read from the file a _FILE variable names
-// is a secret: Check writes "(secret)" and the file's name instead. When the configuration is invalid it writes
-// nothing and returns the *[Error]. It is made for an nginx -t style
-// command-line mode:
+// flag, or "default"). The value of a setting tagged secret (see
+// [SecretTag]), and a value read from the file a _FILE variable names, is
+// written "(secret)", with the file's name for the latter. When the
+// configuration is invalid it writes nothing and returns the *[Error]. It
+// is made for an nginx -t style command-line mode:
 //
 //	if *testConfig {
 //		if err := config.Check(os.Stdout, &cfg, opts...); err != nil {
@@ -62,9 +65,12 @@ func describe(w io.Writer, model *node, root reflect.Value, origins map[string]o
 				walk(n, depth+1)
 				continue
 			}
-			text, note := formatSetting(n, fieldValue(root, n, model))
-			if o, ok := origins[n.dotted()]; ok && o.secret != "" {
-				text, note = `"(secret)"`, "read from "+o.secret
+			v := fieldValue(root, n, model)
+			text, note := formatSetting(n, v)
+			if o, ok := origins[n.dotted()]; ok && o.valueFile != "" {
+				text, note = `"(secret)"`, "read from "+o.valueFile
+			} else if n.secret && !v.IsZero() {
+				text, note = `"(secret)"`, ""
 			}
 			var comment []string
 			if note != "" {

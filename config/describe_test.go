@@ -27,6 +27,7 @@ func TestDescribeDefaults(t *testing.T) {
   idleTimeout: 1m0s
   gracefulShutdownTimeout: 30s
   idleDrainGrace: 1s
+  idleDrainGraceMin: 50ms
   hijackedGrace: 5s
   maxHeaderBytes: 10 KiB
   keepAlive: true
@@ -56,7 +57,7 @@ func TestCheck(t *testing.T) {
 	path := writeFile(t, "app.yaml", "server:\n  address: ':9090'\n  maxHeaderBytes: 1m\nlog:\n  level: debug\n")
 	cfg := Default()
 	var b bytes.Buffer
-	err := Check(&b, &cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_SERVER_READ_TIMEOUT=5"}))
+	err := Check(&b, &cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_SERVER_READ_TIMEOUT=5s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +124,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 31 {
-		t.Errorf("%d keys, want 31 settings in 3 sections", len(keys))
+	if len(keys) != 32 {
+		t.Errorf("%d keys, want 32 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

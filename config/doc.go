@@ -10,12 +10,13 @@
 //	  httpsAddress: ""            # set it, certFile and keyFile to serve HTTPS too
 //	  certFile: ""
 //	  keyFile: ""
-//	  readTimeout: 1m             # a Go duration, or a whole number of seconds
+//	  readTimeout: 1m             # a Go duration with its unit (0 needs none)
 //	  readHeaderTimeout: 10s
 //	  writeTimeout: 0s
 //	  idleTimeout: 1m
 //	  gracefulShutdownTimeout: 30s
 //	  idleDrainGrace: 1s
+//	  idleDrainGraceMin: 50ms
 //	  hijackedGrace: 5s
 //	  maxHeaderBytes: 10KiB       # bytes, or "10KiB", "1m" (= 1000000), "1MiB"
 //	  keepAlive: true
@@ -60,11 +61,14 @@
 //
 // Programs add settings of their own by embedding [Config], or some of its
 // sections, in a struct of theirs; their fields get the same sizes,
-// durations, environment variables and strictness, and rules of their own
-// through [Validator].
+// durations, environment variables and strictness, rules of their own
+// through [Validator], secrets that are never shown through the tag
+// secret:"true" ([SecretTag]) and keys a configuration must set through
+// jsonschema:"required" ([RequiredTag]).
 //
 // Sizes ([Size]) use go-humanize's units: k, m and g are powers of 1000
 // and ki, mi and gi powers of 1024, so "1m" is 1000000 bytes and "1MiB"
-// is 1048576. Durations ([Duration]) are Go durations such as "1m30s", or
-// whole numbers of seconds.
+// is 1048576. Durations ([Duration]) are Go durations with their unit,
+// such as "1m30s" or "250ms": a bare number other than 0 is refused with
+// the fix, as 250 could mean milliseconds or seconds.
 package config

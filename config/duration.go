@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,43 +11,36 @@ import (
 
 // Duration is a length of time, such as a timeout.
 //
-// A configuration file writes it as a Go duration string ("30s", "1m30s",
-// "250ms", "1h"; units ns, us or µs, ms, s, m and h, with an optional
-// fraction as in "1.5s") or as a whole number of seconds: 30 means thirty
-// seconds, never thirty nanoseconds. A string of digits such as "30", as
-// environment variables give, is also a number of seconds.
+// A configuration file writes it as a Go duration string with its unit:
+// "30s", "1m30s", "250ms", "1h" (units ns, us or µs, ms, s, m and h, with
+// an optional fraction as in "1.5s"). Only 0 may be written without a
+// unit. A bare number such as 250 is refused with the fix ("write 250ms or
+// 250s"): some programs read it as milliseconds, others as seconds or
+// nanoseconds, so the loader guesses neither.
 //
-// Negative durations, unknown units, fractions of a second without a unit
-// (1.9) and durations above 2562047h47m16.854775807s are refused.
+// Negative durations, unknown units and durations above
+// 2562047h47m16.854775807s are refused.
 type Duration time.Duration
 
 // DurationPattern is the regular expression, valid in Go and ECMAScript,
 // that a duration written as a string matches. Every string
 // [ParseDuration] accepts matches it; a matching string is still refused
 // when it is too large.
-const DurationPattern = `^(?:[0-9]+|(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|μs|ms|s|m|h))+)$`
-
-// MaxDurationSeconds is the largest whole number of seconds a duration
-// can be.
-const MaxDurationSeconds = math.MaxInt64 / int64(time.Second)
+const DurationPattern = `^(?:0|(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|μs|ms|s|m|h))+)$`
 
 // durationForms says what a duration may look like, for error messages.
-const durationForms = `a duration is a Go duration ("30s", "1m30s", "250ms") or a whole number of seconds (30)`
+const durationForms = `a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`
 
-var durationRE = regexp.MustCompile(DurationPattern)
+var durationRE = lazyRegexp(DurationPattern)
 
-// ParseDuration parses a duration written as a string, such as "1m30s" or
-// "30" (seconds). See [Duration] for the accepted forms.
+// ParseDuration parses a duration written as a string, such as "1m30s".
+// See [Duration] for the accepted forms.
 func ParseDuration(s string) (Duration, error) {
 	if err := durationSyntax(s); err != nil {
 		return 0, err
 	}
-	if isDigits(s) {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n > MaxDurationSeconds {
-			return 0, fmt.Errorf("%q seconds is too large: the longest duration is %d seconds (%s)", s, MaxDurationSeconds, time.Duration(math.MaxInt64))
-		}
-		return Duration(time.Duration(n) * time.Second), nil
+	if s == "0" {
+		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -58,22 +50,16 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
-// DurationFromSeconds returns n seconds, or an error when n is negative or
-// too large.
-func DurationFromSeconds(n int64) (Duration, error) {
-	switch {
-	case n < 0:
-		return 0, fmt.Errorf("%d is negative: a duration is 0 or more", n)
-	case n > MaxDurationSeconds:
-		return 0, fmt.Errorf("%d seconds is too large: the longest duration is %d seconds", n, MaxDurationSeconds)
-	}
-	return Duration(time.Duration(n) * time.Second), nil
+// noUnit says that the number written as text has no unit, and how to
+// write it with one.
+func noUnit(shown, text string) string {
+	return fmt.Sprintf("%s has no unit: write %sms or %ss", shown, text, text)
 }
 
 // durationSyntax explains why s does not have the shape of a duration,
 // or returns nil when it matches [DurationPattern].
 func durationSyntax(s string) error {
-	if durationRE.MatchString(s) {
+	if durationRE().MatchString(s) {
 		return nil
 	}
 	switch {
@@ -86,8 +72,11 @@ func durationSyntax(s string) error {
 	case strings.HasPrefix(s, "+"):
 		return fmt.Errorf("%q has a sign: write it without +", s)
 	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return fmt.Errorf("%q has no unit: write %ss, or a whole number of seconds", s, s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f == 0 {
+			return fmt.Errorf("%q has no unit: write 0", s)
+		}
+		return errors.New(noUnit(strconv.Quote(s), s))
 	}
 	if unit := unknownUnit(s); unit != "" {
 		return fmt.Errorf("%q has an unknown unit %q: use ns, us, ms, s, m or h, as in \"1m30s\"", s, unit)

@@ -21,7 +21,9 @@ import (
 // The flags hold text, which [Load] reads with [WithFlags] as it reads
 // environment variables: a wrong value is a problem that names the flag.
 // Setting them changes nothing in cfg. A flag that fs already has is left
-// alone, so a program can register some keys its own way.
+// alone, so a program can register some keys its own way. A setting
+// tagged secret (see [SecretTag]) gets no flag: every user of the machine
+// can read a command line.
 func AddFlags(fs *pflag.FlagSet, cfg any, usage map[string]string) error {
 	return addFlags(cfg, usage, func(name, text string, v *keyFlag) {
 		if fs.Lookup(name) != nil {
@@ -59,6 +61,9 @@ func addFlags(cfg any, usage map[string]string, register func(name, text string,
 		return err
 	}
 	model.leaves(func(n *node) {
+		if n.secret {
+			return // a command line is visible to every user of the machine
+		}
 		v := &keyFlag{kind: flagKind(n), isBool: n.kind == kindBool, text: flagText(n, fieldValue(root, n, model))}
 		text := strings.ReplaceAll(usage[n.dotted()], "`", "'")
 		if text == "" {

@@ -41,7 +41,7 @@ func TestAddFlags(t *testing.T) {
 			t.Errorf("usage lacks %q:\n%s", want, usage)
 		}
 	}
-	if err := fs.Parse([]string{"--server.keepAlive=false", "--app.tags", "x, y", "--server.maxHeaderBytes", "1MiB", "--app.every=90", "--log.level=debug"}); err != nil {
+	if err := fs.Parse([]string{"--server.keepAlive=false", "--app.tags", "x, y", "--server.maxHeaderBytes", "1MiB", "--app.every=90s", "--log.level=debug"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := def
@@ -80,7 +80,7 @@ func TestAddGoFlags(t *testing.T) {
 	if !strings.Contains(help.String(), "  -server.readTimeout duration\n    \tLongest read. (a duration) (default 1m0s)\n") {
 		t.Errorf("help:\n%s", help.String())
 	}
-	if err := fs.Parse([]string{"-server.keepAlive=false", "-server.readTimeout", "5", "-server.maxHeaderBytes", "2k"}); err != nil {
+	if err := fs.Parse([]string{"-server.keepAlive=false", "-server.readTimeout", "5s", "-server.maxHeaderBytes", "2k"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Default()

@@ -18,8 +18,14 @@ type Key struct {
 	Kind string
 	// Value is the setting's value in the struct given to Keys, in the
 	// form a configuration file writes it and JSON can hold: sizes as
-	// numbers of bytes, durations as strings such as "1m0s".
+	// numbers of bytes, durations as strings such as "1m0s". It is nil
+	// for a secret.
 	Value any
+	// Secret is true for a setting tagged secret (see [SecretTag]).
+	Secret bool
+	// Required is true for a setting a source must set (see
+	// [RequiredTag]).
+	Required bool
 	// Type is the Go type of the field, Struct the struct type that
 	// declares it and Field its Go name.
 	Type   reflect.Type
@@ -51,7 +57,11 @@ func Keys(cfg any, envPrefix string) ([]Key, error) {
 			k := Key{Path: n.dotted(), Kind: kindName(n), Type: n.typ, Struct: n.owner, Field: n.field}
 			if n.kind != kindSection {
 				k.Env = envName(envPrefix, n.path)
-				k.Value = fileValue(n, fieldValue(v, n, model))
+				k.Secret = n.secret
+				k.Required = n.required
+				if !n.secret {
+					k.Value = fileValue(n, fieldValue(v, n, model))
+				}
 			}
 			out = append(out, k)
 			if n.kind == kindSection {

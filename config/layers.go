@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +54,7 @@ func fileLayer(path string, lim limits, ps *problems) *layer {
 	}
 	if err != nil {
 		ps.add(Problem{Source: path, Message: fmt.Sprintf("cannot read the file: %v", err)})
+		ps.causes = append(ps.causes, err)
 		return nil
 	}
 	return parseLayer(path, format, data, lim, ps)
@@ -123,9 +124,19 @@ func parseDocument(name, format string, data []byte, lim limits, ps *problems) (
 	switch format {
 	case "yaml":
 		var node yaml.Node
-		if err := yaml.Unmarshal(data, &node); err != nil {
-			line, msg := yamlMessage(err.Error())
-			return fail(docpos.Pos{Line: line}, "not valid YAML: "+msg)
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&node); err != nil && !errors.Is(err, io.EOF) {
+			return fail(explainYAML(data, err))
+		}
+		if node.Kind != 0 {
+			var next yaml.Node
+			if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+				line := next.Line
+				if line == 0 {
+					line = scanYAML(data).secondDoc
+				}
+				return fail(docpos.Pos{Line: line, Column: 1}, `not valid YAML: a second document starts here with "---": a configuration file holds one document; remove the line, or make each document a file of its own`)
+			}
 		}
 		d.lines = docpos.YAMLNode(&node, lim.doc)
 		if e := d.lines.Exceeded(); e != nil {
@@ -187,14 +198,14 @@ func parseLayer(name, format string, data []byte, lim limits, ps *problems) *lay
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): `)
+var yamlLineRE = lazyRegexp(`line (\d+): `)
 
 // yamlMessage takes the line out of a yaml.v3 message.
 func yamlMessage(msg string) (int, string) {
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
 	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.Replace(msg, m[0], "", 1)
 	}
@@ -233,15 +244,17 @@ func lineAt(data []byte, off int64) (int, int) {
 
 // envLayer reads the environment variables that start with prefix. Names
 // that start with the prefix but set nothing are problems (a typo would
-// otherwise be ignored), unless the prefix is empty.
+// otherwise be ignored), unless the prefix is empty, or unless they are
+// the variables Kubernetes injects for a Service (see servicelink.go),
+// which are returned in ignored.
 //
 // A variable named after a key's variable with _FILE appended names a file
 // that holds the value (a secret mounted by Docker or Kubernetes, say): the
 // file is read, one trailing newline removed.
-func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (*layer, error) {
+func envLayer(model *node, prefix string, environ []string, lim limits, ps *problems) (l *layer, ignored []string, err error) {
 	names, err := envNames(model, prefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set := map[string]bool{}
 	for _, kv := range environ {
@@ -250,7 +263,8 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 		}
 	}
 	byPath := map[string]string{}
-	secrets := map[string]string{}
+	valueFiles := map[string]string{}
+	hints := map[string]string{}
 	var unknown []string
 	p := env.Provider(".", env.Opt{
 		Prefix:      prefix,
@@ -260,11 +274,18 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			if ok {
 				key := strings.Join(path, ".")
 				byPath[key] = k
+				if service, ok := serviceLink(k, v); ok {
+					hints[key] = fmt.Sprintf("%s is also a variable Kubernetes sets for a Service named %s: a value set in the pod's env wins over it; or set enableServiceLinks: false in the pod", k, strings.ReplaceAll(strings.ToLower(service), "_", "-"))
+				}
 				return key, v
 			}
 			base, isFile := strings.CutSuffix(k, fileSuffix)
 			if path, ok = names[base]; !isFile || !ok {
-				unknown = append(unknown, k)
+				if _, link := serviceLink(k, v); link {
+					ignored = append(ignored, k)
+				} else {
+					unknown = append(unknown, k)
+				}
 				return "", nil
 			}
 			key := displayKey(path)
@@ -283,16 +304,17 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 				return fail(fmt.Sprintf("%s: %s", v, tooLarge(size, lim.fileSize)))
 			}
 			if err != nil {
+				ps.causes = append(ps.causes, err)
 				return fail(fmt.Sprintf("cannot read the file that holds the value of %s: %v", key, err))
 			}
 			byPath[key] = k
-			secrets[key] = v
+			valueFiles[key] = v
 			return key, trimNewline(string(data))
 		},
 	})
 	m, err := p.Read()
 	if err != nil {
-		return nil, fmt.Errorf("config: read the environment: %w", err)
+		return nil, nil, fmt.Errorf("config: read the environment: %w", err)
 	}
 	if prefix != "" {
 		all := make([]string, 0, len(names))
@@ -314,15 +336,17 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			ps.add(Problem{Source: "env " + name, Message: msg})
 		}
 	}
+	slices.Sort(ignored)
 	return &layer{
-		name:    "environment",
-		data:    m,
-		textual: true,
-		secrets: secrets,
+		name:       "environment",
+		data:       m,
+		textual:    true,
+		valueFiles: valueFiles,
+		hints:      hints,
 		where: func(path []string) (string, docpos.Pos) {
 			return "env " + byPath[leafKey(path)], docpos.Pos{}
 		},
-	}, nil
+	}, ignored, nil
 }
 
 // fileSuffix ends the name of a variable that names the file holding a
@@ -344,11 +368,16 @@ func leafKey(path []string) string {
 // flagLayer reads the flags of fs that were set on the command line and
 // whose names are key paths, such as --server.address. Other flags belong
 // to the program and are left alone.
-func flagLayer(model *node, fs *pflag.FlagSet, dash string) (*layer, error) {
+func flagLayer(model *node, fs *pflag.FlagSet, dash, envPrefix string, ps *problems) (*layer, error) {
 	byPath := map[string]string{}
 	p := posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
 		n := findLeaf(model, f.Name)
 		if !f.Changed || n == nil || n.kind == kindSection {
+			return "", nil
+		}
+		if n.secret {
+			env := envName(envPrefix, n.path)
+			ps.add(Problem{Key: f.Name, Source: "flag " + dash + f.Name, Message: fmt.Sprintf("%s is a secret, and every user of the machine can read a command line (ps): set %s to the path of a file that holds it, or %s", f.Name, env+fileSuffix, env)})
 			return "", nil
 		}
 		byPath[f.Name] = f.Name

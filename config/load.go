@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -23,6 +24,7 @@ type options struct {
 	env       bool
 	envPrefix string
 	environ   []string
+	logger    *slog.Logger
 	flags     *pflag.FlagSet
 	flagDash  string // how the flags are written: "--" for pflag, "-" for flag
 	limits    limits
@@ -47,6 +49,14 @@ func WithEnvPrefix(prefix string) Option {
 // "NAME=value", instead of the process's environment.
 func WithEnviron(vars []string) Option {
 	return func(o *options) { o.environ = vars }
+}
+
+// WithLogger gives Load a logger for what it ignores on purpose, at the
+// debug level: the variables Kubernetes sets for Services whose names
+// start with the environment prefix. Without it, Load logs to
+// slog.Default().
+func WithLogger(logger *slog.Logger) Option {
+	return func(o *options) { o.logger = logger }
 }
 
 // WithoutEnv reads no environment variables.
@@ -100,7 +110,14 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // one key by key: the values in cfg, the files of [WithFiles], the
 // environment variables (GRACEKIT_SERVER_MAX_HEADER_BYTES sets
 // server.maxHeaderBytes; see [WithEnvPrefix]), the flags of [WithFlags]
-// (see [AddFlags]). A variable named after a key's with _FILE appended,
+// (see [AddFlags]). A variable that starts with the prefix but sets no key
+// is a problem (a typo would otherwise go unnoticed), except the
+// variables Kubernetes sets for a Service named like the prefix
+// (GRACEKIT_SERVICE_HOST=10.0.0.1, GRACEKIT_PORT=tcp://10.0.0.1:80,
+// GRACEKIT_PORT_80_TCP_ADDR=10.0.0.1 and the others of that family, for
+// Services named gracekit or gracekit-anything), which are recognised by
+// their names and values together and ignored, with a debug line (see
+// [WithLogger]). A variable named after a key's with _FILE appended,
 // such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
 // holds the value, one trailing newline removed; setting both is an
 // error, and so is a file that cannot be read. A problem with such a
@@ -111,10 +128,14 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // its size, and a file beyond them is refused with an error that names
 // the limit.
 //
-// Every key must be known and every value of the right type; then the
-// rules of each section that implements [Validator] are checked. When
+// Every key must be known and every value of the right type, and every
+// key tagged required (see [RequiredTag]) set by a source; then the rules
+// of each section that implements [Validator] are checked. When
 // anything is wrong, Load returns an *[Error] that lists every problem
-// with its key, value, source and line, and leaves cfg unchanged.
+// with its key, value, source and line, and leaves cfg unchanged. A file
+// that cannot be read or parsed is reported alone, with the line and
+// column of the mistake: the rules are not checked then, as they would
+// judge the values the file failed to set.
 //
 // The fields of cfg are named by their koanf tags (the Go field name
 // otherwise); an embedded struct without a key name, such as
@@ -158,8 +179,10 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 
 	var ps problems
 	var layers []map[string]any
+	var secrets []string // the text of the secret values, kept out of problems
 	origins := map[string]origin{}
 	read := func(l *layer) {
+		secrets = append(secrets, secretTexts(model, l.data)...)
 		vals, orgs := convert(model, l, &ps)
 		layers = append(layers, vals)
 		for k, v := range orgs {
@@ -167,16 +190,23 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			origins[k] = v
 		}
 	}
+	// A file that cannot be read or parsed reports its own problems and
+	// nothing more: the rules would judge the values it failed to set.
+	unreadable := false
 	for _, d := range o.docs {
 		ps.layer++
 		if l := parseLayer(d.name, d.format, d.data, o.limits, &ps); l != nil {
 			read(l)
+		} else {
+			unreadable = true
 		}
 	}
 	for _, path := range o.files {
 		ps.layer++
 		if l := fileLayer(path, o.limits, &ps); l != nil {
 			read(l)
+		} else {
+			unreadable = true
 		}
 	}
 	if o.env {
@@ -185,15 +215,22 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		if environ == nil {
 			environ = os.Environ()
 		}
-		l, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
+		l, ignored, err := envLayer(model, o.envPrefix, environ, o.limits, &ps)
 		if err != nil {
 			return nil, err
+		}
+		if len(ignored) > 0 {
+			logger := o.logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Debug("config: ignored the variables Kubernetes sets for Services named like the environment prefix", "variables", ignored)
 		}
 		read(l)
 	}
 	if o.flags != nil {
 		ps.layer++
-		l, err := flagLayer(model, o.flags, o.flagDash)
+		l, err := flagLayer(model, o.flags, o.flagDash, o.envPrefix, &ps)
 		if err != nil {
 			return nil, err
 		}
@@ -210,12 +247,15 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 		}
 	}
 	var rules problems
-	validateAll(model, out.Elem(), &rules, func(key string) origin {
-		if o, ok := origins[key]; ok {
-			return o
-		}
-		return origin{source: "default"}
-	})
+	if !unreadable {
+		validateAll(model, out.Elem(), &rules, func(key string) origin {
+			if o, ok := origins[key]; ok {
+				return o
+			}
+			return origin{source: "default"}
+		})
+		checkRequired(model, origins, o.envPrefix, &rules)
+	}
 	for _, p := range rules.list {
 		// A value that was refused left the previous source's value in
 		// place: rules about it would be beside the point.
@@ -223,6 +263,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			ps.addRanked(p, origins[p.Key].rank)
 		}
 	}
+	ps.scrub(append(secrets, secretTextsOf(model, out.Elem())...))
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -50,7 +51,7 @@ func TestProblemsNameFileAndLine(t *testing.T) {
 		tomlPath + `:2: server.idleTimeout: -1 is negative: a duration is 0 or more`,
 		tomlPath + `:5: process.maxGenerations: 1 is too few: at least 2 generations (the serving one and one draining) must be allowed`,
 		`env GRACEKIT_LOG_FORMAT: log.format: "yaml" is not a log format: use "text" or "json"`,
-		`flag --server.hijackedGrace: server.hijackedGrace: "soon" is not a duration: a duration is a Go duration ("30s", "1m30s", "250ms") or a whole number of seconds (30)`,
+		`flag --server.hijackedGrace: server.hijackedGrace: "soon" is not a duration: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`,
 	})
 	var e *Error
 	if !errors.As(err, &e) {
@@ -69,7 +70,7 @@ func TestFileProblems(t *testing.T) {
 	for _, c := range []struct {
 		name, file, content, want string
 	}{
-		{"yaml syntax", "a.yaml", "server:\n  address: [\n", `:2: not valid YAML: did not find expected node content`},
+		{"yaml syntax", "a.yaml", "server:\n  address: [\n", `:2: not valid YAML: the "[" at column 12 starts a list that is never closed: end it with "]", or put the value in quotes if the "[" is part of the text`},
 		{"yaml list", "a.yaml", "- a\n- b\n", `:1: the file holds a list: a YAML configuration file holds a mapping of keys, such as "server:"`},
 		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: log.level: the key "level" is written twice in the same mapping (lines 2 and 3): keep one`},
 		{"json syntax", "a.json", "{\n  \"server\": {,}\n}", `:2: not valid JSON: invalid character ',' looking for beginning of object key string`},
@@ -103,11 +104,12 @@ func TestYAMLSpecifics(t *testing.T) {
 			`:2: server.certFile: the value is empty (null), not a string: quote it`,
 			`:3: server.keyFile: "k.pem" is set but certFile is empty: a private key needs its certificate; set both or neither`,
 		}},
-		{"null section", "server:\n", []string{`:1: server: the value is empty (null), not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`}},
+		{"null section", "server:\n", []string{`:1: server: the value is empty (null), not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`}},
 		{"date", "process:\n  pidFile: 2024-01-02\n", []string{`:2: process.pidFile: 2024-01-02 is a date, not a string: quote it`}},
 		{"number key", "server:\n  1: x\n", []string{`:1: server: the key 1 is a number: keys are names, such as address`}},
 		{"anchor and merge", "base: &b\n  level: debug\nlog:\n  <<: *b\n  format: json\n", []string{`:1: base: unknown key; the top-level keys are server, process, log`}},
-		{"sizes and seconds", "server:\n  maxHeaderBytes: 10 KiB\n  readTimeout: 30\n  gracefulShutdownTimeout: 5\n", nil},
+		{"sizes and durations", "server:\n  maxHeaderBytes: 10 KiB\n  readTimeout: 30s\n  gracefulShutdownTimeout: 0\n", nil},
+		{"a bare number for a duration", "server:\n  readTimeout: 250\n", []string{`:2: server.readTimeout: 250 has no unit: write 250ms or 250s`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := writeFile(t, "a.yaml", c.content)
@@ -120,11 +122,11 @@ func TestYAMLSpecifics(t *testing.T) {
 		})
 	}
 	cfg := Default()
-	path := writeFile(t, "a.yaml", "server:\n  maxHeaderBytes: 10 KiB\n  readTimeout: 30\n  gracefulShutdownTimeout: 5\n")
+	path := writeFile(t, "a.yaml", "server:\n  maxHeaderBytes: 10 KiB\n  readTimeout: 30s\n  gracefulShutdownTimeout: 0\n")
 	if err := Load(&cfg, WithFiles(path), WithoutEnv()); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.MaxHeaderBytes != 10240 || cfg.Server.ReadTimeout != Duration(30*time.Second) || cfg.Server.GracefulShutdownTimeout != Duration(5*time.Second) {
+	if cfg.Server.MaxHeaderBytes != 10240 || cfg.Server.ReadTimeout != Duration(30*time.Second) || cfg.Server.GracefulShutdownTimeout != 0 {
 		t.Errorf("got %+v", cfg.Server)
 	}
 }
@@ -134,7 +136,7 @@ func TestTOMLSpecifics(t *testing.T) {
 	cfg := Default()
 	sameLines(t, "problems", errorLines(t, Load(&cfg, WithFiles(path), WithoutEnv())), []string{
 		path + `:2: process.pidFile: 1979-05-27T07:32:00Z is a date, not a string: quote it`,
-		path + `:5: server.readTimeout: 9223372037 seconds is too large: the longest duration is 9223372036 seconds`,
+		path + `:5: server.readTimeout: 9223372037 has no unit: write 9223372037ms or 9223372037s`,
 	})
 }
 
@@ -155,7 +157,7 @@ func TestPrecedence(t *testing.T) {
 	}
 	cfg := Default()
 	err := Load(&cfg, WithFiles(first, second), WithFlags(fs), WithEnviron([]string{
-		"GRACEKIT_SERVER_IDLE_TIMEOUT=3",
+		"GRACEKIT_SERVER_IDLE_TIMEOUT=3s",
 		"GRACEKIT_SERVER_WRITE_TIMEOUT=3s",
 		"OTHER_THING=1",
 	}))
@@ -254,7 +256,7 @@ func TestUserConfig(t *testing.T) {
 	def := appConfig{Config: Default(), App: appSection{Greeting: "hello", MaxUploadSize: 1 << 20, Tags: []string{"a", "b", "c"}, Internal: "kept", hidden: 7}}
 
 	cfg := def
-	path := writeFile(t, "app.yaml", "server:\n  address: ':9000'\napp:\n  greeting: hi\n  maxUploadSize: 5m\n  cooldown: 30\n  tags: [x]\n  level: WARN\n  ratio: 1\n")
+	path := writeFile(t, "app.yaml", "server:\n  address: ':9000'\napp:\n  greeting: hi\n  maxUploadSize: 5m\n  cooldown: 30s\n  tags: [x]\n  level: WARN\n  ratio: 1\n")
 	if err := Load(&cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_APP_PORTS=80, 443", "GRACEKIT_APP_RATIO=0.5"})); err != nil {
 		t.Fatal(err)
 	}
@@ -393,4 +395,18 @@ func TestParseDocument(t *testing.T) {
 	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: not valid JSON: invalid character '}' looking for beginning of value`})
 	_, err = ParseDocument("a.conf", nil)
 	sameLines(t, "problems", errorLines(t, err), []string{`a.conf: unknown file format: name the file .yaml, .yml, .json or .toml`})
+}
+
+// TestMissingFileUnwraps checks that a program can tell a missing file
+// from an invalid configuration.
+func TestMissingFileUnwraps(t *testing.T) {
+	cfg := Default()
+	err := Load(&cfg, WithFiles(filepath.Join(t.TempDir(), "missing.yaml")), WithoutEnv())
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+	}
+	err = Load(&cfg, withDocument("a.yaml", "yaml", []byte("log:\n  level: loud\n")), WithoutEnv())
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an invalid file: %v", err)
+	}
 }

@@ -48,6 +48,14 @@ type node struct {
 
 	children []*node // of a section, in declaration order
 	elem     *node   // of a list
+
+	// secret is set by the tag secret:"true": the value is never shown,
+	// in problems, in Check and Describe, in the docs, and no flag sets
+	// it (see SecretTag).
+	secret bool
+	// required is set by the tag jsonschema:"required": a source must
+	// set the key; its default does not count (see RequiredTag).
+	required bool
 }
 
 // dotted returns the key path joined with dots.
@@ -158,9 +166,60 @@ func addFields(sec *node, t reflect.Type, index []int) error {
 		if err := classify(n); err != nil {
 			return err
 		}
+		secret, err := boolTag(f, SecretTag)
+		if err != nil {
+			return err
+		}
+		n.secret = secret
+		if n.secret && n.kind == kindSection {
+			return fmt.Errorf("config: field %s.%s: %s:\"true\" marks a setting, not a section: mark the secret keys inside it", t, f.Name, SecretTag)
+		}
+		n.required = hasOpt(f.Tag.Get("jsonschema"), "required")
+		if n.required && n.kind == kindSection {
+			return fmt.Errorf("config: field %s.%s: %s marks a setting, not a section: mark the keys inside it that a configuration must set", t, f.Name, RequiredTag)
+		}
 		sec.children = append(sec.children, n)
 	}
 	return nil
+}
+
+// SecretTag is the struct tag that marks a setting as a secret, such as a
+// password or an API token:
+//
+//	APIToken string `koanf:"apiToken" secret:"true"`
+//
+// Its value is never shown: [Check] and [Describe] write "(secret)", a
+// problem about it names the key and the source but not the value, the
+// generated schema and docs state no default, and [AddFlags] and
+// [AddGoFlags] register no flag for it, as every user of the machine can
+// read a command line (a flag named after it is refused by [WithFlags]).
+// It is set from a file, from its environment variable, or from the file
+// its _FILE variable names, as a Kubernetes or Docker secret is mounted.
+const SecretTag = "secret"
+
+// RequiredTag is the struct tag that marks a setting a configuration must
+// set: a file, an environment variable (or its _FILE) or a flag has to
+// give it a value, and the value in the defaults does not count:
+//
+//	URL string `koanf:"url" jsonschema:"required"`
+//
+// It is the tag invopop/jsonschema reads, so the generated schema lists
+// the key (and the sections above it) in "required", and editors and
+// "gen validate" ask for it as [Load] does. A file that writes the key
+// with an empty value sets it: the rules of the program's [Validator]
+// judge the value.
+const RequiredTag = `jsonschema:"required"`
+
+// boolTag reads a tag that is absent or "true".
+func boolTag(f reflect.StructField, name string) (bool, error) {
+	switch v, ok := f.Tag.Lookup(name); {
+	case !ok:
+		return false, nil
+	case v == "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("config: field %s: the tag %s:%q means nothing: write %s:\"true\", or leave the tag out", f.Name, name, v, name)
+	}
 }
 
 func hasOpt(opts, want string) bool {

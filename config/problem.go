@@ -61,7 +61,17 @@ type Error struct {
 	// Omitted counts the problems found beyond MaxProblems, which are not
 	// listed.
 	Omitted int
+
+	// causes are the errors of the files that could not be read.
+	causes []error
 }
+
+// Unwrap returns the errors of the files that could not be read (those of
+// [WithFiles] and those _FILE variables name), so that
+// errors.Is(err, fs.ErrNotExist) tells that a file is missing: a program
+// can exit 2 then, as for a command-line mistake, rather than 1 for an
+// invalid configuration.
+func (e *Error) Unwrap() []error { return e.causes }
 
 // Error lists the problems, one per line, and says how many more there
 // are.
@@ -97,6 +107,8 @@ type problems struct {
 	layer int
 	// omitted counts the problems that were not kept.
 	omitted int
+	// causes are the errors of files that could not be read.
+	causes []error
 }
 
 // keepProblems is how many problems are kept before sorting: enough that
@@ -167,5 +179,5 @@ func (ps *problems) err() error {
 		omitted += len(list) - MaxProblems
 		list = list[:MaxProblems:MaxProblems]
 	}
-	return &Error{Problems: list, Omitted: omitted}
+	return &Error{Problems: list, Omitted: omitted, causes: ps.causes}
 }

@@ -30,42 +30,42 @@ var ruleCases = []struct {
 	{
 		name: "port out of range",
 		doc:  m{"server": m{"address": "127.0.0.1:99999"}},
-		want: []string{`server.address: "127.0.0.1:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.address: the address "127.0.0.1:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name: "port not a number",
 		doc:  m{"server": m{"address": "localhost:http"}},
-		want: []string{`server.address: "localhost:http" has the port "http", which is not a number: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.address: the address "localhost:http" has the port "http", which is not a number: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name: "no port",
 		doc:  m{"server": m{"address": "localhost"}},
-		want: []string{`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`},
+		want: []string{`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`},
 	},
 	{
 		name: "empty port",
 		doc:  m{"server": m{"address": "localhost:"}},
-		want: []string{`server.address: "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`},
+		want: []string{`server.address: the address "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`},
 	},
 	{
 		name: "empty address",
 		doc:  m{"server": m{"address": ""}},
-		want: []string{`server.address: the address is empty: write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`},
+		want: []string{`server.address: the address is empty: write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`},
 	},
 	{
 		name: "relative unix path",
 		doc:  m{"server": m{"address": "unix:run/app.sock"}},
-		want: []string{`server.address: "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`},
+		want: []string{`server.address: the address "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`},
 	},
 	{
 		name: "unix root",
 		doc:  m{"server": m{"address": "unix:/"}},
-		want: []string{`server.address: "unix:/" names the root directory: write the path of the socket file, such as unix:/run/app.sock`},
+		want: []string{`server.address: the address "unix:/" names the root directory: write the path of the socket file, such as unix:/run/app.sock`},
 	},
 	{
 		name: "https address checked too",
 		doc:  m{"server": m{"httpsAddress": ":70000", "certFile": "c.pem", "keyFile": "k.pem"}},
-		want: []string{`server.httpsAddress: ":70000" has the port 70000, out of range: write a port from 0 to 65535 (0 picks any free port)`},
+		want: []string{`server.httpsAddress: the address ":70000" has the port 70000, out of range: write a port from 0 to 65535 (0 picks any free port)`},
 	},
 	{
 		name:    "https address needs both files (written in the file)",
@@ -154,15 +154,21 @@ var ruleCases = []struct {
 		want: []string{`server.idleTimeout: "1d" has an unknown unit "d": use ns, us, ms, s, m or h, as in "1m30s"`},
 	},
 	{
-		name:    "duration fraction of a second without unit",
+		name:    "duration without a unit",
+		doc:     m{"server": m{"readTimeout": 250}},
+		want:    []string{`server.readTimeout: 250 has no unit: write 250ms or 250s`},
+		envWant: []string{`server.readTimeout: "250" has no unit: write 250ms or 250s`},
+	},
+	{
+		name:    "duration fraction without a unit",
 		doc:     m{"server": m{"readTimeout": 1.9}},
-		want:    []string{`server.readTimeout: 1.9 is not a whole number of seconds: write "1.9s", or a whole number`},
-		envWant: []string{`server.readTimeout: "1.9" has no unit: write 1.9s, or a whole number of seconds`},
+		want:    []string{`server.readTimeout: 1.9 has no unit: write 1.9ms or 1.9s`},
+		envWant: []string{`server.readTimeout: "1.9" has no unit: write 1.9ms or 1.9s`},
 	},
 	{
 		name:  "duration of the wrong type",
 		doc:   m{"process": m{"upgradeTimeout": false}},
-		want:  []string{`process.upgradeTimeout: false is a boolean, not a duration: a duration is a Go duration ("30s", "1m30s", "250ms") or a whole number of seconds (30)`},
+		want:  []string{`process.upgradeTimeout: false is a boolean, not a duration: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`},
 		noEnv: true,
 	},
 	{
@@ -276,7 +282,7 @@ var ruleCases = []struct {
 	{
 		name:    "section of the wrong type",
 		doc:     m{"server": "127.0.0.1:8080"},
-		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
+		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
 		envWant: []string{`: no setting has this environment variable: did you mean GRACEKIT_SERVER_ADDRESS (server.address)?`},
 	},
 	{
@@ -299,7 +305,7 @@ var ruleCases = []struct {
 			"log":     m{"level": "loud", "format": "xml"},
 		},
 		want: []string{
-			`server.address: "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`,
+			`server.address: the address "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)`,
 			`server.maxHeaderBytes: "-1k" is negative: a size is 0 or more bytes`,
 			`server.readTimeout: "5x" has an unknown unit "x": use ns, us, ms, s, m or h, as in "1m30s"`,
 			`process.maxGenerations: 0 is too few: at least 2 generations (the serving one and one draining) must be allowed`,
@@ -371,10 +377,10 @@ func TestValidValues(t *testing.T) {
 			"httpsAddress":            "[::1]:8443",
 			"certFile":                "/etc/tls/c.pem",
 			"keyFile":                 "/etc/tls/k.pem",
-			"readTimeout":             30,
+			"readTimeout":             "30s",
 			"readHeaderTimeout":       "1m30s",
 			"writeTimeout":            "0",
-			"gracefulShutdownTimeout": 5,
+			"gracefulShutdownTimeout": 0,
 			"maxHeaderBytes":          "1m",
 			"keepAlive":               false,
 		},
@@ -385,8 +391,8 @@ func TestValidValues(t *testing.T) {
 	want.Server = Server{
 		Address: "unix:/run/app.sock", HTTPSAddress: "[::1]:8443", CertFile: "/etc/tls/c.pem", KeyFile: "/etc/tls/k.pem",
 		ReadTimeout: Duration(30 * time.Second), ReadHeaderTimeout: Duration(90 * time.Second), WriteTimeout: 0,
-		IdleTimeout: want.Server.IdleTimeout, GracefulShutdownTimeout: Duration(5 * time.Second),
-		IdleDrainGrace: want.Server.IdleDrainGrace, HijackedGrace: want.Server.HijackedGrace,
+		IdleTimeout: want.Server.IdleTimeout, GracefulShutdownTimeout: 0,
+		IdleDrainGrace: want.Server.IdleDrainGrace, IdleDrainGraceMin: want.Server.IdleDrainGraceMin, HijackedGrace: want.Server.HijackedGrace,
 		MaxHeaderBytes: 1000000, KeepAlive: false,
 	}
 	want.Process.Mode = "supervisor"
@@ -412,4 +418,21 @@ func TestValidValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAddressesFollowGraceful checks that the loader accepts every server
+// address the graceful package serves, systemd:NAME included, with
+// graceful.ParseAddress's own words for the others.
+func TestAddressesFollowGraceful(t *testing.T) {
+	for _, addr := range []string{"systemd:web", "unix:/run/app.sock", "[::1]:0", ":8080"} {
+		cfg := Default()
+		if err := Load(&cfg, withDocument("app.yaml", "yaml", []byte("server:\n  address: \""+addr+"\"\n")), WithoutEnv()); err != nil {
+			t.Errorf("server.address %q: %v", addr, err)
+		}
+	}
+	cfg := Default()
+	err := Load(&cfg, withDocument("app.yaml", "yaml", []byte("server:\n  address: systemd:web\n  httpsAddress: systemd:web\n  certFile: c.pem\n  keyFile: k.pem\n")), WithoutEnv())
+	sameLines(t, "problems", keyMessages(problemsOf(t, err)), []string{
+		`server.httpsAddress: "systemd:web" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own`,
+	})
 }

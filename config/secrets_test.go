@@ -2,11 +2,16 @@ package config
 
 import (
 	"bytes"
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestSecretFiles(t *testing.T) {
@@ -73,5 +78,120 @@ func TestSecretFileNameClash(t *testing.T) {
 	err := Load(&cfg, WithEnviron(nil))
 	if err == nil || !strings.Contains(err.Error(), "GRACEKIT_PASSWORD_FILE, which would hold the file of password, is the variable of passwordFile") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// secretApp is a section with settings tagged secret.
+type secretApp struct {
+	APIToken string `koanf:"apiToken" secret:"true"`
+	PIN      int    `koanf:"pin" secret:"true"`
+	Greeting string `koanf:"greeting"`
+}
+
+// Validate quotes the token, as a careless rule might.
+func (a secretApp) Validate() []Problem {
+	if len(a.APIToken) < 12 {
+		return []Problem{{Key: "apiToken", Message: fmt.Sprintf("%q is too short: a token has 12 characters or more", a.APIToken)}}
+	}
+	return nil
+}
+
+type secretConfig struct {
+	App secretApp `koanf:"app"`
+}
+
+// TestSecretTag checks that a setting tagged secret is never shown: not in
+// Check's and Describe's output, not in problems, not in Keys, and that
+// it gets no flag.
+func TestSecretTag(t *testing.T) {
+	const token = "tok-0123456789abcdef"
+	path := writeFile(t, "app.yaml", "app:\n  apiToken: "+token+"\n  greeting: hi\n")
+	cfg := secretConfig{}
+	var out bytes.Buffer
+	if err := Check(&out, &cfg, WithFiles(path), WithEnviron([]string{"GRACEKIT_APP_PIN=1234"})); err != nil {
+		t.Fatal(err)
+	}
+	got := regexp.MustCompile(` +#`).ReplaceAllString(out.String(), " #")
+	for _, want := range []string{
+		`  apiToken: "(secret)" # ` + path + `:2`,
+		`  pin: "(secret)" # env GRACEKIT_APP_PIN`,
+		`  greeting: "hi" # ` + path + `:3`,
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("Check output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, token) || strings.Contains(got, "1234") {
+		t.Errorf("Check output shows a secret:\n%s", got)
+	}
+	out.Reset()
+	if err := Describe(&out, cfg); err != nil || strings.Contains(out.String(), token) || !strings.Contains(out.String(), `apiToken: "(secret)"`) {
+		t.Errorf("Describe: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := Describe(&out, secretConfig{}); err != nil || !strings.Contains(out.String(), `apiToken: ""`) {
+		t.Errorf("Describe shows an empty secret as empty: %v\n%s", err, out.String())
+	}
+
+	// Problems name the key and the source, never the value.
+	bad := secretConfig{}
+	err := Load(&bad, WithEnviron([]string{"GRACEKIT_APP_PIN=pin-9876543", "GRACEKIT_APP_API_TOKEN=short-tok"}))
+	sameLines(t, "problems", errorLines(t, err), []string{
+		`env GRACEKIT_APP_API_TOKEN: app.apiToken: (secret) is too short: a token has 12 characters or more`,
+		`env GRACEKIT_APP_PIN: app.pin: the value is not a whole number`,
+	})
+	err = Load(&bad, WithEnviron([]string{"GRACEKIT_APP_API_TOKEN=short-tok"}))
+	sameLines(t, "problems", errorLines(t, err), []string{
+		`env GRACEKIT_APP_API_TOKEN: app.apiToken: (secret) is too short: a token has 12 characters or more`,
+	})
+	yamlBad := writeFile(t, "bad.yaml", "app:\n  pin: [1, 2]\n  apiToken: 12345\n")
+	err = Load(&bad, WithFiles(yamlBad), WithoutEnv())
+	sameLines(t, "problems", errorLines(t, err), []string{
+		yamlBad + `:2: app.pin: the value is a list, not a whole number: write a whole number`,
+		yamlBad + `:3: app.apiToken: the value is a number, not a string: quote it`,
+	})
+	var ce *Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			if p.Value != "" {
+				t.Errorf("problem %q has the value %q", p.Error(), p.Value)
+			}
+		}
+	}
+
+	// No flag, and a flag of the program's own named after it is refused.
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	if err := AddFlags(fs, secretConfig{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Lookup("app.apiToken") != nil || fs.Lookup("app.pin") != nil || fs.Lookup("app.greeting") == nil {
+		t.Error("AddFlags registered a flag for a secret, or none for app.greeting")
+	}
+	gfs := flag.NewFlagSet("t", flag.ContinueOnError)
+	if err := AddGoFlags(gfs, secretConfig{}, nil); err != nil || gfs.Lookup("app.apiToken") != nil {
+		t.Errorf("AddGoFlags registered a flag for a secret: %v", err)
+	}
+	fs.String("app.apiToken", "", "the program's own flag")
+	if err := fs.Parse([]string{"--app.apiToken=" + token}); err != nil {
+		t.Fatal(err)
+	}
+	err = Load(&secretConfig{}, WithFlags(fs), WithoutEnv())
+	sameLines(t, "problems", errorLines(t, err), []string{
+		`flag --app.apiToken: app.apiToken: app.apiToken is a secret, and every user of the machine can read a command line (ps): set GRACEKIT_APP_API_TOKEN_FILE to the path of a file that holds it, or GRACEKIT_APP_API_TOKEN`,
+	})
+}
+
+func TestSecretTagMistakes(t *testing.T) {
+	type yes struct {
+		Token string `koanf:"token" secret:"yes"`
+	}
+	type section struct {
+		Inner struct{ A string } `koanf:"inner" secret:"true"`
+	}
+	if err := Load(&yes{}, WithoutEnv()); err == nil || err.Error() != `config: field Token: the tag secret:"yes" means nothing: write secret:"true", or leave the tag out` {
+		t.Errorf("secret:\"yes\": %v", err)
+	}
+	if err := Load(&section{}, WithoutEnv()); err == nil || !strings.Contains(err.Error(), `secret:"true" marks a setting, not a section`) {
+		t.Errorf("a secret section: %v", err)
 	}
 }

@@ -74,14 +74,25 @@ type Server struct {
 
 	// Longest time a graceful shutdown may take: past it, the connections
 	// still open are closed and the requests on them are cut (the log
-	// counts them). 0 means no limit. A bare number is seconds: 5 is five
-	// seconds.
+	// counts them). 0 means no limit.
 	GracefulShutdownTimeout Duration `koanf:"gracefulShutdownTimeout"`
 
-	// Once a shutdown has begun, how long an idle keep-alive connection
-	// may stay open to send one more request, which is answered with
-	// "Connection: close". 0 closes idle connections at once.
+	// Once a shutdown has begun, the longest an idle keep-alive
+	// connection may stay open to send one more request, which is
+	// answered with "Connection: close". Each connection's own grace
+	// comes from the round-trip time the kernel measured on it, at least
+	// idleDrainGraceMin and at most this; thousands of idle connections
+	// are closed spread over it, so that their clients do not all
+	// reconnect at once. For HTTP/2, the longest wait for a client to
+	// answer the PING sent with the first GOAWAY. 0 closes idle
+	// connections at once.
 	IdleDrainGrace Duration `koanf:"idleDrainGrace"`
+
+	// The shortest idle grace of a connection (see idleDrainGrace): room
+	// for a client whose next request is delayed by its own machine.
+	// Never more than idleDrainGrace; set both to the same value for the
+	// same grace on every connection.
+	IdleDrainGraceMin Duration `koanf:"idleDrainGraceMin"`
 
 	// Once a shutdown has begun, how long hijacked connections
 	// (WebSockets, raw streams) may stay open before they are closed.

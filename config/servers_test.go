@@ -128,7 +128,7 @@ func TestNewServersValidates(t *testing.T) {
 		t.Fatalf("error %v is not an *Error", err)
 	}
 	sameLines(t, "problems", keyMessages(e.Problems), []string{
-		`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, or "unix:/absolute/path.sock"`,
+		`server.address: "localhost" is not an address (missing port in address): write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`,
 		`server.certFile: "c.pem" is set but keyFile is empty: a certificate needs its private key; set both or neither`,
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -26,7 +25,9 @@ type Validator interface {
 
 // Validate checks the rules of every section of cfg (a struct or a pointer
 // to one) that implements [Validator], as [Load] does after reading the
-// sources. It returns an *[Error] listing the problems, or nil.
+// sources. It returns an *[Error] listing the problems, or nil. It cannot
+// tell whether a required key (see [RequiredTag]) was set: only Load
+// knows the sources.
 func Validate(cfg any) error {
 	v := reflect.Indirect(reflect.ValueOf(cfg))
 	if !v.IsValid() {
@@ -38,6 +39,7 @@ func Validate(cfg any) error {
 	}
 	var ps problems
 	validateAll(model, v, &ps, nil)
+	ps.scrub(secretTextsOf(model, v))
 	return ps.err()
 }
 
@@ -58,7 +60,11 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 		}
 		v := fieldValue(root, n, model)
 		if v.Int() < 0 {
-			add(Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))})
+			p := Problem{Key: n.dotted(), Value: show(fileValue(n, v)), Message: fmt.Sprintf("%s is negative: it must be 0 or more", show(fileValue(n, v)))}
+			if n.secret {
+				p.Value, p.Message = "", "the value is negative: it must be 0 or more"
+			}
+			add(p)
 		}
 	})
 	model.sections(func(sec *node) {
@@ -75,12 +81,28 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 				p.Key = sec.dotted() + "." + p.Key
 			}
 			if p.Value == "" {
-				if leaf := findLeaf(model, p.Key); leaf != nil {
+				if leaf := findLeaf(model, p.Key); leaf != nil && !leaf.secret {
 					p.Value = show(fileValue(leaf, fieldValue(root, leaf, model)))
 				}
 			}
 			add(p)
 		}
+	})
+}
+
+// checkRequired reports the settings tagged required (see [RequiredTag])
+// that no source set.
+func checkRequired(model *node, origins map[string]origin, envPrefix string, ps *problems) {
+	model.leaves(func(n *node) {
+		if _, set := origins[n.dotted()]; set || !n.required {
+			return
+		}
+		env := envName(envPrefix, n.path)
+		msg := fmt.Sprintf("is required, and nothing sets it: write it in the configuration file, or set %s", env)
+		if n.secret {
+			msg = fmt.Sprintf("is required, and nothing sets it: set %s to a file that holds it, or %s", env+fileSuffix, env)
+		}
+		ps.add(Problem{Key: n.dotted(), Message: msg})
 	})
 }
 
@@ -99,7 +121,7 @@ func findLeaf(model *node, key string) *node {
 // permission mode of three or four digits, optionally written with 0o.
 const SocketModePattern = `^(?:0o)?0?[0-7]{3}$`
 
-var socketModeRE = regexp.MustCompile(SocketModePattern)
+var socketModeRE = lazyRegexp(SocketModePattern)
 
 // Validate checks the addresses, the TLS files, the unix socket
 // permissions and the header limit.
@@ -112,7 +134,7 @@ func (s Server) Validate() []Problem {
 	if s.HTTPSAddress != "" {
 		if msg := checkAddress(s.HTTPSAddress); msg != "" {
 			add("httpsAddress", msg)
-		} else if s.HTTPSAddress == s.Address && addressPort(s.Address) != 0 {
+		} else if sameSocket(s.HTTPSAddress, s.Address) {
 			add("httpsAddress", fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress))
 		}
 	}
@@ -124,7 +146,7 @@ func (s Server) Validate() []Problem {
 	case s.HTTPSAddress != "" && s.CertFile == "":
 		add("httpsAddress", fmt.Sprintf("%q is set but certFile and keyFile are empty: HTTPS needs a certificate and its key; set both, or leave httpsAddress empty", s.HTTPSAddress))
 	}
-	if s.UnixSocketMode != "" && !socketModeRE.MatchString(s.UnixSocketMode) {
+	if s.UnixSocketMode != "" && !socketModeRE().MatchString(s.UnixSocketMode) {
 		add("unixSocketMode", fmt.Sprintf("%q is not a permission mode: write it in octal, as a string, such as \"0660\" (owner and group may connect) or \"0600\" (the owner only)", s.UnixSocketMode))
 	}
 	if g := s.UnixSocketGroup; g != "" && strings.TrimSpace(g) != g {

@@ -23,11 +23,27 @@ func renderDefaultYAML(entries []entry, schemaRef, header string) []byte {
 		if depth == 0 || e.Kind == "section" {
 			b.WriteByte('\n')
 		}
-		for _, line := range wrap(e.Description, 76-len(indent)) {
+		desc := e.Description
+		if e.Required {
+			desc += " Required: a configuration sets it (its default does not count)."
+		}
+		for _, line := range wrap(desc, 76-len(indent)) {
 			fmt.Fprintf(&b, "%s# %s\n", indent, line)
 		}
 		if e.Kind == "section" {
 			fmt.Fprintf(&b, "%s%s:\n", indent, name)
+			continue
+		}
+		if e.Secret {
+			// Its value is never written, not even a default: a
+			// secret belongs in the environment or a file of its own,
+			// which override the file. A required one is written
+			// empty, so that the file passes the program.
+			if e.Required {
+				fmt.Fprintf(&b, "%s%s: \"\"  # a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
+			} else {
+				fmt.Fprintf(&b, "%s# %s is a secret: set %s_FILE or %s\n", indent, name, e.Env, e.Env)
+			}
 			continue
 		}
 		fmt.Fprintf(&b, "%s%s: %s\n", indent, name, yamlValue(e))

@@ -13,12 +13,15 @@ import (
 // key, from config.Keys: gen reads gracekit's keys itself, and a user's
 // keys as JSON written by the test it runs in the user's package.
 type keyInfo struct {
-	Path  string
-	Env   string
-	Kind  string
-	Value any    // as a configuration file writes it; numbers as json.Number
-	Owner string // the Go struct and field, for messages
-	Pkg   string // the import path of the struct's package
+	Path   string
+	Env    string
+	Kind   string
+	Value  any    // as a configuration file writes it; numbers as json.Number
+	Owner  string // the Go struct and field, for messages
+	Pkg    string // the import path of the struct's package
+	Secret bool   // a secret, whose value is never shown
+	// Required is true for a key a configuration must set.
+	Required bool
 }
 
 // keyInfos turns config.Keys into keyInfos, through JSON as for a user's
@@ -26,7 +29,7 @@ type keyInfo struct {
 func keyInfos(keys []config.Key) ([]keyInfo, error) {
 	out := make([]keyInfo, len(keys))
 	for i, k := range keys {
-		out[i] = keyInfo{Path: k.Path, Env: k.Env, Kind: k.Kind, Value: k.Value, Owner: k.Struct.String() + "." + k.Field, Pkg: k.Struct.PkgPath()}
+		out[i] = keyInfo{Path: k.Path, Env: k.Env, Kind: k.Kind, Value: k.Value, Owner: k.Struct.String() + "." + k.Field, Pkg: k.Struct.PkgPath(), Secret: k.Secret, Required: k.Required}
 	}
 	data, err := json.Marshal(out)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -40,38 +41,61 @@ func gracekitSection(key string) reflect.Type {
 
 // typeFromSchema returns the Go type the loader reads for an object
 // schema, or an error saying what the schema holds that the loader cannot
-// read.
-func typeFromSchema(s map[string]any, path string) (reflect.Type, error) {
+// read. The fields come in the order of the schema's properties, which is
+// the order of the Go type's fields, so that messages that list keys list
+// them as the program does.
+func typeFromSchema(s map[string]any, path string, order map[string][]string) (reflect.Type, error) {
 	props, ok := s["properties"].(map[string]any)
 	if !ok || s["type"] != "object" {
 		return nil, fmt.Errorf("%s is not an object with properties", where(path))
 	}
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
+	var required []string
+	if rs, ok := s["required"].([]any); ok {
+		for _, r := range rs {
+			if name, ok := r.(string); ok {
+				required = append(required, name)
+			}
+		}
 	}
-	slices.Sort(keys)
+	keys := order[path]
+	if len(keys) != len(props) {
+		keys = make([]string, 0, len(props))
+		for k := range props {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+	}
 	fields := make([]reflect.StructField, 0, len(keys))
 	for i, k := range keys {
 		p, _ := props[k].(map[string]any)
-		t, err := fieldType(p, join(path, k))
+		t, err := fieldType(p, join(path, k), order)
 		if err != nil {
 			return nil, err
 		}
 		if gt := gracekitSection(k); gt != nil && path == "" && sameKeys(p, gt) {
 			t = gt
 		}
+		tag := `koanf:"` + k + `"`
+		if slices.Contains(required, k) && t.Kind() != reflect.Struct {
+			// A required key, as the type the schema was generated
+			// from declares it (the sections above it are required
+			// because of it).
+			tag += ` ` + config.RequiredTag
+		}
+		if p["writeOnly"] == true {
+			tag += ` ` + config.SecretTag + `:"true"`
+		}
 		fields = append(fields, reflect.StructField{
 			Name: "F" + strconv.Itoa(i),
 			Type: t,
-			Tag:  reflect.StructTag(`koanf:"` + k + `"`),
+			Tag:  reflect.StructTag(tag),
 		})
 	}
 	return reflect.StructOf(fields), nil
 }
 
 // fieldType returns the Go type of one property.
-func fieldType(p map[string]any, path string) (reflect.Type, error) {
+func fieldType(p map[string]any, path string, order map[string][]string) (reflect.Type, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%s has no schema", where(path))
 	}
@@ -89,7 +113,7 @@ func fieldType(p map[string]any, path string) (reflect.Type, error) {
 	}
 	switch p["type"] {
 	case "object":
-		return typeFromSchema(p, path)
+		return typeFromSchema(p, path, order)
 	case "string":
 		return reflect.TypeFor[string](), nil
 	case "boolean":
@@ -100,7 +124,7 @@ func fieldType(p map[string]any, path string) (reflect.Type, error) {
 		return integerType(p), nil
 	case "array":
 		items, _ := p["items"].(map[string]any)
-		t, err := fieldType(items, path+"[]")
+		t, err := fieldType(items, path+"[]", order)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +221,11 @@ func newSchemaLoader(schemaJSON []byte) (*schemaLoader, error) {
 	if err := json.Unmarshal(schemaJSON, &s); err != nil {
 		return nil, err
 	}
-	t, err := typeFromSchema(s, "")
+	order, err := propertyOrder(schemaJSON)
+	if err != nil {
+		return nil, err
+	}
+	t, err := typeFromSchema(s, "", order)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +253,62 @@ func (l *schemaLoader) check(path string) ([]config.Problem, error) {
 		return nil, fmt.Errorf("the schema's defaults are refused by the loader: %w", err)
 	}
 	return problemsOf(config.LoadAny(v.Interface(), config.WithFiles(path), config.WithoutEnv()))
+}
+
+// propertyOrder returns the keys of the "properties" of every object
+// schema in a JSON Schema, in the order the file writes them, by the
+// dotted path of the object ("" for the root). encoding/json forgets the
+// order of a map's keys, so it reads the tokens.
+func propertyOrder(data []byte) (map[string][]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	out := map[string][]string{}
+	// value reads one value of the schema at path; props says that it is
+	// the "properties" object of that schema.
+	var value func(path string, props bool) error
+	value = func(path string, props bool) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string)
+				switch {
+				case props:
+					out[path] = append(out[path], k)
+					err = value(join(path, k), false)
+				case k == "properties":
+					err = value(path, true)
+				default:
+					// Schemas inside other keywords (allOf, if, items)
+					// are not the object's own properties.
+					err = value(path+"#"+k, false)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		case json.Delim('['):
+			for dec.More() {
+				if err := value(path+"[]", false); err != nil {
+					return err
+				}
+			}
+		default:
+			return nil
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err
+	}
+	if err := value("", false); err != nil {
+		return nil, fmt.Errorf("read the order of the schema's properties: %w", err)
+	}
+	return out, nil
 }
 
 func where(path string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -164,7 +165,9 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("app.schema.json", string(appSchema))
-	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n")
+	appBad := write("app.yaml", "# yaml-language-server: $schema=app.schema.json\nserver:\n  adress: \":1\"\n  maxHeaderBytes: 1,5mb\nlog:\n  level: warning\napp:\n  maxUploadSize: 1,5mb\n  greting: hi\n  upstream:\n    url: \"\"\n")
+	appOrder := write("order.yaml", "# yaml-language-server: $schema=app.schema.json\nxyzzy: 1\napp:\n  upstream:\n    url: \"\"\n")
+	appNoURL := write("nourl.yaml", "# yaml-language-server: $schema=app.schema.json\napp:\n  greeting: hi\n")
 	enumSchema := write("enum.schema.json", `{"type": "object", "properties": {"color": {"type": "string", "enum": ["red", "green", "blue"], "default": "red"}}, "additionalProperties": false}`)
 	enumBad := write("enum.toml", "color = \"gren\"\n")
 
@@ -176,12 +179,12 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", []string{"validate", good}, exitOK, ""},
 		{"invalid", []string{"validate", good, bad}, exitInvalid,
-			bad + `:2: server.address: "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)` + "\n" +
+			bad + `:2: server.address: the address "localhost:99999" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)` + "\n" +
 				bad + `:3: server.maxHeaderByte: unknown key; did you mean "maxHeaderBytes"?` + "\n" +
 				bad + `:6: process.maxGenerations: 1 is too few: at least 2 generations (the serving one and one draining) must be allowed` + "\n"},
 		{"loader rules beyond the schema", []string{"validate", loaderOnly}, exitInvalid,
 			loaderOnly + `:1: server.httpsAddress: ":1" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own` + "\n"},
-		{"unreadable", []string{"validate", missing, good}, exitInvalid, missing + ": cannot read: no such file or directory\n"},
+		{"missing file: a usage error, as the program's", []string{"validate", missing, good}, exitUsage, ""},
 		{"schema named in the file", []string{"validate", userGood}, exitOK, ""},
 		{"schema named in the file, invalid", []string{"validate", userBad}, exitInvalid,
 			userBad + ":2: name: 1 is a number, not a string: quote it\n" + userBad + ":3: other: unknown key; the top-level keys are name\n"},
@@ -195,10 +198,14 @@ func TestValidate(t *testing.T) {
 				appBad + `:6: log.level: "warning" is not a log level: did you mean "warn"?` + "\n" +
 				appBad + `:8: app.maxUploadSize: "1,5mb" has a decimal comma: write 1.5mb (1500000 bytes)` + "\n" +
 				appBad + `:9: app.greting: unknown key; did you mean "greeting"?` + "\n"},
+		{"a user's schema: keys listed in the type's order, as the program lists them", []string{"validate", appOrder}, exitInvalid,
+			appOrder + `:2: xyzzy: unknown key; the top-level keys are server, process, log, app` + "\n"},
+		{"a user's schema: a required key, read from the schema", []string{"validate", appNoURL}, exitInvalid,
+			appNoURL + `: app.upstream.url: is required, and nothing sets it: write it in the configuration file, or set GRACEKIT_APP_UPSTREAM_URL` + "\n"},
 		{"a user's schema: enum", []string{"validate", "-schema", enumSchema, enumBad}, exitInvalid,
 			enumBad + `:1: color: "gren" is not one of "red", "green", "blue": did you mean "green"? (JSON Schema)` + "\n"},
 		{"-format json", []string{"validate", "-format", "json", bad}, exitInvalid,
-			`{"file":"` + bad + `","line":2,"column":1,"key":"server.address","message":"\"localhost:99999\" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)"}` + "\n" +
+			`{"file":"` + bad + `","line":2,"column":1,"key":"server.address","message":"the address \"localhost:99999\" has the port 99999, out of range: write a port from 0 to 65535 (0 picks any free port)"}` + "\n" +
 				`{"file":"` + bad + `","line":3,"column":1,"key":"server.maxHeaderByte","message":"unknown key; did you mean \"maxHeaderBytes\"?"}` + "\n" +
 				`{"file":"` + bad + `","line":6,"column":1,"key":"process.maxGenerations","message":"1 is too few: at least 2 generations (the serving one and one draining) must be allowed"}` + "\n"},
 		{"-format github", []string{"validate", "-format", "github", appBad}, exitInvalid,
@@ -279,6 +286,9 @@ func TestParseJob(t *testing.T) {
 // does with a golang hook: it runs "go install ./..." in the repository,
 // which names each binary after its package's directory, then runs the
 // entry with the matching files as arguments.
+// TestPreCommitHook runs the hook's entry as pre-commit would, from a
+// copy of the repository: it must build gen alone, under a name of its
+// own, and check the files it is given.
 func TestPreCommitHook(t *testing.T) {
 	root := repoRoot(t)
 	data, err := os.ReadFile(filepath.Join(root, ".pre-commit-hooks.yaml"))
@@ -295,27 +305,64 @@ func TestPreCommitHook(t *testing.T) {
 	if err := yaml.Unmarshal(data, &hooks); err != nil {
 		t.Fatal(err)
 	}
-	if len(hooks) != 1 || hooks[0].ID != "gracekit-validate" || hooks[0].Language != "golang" {
+	if len(hooks) != 1 || hooks[0].ID != "gracekit-validate" || hooks[0].Language != "script" {
 		t.Fatalf("hooks: %+v", hooks)
 	}
 	h := hooks[0]
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := strings.Fields(h.Entry)
-	if len(args) < 2 || args[0] != filepath.Base(wd) || args[1] != "validate" {
-		t.Errorf("entry %q does not run this command's validate: go install names it %q", h.Entry, filepath.Base(wd))
-	}
 	files := regexp.MustCompile(h.Files)
 	for name, want := range map[string]bool{"examples/config/app.yaml": true, "config/prod.toml": true, "deploy/config/a.json": true, ".github/workflows/ci.yaml": false, "config/notes.md": false} {
 		if files.MatchString(name) != want {
 			t.Errorf("files %q matches %s: %v", h.Files, name, !want)
 		}
 	}
-	var out, errOut bytes.Buffer
-	examples := []string{filepath.Join(root, "examples", "config", "app.yaml"), filepath.Join(root, "examples", "config", "default.yaml")}
-	if code := run(append(args[1:], examples...), &out, &errOut); code != exitOK {
-		t.Errorf("the hook's command on the examples: exit %d\n%s%s", code, out.String(), errOut.String())
+	if _, err := exec.LookPath("sh"); err != nil {
+		if os.Getenv("GRACEKIT_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("sh is required (GRACEKIT_REQUIRE_TOOLS=1) to run the hook's script: %v", err)
+		}
+		t.Skipf("skipped: no sh to run the hook's script (%v); set GRACEKIT_REQUIRE_TOOLS=1 to make this a failure", err)
+	}
+	repo := copyTree(t, root)
+	script := filepath.Join(repo, filepath.FromSlash(h.Entry))
+	if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(h.Entry))); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("the hook's entry %s is not an executable file: %v", h.Entry, err)
+	}
+	hook := func(args ...string) (string, error) {
+		cmd := exec.Command("sh", append([]string{script}, args...)...)
+		cmd.Dir = t.TempDir() // pre-commit runs it in the repository being committed to
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	good := filepath.Join(root, "examples", "config", "default.yaml")
+	if out, err := hook(good); err != nil {
+		t.Fatalf("the hook on %s: %v\n%s", good, err, out)
+	}
+	entries, err := os.ReadDir(filepath.Join(repo, ".pre-commit-bin"))
+	if err != nil || len(entries) != 1 || entries[0].Name() != "gracekit-gen" {
+		t.Errorf("the hook built %v (%v), want gracekit-gen alone", entries, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("server:\n  adress: \":8080\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := hook(bad)
+	if want := bad + `:2: server.adress: unknown key; did you mean "address"?`; err == nil || !strings.Contains(out, want) {
+		t.Errorf("the hook on a bad file: %v\n%s\nwant %s", err, out, want)
+	}
+}
+
+// TestDocsSayWhatARestartChanges checks that the reference says which
+// keys take effect at a restart, in words the README repeats.
+func TestDocsSayWhatARestartChanges(t *testing.T) {
+	root := repoRoot(t)
+	const want = "every key takes effect at a restart, in both modes"
+	for _, name := range []string{"docs/config.md", "examples/config/app.md", "README.md"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ToLower(strings.Join(strings.Fields(string(data)), " "))
+		if !strings.Contains(text, want) || !strings.Contains(text, "process.mode`, which takes effect at the next full start") {
+			t.Errorf("%s does not say which keys take effect at a restart", name)
+		}
 	}
 }

@@ -10,14 +10,23 @@
 //	go run ./gen validate FILE...    # check configuration files; exit 0, 1 or 2
 //
 // In a program's own module, gen runs as a tool (go get -tool
-// github.com/gracekit/gracekit/gen@latest), and a go:generate line writes
-// the schema, the reference and the default file of its configuration
-// type, which embeds gracekit's sections next to its own:
+// github.com/gracekit/gracekit/gen@latest; with a replace directive to a
+// local gracekit, go mod edit -require
+// github.com/gracekit/gracekit@v0.0.0-00010101000000-000000000000 -tool
+// github.com/gracekit/gracekit/gen && go mod tidy), and a go:generate line
+// writes the schema, the reference and the default file of its
+// configuration type, which embeds gracekit's sections next to its own:
 //
 //	//go:generate go tool gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json -docs config.md -yaml default.yaml
 //
-// gen check also regenerates those files, found through their go:generate
-// lines, and compares them.
+// The package may embed the schema (for the help of its flags) before the
+// first go generate has written it: gen stands a placeholder in for the
+// files it writes while it compiles the package. gen check also
+// regenerates those files, found through their go:generate lines, and
+// compares them. gen validate checks a file whose schema one of those
+// lines writes with the type itself, from its defaults and with its own
+// Validate methods: what the program refuses, gen validate refuses, with
+// the same message.
 package main
 
 import (
@@ -42,10 +51,13 @@ const usage = `usage:
   gen check                          exit 1 naming the generated files that differ from what gen writes now
   gen validate [-schema FILE] [-format text|json|github] FILE...
                                      check YAML, JSON or TOML configuration files with the loader's rules
-                                     and the schema they name (or FILE, or gracekit's): one line per problem,
+                                     and the schema they name (or FILE, or gracekit's); a schema that a
+                                     go:generate line of this module writes brings its Go type, whose own
+                                     rules apply as in the program: one line per problem,
                                      FILE:LINE: key.path: message (text), a JSON object with file, line,
                                      column, key and message (json), or a GitHub Actions ::error command
-                                     (github); exit 0 if all are valid, 1 if not, 2 on usage errors
+                                     (github); exit 0 if all are valid, 1 if not, 2 on usage errors (a
+                                     file that cannot be read, a schema that cannot be found)
 `
 
 func main() {

@@ -37,9 +37,14 @@ func moduleRoot(dir string) (root, path string, err error) {
 	}
 }
 
-// goList runs "go list -f format pkg" in dir and returns its output lines.
-func goList(dir, format, pkg string) ([]string, error) {
-	cmd := exec.Command("go", "list", "-f", format, pkg)
+// goList runs "go list -f format pkg" in dir, with the -overlay file
+// when it is not "", and returns its output lines.
+func goList(dir, overlay, format, pkg string) ([]string, error) {
+	args := []string{"list", "-f", format}
+	if overlay != "" {
+		args = append(args, "-overlay", overlay)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

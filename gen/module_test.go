@@ -28,7 +28,8 @@ func userModule(t *testing.T, files map[string]string) string {
 	root := repoRoot(t)
 	dir := t.TempDir()
 	files["go.mod"] = "module example.com/shop\n\ngo 1.26\n\n" +
-		"require github.com/gracekit/gracekit v0.0.0\n\n" +
+		// The pseudo-version the README gives for a replaced module.
+		"require github.com/gracekit/gracekit v0.0.0-00010101000000-000000000000\n\n" +
 		"replace github.com/gracekit/gracekit => " + filepath.ToSlash(root) + "\n\n" +
 		"tool github.com/gracekit/gracekit/gen\n"
 	for name, content := range files {

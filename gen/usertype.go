@@ -89,10 +89,12 @@ func TestGracekitGenSchema(t *testing.T) {
 		Path, Env, Kind string
 		Value           any
 		Owner, Pkg      string
+		Secret          bool
+		Required        bool
 	}
 	list := make([]key, len(keys))
 	for i, k := range keys {
-		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath()}
+		list[i] = key{k.Path, k.Env, k.Kind, k.Value, k.Struct.String() + "." + k.Field, k.Struct.PkgPath(), k.Secret, k.Required}
 	}
 	data, err := json.Marshal(list)
 	if err != nil {
@@ -107,41 +109,129 @@ func TestGracekitGenSchema(t *testing.T) {
 // commentSource is a package whose doc comments describe the schema.
 type commentSource struct{ ImportPath, Dir string }
 
-// generate returns the files of the job's type, their paths relative to
-// j.Dir.
-func (j userJob) generate() ([]generated, error) {
+// userPackage is the package of a job, with what gen needs to compile a
+// test into it.
+type userPackage struct {
+	ImportPath, Name, Dir string
+	// placeholders stand for the generated files that do not exist yet,
+	// through the overlay: a package that embeds its schema
+	// ("//go:embed app.schema.json") compiles before the first go
+	// generate has written it.
+	placeholders map[string]string
+}
+
+// placeholder contents, by the extension of a generated file: an empty
+// JSON Schema, which schema.Descriptions reads, and empty text.
+var placeholder = map[string]string{".json": "{}\n"}
+
+// pkg finds the job's package. tmp is a directory for the overlay's
+// files.
+func (j userJob) pkg(tmp string) (*userPackage, error) {
 	for _, name := range []string{j.Type, j.Defaults} {
 		if name != "" && !token.IsIdentifier(name) {
 			return nil, fmt.Errorf("%q is not a Go identifier", name)
 		}
 	}
-	pkg, err := goList(j.Dir, "{{.ImportPath}}\n{{.Name}}\n{{.Dir}}", ".")
+	p := &userPackage{placeholders: map[string]string{}}
+	for i, out := range []string{j.Out, j.Docs, j.YAML} {
+		if out == "" {
+			continue
+		}
+		path := filepath.Join(j.Dir, out)
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		ph := filepath.Join(tmp, fmt.Sprintf("placeholder-%d%s", i, filepath.Ext(out)))
+		if err := os.WriteFile(ph, []byte(placeholder[filepath.Ext(out)]), 0o644); err != nil {
+			return nil, err
+		}
+		p.placeholders[path] = ph
+	}
+	overlay, err := p.overlay(tmp, "", "")
 	if err != nil {
 		return nil, err
 	}
-	if len(pkg) != 3 {
-		return nil, fmt.Errorf("go list: unexpected output %q", pkg)
-	}
-	importPath, name, pkgDir := pkg[0], pkg[1], pkg[2]
-	cfgDir, err := goList(j.Dir, "{{.Dir}}", gracekitModule+"/config")
+	info, err := goList(j.Dir, overlay, "{{.ImportPath}}\n{{.Name}}\n{{.Dir}}", ".")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(pkgDir, genTestFile)); err == nil {
-		return nil, fmt.Errorf("%s already exists in %s: gen needs that name", genTestFile, pkgDir)
+	if len(info) != 3 {
+		return nil, fmt.Errorf("go list: unexpected output %q", info)
 	}
+	p.ImportPath, p.Name, p.Dir = info[0], info[1], info[2]
+	if _, err := os.Stat(filepath.Join(p.Dir, genTestFile)); err == nil {
+		return nil, fmt.Errorf("%s already exists in %s: gen needs that name", genTestFile, p.Dir)
+	}
+	return p, nil
+}
 
+// overlay writes the go command's -overlay file: the placeholders and,
+// when test is set, the generated test file with that content.
+func (p *userPackage) overlay(tmp, name, test string) (string, error) {
+	replace := map[string]string{}
+	for path, ph := range p.placeholders {
+		replace[path] = ph
+	}
+	if test != "" {
+		testPath := filepath.Join(tmp, name)
+		if err := os.WriteFile(testPath, []byte(test), 0o644); err != nil {
+			return "", err
+		}
+		replace[filepath.Join(p.Dir, genTestFile)] = testPath
+	}
+	data, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(tmp, "overlay-"+name+".json")
+	return path, os.WriteFile(path, data, 0o644)
+}
+
+// runTest compiles test into the package, without writing to its
+// directory, and runs its test function run.
+func (p *userPackage) runTest(tmp, run, test string) error {
+	overlay, err := p.overlay(tmp, genTestFile, test)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "test", "-overlay", overlay, "-run", "^"+run+"$", "-count=1", "-vet=off", ".")
+	cmd.Dir = p.Dir
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go test in %s: %v\n%s", p.ImportPath, err, strings.TrimSpace(log.String()))
+	}
+	return nil
+}
+
+// value is the Go expression of the job's configuration with its
+// defaults.
+func (j userJob) value() string {
+	if j.Defaults != "" {
+		return j.Defaults + "()"
+	}
+	return j.Type + "{}"
+}
+
+// generate returns the files of the job's type, their paths relative to
+// j.Dir.
+func (j userJob) generate() ([]generated, error) {
 	tmp, err := os.MkdirTemp("", "gracekit-gen-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	pkg, err := j.pkg(tmp)
+	if err != nil {
+		return nil, err
+	}
+	importPath, name, pkgDir := pkg.ImportPath, pkg.Name, pkg.Dir
+	cfgDir, err := goList(j.Dir, "", "{{.Dir}}", gracekitModule+"/config")
+	if err != nil {
+		return nil, err
+	}
 	output := filepath.Join(tmp, "schema.json")
 	keysOutput := filepath.Join(tmp, "keys.json")
-	value := j.Type + "{}"
-	if j.Defaults != "" {
-		value = j.Defaults + "()"
-	}
 	id := j.ID
 	if id == "" {
 		id = "https://" + importPath + "/" + filepath.ToSlash(j.Out)
@@ -154,7 +244,7 @@ func (j userJob) generate() ([]generated, error) {
 	err = genTest.Execute(&src, map[string]any{
 		"Package":    name,
 		"Sources":    []commentSource{{gracekitModule + "/config", cfgDir[0]}, {importPath, pkgDir}},
-		"Value":      value,
+		"Value":      j.value(),
 		"ID":         id,
 		"Title":      title,
 		"Output":     output,
@@ -164,24 +254,8 @@ func (j userJob) generate() ([]generated, error) {
 	if err != nil {
 		return nil, err
 	}
-	testPath := filepath.Join(tmp, genTestFile)
-	if err := os.WriteFile(testPath, src.Bytes(), 0o644); err != nil {
-		return nil, err
-	}
-	overlay, err := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(pkgDir, genTestFile): testPath}})
-	if err != nil {
-		return nil, err
-	}
-	overlayPath := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(overlayPath, overlay, 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command("go", "test", "-overlay", overlayPath, "-run", "^TestGracekitGenSchema$", "-count=1", "-vet=off", ".")
-	cmd.Dir = pkgDir
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("reflect %s.%s with go test: %v\n%s", importPath, j.Type, err, strings.TrimSpace(log.String()))
+	if err := pkg.runTest(tmp, "TestGracekitGenSchema", src.String()); err != nil {
+		return nil, fmt.Errorf("reflect %s.%s: %w", importPath, j.Type, err)
 	}
 	schemaJSON, err := os.ReadFile(output)
 	if err != nil {
@@ -218,4 +292,103 @@ func (j userJob) generate() ([]generated, error) {
 		files = append(files, generated{j.YAML, renderDefaultYAML(desc, filepath.ToSlash(ref), header)})
 	}
 	return files, nil
+}
+
+// validateTest loads configuration files with the job's type, as the
+// program does: from its defaults, with its sections' rules (its own
+// Validate methods included), without the environment.
+var validateTest = template.Must(template.New("validate").Parse(`package {{.Package}}
+
+// Written by github.com/gracekit/gracekit/gen for one run of go test.
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+
+	gracekitgenconfig "github.com/gracekit/gracekit/config"
+)
+
+func TestGracekitGenValidate(t *testing.T) {
+	type result struct {
+		Problems []gracekitgenconfig.Problem
+		Omitted  int
+		Err      string
+	}
+	var results []result
+	for _, file := range []string{ {{- range .Files}}{{printf "%q" .}}, {{end -}} } {
+		cfg := {{.Value}}
+		err := gracekitgenconfig.Load(&cfg, gracekitgenconfig.WithFiles(file), gracekitgenconfig.WithoutEnv(), gracekitgenconfig.WithEnvPrefix({{printf "%q" .EnvPrefix}}))
+		var r result
+		var ce *gracekitgenconfig.Error
+		switch {
+		case errors.As(err, &ce):
+			r.Problems, r.Omitted = ce.Problems, ce.Omitted
+		case err != nil:
+			r.Err = err.Error()
+		}
+		results = append(results, r)
+	}
+	data, err := json.Marshal(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile({{printf "%q" .Output}}, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+`))
+
+// load loads each of files (absolute paths) with the job's type, in its
+// package, and returns the loader's problems for each, as the program
+// would report them. It runs one go test for all the files.
+func (j userJob) load(files []string) ([][]config.Problem, error) {
+	tmp, err := os.MkdirTemp("", "gracekit-validate-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	pkg, err := j.pkg(tmp)
+	if err != nil {
+		return nil, err
+	}
+	output := filepath.Join(tmp, "problems.json")
+	var src bytes.Buffer
+	err = validateTest.Execute(&src, map[string]any{
+		"Package":   pkg.Name,
+		"Files":     files,
+		"Value":     j.value(),
+		"EnvPrefix": j.envPrefix(),
+		"Output":    output,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := pkg.runTest(tmp, "TestGracekitGenValidate", src.String()); err != nil {
+		return nil, fmt.Errorf("load with %s.%s: %w", pkg.ImportPath, j.Type, err)
+	}
+	data, err := os.ReadFile(output)
+	if err != nil {
+		return nil, err
+	}
+	var results []struct {
+		Problems []config.Problem
+		Omitted  int
+		Err      string
+	}
+	if err := json.Unmarshal(data, &results); err != nil {
+		return nil, fmt.Errorf("read the problems of %s.%s: %w", pkg.ImportPath, j.Type, err)
+	}
+	if len(results) != len(files) {
+		return nil, fmt.Errorf("the loader of %s.%s checked %d files of %d", pkg.ImportPath, j.Type, len(results), len(files))
+	}
+	out := make([][]config.Problem, len(files))
+	for i, r := range results {
+		if r.Err != "" {
+			return nil, fmt.Errorf("load %s with %s.%s: %s", files[i], pkg.ImportPath, j.Type, r.Err)
+		}
+		out[i] = problemList(&config.Error{Problems: r.Problems, Omitted: r.Omitted})
+	}
+	return out, nil
 }

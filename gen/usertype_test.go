@@ -90,11 +90,13 @@ type Catalog struct {
 	MaxPicture config.Size ` + "`koanf:\"maxPicture\"`" + `
 	// Currency of the prices.
 	Currency string ` + "`koanf:\"currency\"`" + `
+	// Token of the payment provider.
+	PaymentToken string ` + "`koanf:\"paymentToken\" secret:\"true\"`" + `
 }
 
 // Defaults returns the shop's defaults.
 func Defaults() Shop {
-	return Shop{Config: config.Default(), Catalog: Catalog{MaxPicture: 5 << 20, Currency: "EUR"}}
+	return Shop{Config: config.Default(), Catalog: Catalog{MaxPicture: 5 << 20, Currency: "EUR", PaymentToken: "sk-test-default"}}
 }
 `,
 	}
@@ -123,11 +125,12 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 	docs := read("shop.md")
 	for _, want := range []string{
 		"# Shop configuration reference\n",
-		"[shop.schema.json](shop.schema.json) describes the same",
+		"The JSON Schema [shop.schema.json](shop.schema.json) describes",
 		"| `catalog.maxPicture` | size | `5242880` (5.0 MiB) | `GRACEKIT_CATALOG_MAX_PICTURE` | Largest picture of an article. |\n",
 		"| `catalog.currency` | string | `\"EUR\"` | `GRACEKIT_CATALOG_CURRENCY` | Currency of the prices. |\n",
 		"| `server.maxHeaderBytes` | size | `10240` (10 KiB) | `GRACEKIT_SERVER_MAX_HEADER_BYTES` |",
 		"`GRACEKIT_CATALOG_MAX_PICTURE_FILE=/run/secrets/name`",
+		"| `catalog.paymentToken` | string, secret | (secret) | `GRACEKIT_CATALOG_PAYMENT_TOKEN` | Token of the payment provider. |\n",
 	} {
 		if !strings.Contains(docs, want) {
 			t.Errorf("shop.md lacks %q:\n%s", want, docs)
@@ -138,9 +141,15 @@ func TestGoGenerateInFreshModule(t *testing.T) {
 		"# yaml-language-server: $schema=shop.schema.json\n",
 		"\n# What the shop sells.\ncatalog:\n  # Largest picture of an article.\n  maxPicture: 5242880\n",
 		"\nserver:\n",
+		"  # Token of the payment provider.\n  # paymentToken is a secret: set GRACEKIT_CATALOG_PAYMENT_TOKEN_FILE or GRACEKIT_CATALOG_PAYMENT_TOKEN\n",
 	} {
 		if !strings.Contains(yaml, want) {
 			t.Errorf("shop.yaml lacks %q:\n%s", want, yaml)
+		}
+	}
+	for _, name := range []string{"shop.md", "shop.yaml", "shop.schema.json"} {
+		if strings.Contains(read(name), "sk-test-default") {
+			t.Errorf("%s shows the default of a secret", name)
 		}
 	}
 	if out, err := goCmd(dir, "tool", "gen", "check"); err != nil {

@@ -25,6 +25,14 @@ import (
 // against gracekit's schema and the loader's rules. Either way the loader
 // reads the file first, so that every problem it finds is worded as the
 // loader words it.
+//
+// When the schema is one that a go:generate line of the module around the
+// working directory writes ("gen schema -type T -out FILE"), the loader
+// reads the file with the type T itself, from its defaults, with the rules
+// of its sections, the program's own Validate methods included: gen
+// validate and the program agree. A schema named by a path that does not
+// exist (a file copied away from its schema) or by its $id is found among
+// those go:generate lines.
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gen validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -43,53 +51,144 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gen validate: no files to check\n%s", usage)
 		return exitUsage
 	}
-	for _, f := range files {
+	contents := make([][]byte, len(files))
+	for i, f := range files {
 		if config.FormatOf(f) == "" {
 			fmt.Fprintf(stderr, "gen validate: %s: unknown format: name configuration files .yaml, .yml, .json or .toml\n", f)
 			return exitUsage
 		}
-	}
-	checkers := newCheckers()
-	if *schemaPath != "" {
-		if _, err := checkers.forSchema(*schemaPath); err != nil {
-			fmt.Fprintf(stderr, "gen validate: %v\n", err)
-			return exitUsage
-		}
-	}
-	code := exitOK
-	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			print(stdout, f, finding{message: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))})
-			code = exitInvalid
-			continue
+			fmt.Fprintf(stderr, "gen validate: %s: cannot read the file: %v\n", f, errors.Unwrap(err))
+			return exitUsage
 		}
-		ref := *schemaPath
+		contents[i] = data
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(stderr, "gen validate:", err)
+		return exitInvalid
+	}
+	schemas := newSchemas(wd)
+	targets := make([]*target, len(files))
+	for i, f := range files {
+		ref, relTo := *schemaPath, wd
 		if ref == "" {
-			ref = schemaRef(data)
-			if ref != "" && !isURL(ref) {
-				ref = filepath.Join(filepath.Dir(f), ref)
-			}
+			ref, relTo = schemaRef(contents[i]), filepath.Dir(f)
 		}
-		check, err := checkers.forSchema(ref)
+		sc, err := schemas.find(ref, relTo)
 		if err != nil {
 			fmt.Fprintf(stderr, "gen validate: %s: %v\n", f, err)
 			return exitUsage
 		}
-		found, err := check(f, data)
+		targets[i] = &target{name: f, data: contents[i], schema: sc, named: ref != ""}
+	}
+	if err := loadAll(targets); err != nil {
+		fmt.Fprintf(stderr, "gen validate: %v\n", err)
+		return exitInvalid
+	}
+	code := exitOK
+	for _, t := range targets {
+		found, err := t.check()
 		if err != nil {
-			fmt.Fprintf(stderr, "gen validate: %s: %v\n", f, err)
+			fmt.Fprintf(stderr, "gen validate: %s: %v\n", t.name, err)
 			return exitInvalid
 		}
-		if ref == "" {
+		if !t.named {
 			hintSchema(found)
 		}
 		for _, p := range found {
-			print(stdout, f, p)
+			print(stdout, t.name, p)
 			code = exitInvalid
 		}
 	}
 	return code
+}
+
+// target is a file to check, with its schema.
+type target struct {
+	name   string // as given on the command line
+	data   []byte
+	schema *schemaInfo
+	named  bool // the file (or -schema) names a schema
+	// loader holds the loader's problems once loadAll has run.
+	loader []config.Problem
+}
+
+// schemaInfo is a schema files are checked against: gracekit's, or a
+// program's.
+type schemaInfo struct {
+	path      string // "" for gracekit's
+	validator *schema.Validator
+	// job is the go:generate line that writes the schema, whose type
+	// the loader reads the files with; when nil, the loader reads them
+	// with a type built from the schema (see dynamic.go), or not at all
+	// when the schema holds what the loader cannot read (dynamic nil).
+	job     *userJob
+	dynamic *schemaLoader
+}
+
+// loadAll runs the loader on every target: gracekit's type or a type
+// built from the schema in this process, a program's own type in its
+// package, all the files of one type in one go test.
+func loadAll(targets []*target) error {
+	byJob := map[*schemaInfo][]*target{}
+	var order []*schemaInfo
+	for _, t := range targets {
+		switch sc := t.schema; {
+		case sc.path == "":
+			cfg := config.Default()
+			ps, err := problemsOf(config.Load(&cfg, config.WithFiles(t.name), config.WithoutEnv()))
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			t.loader = ps
+		case sc.job != nil:
+			if byJob[sc] == nil {
+				order = append(order, sc)
+			}
+			byJob[sc] = append(byJob[sc], t)
+		case sc.dynamic != nil:
+			ps, err := sc.dynamic.check(t.name)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			t.loader = ps
+		}
+	}
+	for _, sc := range order {
+		ts := byJob[sc]
+		abs := make([]string, len(ts))
+		for i, t := range ts {
+			var err error
+			if abs[i], err = filepath.Abs(t.name); err != nil {
+				return err
+			}
+		}
+		results, err := sc.job.load(abs)
+		if err != nil {
+			return err
+		}
+		for i, t := range ts {
+			t.loader = results[i]
+		}
+	}
+	return nil
+}
+
+// check merges the loader's problems with the schema's.
+func (t *target) check() ([]finding, error) {
+	var ps []schema.Problem
+	var err error
+	if t.schema.path == "" {
+		ps, err = schema.Validate(t.name, t.data)
+	} else {
+		ps, err = t.schema.validator.Validate(t.name, t.data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return merge(t.loader, ps), nil
 }
 
 // hintSchema tells, on the problems about unknown top-level keys of a file
@@ -104,25 +203,99 @@ func hintSchema(found []finding) {
 	}
 }
 
-// checker checks one configuration file.
-type checker func(name string, data []byte) ([]finding, error)
+// schemas finds and compiles each schema once.
+type schemas struct {
+	wd     string
+	byPath map[string]*schemaInfo
+	jobs   []generatedSchema // nil until needed
+	looked bool
+}
 
-// checkers compiles each schema once.
-type checkers map[string]checker
+// generatedSchema is a schema a go:generate line of the module writes.
+type generatedSchema struct {
+	job  userJob
+	path string // absolute
+	id   string // its $id, when the file exists
+}
 
-func newCheckers() checkers { return checkers{"": checkGracekit, schema.ID: checkGracekit} }
+func newSchemas(wd string) *schemas {
+	return &schemas{wd: wd, byPath: map[string]*schemaInfo{"": {}}}
+}
 
-// forSchema returns the checker for a schema: gracekit's for "" and for
-// gracekit's $id (or a file whose $id it is), else one for the schema file
-// at ref.
-func (cs checkers) forSchema(ref string) (checker, error) {
-	if c, ok := cs[ref]; ok {
-		return c, nil
+// generated returns the schemas the go:generate lines of the module
+// around the working directory write (none outside a module).
+func (s *schemas) generated() []generatedSchema {
+	if s.looked {
+		return s.jobs
 	}
+	s.looked = true
+	root, _, err := moduleRoot(s.wd)
+	if err != nil {
+		return nil
+	}
+	jobs, err := userJobs(root)
+	if err != nil {
+		return nil
+	}
+	for _, j := range jobs {
+		g := generatedSchema{job: j, path: filepath.Join(j.Dir, j.Out)}
+		if data, err := os.ReadFile(g.path); err == nil {
+			var head struct {
+				ID string `json:"$id"`
+			}
+			if json.Unmarshal(data, &head) == nil {
+				g.id = head.ID
+			}
+		}
+		s.jobs = append(s.jobs, g)
+	}
+	return s.jobs
+}
+
+// find returns the schema ref names, a path relative to relTo or a URL:
+// gracekit's for "" and for gracekit's $id (or a file whose $id it is).
+func (s *schemas) find(ref, relTo string) (*schemaInfo, error) {
+	if ref == "" || ref == schema.ID {
+		return s.byPath[""], nil
+	}
+	var path string
 	if isURL(ref) {
-		return nil, fmt.Errorf("the schema %s is not a local file: gen validate does not fetch schemas; give it with -schema FILE", ref)
+		for _, g := range s.generated() {
+			if g.id == ref {
+				path = g.path
+			}
+		}
+		if path == "" {
+			return nil, fmt.Errorf("the schema %s is not a local file, nor the $id of a schema a go:generate line of this module writes: gen validate does not fetch schemas; give it with -schema FILE", ref)
+		}
+	} else {
+		path = ref
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(relTo, path)
+		}
+		if _, err := os.Stat(path); err != nil {
+			// The file was copied away from its schema: find the schema
+			// of that name that a go:generate line writes.
+			var found []string
+			for _, g := range s.generated() {
+				if filepath.Base(g.path) == filepath.Base(ref) {
+					found = append(found, g.path)
+				}
+			}
+			if len(found) != 1 {
+				return nil, fmt.Errorf("the schema %s does not exist (a path is relative to the file that names it), and %d go:generate lines of this module write a schema of that name: give it with -schema FILE", path, len(found))
+			}
+			path = found[0]
+		}
 	}
-	data, err := os.ReadFile(ref)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if sc, ok := s.byPath[abs]; ok {
+		return sc, nil
+	}
+	data, err := os.ReadFile(abs)
 	if err != nil {
 		return nil, fmt.Errorf("read the schema: %w", err)
 	}
@@ -130,22 +303,29 @@ func (cs checkers) forSchema(ref string) (checker, error) {
 		ID string `json:"$id"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("%s is not JSON: %w", ref, err)
+		return nil, fmt.Errorf("%s is not JSON: %w", path, err)
 	}
 	if head.ID == schema.ID {
-		cs[ref] = checkGracekit
-		return checkGracekit, nil
+		s.byPath[abs] = s.byPath[""]
+		return s.byPath[abs], nil
 	}
 	v, err := schema.NewValidator(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// A schema the loader cannot read as a Go type is checked by the
-	// schema alone.
-	loader, _ := newSchemaLoader(data)
-	c := func(name string, data []byte) ([]finding, error) { return checkUser(loader, v, name, data) }
-	cs[ref] = c
-	return c, nil
+	sc := &schemaInfo{path: abs, validator: v}
+	for _, g := range s.generated() {
+		if g.path == abs {
+			sc.job = &g.job
+		}
+	}
+	if sc.job == nil {
+		// A schema the loader cannot read as a Go type is checked by the
+		// schema alone.
+		sc.dynamic, _ = newSchemaLoader(data)
+	}
+	s.byPath[abs] = sc
+	return sc, nil
 }
 
 // schemaRef returns the schema a configuration file names in its first
@@ -264,11 +444,17 @@ func problemsOf(err error) ([]config.Problem, error) {
 	if !errors.As(err, &ce) {
 		return nil, err
 	}
+	return problemList(ce), nil
+}
+
+// problemList lists the problems of an *config.Error, with a last one
+// that counts those it omits.
+func problemList(ce *config.Error) []config.Problem {
 	ps := ce.Problems
 	if ce.Omitted > 0 {
 		ps = append(ps, config.Problem{Message: fmt.Sprintf("... and %d more problems", ce.Omitted)})
 	}
-	return ps, nil
+	return ps
 }
 
 // merge puts the loader's problems first, then the schema's problems
@@ -288,39 +474,6 @@ func merge(loader []config.Problem, schemaProblems []schema.Problem) []finding {
 	}
 	slices.SortStableFunc(out, func(a, b finding) int { return cmp.Or(cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column)) })
 	return out
-}
-
-// checkGracekit checks a gracekit configuration file with the loader,
-// whose messages say how to fix each problem, and with the schema.
-func checkGracekit(name string, data []byte) ([]finding, error) {
-	cfg := config.Default()
-	loader, err := problemsOf(config.Load(&cfg, config.WithFiles(name), config.WithoutEnv()))
-	if err != nil {
-		return nil, err
-	}
-	ps, err := schema.Validate(name, data)
-	if err != nil {
-		return nil, err
-	}
-	return merge(loader, ps), nil
-}
-
-// checkUser checks a file against a user's schema: with the loader, on a
-// type built from the schema when the schema allows (loader is not nil),
-// then with the schema.
-func checkUser(loader *schemaLoader, v *schema.Validator, name string, data []byte) ([]finding, error) {
-	var lps []config.Problem
-	if loader != nil {
-		var err error
-		if lps, err = loader.check(name); err != nil {
-			return nil, err
-		}
-	}
-	ps, err := v.Validate(name, data)
-	if err != nil {
-		return nil, err
-	}
-	return merge(lps, ps), nil
 }
 
 // covered reports whether a problem was found at key, around it, or for

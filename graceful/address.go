@@ -26,18 +26,70 @@ var (
 	packetNetworks = []string{"udp", "udp4", "udp6", "unixgram"}
 )
 
-// parseAddress turns a server address into an endpoint. It accepts
-// "host:port", ":port", "[ipv6]:port", "unix:/path/to.sock" and
-// "systemd:NAME".
+// Address is a server address as [ParseAddress] reads it.
+type Address struct {
+	// Network is "tcp" for "host:port", "unix" for "unix:/path" and
+	// "systemd" for "systemd:NAME".
+	Network string
+	// Host and Port are the parts of a TCP address. Host is empty for all
+	// interfaces; Port 0 asks for any free port.
+	Host string
+	Port int
+	// Path is the socket file of a unix address, an absolute path.
+	Path string
+	// SystemdName is NAME in "systemd:NAME": the FileDescriptorName= of a
+	// socket systemd passes (socket activation or its file-descriptor
+	// store).
+	SystemdName string
+}
+
+// AddressForms says in words which server addresses [ParseAddress]
+// accepts, for error messages and documentation.
+const AddressForms = `write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`
+
+// ParseAddress checks a server address and says what it names. It is the
+// one rule for the addresses of [New], [Process.NewServer] and the config
+// package's server.address and server.httpsAddress: "host:port", ":port"
+// (all interfaces), "[ipv6]:port", ":0" (any free port),
+// "unix:/absolute/path.sock" and "systemd:NAME". A unix socket path must
+// be absolute, so that the address means the same socket whatever the
+// working directory. The error says what is wrong with the address and
+// which forms are accepted, in words meant for the person who wrote it.
+func ParseAddress(address string) (Address, error) {
+	ep, err := parseAddress(address)
+	if err != nil {
+		return Address{}, err
+	}
+	switch {
+	case ep.fdName != "":
+		return Address{Network: "systemd", SystemdName: ep.fdName}, nil
+	case ep.network == "unix":
+		return Address{Network: "unix", Path: ep.address}, nil
+	}
+	host, port, _ := net.SplitHostPort(ep.address)
+	n, _ := strconv.Atoi(port)
+	return Address{Network: "tcp", Host: host, Port: n}, nil
+}
+
+// parseAddress turns a server address into an endpoint; see
+// [ParseAddress] for what it accepts.
 func parseAddress(address string) (endpoint, error) {
 	if path, ok := strings.CutPrefix(address, UnixAddressPrefix); ok {
+		switch {
+		case path == "":
+			return endpoint{}, fmt.Errorf("the address %q has no socket path: write unix:/absolute/path.sock", address)
+		case !strings.HasPrefix(path, "/"):
+			return endpoint{}, fmt.Errorf("the address %q names the relative path %q: unix socket paths must be absolute, such as unix:/run/app.sock", address, path)
+		case strings.Trim(path, "/") == "":
+			return endpoint{}, fmt.Errorf("the address %q names the root directory: write the path of the socket file, such as unix:/run/app.sock", address)
+		}
 		return parseNetworkAddress("unix", path)
 	}
 	if name, ok := strings.CutPrefix(address, SystemdAddressPrefix); ok {
 		return parseNetworkAddress("tcp", SystemdAddressPrefix+name)
 	}
 	if address == "" {
-		return endpoint{}, fmt.Errorf("address is empty (write host:port, :port, unix:/path or systemd:NAME)")
+		return endpoint{}, fmt.Errorf("the address is empty: %s", AddressForms)
 	}
 	return parseNetworkAddress("tcp", address)
 }
@@ -48,7 +100,7 @@ func parseNetworkAddress(network, address string) (endpoint, error) {
 	ep := endpoint{network: network, address: address}
 	if name, ok := strings.CutPrefix(address, SystemdAddressPrefix); ok {
 		if name == "" || strings.ContainsAny(name, ":\x00") || len(name) > 255 {
-			return endpoint{}, fmt.Errorf("address %q: a systemd socket name is 1 to 255 characters without ':'", address)
+			return endpoint{}, fmt.Errorf("the address %q: a systemd socket name (its FileDescriptorName=) is 1 to 255 characters without \":\"", address)
 		}
 		ep.fdName = name
 		ep.address = ""
@@ -69,18 +121,38 @@ func parseNetworkAddress(network, address string) (endpoint, error) {
 		if ep.fdName != "" {
 			return ep, nil
 		}
-		_, port, err := net.SplitHostPort(address)
-		if err != nil {
-			return endpoint{}, fmt.Errorf("address %q is not host:port or :port: %w", address, err)
-		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 0 || n > 65535 {
-			return endpoint{}, fmt.Errorf("address %q: port %q is not a number from 0 to 65535", address, port)
+		if err := checkHostPort(address); err != nil {
+			return endpoint{}, err
 		}
 		return ep, nil
 	}
 	return endpoint{}, fmt.Errorf("unknown network %q: use one of %s (streams) or %s (datagrams)",
 		network, strings.Join(streamNetworks, ", "), strings.Join(packetNetworks, ", "))
+}
+
+// checkHostPort says what is wrong with a "host:port" address, or returns
+// nil.
+func checkHostPort(address string) error {
+	_, port, err := net.SplitHostPort(address)
+	if err != nil {
+		reason := err.Error()
+		if ae, ok := err.(*net.AddrError); ok {
+			reason = ae.Err
+		}
+		return fmt.Errorf("%q is not an address (%s): %s", address, reason, AddressForms)
+	}
+	if port == "" {
+		return fmt.Errorf("the address %q has no port: write a port from 0 to 65535 after the colon (0 picks any free port)", address)
+	}
+	digits := strings.Trim(port, "0123456789") == ""
+	n, err := strconv.ParseUint(port, 10, 64)
+	if !digits {
+		return fmt.Errorf("the address %q has the port %q, which is not a number: write a port from 0 to 65535 (0 picks any free port)", address, port)
+	}
+	if err != nil || n > 65535 {
+		return fmt.Errorf("the address %q has the port %s, out of range: write a port from 0 to 65535 (0 picks any free port)", address, port)
+	}
+	return nil
 }
 
 // packet reports whether the endpoint is a datagram socket.

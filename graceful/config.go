@@ -66,12 +66,20 @@ type ServerConfig struct {
 	// [Server.Shutdown] bounds the drain.
 	GracefulShutdownTimeout time.Duration
 
-	// IdleDrainGrace is how long, once a shutdown has begun, a keep-alive
-	// connection may stay idle before the server closes it. A connection
-	// is idle only when nothing of a next request has arrived: one whose
-	// next request is pipelined behind the current one, or whose header
-	// is still arriving, is answered first. A client that sends its next
-	// request within the grace gets a full answer marked
+	// IdleDrainGrace is the longest a keep-alive connection may stay idle,
+	// once a shutdown has begun, before the server closes it. Each
+	// connection's own grace is derived from the round-trip time the
+	// kernel measured on it (TCP_INFO on Linux: four times the smoothed
+	// RTT plus four times its variance), so that a request a client sent
+	// before the drain began always arrives first, with
+	// [ServerConfig.IdleDrainGraceMin] as the floor and IdleDrainGrace as
+	// the ceiling; with thousands of idle connections their closing is
+	// spread over the ceiling, so that their clients do not all reconnect
+	// (and handshake) to the new generation at the same instant. A
+	// connection is idle only when nothing of a next request has arrived:
+	// one whose next request is pipelined behind the current one, or whose
+	// header is still arriving, is answered first. A client that sends its
+	// next request within the grace gets a full answer marked
 	// "Connection: close" instead of a connection closed under its
 	// request. Zero closes idle connections at once.
 	//
@@ -79,9 +87,15 @@ type ServerConfig struct {
 	// drain: the first refuses no stream and comes with a PING; the
 	// second, which names the last stream the server will answer, goes
 	// out as soon as the client has answered the PING (every request it
-	// sent before the first GOAWAY has then arrived), or after the grace
+	// sent before the first GOAWAY has then arrived), or after this grace
 	// for a client that does not answer.
 	IdleDrainGrace time.Duration
+
+	// IdleDrainGraceMin is the shortest idle grace of a connection (see
+	// IdleDrainGrace): it covers a client that sends its next request a
+	// little after the previous answer, stalled by its own machine. Set
+	// it to IdleDrainGrace for the same grace on every connection.
+	IdleDrainGraceMin time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
 	// streams) may live once a shutdown has begun. They are told through
@@ -129,6 +143,7 @@ const (
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultGracefulShutdownTimeout = 30 * time.Second
 	DefaultIdleDrainGrace          = time.Second
+	DefaultIdleDrainGraceMin       = 50 * time.Millisecond
 	DefaultHijackedGrace           = 5 * time.Second
 	DefaultMaxHeaderBytes          = 10240
 	DefaultKeepAlive               = true
@@ -145,6 +160,7 @@ func DefaultServerConfig() ServerConfig {
 		IdleTimeout:             DefaultIdleTimeout,
 		GracefulShutdownTimeout: DefaultGracefulShutdownTimeout,
 		IdleDrainGrace:          DefaultIdleDrainGrace,
+		IdleDrainGraceMin:       DefaultIdleDrainGraceMin,
 		HijackedGrace:           DefaultHijackedGrace,
 		MaxHeaderBytes:          DefaultMaxHeaderBytes,
 		KeepAlive:               DefaultKeepAlive,

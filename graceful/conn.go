@@ -32,7 +32,7 @@ import (
 // which is what a conn is. Both Go releases this package supports serve
 // HTTP/2 through their own net/http that way; nothing depends on how
 // golang.org/x/net wraps it. net/http then sets no [http.Request.TLS]:
-// the Server sets it (see serveHTTP). The conn has no ConnectionState
+// the Server sets it (see round.ServeHTTP). The conn has no ConnectionState
 // method on purpose: net/http would read it before the handshake, and
 // take the connection for one that cannot speak HTTP/2.
 type conn struct {
@@ -71,6 +71,10 @@ type conn struct {
 
 	// HTTP/2, set by the reader before proto says protoHTTP2.
 	h2 *h2Conn
+
+	// spread is how long after the others this connection, idle when the
+	// drain began, is closed (the drain's goroutine's alone).
+	spread time.Duration
 }
 
 const (
@@ -141,6 +145,18 @@ func (c *countingConn) Read(p []byte) (int, error) {
 
 // Read reads what the client sent, performing the TLS handshake first.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.mode == protoHTTP1 && c.tls == nil {
+		// Plain HTTP/1, the most common case, in few instructions.
+		n, err := c.Conn.Read(p)
+		if n > 0 && !c.h1.lost {
+			c.frame(p[:n])
+		}
+		return n, err
+	}
+	return c.read(p)
+}
+
+func (c *conn) read(p []byte) (int, error) {
 	if !c.handshook {
 		if err := c.handshake(); err != nil {
 			return 0, err
@@ -161,12 +177,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		switch c.mode {
 		case protoHTTP1:
 			if !c.h1.lost {
-				if k := c.h1.feed(p[:n]); k > 0 {
-					c.begun.Add(uint64(k))
-				}
-				if c.h1.lost {
-					c.framingLost.Store(true)
-				}
+				c.frame(p[:n])
 			}
 		case protoHTTP2:
 			c.h2.afterRead(p[:n])
@@ -176,6 +187,16 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 // handshake performs the TLS handshake and learns the protocol from ALPN.
+// frame feeds bytes read from an HTTP/1 client to its framer.
+func (c *conn) frame(b []byte) {
+	if k := c.h1.feed(b); k > 0 {
+		c.begun.Add(uint64(k))
+	}
+	if c.h1.lost {
+		c.framingLost.Store(true)
+	}
+}
+
 func (c *conn) handshake() error {
 	c.handshook = true
 	if err := c.tls.Handshake(); err != nil {

@@ -230,7 +230,7 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 		}
 	}
 	for _, c := range t.snapshot() {
-		k := c.kind(true)
+		k := c.kind(false)
 		switch k {
 		case kindHTTP2, kindHijacked:
 			continue
@@ -246,12 +246,19 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 		}
 		since := time.Unix(0, c.idleSince.Load())
 		if since.Before(start) {
-			since = start
+			since = start.Add(c.spread)
 		}
 		due := since.Add(grace(c))
 		if now.Before(due) {
 			r.remaining++
 			wake(due)
+			continue
+		}
+		// Due: a last look at the socket's receive queue (a system call,
+		// so only now).
+		if c.kind(true) == kindActive {
+			r.remaining++
+			wake(now.Add(activeRecheck))
 			continue
 		}
 		_ = c.Conn.Close()
@@ -264,7 +271,30 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 			r.closedIdle++
 		}
 	}
+	// Wake at most once a millisecond: closes due within it are done in
+	// one pass.
+	if !r.next.IsZero() && r.next.Sub(now) < time.Millisecond {
+		r.next = now.Add(time.Millisecond)
+	}
 	return r
+}
+
+// spreadIdle gives each connection idle when the drain begins an offset
+// within window, in equal steps, so that their closing (and their
+// clients' reconnecting to the new generation) is spread over it.
+func (t *connTracker) spreadIdle(window time.Duration, perConn func(*conn) time.Duration) {
+	var idle []*conn
+	cost := time.Duration(0)
+	for _, c := range t.snapshot() {
+		if k := c.kind(false); k == kindIdle || k == kindNew {
+			idle = append(idle, c)
+			cost += perConn(c)
+		}
+	}
+	window = min(window, cost)
+	for i, c := range idle {
+		c.spread = window * time.Duration(i) / time.Duration(len(idle))
+	}
 }
 
 // activeRecheck is how soon the drain looks again at a connection that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -123,7 +124,15 @@ func (g *localGen) drain(handover bool, took []string) {
 		}
 		wg.Wait()
 		set.wg.Wait()
-		p.countDrains(set)
+		sum := p.countDrains(set)
+		level := slog.LevelInfo
+		if sum.CutConns > 0 || sum.CutRequests > 0 {
+			level = slog.LevelWarn
+		}
+		p.logger.Log(context.Background(), level, "drained", "units", len(set.units), "final", final,
+			"took", sum.Duration.Round(time.Millisecond), "served_while_draining", sum.ServedWhileDraining,
+			"idle_closed", sum.IdleClosed, "hijacked_closed", sum.HijackedClosed,
+			"cut_conns", sum.CutConns, "cut_requests", sum.CutRequests)
 		for _, s := range retire {
 			p.unstoreSocket(s)
 			s.close()

@@ -117,3 +117,26 @@ func TestH1FramerRefusesThePreface(t *testing.T) {
 		t.Fatal("the HTTP/2 preface was framed as an HTTP/1 request")
 	}
 }
+
+// BenchmarkH1Framer measures the framer on one read holding one request
+// head, as a keep-alive client sends them: the bench's GET, and a
+// browser's.
+func BenchmarkH1Framer(b *testing.B) {
+	for _, bc := range []struct{ name, req string }{
+		{"bench", "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"},
+		{"browser", "GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+			"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+			"Connection: keep-alive\r\nCookie: session=0123456789abcdef0123456789abcdef\r\nUpgrade-Insecure-Requests: 1\r\nCache-Control: max-age=0\r\n\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := []byte(bc.req)
+			var f h1Framer
+			b.SetBytes(int64(len(req)))
+			for b.Loop() {
+				if f.feed(req) != 1 {
+					b.Fatal("the framer did not count the request")
+				}
+			}
+		})
+	}
+}

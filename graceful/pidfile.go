@@ -12,7 +12,9 @@ import (
 
 // writePIDFile writes pid to path atomically: supervisors that read the
 // file never see it empty or half-written, and the old generation's PID
-// is replaced in one step.
+// is replaced in one step. It does not wait for the disk (no fsync): the
+// file names a running process, which a crash of the machine ends too,
+// and a new generation reports ready without a disk's latency.
 func writePIDFile(path string, pid int) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -23,9 +25,6 @@ func writePIDFile(path string, pid int) error {
 		return fmt.Errorf("write PID file: %w", err)
 	}
 	_, err = fmt.Fprintf(tmp, "%d\n", pid)
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

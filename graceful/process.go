@@ -519,6 +519,7 @@ func (u *unit) newServer(l *lineage) (*Server, error) {
 	cfg.Listeners = []net.Listener{ln}
 	srv := New(u.address, 0, cfg)
 	srv.tickets = &ticketKeyer{l: l}
+	srv.quiet = true
 	srv.mu.Lock()
 	srv.setListenersLocked([]net.Listener{ln})
 	srv.mu.Unlock()

@@ -87,17 +87,26 @@ func (p *Process) Stats() ProcessStats {
 	return st
 }
 
-// countDrains adds the drains of the set's HTTP servers to the totals.
-func (p *Process) countDrains(set *serveSet) {
+// countDrains adds the drains of the set's HTTP servers to the totals,
+// and returns their sum, for the one log line of a drain.
+func (p *Process) countDrains(set *serveSet) DrainStats {
+	var sum DrainStats
 	for _, u := range set.units {
 		s, ok := u.svc.(*Server)
 		if !ok {
 			continue
 		}
-		d := s.Stats().Drain
+		d := s.lastDrain()
 		if !d.Finished {
 			continue
 		}
+		sum.Finished = true
+		sum.Duration = max(sum.Duration, d.Duration)
+		sum.ServedWhileDraining += d.ServedWhileDraining
+		sum.IdleClosed += d.IdleClosed
+		sum.HijackedClosed += d.HijackedClosed
+		sum.CutConns += d.CutConns
+		sum.CutRequests += d.CutRequests
 		p.totals.addAll(map[string]uint64{
 			totalDrains:              1,
 			totalServedWhileDraining: d.ServedWhileDraining,
@@ -106,4 +115,5 @@ func (p *Process) countDrains(set *serveSet) {
 			totalHijackedClosed:      uint64(d.HijackedClosed),
 		})
 	}
+	return sum
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -264,4 +265,16 @@ func fdOf(v any, fn func(fd int)) bool {
 		return false
 	}
 	return rc.Control(func(fd uintptr) { fn(int(fd)) }) == nil
+}
+
+// roundTrip returns the smoothed round-trip time the kernel measured on
+// a TCP connection, and its variance.
+func roundTrip(c any) (rtt, rttvar time.Duration, ok bool) {
+	fdOf(c, func(fd int) {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil && info.Rtt > 0 {
+			rtt, rttvar, ok = time.Duration(info.Rtt)*time.Microsecond, time.Duration(info.Rttvar)*time.Microsecond, true
+		}
+	})
+	return rtt, rttvar, ok
 }

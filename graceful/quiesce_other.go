@@ -2,7 +2,10 @@
 
 package graceful
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // On systems other than Linux a final shutdown closes the listeners as
 // before: connections still queued on them when they close may be reset
@@ -19,3 +22,5 @@ func socketInQueue(int) int              { return 0 }
 // fdOf returns the descriptor of a listener or connection, for the
 // duration of fn.
 func fdOf(v any, fn func(fd int)) bool { return false }
+
+func roundTrip(any) (rtt, rttvar time.Duration, ok bool) { return 0, 0, false }

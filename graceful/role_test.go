@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -153,7 +154,11 @@ func serverRole() int {
 		select {}
 	case "stop":
 		// A start-up that stops (SIGSTOP): SIGTERM does nothing to it.
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		// Sent to this thread, not the process: a process-directed stop
+		// is taken by whichever thread the kernel picks, and until that
+		// one runs (milliseconds on a busy machine) this one goes on.
+		runtime.LockOSThread()
+		_ = syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGSTOP)
 	case "crashafter":
 		// A release that dies one second after it became ready.
 		go func() {
@@ -182,6 +187,7 @@ func serverRole() int {
 	// while; closing it then races with its next request, as any HTTP/1.1
 	// idle close does. The grace covers such stalls.
 	scfg.IdleDrainGrace = 3 * time.Second
+	scfg.IdleDrainGraceMin = scfg.IdleDrainGrace
 	var srv *Server
 	scfg.Handler = roleHandler(p, func() *Server { return srv }, &appHUP)
 	srv, err = p.NewServer(addr, scfg)

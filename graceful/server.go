@@ -38,9 +38,13 @@ type Server struct {
 	logger  *slog.Logger
 	handler http.Handler
 	tickets *ticketKeyer // session-ticket keys of the Process's lineage
+	// quiet: a server of a Process, which logs one line for all its
+	// servers' drains; each server's own lines are at DEBUG.
+	quiet bool
 
 	mu          sync.Mutex
 	rd          *round // the current round of serving
+	prev        *round // the round before it, after a rollback
 	https       bool
 	tlsConfig   *tls.Config // as CreateListenerTLS made it
 	fdFile      *os.File    // the duplicate handed out by Fd, closed at the end
@@ -57,11 +61,13 @@ type Server struct {
 // [ProcessConfig.Probation]); the drain of the round before goes on
 // undisturbed meanwhile.
 type round struct {
+	srv   *Server
 	http  *http.Server
 	conns *connTracker
 	h2    *h2Set // the round's HTTP/2 connections
 
 	raw      []net.Listener // listeners as bound or adopted, before TLS
+	tls      bool           // the round serves HTTPS
 	serving  bool
 	stopping bool
 	drain    *drainState
@@ -107,6 +113,7 @@ func New(address string, fd int, config ServerConfig) *Server {
 // newRound prepares a round of serving.
 func (s *Server) newRound() *round {
 	r := &round{
+		srv:     s,
 		conns:   newConnTracker(),
 		drainCh: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -114,7 +121,7 @@ func (s *Server) newRound() *round {
 	r.h2 = newH2Set(r.conns)
 	base := context.WithValue(context.Background(), drainKey{}, r.drainCh)
 	r.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { s.serveHTTP(r, w, req) }),
+		Handler:           r,
 		ReadTimeout:       s.config.ReadTimeout,
 		ReadHeaderTimeout: s.config.ReadHeaderTimeout,
 		WriteTimeout:      s.config.WriteTimeout,
@@ -139,23 +146,25 @@ func (s *Server) resume(ln net.Listener) error {
 	if s.rd.drain == nil || !s.rd.drain.handover {
 		return fmt.Errorf("graceful: server %s cannot serve again: it was not handed over", s.describe())
 	}
+	s.prev = s.rd
 	s.rd = s.newRound()
 	s.setListenersLocked([]net.Listener{ln})
 	return nil
 }
 
-// serveHTTP wraps the user's handler: it counts requests and gives
-// requests over TLS their Request.TLS. (A draining server's
-// "Connection: close" is added by the conn as the response's header is
-// written, see conn.Write.)
-func (s *Server) serveHTTP(rd *round, w http.ResponseWriter, r *http.Request) {
+// ServeHTTP is the round's handler for net/http: it wraps the user's
+// handler, counts requests and gives requests over TLS their Request.TLS.
+// (A draining server's "Connection: close" is added by the conn as the
+// response's header is written, see conn.Write.)
+func (rd *round) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := rd.srv
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.requests.Add(1)
 	if rd.draining.Load() {
 		rd.drainedReq.Add(1)
 	}
-	if r.TLS == nil {
+	if rd.tls && r.TLS == nil {
 		// net/http sets Request.TLS only on a *tls.Conn of its own.
 		if c, ok := r.Context().Value(connKey{}).(*conn); ok {
 			r.TLS = c.tlsState
@@ -274,6 +283,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	r.serving = true
+	r.tls = s.https
 	if s.https && (s.tlsConfig == nil || slices.Contains(s.tlsConfig.NextProtos, "h2")) {
 		// HTTP/2 over the conn's own TLS (see conn.go).
 		r.http.Protocols.SetUnencryptedHTTP2(true)
@@ -293,7 +303,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	s.logger.Info("serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
+	s.logger.Log(context.Background(), s.infoLevel(), "serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
 
 	select {
 	case <-ctx.Done():
@@ -316,6 +326,14 @@ func (s *Server) isStopping(r *round) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return r.stopping
+}
+
+// infoLevel is the level of the server's routine lines.
+func (s *Server) infoLevel() slog.Level {
+	if s.quiet {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // GetAddress returns the address the server was created with.

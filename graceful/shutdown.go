@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 )
@@ -160,7 +161,7 @@ func (s *Server) runDrain(r *round, d *drainState, final bool) {
 	// 2. Tell handlers and hijacked connections.
 	close(r.drainCh)
 	counts := r.conns.counts()
-	s.logger.Info("shutdown started", "address", s.describe(), "final", final,
+	s.logger.Log(context.Background(), s.infoLevel(), "shutdown started", "address", s.describe(), "final", final,
 		"in_flight", s.inFlight.Load(), "active_conns", counts.active,
 		"idle_conns", counts.idle+counts.new, "http2_conns", counts.http2,
 		"hijacked_conns", r.conns.liveHijacked())
@@ -239,6 +240,7 @@ func (s *Server) runDrain(r *round, d *drainState, final bool) {
 // closed, and stops early when ctx ends.
 func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
 	var total idleResult
+	rd.conns.spreadIdle(s.config.IdleDrainGrace, reconnectCost)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -270,9 +272,30 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 }
 
 // idleGrace is how long an idle connection may stay idle once the drain
-// has begun before the server closes it.
-func (s *Server) idleGrace(*conn) time.Duration {
-	return s.config.IdleDrainGrace
+// has begun before the server closes it (see ServerConfig.IdleDrainGrace):
+// its measured round trip, within the floor and the ceiling. A connection
+// that has not sent its first request yet gets the ceiling: its client
+// has just connected to send one, and a busy machine may delay it.
+func (s *Server) idleGrace(c *conn) time.Duration {
+	ceiling := s.config.IdleDrainGrace
+	floor := min(s.config.IdleDrainGraceMin, ceiling)
+	if floor == ceiling || http.ConnState(c.state.Load()) == http.StateNew {
+		return ceiling
+	}
+	g := floor
+	if rtt, rttvar, ok := roundTrip(c.raw); ok {
+		g = max(g, 4*rtt+4*rttvar)
+	}
+	return min(g, ceiling)
+}
+
+// reconnectCost is about what a client's reconnection costs the new
+// generation: a connection and a request, and a TLS handshake.
+func reconnectCost(c *conn) time.Duration {
+	if c.tls != nil {
+		return 200 * time.Microsecond
+	}
+	return 20 * time.Microsecond
 }
 
 // hijackPoll is how often the drain checks whether hijacked connections
@@ -329,7 +352,7 @@ func (s *Server) finishLocked(r *round) {
 
 func (s *Server) logResult(d *drainState) {
 	r := d.result
-	level := slog.LevelInfo
+	level := s.infoLevel()
 	msg := "shutdown finished"
 	cut := r.CutConns > 0 || r.CutRequests > 0
 	if cut {

@@ -74,3 +74,18 @@ func (s *Server) Stats() Stats {
 	}
 	return st
 }
+
+// lastDrain returns what the last finished drain of the server did: that
+// of its current round, or, when it serves again after a rollback, that
+// of the round before.
+func (s *Server) lastDrain() DrainStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rd.drain != nil && s.rd.drain.result.Finished {
+		return s.rd.drain.result
+	}
+	if s.prev != nil && s.prev.drain != nil {
+		return s.prev.drain.result
+	}
+	return DrainStats{}
+}

@@ -21,18 +21,17 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // accepts, with the rule a JSON Schema cannot state. Every file of
 // testdata/corpus/loader-only must be here, and only those.
 var loaderOnly = map[string]string{
-	"address-too-many-colons.yaml":   "the host part must be a host (net.SplitHostPort); the pattern only checks the port",
-	"address-unix-relative.json":     `"unix:80" is a relative unix path; the pattern reads it as host "unix", port 80`,
-	"https-same-as-address.yaml":     "httpsAddress must differ from address: a schema cannot compare two values",
-	"health-paths-equal.toml":        "readinessPath and livenessPath must differ: a schema cannot compare two values",
-	"size-not-whole-bytes.yaml":      `"1.0001k" is 1000.1 bytes: a pattern cannot multiply`,
-	"size-too-large.json":            `"9EiB" is above int64: a pattern cannot compare magnitudes`,
-	"size-int-too-large.json":        "1e19 bytes is above int64; the schema states no maximum that JSON numbers hold exactly",
-	"duration-too-large.yaml":        `"3000000h" is above int64 nanoseconds: a pattern cannot compare magnitudes`,
-	"duration-digits-too-large.json": `"99999999999" seconds is above int64 nanoseconds: a pattern cannot compare magnitudes`,
-	"json-duplicate-key.json":        "a key written twice: JSON parsers keep the last one before any schema sees the document",
-	"yaml-date.yaml":                 "YAML reads 2024-01-02 as a date; JSON has no dates, so the schema sees a string",
-	"toml-datetime.toml":             "TOML datetimes are not strings; JSON has no dates, so the schema sees a string",
+	"address-too-many-colons.yaml": "the host part must be a host (net.SplitHostPort); the pattern only checks the port",
+	"address-unix-relative.json":   `"unix:80" is a relative unix path; the pattern reads it as host "unix", port 80`,
+	"https-same-as-address.yaml":   "httpsAddress must differ from address: a schema cannot compare two values",
+	"health-paths-equal.toml":      "readinessPath and livenessPath must differ: a schema cannot compare two values",
+	"size-not-whole-bytes.yaml":    `"1.0001k" is 1000.1 bytes: a pattern cannot multiply`,
+	"size-too-large.json":          `"9EiB" is above int64: a pattern cannot compare magnitudes`,
+	"size-int-too-large.json":      "1e19 bytes is above int64; the schema states no maximum that JSON numbers hold exactly",
+	"duration-too-large.yaml":      `"3000000h" is above int64 nanoseconds: a pattern cannot compare magnitudes`,
+	"json-duplicate-key.json":      "a key written twice: JSON parsers keep the last one before any schema sees the document",
+	"yaml-date.yaml":               "YAML reads 2024-01-02 as a date; JSON has no dates, so the schema sees a string",
+	"toml-datetime.toml":           "TOML datetimes are not strings; JSON has no dates, so the schema sees a string",
 }
 
 // corpusFile is one file of the corpus with what the loader and the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +29,11 @@ type Options struct {
 
 // Generate returns the JSON Schema (draft 2020-12) of the configuration
 // type of cfg, a struct or a pointer to one, read the way [config.Load]
-// reads it: keys from koanf tags, embedded structs squashed, no key
-// required and no other key allowed. The values in cfg are the defaults
-// the schema states. Sizes and durations accept a number or a string
+// reads it: keys from koanf tags, embedded structs squashed, no other key
+// allowed, and no key required but those tagged jsonschema:"required"
+// (see config.RequiredTag), with the sections above them. The values in cfg are the defaults
+// the schema states, but for secrets (see config.SecretTag), which get
+// writeOnly and no default. Sizes and durations accept a number or a string
 // matching the loader's own patterns; the gracekit sections get their
 // enums, patterns and the rules that tie certFile, keyFile and
 // httpsAddress together. The output is indented JSON ending in a newline,
@@ -69,11 +72,19 @@ func Generate(cfg any, opts Options) ([]byte, error) {
 		if k.Kind != "section" {
 			prop.Default = k.Value
 		}
+		if k.Secret {
+			// A secret's value is never shown, not even its default;
+			// writeOnly tells editors the same.
+			prop.WriteOnly = true
+		}
 		if extra := fieldExtra(k.Struct.Name() + "." + k.Field); extra != nil && k.Struct.PkgPath() == configPkg {
 			extra(prop)
 		}
 		if k.Kind == "section" && k.Type == reflect.TypeFor[config.Server]() {
 			serverRules(prop)
+		}
+		if k.Required {
+			requireSections(s, k.Path)
 		}
 	}
 	var b bytes.Buffer
@@ -84,6 +95,22 @@ func Generate(cfg any, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("schema: encode: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// requireSections makes the sections above a required key required in
+// theirs, as the loader wants the key whatever the file holds: invopop
+// lists the key itself in its section's "required".
+func requireSections(s *jsonschema.Schema, path string) {
+	keys := strings.Split(path, ".")
+	for i := range len(keys) - 1 {
+		parent := s
+		if i > 0 {
+			parent = property(s, strings.Join(keys[:i], "."))
+		}
+		if !slices.Contains(parent.Required, keys[i]) {
+			parent.Required = append(parent.Required, keys[i])
+		}
+	}
 }
 
 // property returns the schema of the property at a dotted key path.
@@ -131,10 +158,10 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	case t == durationType || t == stdDuration:
 		return &jsonschema.Schema{
 			OneOf: []*jsonschema.Schema{
-				{Type: "integer", Minimum: "0", Maximum: json.Number(fmt.Sprint(config.MaxDurationSeconds))},
+				{Type: "integer", Const: 0},
 				{Type: "string", Pattern: config.DurationPattern},
 			},
-			Examples: []any{"30s", "1m30s", "250ms", 5},
+			Examples: []any{"30s", "1m30s", "250ms", 0},
 		}
 	case reflect.PointerTo(t).Implements(textType):
 		return &jsonschema.Schema{Type: "string"}

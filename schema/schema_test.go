@@ -3,6 +3,7 @@ package schema_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
@@ -108,7 +109,7 @@ func TestSchemaPieces(t *testing.T) {
 	mustJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	for _, c := range []struct{ path, field, want string }{
 		{"server.maxHeaderBytes", "oneOf", `[{"minimum":0,"type":"integer"},{"pattern":` + mustJSON(config.SizePattern) + `,"type":"string"}]`},
-		{"server.readTimeout", "oneOf", `[{"maximum":9223372036,"minimum":0,"type":"integer"},{"pattern":` + mustJSON(config.DurationPattern) + `,"type":"string"}]`},
+		{"server.readTimeout", "oneOf", `[{"const":0,"type":"integer"},{"pattern":` + mustJSON(config.DurationPattern) + `,"type":"string"}]`},
 		{"server.address", "pattern", mustJSON(config.AddressPattern)},
 		{"process.mode", "enum", `["reexec","supervisor"]`},
 		{"process.restartSignal", "enum", `["SIGHUP","SIGUSR1","SIGUSR2"]`},
@@ -143,12 +144,12 @@ func TestValidateProblems(t *testing.T) {
 			`2 /server/readTimeout server.readTimeout: NaN is not a number JSON can hold`,
 		}},
 		{"a.yaml", "server: [\n", []string{
-			`1  : not valid YAML: did not find expected node content`,
+			`1  : not valid YAML: the "[" at column 9 starts a list that is never closed: end it with "]", or put the value in quotes if the "[" is part of the text`,
 		}},
 		{"a.yml", "", nil},
 		{"a.yaml", "server:\n  certFile: c.pem\n", []string{
-			`1 /server server: missing property 'keyFile'`,
 			`1 /server server: properties 'keyFile' required, if 'certFile' exists`,
+			`1 /server/keyFile server.keyFile: is required, and the document does not write it`,
 		}},
 	} {
 		ps, err := schema.Validate(c.name, []byte(c.doc))
@@ -180,6 +181,10 @@ type UserSection struct {
 	Names []string `koanf:"names"`
 	// Largest file kept.
 	Keep config.Size `koanf:"keep"`
+	// Password of the sweeper's database.
+	Password string `koanf:"password" secret:"true"`
+	// URL of the admin service, which a configuration must name.
+	AdminURL string `koanf:"adminURL" jsonschema:"required"`
 }
 
 type UserConfig struct {
@@ -195,7 +200,7 @@ func TestGenerateUserType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := UserConfig{Config: config.Default(), Sweep: UserSection{Port: 9000, Every: time.Minute, Names: []string{"a"}, Keep: 1 << 20}}
+	cfg := UserConfig{Config: config.Default(), Sweep: UserSection{Port: 9000, Every: time.Minute, Names: []string{"a"}, Keep: 1 << 20, Password: "hunter2-default"}}
 	out, err := schema.Generate(cfg, schema.Options{ID: "https://example.com/app.schema.json", Title: "app", Comments: comments})
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +218,7 @@ func TestGenerateUserType(t *testing.T) {
 		`"names":{"default":["a"],"description":"Names to greet.","items":{"type":"string"},"type":"array"}`,
 		`"default":"1m0s","description":"Pause between two sweeps."`,
 		`"default":1048576,"description":"Largest file kept."`,
+		`"password":{"description":"Password of the sweeper's database.","type":"string","writeOnly":true}`,
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("sweep schema lacks %s:\n%s", want, got)
@@ -221,11 +227,20 @@ func TestGenerateUserType(t *testing.T) {
 	if _, ok := root["properties"].(map[string]any)["server"].(map[string]any)["dependentRequired"]; !ok {
 		t.Error("the embedded server section lost its dependentRequired")
 	}
+	if strings.Contains(string(out), "hunter2") {
+		t.Error("the schema shows a secret's default")
+	}
+	if got, want := fmt.Sprint(sweep["required"]), "[adminURL]"; got != want {
+		t.Errorf("sweep.required = %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(root["required"]), "[sweep]"; got != want {
+		t.Errorf("required = %s, want %s: the section above a required key is required too", got, want)
+	}
 	v, err := schema.NewValidator(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5\n"))
+	ps, err := v.Validate("a.yaml", []byte("sweep:\n  port: 70000\n  every: 5s\n  adminURL: http://admin\n"))
 	if err != nil || len(ps) != 1 || ps[0].Key != "sweep.port" || ps[0].Line != 2 {
 		t.Errorf("validate with the user schema: %+v, %v", ps, err)
 	}

@@ -139,6 +139,15 @@ func leaves(e *jsonschema.ValidationError) []Problem {
 		}
 		return out
 	}
+	if rq, ok := e.ErrorKind.(*kind.Required); ok {
+		// One problem per missing key, placed on the key (and so on the
+		// line of its closest ancestor the document writes).
+		var out []Problem
+		for _, name := range rq.Missing {
+			out = append(out, Problem{Pointer: jsonPointer(append(slices.Clone(e.InstanceLocation), name)), Message: "is required, and the document does not write it"})
+		}
+		return out
+	}
 	if len(e.Causes) == 0 {
 		p := Problem{Pointer: jsonPointer(e.InstanceLocation), Message: message(e)}
 		if en, ok := e.ErrorKind.(*kind.Enum); ok {

@@ -3,13 +3,17 @@
 //
 //	go run ./examples/config -config examples/config/app.yaml
 //	GRACEKIT_APP_GREETING='hi from the environment' go run ./examples/config -config examples/config/app.yaml
+//	GRACEKIT_APP_API_TOKEN_FILE=/run/secrets/token go run ./examples/config -config examples/config/app.yaml
 //	go run ./examples/config -config examples/config/app.yaml -server.address :9090
 //	go run ./examples/config -config examples/config/app.yaml -t   # check the configuration, print it, exit
-//	go run ./examples/config -help                                   # a flag for every key, with its default
+//	go run ./examples/config -help                                   # a flag for every key but the secret
 //
-// It answers GET / with the greeting and POST /upload with the size of
-// the body, refusing bodies above app.maxUploadSize. SIGINT or SIGTERM
-// drains the requests in flight and exits 0.
+// It answers GET / with the greeting, GET /upstream with the upstream
+// service's URL and whether a token is set, and POST /upload with the
+// size of the body, refusing bodies above app.maxUploadSize. SIGINT or
+// SIGTERM drains the requests in flight and exits 0. It exits 1 when the
+// configuration is invalid, and 2 on a command-line mistake, a missing
+// -config file included.
 package main
 
 import (
@@ -19,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -74,13 +79,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *test {
 		if err := config.Check(stdout, &cfg, opts...); err != nil {
 			fmt.Fprintln(stderr, err)
-			return 1
+			return exitCode(err)
 		}
 		return 0
 	}
 	if err := config.Load(&cfg, opts...); err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return exitCode(err)
 	}
 	logger := cfg.Log.NewLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -90,6 +95,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// exitCode is 2 for a configuration file that does not exist, a mistake
+// on the command line, as gen validate says too, and 1 for an invalid
+// configuration.
+func exitCode(err error) int {
+	if errors.Is(err, fs.ErrNotExist) {
+		return 2
+	}
+	return 1
 }
 
 // serve runs the servers of cfg until ctx ends, then drains them.
@@ -122,6 +137,10 @@ func handler(app App) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, app.Greeting)
+	})
+	mux.HandleFunc("GET /upstream", func(w http.ResponseWriter, r *http.Request) {
+		// Never the token itself: it is a secret.
+		fmt.Fprintf(w, "upstream %q, token set: %v\n", app.Upstream.URL, app.APIToken != "")
 	})
 	mux.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, int64(app.MaxUploadSize)))

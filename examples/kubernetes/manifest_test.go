@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +43,10 @@ type object struct {
 			} `yaml:"spec"`
 		} `yaml:"template"`
 		Ports []struct {
-			TargetPort any `yaml:"targetPort"`
+			Name       string `yaml:"name"`
+			Port       int    `yaml:"port"`
+			Protocol   string `yaml:"protocol"`
+			TargetPort any    `yaml:"targetPort"`
 		} `yaml:"ports"`
 	} `yaml:"spec"`
 }
@@ -190,8 +194,41 @@ func TestManifestAgreesWithItsConfig(t *testing.T) {
 		}
 	}
 
+	// The pods get the variables Kubernetes sets for the Service, which
+	// is named like gracekit's prefix: the configuration still loads.
+	if err := config.Load(&cfg, config.WithFiles(path), config.WithEnviron(serviceLinkEnv(svc, "10.96.0.12"))); err != nil {
+		t.Errorf("the ConfigMap's config.yaml with the variables of the Service %q: %v", svc.Metadata.Name, err)
+	}
+
 	// A rolling update keeps every replica's capacity.
 	if mu := dep.Spec.Strategy.RollingUpdate.MaxUnavailable; mu != 0 {
 		t.Errorf("maxUnavailable is %v, want 0", mu)
 	}
+}
+
+// serviceLinkEnv returns the variables Kubernetes gives every container of
+// the namespace for the Service svc on the cluster IP ip (see
+// pkg/kubelet/envvars in Kubernetes): NAME_SERVICE_HOST,
+// NAME_SERVICE_PORT, NAME_SERVICE_PORT_<PORT NAME>, NAME_PORT and, for
+// each port, NAME_PORT_<PORT>_<PROTO> with its _PROTO, _PORT and _ADDR.
+func serviceLinkEnv(svc object, ip string) []string {
+	name := strings.ToUpper(strings.ReplaceAll(svc.Metadata.Name, "-", "_"))
+	var env []string
+	for i, p := range svc.Spec.Ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "TCP"
+		}
+		port := strconv.Itoa(p.Port)
+		url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, port)
+		if i == 0 {
+			env = append(env, name+"_SERVICE_HOST="+ip, name+"_SERVICE_PORT="+port, name+"_PORT="+url)
+		}
+		if p.Name != "" {
+			env = append(env, name+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))+"="+port)
+		}
+		prefix := name + "_PORT_" + port + "_" + strings.ToUpper(proto)
+		env = append(env, prefix+"="+url, prefix+"_PROTO="+strings.ToLower(proto), prefix+"_PORT="+port, prefix+"_ADDR="+ip)
+	}
+	return env
 }

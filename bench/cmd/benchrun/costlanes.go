@@ -51,7 +51,7 @@ func smokeCost() costParams {
 
 func fullCost() costParams {
 	return costParams{
-		callgrind:        scenario.CallgrindOptions{Warm: 2000, Measure: 2000, StartTimeout: 2 * time.Minute},
+		callgrind:        scenario.CallgrindOptions{Warm: 20000, Measure: 4000, StartTimeout: 2 * time.Minute},
 		callgrindRepeats: 3,
 		handoverRounds:   40,
 		exitRounds:       15,
@@ -119,7 +119,7 @@ func (r *runner) probe(probes, slow int) func(*subject.Instance) scenario.Restar
 func (r *runner) callgrindLane(res *report.Results, p costParams) {
 	names := []string{nethttp, nethttpTimed, gracefulServer, gracefulProc}
 	res.CallgrindBase = nethttpTimed
-	res.CallgrindDesc = fmt.Sprintf("Each server runs under `valgrind --tool=callgrind` with `GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1`; one keep-alive connection sends `GET /` %d times, `callgrind_control -d PID` dumps (and zeroes) the counters, the same connection sends %d more, the counters are dumped again, and the server is killed with SIGKILL (callgrind aborts inside Go's SIGTERM handling). Instructions per request = the second dump's total / %d: I(%d) - I(%d), all threads of the server, the idle ones included. %d repeats per server, alternating (the order rotates and reverses from repeat to repeat). Ratios are per repeat against %s, the net/http server with graceful's default timeouts.",
+	res.CallgrindDesc = fmt.Sprintf("Each server runs under `valgrind --tool=callgrind` with `GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1`; one keep-alive connection sends `GET /` %d times, `callgrind_control -d PID` dumps (and zeroes) the counters, the same connection sends %d more, the counters are dumped again, and the server is killed with SIGKILL (callgrind aborts inside Go's SIGTERM handling). Instructions per request = the second dump's total / %d: I(%d) - I(%d), all threads of the server, the idle ones included. %d repeats per server, alternating (the order rotates and reverses from repeat to repeat). Ratios are per repeat against %s, the net/http server with graceful's default timeouts. The warm-up is long because of Go's type-assertion caches: the runtime fills the cache of a call site at random, about once in 1,024 misses, and a site still unfilled when the counting starts adds about 100 instructions to every request (after 2,000 requests, one site in seven is still unfilled; after 20,000, one in 300 million).",
 		p.callgrind.Warm, p.callgrind.Measure, p.callgrind.Measure, p.callgrind.Warm+p.callgrind.Measure, p.callgrind.Warm, p.callgrindRepeats, nethttpTimed)
 	last := map[string]scenario.CallgrindRun{}
 	for rep := 0; rep < p.callgrindRepeats && r.ctx.Err() == nil; rep++ {
