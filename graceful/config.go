@@ -70,12 +70,14 @@ type ServerConfig struct {
 	// once a shutdown has begun, before the server closes it. Each
 	// connection's own grace is derived from the round-trip time the
 	// kernel measured on it (TCP_INFO on Linux: four times the smoothed
-	// RTT plus four times its variance), so that a request a client sent
+	// RTT plus four times its variance; the ceiling on other systems, the
+	// floor for a unix socket's peer), so that a request a client sent
 	// before the drain began always arrives first, with
 	// [ServerConfig.IdleDrainGraceMin] as the floor and IdleDrainGrace as
-	// the ceiling; with thousands of idle connections their closing is
-	// spread over the ceiling, so that their clients do not all reconnect
-	// (and handshake) to the new generation at the same instant. A
+	// the ceiling; with many idle connections their closing is spread
+	// over a window that grows with what their reconnects cost the new
+	// generation (at most the ceiling), so that their clients do not all
+	// reconnect (and handshake) to it at the same instant. A
 	// connection is idle only when nothing of a next request has arrived:
 	// one whose next request is pipelined behind the current one, or whose
 	// header is still arriving, is answered first. A client that sends its

@@ -282,11 +282,15 @@ func (s *Server) idleGrace(c *conn) time.Duration {
 	if floor == ceiling || http.ConnState(c.state.Load()) == http.StateNew {
 		return ceiling
 	}
-	g := floor
 	if rtt, rttvar, ok := roundTrip(c.raw); ok {
-		g = max(g, 4*rtt+4*rttvar)
+		return min(max(floor, 4*rtt+4*rttvar), ceiling)
 	}
-	return min(g, ceiling)
+	if c.raw.LocalAddr().Network() == "unix" {
+		return floor // a peer on this machine: no round trip to wait for
+	}
+	// A round trip nobody measured (a system without TCP_INFO): the
+	// ceiling, which never races a client's next request.
+	return ceiling
 }
 
 // reconnectCost is about what a client's reconnection costs the new

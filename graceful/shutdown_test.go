@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -511,26 +512,44 @@ func (c *rawConn) roundTrip(t testing.TB) *http.Response {
 
 // TestIdleGraceFollowsTheRoundTrip: an idle connection on loopback, whose
 // round trip is microseconds, is closed after the floor of the grace, not
-// after its ceiling (a minute here).
+// after its ceiling (a minute here); so is one on a unix socket, whose
+// peer is on this machine.
 func TestIdleGraceFollowsTheRoundTrip(t *testing.T) {
-	cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	cfg.IdleDrainGrace = time.Minute
-	cfg.IdleDrainGraceMin = 10 * time.Millisecond
-	s := New("127.0.0.1:0", 0, cfg)
-	serve(t, s)
-	c := dialHTTP(t, s.GetListenedAddress())
-	c.roundTrip(t)
-	waitFor(t, "the connection to be idle", 5*time.Second, func() bool { return s.Stats().IdleConns == 1 })
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(context.Background()) }()
-	_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
-		t.Fatalf("idle connection: read = %v, want EOF well before the minute of the ceiling", err)
-	}
-	if err := <-shut; err != nil {
-		t.Fatal(err)
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ok")
+			}))
+			cfg.IdleDrainGrace = time.Minute
+			cfg.IdleDrainGraceMin = 10 * time.Millisecond
+			addr, dial := "127.0.0.1:0", ""
+			if network == "unix" {
+				dial = filepath.Join(t.TempDir(), "s.sock")
+				addr = "unix:" + dial
+			}
+			s := New(addr, 0, cfg)
+			serve(t, s)
+			if dial == "" {
+				dial = s.GetListenedAddress()
+			}
+			nc, err := net.DialTimeout(network, dial, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = nc.Close() })
+			c := &rawConn{conn: nc, br: bufio.NewReader(nc)}
+			c.roundTrip(t)
+			waitFor(t, "the connection to be idle", 5*time.Second, func() bool { return s.Stats().IdleConns == 1 })
+			shut := make(chan error, 1)
+			go func() { shut <- s.Shutdown(context.Background()) }()
+			_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
+				t.Fatalf("idle connection: read = %v, want EOF well before the minute of the ceiling", err)
+			}
+			if err := <-shut; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
