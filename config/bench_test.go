@@ -102,3 +102,19 @@ func BenchmarkHostile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadStartup is what a program's start pays for its
+// configuration: defaults, a small file and the environment, as
+// examples/reload loads them in every new generation (on the path to its
+// first answer).
+//
+//	go test -run '^$' -bench LoadStartup -benchmem ./config/
+func BenchmarkLoadStartup(b *testing.B) {
+	file := writeFile(b, "c.yaml", "server:\n  address: \"127.0.0.1:8080\"\nprocess:\n  probation: 0s\n  pidFile: /tmp/x.pid\n")
+	for b.Loop() {
+		cfg := Default()
+		if err := Load(&cfg, WithFiles(file)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
