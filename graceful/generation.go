@@ -15,34 +15,32 @@ import (
 // sockets, with the same *Server values). Its methods are the actions of
 // the lifecycle on a generation, the same whether the lifecycle of this
 // process decides them (re-exec mode) or a supervisor sends them (a
-// worker). They are called from the lifecycle's loop only.
+// worker). They are called from the lifecycle's loop only. Whether the
+// generation has been released (its probation is over: the sockets close
+// once drained) is its state in the lifecycle (draining or stopping).
 type localGen struct {
 	p     *Process
 	units []*unit
 	round *serveSet
 
 	// drained is closed when the drain of the last round is over; nil
-	// while the generation serves. drainSeen: the lifecycle has seen it.
-	drained   chan struct{}
-	drainSeen bool
-	// released: the probation is over, the sockets are closed once
-	// drained.
-	released bool
+	// while the generation serves.
+	drained chan struct{}
 	// retired are sockets a successor did not take: closed once drained,
 	// bound again if the generation resumes.
 	retired []*socket
 }
 
-// serveSet is one round of serving the units.
+// serveSet is one round of serving the units: errs delivers the errors of
+// services that failed while serving, wg waits for every Serve to return.
 type serveSet struct {
-	units []*unit
-	errs  chan error
-	wg    sync.WaitGroup
+	errs chan error
+	wg   sync.WaitGroup
 }
 
 // serve starts a round of serving every unit.
 func (g *localGen) serve() {
-	set := &serveSet{units: g.units, errs: make(chan error, len(g.units))}
+	set := &serveSet{errs: make(chan error, len(g.units))}
 	for _, u := range g.units {
 		svc := u.svc
 		set.wg.Go(func() {
@@ -52,16 +50,7 @@ func (g *localGen) serve() {
 			}
 		})
 	}
-	g.round = set
-	g.drained, g.drainSeen = nil, false
-}
-
-// errs delivers the errors of services that failed while serving.
-func (g *localGen) errs() <-chan error {
-	if g.round == nil || g.drained != nil {
-		return nil
-	}
-	return g.round.errs
+	g.round, g.drained = set, nil
 }
 
 // drain stops the generation serving: every unit shuts down, concurrently,
@@ -78,26 +67,25 @@ func (g *localGen) drain(handover bool, took []string) {
 	p := g.p
 	p.markStopping()
 	final := !handover
-	var retire []*socket
-	if handover && took != nil {
-		p.mu.Lock()
-		for _, s := range p.socks.owned {
-			if !slices.Contains(took, s.name) && !slices.Contains(g.retired, s) {
-				retire = append(retire, s)
-			}
+	// A final stop quiesces the stream sockets of the process, but not
+	// those systemd keeps, whose queues wait for the next start; a
+	// handover quiesces those it retires.
+	var quiet, retire []*socket
+	var names []string
+	p.mu.Lock()
+	for _, s := range p.socks.owned {
+		if final && !p.keptBySystemd(s) {
+			quiet = append(quiet, s)
 		}
-		p.mu.Unlock()
-		if len(retire) > 0 {
-			names := make([]string, len(retire))
-			for i, s := range retire {
-				names[i] = s.name
-			}
-			p.logger.Info("the new generation does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
+		if !final && took != nil && !slices.Contains(took, s.name) && !slices.Contains(g.retired, s) {
+			retire = append(retire, s)
+			names = append(names, s.name)
 		}
 	}
-	quiet := retire
-	if final {
-		quiet = p.ownedStreamSockets()
+	p.mu.Unlock()
+	if len(retire) > 0 {
+		p.logger.Info("the new generation does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
+		quiet = retire
 	}
 	drained := make(chan struct{})
 	g.drained = drained
@@ -108,12 +96,11 @@ func (g *localGen) drain(handover bool, took []string) {
 			p.closeSockets()
 		}
 		var wg sync.WaitGroup
-		for _, u := range set.units {
+		for _, u := range g.units {
 			ctx := context.Background()
-			if !final && !(u.sock != nil && slices.Contains(retire, u.sock)) {
-				ctx = withHandingOver(ctx)
-			} else if u.sock != nil && p.keptBySystemd(u.sock) {
-				ctx = withHandingOver(ctx) // systemd keeps its queue
+			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
+			if !retired || u.sock != nil && p.keptBySystemd(u.sock) {
+				ctx = withHandingOver(ctx) // a successor, or systemd, serves its queue
 			}
 			svc := u.svc
 			wg.Go(func() {
@@ -124,12 +111,12 @@ func (g *localGen) drain(handover bool, took []string) {
 		}
 		wg.Wait()
 		set.wg.Wait()
-		sum := p.countDrains(set)
+		sum := p.countDrains(g.units)
 		level := slog.LevelInfo
 		if sum.CutConns > 0 || sum.CutRequests > 0 {
 			level = slog.LevelWarn
 		}
-		p.logger.Log(context.Background(), level, "drained", "units", len(set.units), "final", final,
+		p.logger.Log(context.Background(), level, "drained", "units", len(g.units), "final", final,
 			"took", sum.Duration.Round(time.Millisecond), "served_while_draining", sum.ServedWhileDraining,
 			"idle_closed", sum.IdleClosed, "hijacked_closed", sum.HijackedClosed,
 			"cut_conns", sum.CutConns, "cut_requests", sum.CutRequests)
@@ -159,8 +146,7 @@ func (g *localGen) resume() error {
 		s.fd, s.addr = fresh.fd, fresh.addr
 	}
 	g.retired = nil
-	units := slices.Clone(g.units)
-	for _, u := range units {
+	for _, u := range g.units {
 		if u.sock == nil {
 			continue
 		}
@@ -175,7 +161,7 @@ func (g *localGen) resume() error {
 	p.mu.Unlock()
 	// Resume runs without p.mu: a service takes its fresh listeners from
 	// Process.Listen there.
-	for _, u := range units {
+	for _, u := range g.units {
 		if u.sock == nil {
 			if err := u.svc.(ResumableService).Resume(); err != nil {
 				errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
@@ -204,54 +190,11 @@ func (g *localGen) canResume() bool {
 	return true
 }
 
-// release ends the probation: the sockets close once the drain is over.
-func (g *localGen) release() {
-	g.released = true
-}
-
-// done reports whether the generation has drained and been released:
-// nothing of it remains but closing its sockets.
-func (g *localGen) done() bool {
-	if g.drained == nil || !g.released {
-		return false
-	}
-	select {
-	case <-g.drained:
-		return true
-	default:
-		return false
-	}
-}
-
-// drainedCh is closed when the current drain is over; nil while serving,
-// and once the lifecycle has seen it.
-func (g *localGen) drainedCh() <-chan struct{} {
-	if g.drainSeen {
-		return nil
-	}
-	return g.drained
-}
-
 func describeService(svc Service) string {
 	if s, ok := svc.(*Server); ok {
 		return s.describe()
 	}
 	return fmt.Sprintf("%T", svc)
-}
-
-// ownedStreamSockets returns the stream sockets of the process that a
-// final stop quiesces: not those systemd keeps, whose queues wait for the
-// next start.
-func (p *Process) ownedStreamSockets() []*socket {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*socket
-	for _, s := range p.socks.owned {
-		if !s.packet && s.fd >= 0 && !p.keptBySystemd(s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // quiesceSockets makes sockets refuse new connections and waits until the

@@ -114,7 +114,10 @@ type genEvent struct {
 
 // lifecycle is the state machine of one process.
 type lifecycle struct {
-	p    *Process
+	p *Process
+	// self is this process's own generation (genLocal, the first of
+	// gens); nil in a supervisor.
+	self *gen
 	gens []*gen
 	// held are the sockets the next worker gets (supervisor mode): those
 	// of the last worker that served.
@@ -195,15 +198,6 @@ func (l *lifecycle) alive() int {
 	return n
 }
 
-func (l *lifecycle) localGen() *gen {
-	for _, g := range l.gens {
-		if g.kind == genLocal {
-			return g
-		}
-	}
-	return nil
-}
-
 // watch forwards a started generation's messages and its exit to the
 // loop.
 func (l *lifecycle) watch(g *gen) {
@@ -230,15 +224,16 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 	}
 	l.replay, l.replayStop = nil, nil
 	for !l.finished() {
-		var local *localGen
-		if g := l.localGen(); g != nil {
-			local = g.local
-		}
+		// This process's generation: while it serves, a service of it
+		// may fail; once released, its drain ends it.
 		var drained <-chan struct{}
 		var svcErrs <-chan error
-		if local != nil {
-			drained = local.drainedCh()
-			svcErrs = local.errs()
+		switch g := l.self; {
+		case g == nil:
+		case g.state == stServing:
+			svcErrs = g.local.round.errs
+		case g.state != stProbation:
+			drained = g.local.drained
 		}
 		var attDone <-chan attemptResult
 		if l.att != nil {
@@ -277,7 +272,7 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 			l.delay = nil
 			l.finalStop()
 		case <-drained:
-			l.localDrained()
+			l.drained()
 		case err := <-svcErrs:
 			l.serviceFailed(err)
 		case <-p.lineage.changes():
@@ -323,8 +318,8 @@ func stopTimer(t *time.Timer) {
 // has exited; or (the supervisor) every worker has, after a stop or when
 // the first never started.
 func (l *lifecycle) finished() bool {
-	if g := l.localGen(); g != nil {
-		return g.state == stExited
+	if l.self != nil {
+		return l.self.state == stExited
 	}
 	return (l.stopping || l.result != nil) && l.alive() == 0
 }
@@ -464,10 +459,9 @@ func (l *lifecycle) attemptDone(res attemptResult) {
 func (l *lifecycle) handOver(g *gen) {
 	p := l.p
 	old := l.find(stServing)
-	if prev := l.find(stProbation); prev != nil {
-		// Older than the one handing over now: beyond rollback.
-		l.endProbation(prev)
-	}
+	// One in probation is older than the one handing over now: beyond
+	// rollback.
+	l.endProbation(l.find(stProbation))
 	l.gens = append(l.gens, g)
 	if g.child != nil {
 		l.watch(g)
@@ -550,9 +544,6 @@ func (l *lifecycle) drain(old, succ *gen) {
 		// The successor's counters go on from this generation's.
 		_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
 		old.local.drain(true, succ.took)
-		if old.state == stDraining {
-			old.local.release()
-		}
 	case genWorker:
 		if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(succ.took)}); err != nil {
 			p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
@@ -609,21 +600,18 @@ func closeSocketsNotIn(socks []*socket, keep []string) []*socket {
 	return out
 }
 
-// endProbation ends g's probation: it no longer serves again; it closes
-// its sockets once drained.
+// endProbation ends g's probation, if it is in one: it no longer serves
+// again; it closes its sockets once drained (this process's own
+// generation: the loop sees its drain end, see run).
 func (l *lifecycle) endProbation(g *gen) {
-	if g.state != stProbation {
+	if g == nil || g.state != stProbation {
 		return
 	}
 	g.state = stDraining
 	stopTimer(l.probation)
 	l.probation = nil
 	l.stopBeat()
-	switch g.kind {
-	case genLocal:
-		g.local.release()
-		l.localDrainedMaybe()
-	case genWorker:
+	if g.kind == genWorker {
 		_ = g.child.send(linkMsg{Type: msgRelease})
 	}
 }
@@ -666,8 +654,8 @@ func (l *lifecycle) event(ev genEvent) {
 		case msgReleased:
 			// A successor handed over in turn, or was asked to stop: it
 			// will not die as a failed release any more.
-			if prev := l.find(stProbation); prev != nil && g.state == stServing {
-				l.endProbation(prev)
+			if g.state == stServing {
+				l.endProbation(l.find(stProbation))
 			}
 		case msgTotals:
 			p.totals.addAll(ev.msg.Totals)
@@ -739,8 +727,6 @@ func (l *lifecycle) rollBack(g *gen) {
 			// over, the generation ends.
 			l.result = fmt.Errorf("graceful: rollback failed: %w", err)
 			g.state = stStopping
-			g.local.released = true
-			l.localDrainedMaybe()
 			return
 		}
 		g.state = stDraining
@@ -808,7 +794,7 @@ func (l *lifecycle) sendTotals() {
 // a worker's supervisor, or a re-exec generation's parent.
 func (l *lifecycle) parentMsg(m linkMsg) {
 	p := l.p
-	g := l.localGen()
+	g := l.self
 	switch m.Type {
 	case msgTotals:
 		p.takeTotals(m)
@@ -837,11 +823,7 @@ func (l *lifecycle) parentMsg(m linkMsg) {
 			l.rollBack(g)
 		}
 	case msgRelease:
-		if g.state == stProbation {
-			g.state = stDraining
-			g.local.release()
-			l.localDrainedMaybe()
-		}
+		l.endProbation(g)
 	case msgStop:
 		p.finalStop.Store(true)
 		l.stop("the supervisor stops")
@@ -856,11 +838,8 @@ func (l *lifecycle) parentGone() {
 	if p.role != RoleWorker {
 		return
 	}
-	g := l.localGen()
-	if g.state == stProbation {
-		g.state = stDraining
-		g.local.release()
-		l.localDrainedMaybe()
+	if g := l.self; g.state == stProbation {
+		l.endProbation(g)
 		return
 	}
 	p.logger.Warn("the supervisor is gone; shutting down")
@@ -944,7 +923,7 @@ func (l *lifecycle) stop(cause string) {
 		l.stopWorkers(cause)
 		return
 	}
-	g := l.localGen()
+	g := l.self
 	if g.state != stServing {
 		// Draining already: it goes on, and never serves again.
 		g.stopAsked = true
@@ -974,10 +953,9 @@ func (l *lifecycle) stop(cause string) {
 // the supervisor keeps the sockets for the next worker).
 func (l *lifecycle) finalStop() {
 	p := l.p
-	g := l.localGen()
+	g := l.self
 	g.state = stStopping
 	g.stopAsked = true
-	g.local.released = true
 	handover := p.role == RoleWorker && !p.finalStop.Load()
 	p.stopBegan = time.Now()
 	g.local.drain(handover, nil)
@@ -1006,34 +984,23 @@ func (l *lifecycle) stopWorkers(cause string) {
 	l.held = nil
 }
 
-// localDrained handles the end of this generation's drain.
-func (l *lifecycle) localDrained() {
-	l.localGen().local.drainSeen = true
-	l.localDrainedMaybe()
-}
-
-// localDrainedMaybe ends this generation once it has drained and its
-// probation is over (or it stopped as the last one).
-func (l *lifecycle) localDrainedMaybe() {
+// drained ends this generation, released, once its drain is over: after
+// a handover and its probation, or a stop as the last one.
+func (l *lifecycle) drained() {
 	p := l.p
-	g := l.localGen()
-	if g == nil || !g.local.done() {
-		return
-	}
-	if g.state == stStopping {
-		p.closeSockets()
+	p.closeSockets()
+	if l.self.state == stStopping {
 		p.awaitAncestors(p.drainLimit())
 		if p.role != RoleWorker {
 			p.cleanUpFinal()
 		}
 		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
 	} else {
-		p.closeSockets()
 		if succ := l.find(stServing); succ != nil && succ.child != nil {
 			// The successor's counters go on from this generation's last.
 			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
 		}
 		p.logger.Info("handed over and drained; exiting")
 	}
-	g.state = stExited
+	l.self.state = stExited
 }

@@ -58,6 +58,7 @@ func (p *Process) Run(ctx context.Context) error {
 		return err
 	}
 	l := newLifecycle(p)
+	l.self = g
 	l.gens = []*gen{g}
 	l.start = func(reload bool) func(context.Context) (*gen, error) {
 		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, reload) }
