@@ -127,6 +127,8 @@ type lifecycle struct {
 	// Process.startNext), which runs in a goroutine of its own.
 	start  func(reload bool) func(ctx context.Context) (*gen, error)
 	events chan genEvent
+	// results delivers the outcome of the restart under way (att).
+	results chan *attempt
 
 	att   *attempt // a successor starting
 	again bool     // a restart signal waits for the restart under way, or for room
@@ -152,16 +154,13 @@ type lifecycle struct {
 	replayStop []os.Signal
 }
 
-// attempt is one restart under way.
+// attempt is one restart under way, and then its outcome: the successor
+// that serves, or why there is none.
 type attempt struct {
 	cancel context.CancelFunc
 	req    *restartRequest
-	done   chan attemptResult
-}
-
-type attemptResult struct {
-	g   *gen
-	err error
+	g      *gen
+	err    error
 }
 
 // restartRequest is a call to Restart waiting for its outcome.
@@ -171,7 +170,7 @@ type restartRequest struct {
 }
 
 func newLifecycle(p *Process) *lifecycle {
-	return &lifecycle{p: p, events: make(chan genEvent, 64), backoff: respawnMin}
+	return &lifecycle{p: p, events: make(chan genEvent, 64), results: make(chan *attempt, 1), backoff: respawnMin}
 }
 
 // find returns the generation in state st (at most one serves, at most
@@ -235,17 +234,13 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 		case g.state != stProbation:
 			drained = g.local.drained
 		}
-		var attDone <-chan attemptResult
-		if l.att != nil {
-			attDone = l.att.done
-		}
 		select {
 		case sig := <-p.sigCh:
 			l.restartSignal(sig)
 		case req := <-p.requests:
 			l.restartCall(req)
-		case res := <-attDone:
-			l.attemptDone(res)
+		case a := <-l.results:
+			l.attemptDone(l.finish(a))
 		case ev := <-l.events:
 			l.event(ev)
 		case m, ok := <-p.parentMsgs:
@@ -269,7 +264,6 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 				l.begin(nil, false)
 			}
 		case <-timerC(l.delay):
-			l.delay = nil
 			l.finalStop()
 		case <-drained:
 			l.drained()
@@ -415,31 +409,36 @@ func (l *lifecycle) begin(req *restartRequest, reload bool) {
 		ctx = req.ctx
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &attempt{cancel: cancel, req: req, done: make(chan attemptResult, 1)}
+	a := &attempt{cancel: cancel, req: req}
 	l.att = a
 	stopTimer(l.respawn)
 	l.respawn = nil
 	run := l.start(reload)
 	go func() {
-		g, err := run(ctx)
-		a.done <- attemptResult{g: g, err: err}
+		a.g, a.err = run(ctx)
+		l.results <- a
 	}()
 }
 
-// attemptDone takes the outcome of the restart under way.
-func (l *lifecycle) attemptDone(res attemptResult) {
-	p := l.p
-	a := l.att
-	l.att = nil
+// finish ends the restart under way once its outcome a has arrived: the
+// caller of Restart that asked for it gets the outcome.
+func (l *lifecycle) finish(a *attempt) *attempt {
 	a.cancel()
+	l.att = nil
 	if a.req != nil {
-		a.req.result <- res.err
+		a.req.result <- a.err
 	}
-	if res.err != nil {
+	return a
+}
+
+// attemptDone takes the outcome of the restart under way.
+func (l *lifecycle) attemptDone(a *attempt) {
+	p := l.p
+	if a.err != nil {
 		l.sendTotals()
 		if l.p.role == RoleSupervisor && l.find(stServing) == nil {
 			if !l.ready {
-				l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", res.err)
+				l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", a.err)
 				return
 			}
 			l.armRespawn("the new worker did not start")
@@ -451,7 +450,7 @@ func (l *lifecycle) attemptDone(res attemptResult) {
 		}
 		return
 	}
-	l.handOver(res.g)
+	l.handOver(a.g)
 }
 
 // handOver makes g, ready, the serving generation; the one that served
@@ -850,26 +849,17 @@ func (l *lifecycle) parentGone() {
 // serviceFailed handles a service of this generation that failed.
 func (l *lifecycle) serviceFailed(err error) {
 	p := l.p
+	l.result = err
 	if l.att != nil {
-		a := l.att
-		a.cancel()
-		res := <-a.done
-		l.att = nil
-		if res.err == nil {
+		l.att.cancel()
+		if a := l.finish(<-l.results); a.err == nil {
 			p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
-			l.result = err
-			l.handOver(res.g)
+			l.handOver(a.g)
 			return
 		}
 	}
 	p.logger.Error("a service failed; shutting the process down", "error", err)
-	l.result = err
 	l.stop("a service failed")
-	if l.delay != nil {
-		stopTimer(l.delay)
-		l.delay = nil
-		l.finalStop()
-	}
 }
 
 // stop handles a stop signal, the end of Run's context, or a supervisor's
@@ -879,17 +869,11 @@ func (l *lifecycle) stop(cause string) {
 	if l.att != nil {
 		// A successor that became ready meanwhile serves: this process
 		// hands over to it rather than stop as the last one.
-		a := l.att
-		a.cancel()
-		res := <-a.done
-		l.att = nil
 		l.again = false
-		if a.req != nil {
-			a.req.result <- res.err
-		}
-		if res.err == nil {
-			l.handOver(res.g)
-			if p.role != RoleSupervisor {
+		l.att.cancel()
+		if a := l.finish(<-l.results); a.err == nil {
+			l.handOver(a.g)
+			if l.self != nil {
 				return
 			}
 		}
@@ -897,14 +881,10 @@ func (l *lifecycle) stop(cause string) {
 	if l.stopping {
 		if l.delay != nil {
 			p.logger.Info("shutdown delay cut short", "cause", cause)
-			stopTimer(l.delay)
-			l.delay = nil
 			l.finalStop()
-		} else if p.role == RoleSupervisor {
-			if cur := l.find(stServing); cur != nil {
-				p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
-				cur.child.signal(syscall.SIGTERM)
-			}
+		} else if cur := l.find(stServing); l.self == nil && cur != nil {
+			p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
+			cur.child.signal(syscall.SIGTERM)
 		}
 		return
 	}
@@ -914,17 +894,13 @@ func (l *lifecycle) stop(cause string) {
 	l.respawn = nil
 	if prev := l.find(stProbation); prev != nil {
 		prev.stopAsked = true
-		if p.role != RoleSupervisor {
+		if l.self != nil {
 			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
 		}
 		l.endProbation(prev)
 	}
-	if p.role == RoleSupervisor {
-		l.stopWorkers(cause)
-		return
-	}
 	g := l.self
-	if g.state != stServing {
+	if g != nil && g.state != stServing {
 		// Draining already: it goes on, and never serves again.
 		g.stopAsked = true
 		p.logger.Info("stop requested while draining: no rollback", "cause", cause)
@@ -940,6 +916,25 @@ func (l *lifecycle) stop(cause string) {
 	if p.role != RoleWorker {
 		p.notify("STOPPING=1")
 	}
+	if g == nil {
+		// A supervisor stops its workers: the serving one as the last
+		// generation (it serves what is queued on the sockets before it
+		// closes them), the others finishing their drain; the
+		// supervisor's own copies of the sockets go, as the workers drain
+		// on their own descriptors of them.
+		for _, w := range l.gens {
+			if w.state == stExited {
+				continue
+			}
+			w.stopAsked = true
+			if err := w.child.send(linkMsg{Type: msgStop}); err != nil {
+				w.child.signal(syscall.SIGTERM)
+			}
+		}
+		closeSockets(l.held, nil)
+		l.held = nil
+		return
+	}
 	if d := p.cfg.ShutdownDelay; d > 0 && l.result == nil {
 		p.logger.Info("shutdown delay: readiness answers 503, serving continues", "delay", d)
 		l.delay = time.NewTimer(d)
@@ -948,40 +943,20 @@ func (l *lifecycle) stop(cause string) {
 	l.finalStop()
 }
 
-// finalStop drains this generation as the last one: no generation comes
-// after it (in a worker, unless its supervisor said the service stops,
-// the supervisor keeps the sockets for the next worker).
+// finalStop drains this generation as the last one, at once or at the end
+// of the shutdown delay: no generation comes after it (in a worker,
+// unless its supervisor said the service stops, the supervisor keeps the
+// sockets for the next worker).
 func (l *lifecycle) finalStop() {
 	p := l.p
+	stopTimer(l.delay)
+	l.delay = nil
 	g := l.self
 	g.state = stStopping
 	g.stopAsked = true
 	handover := p.role == RoleWorker && !p.finalStop.Load()
 	p.stopBegan = time.Now()
 	g.local.drain(handover, nil)
-}
-
-// stopWorkers stops the supervisor's workers: the serving one as the last
-// generation (it serves what is queued on the sockets before it closes
-// them), the others finishing their drain; the supervisor's own copies of
-// the sockets go.
-func (l *lifecycle) stopWorkers(cause string) {
-	p := l.p
-	p.stopping.Store(true)
-	p.logger.Info("shutting down", "cause", cause)
-	p.notify("STOPPING=1")
-	for _, g := range l.gens {
-		if g.state == stExited {
-			continue
-		}
-		g.stopAsked = true
-		if err := g.child.send(linkMsg{Type: msgStop}); err != nil {
-			g.child.signal(syscall.SIGTERM)
-		}
-	}
-	// The workers drain on their own descriptors of the sockets.
-	closeSockets(l.held, nil)
-	l.held = nil
 }
 
 // drained ends this generation, released, once its drain is over: after
