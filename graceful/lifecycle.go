@@ -145,13 +145,10 @@ type lifecycle struct {
 	result        error
 	status        string // the serving worker's exit status, for the supervisor's
 
-	// The supervisor's: the number of the last worker started, its stop
-	// signals (kept for an exec of itself), and signals its previous
-	// image caught, replayed at the start.
-	workers    int
-	stopCh     chan os.Signal
-	replay     []os.Signal
-	replayStop []os.Signal
+	// stopCh delivers the stop signals; workers, in a supervisor, is the
+	// number of the last worker started.
+	stopCh  chan os.Signal
+	workers int
 }
 
 // attempt is one restart under way, and then its outcome: the successor
@@ -169,8 +166,13 @@ type restartRequest struct {
 	result chan error
 }
 
+// newLifecycle makes the lifecycle of p, and catches the stop signals
+// from here on: the caller stops that (p.sys.stopSignals(l.stopCh)) when
+// it returns.
 func newLifecycle(p *Process) *lifecycle {
-	return &lifecycle{p: p, events: make(chan genEvent, 64), results: make(chan *attempt, 1), backoff: respawnMin}
+	l := &lifecycle{p: p, events: make(chan genEvent, 64), results: make(chan *attempt, 1), stopCh: make(chan os.Signal, 4), backoff: respawnMin}
+	p.sys.notifySignals(l.stopCh, stopSignals...)
+	return l
 }
 
 // find returns the generation in state st (at most one serves, at most
@@ -212,16 +214,8 @@ func (l *lifecycle) watch(g *gen) {
 // run is the loop of the lifecycle. It returns when this process has no
 // more to do: its generation drained after a handover or a stop, or (a
 // supervisor) every worker has exited after a stop.
-func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
+func (l *lifecycle) run(ctx context.Context) error {
 	p := l.p
-	l.stopCh = stopCh
-	for _, sig := range l.replay {
-		l.restartSignal(sig)
-	}
-	for _, sig := range l.replayStop {
-		l.stop(sig.String())
-	}
-	l.replay, l.replayStop = nil, nil
 	for !l.finished() {
 		// This process's generation: while it serves, a service of it
 		// may fail; once released, its drain ends it.
@@ -236,9 +230,9 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 		}
 		select {
 		case sig := <-p.sigCh:
-			l.restartSignal(sig)
+			l.restart(sig, nil)
 		case req := <-p.requests:
-			l.restartCall(req)
+			l.restart(nil, &req)
 		case a := <-l.results:
 			l.attemptDone(l.finish(a))
 		case ev := <-l.events:
@@ -270,8 +264,8 @@ func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
 		case err := <-svcErrs:
 			l.serviceFailed(err)
 		case <-p.lineage.changes():
-			l.roomMayHaveFreed()
-		case sig := <-stopCh:
+			l.runWaiting("running the postponed restart: an older generation has exited")
+		case sig := <-l.stopCh:
 			l.stop(sig.String())
 		case <-ctx.Done():
 			cause := context.Cause(ctx)
@@ -318,57 +312,64 @@ func (l *lifecycle) finished() bool {
 	return (l.stopping || l.result != nil) && l.alive() == 0
 }
 
-// restartSignal handles the restart signal.
-func (l *lifecycle) restartSignal(sig os.Signal) {
+// restart handles the restart signal (req nil) and calls to Restart
+// (req set), which the same rules decide: a restart starts unless the
+// service is stopping, this generation has handed over, one is under way,
+// or the generations alive fill MaxGenerations. A call that cannot start
+// gets an error saying why; a signal runs later (again) in the last two
+// cases and is ignored in the others. In a worker, the supervisor
+// decides.
+func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 	p := l.p
 	cur := l.find(stServing)
+	var err error
 	switch {
+	case p.role == RoleWorker && req == nil:
+		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead",
+			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)
+		return
+	case p.role == RoleWorker && l.pending != nil:
+		err = ErrRestartInProgress
 	case p.role == RoleWorker:
-		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead", "signal", sig, "supervisor_pid", p.parentPID())
-	case l.stopping:
-		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
+		// The answer comes over the link (see parentMsg).
+		if err = p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err == nil {
+			l.pending = req
+			return
+		}
+		err = fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
+	case l.stopping || cur == nil && req != nil:
+		err = ErrNotRunning
 	case cur != nil && cur.kind == genSuccessor:
-		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
+		err = fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
 	case l.att != nil:
-		l.again = true
-		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
+		err = ErrRestartInProgress
 	case !l.room():
-		l.again = true
-		p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
-			"signal", sig, "alive", l.alive(), "max_generations", p.cfg.MaxGenerations)
+		err = fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
+			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations)
+	case req != nil:
+		p.logger.Info("restart requested", "by", "Restart")
+		l.begin(req, true)
+		return
 	default:
 		p.logger.Info("restart requested", "signal", sig)
 		l.begin(nil, true)
+		return
 	}
-}
-
-// restartCall handles a call to Restart.
-func (l *lifecycle) restartCall(req restartRequest) {
-	p := l.p
-	cur := l.find(stServing)
 	switch {
-	case p.role == RoleWorker:
-		if l.pending != nil {
-			req.result <- ErrRestartInProgress
-			return
+	case req != nil:
+		if errors.Is(err, ErrTooManyGenerations) {
+			p.refuseRestart(err)
 		}
-		if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
-			req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
-			return
-		}
-		l.pending = &req
-	case l.stopping || cur == nil:
-		req.result <- ErrNotRunning
-	case cur.kind == genSuccessor:
-		req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
-	case l.att != nil:
-		req.result <- ErrRestartInProgress
-	case !l.room():
-		req.result <- l.refuse(fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
-			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations))
+		req.result <- err
+	case errors.Is(err, ErrRestartInProgress):
+		l.again = true
+		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
+	case errors.Is(err, ErrTooManyGenerations):
+		l.postpone("signal", sig)
+	case errors.Is(err, errHandedOver):
+		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
 	default:
-		p.logger.Info("restart requested", "by", "Restart")
-		l.begin(&req, true)
+		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
 	}
 }
 
@@ -377,28 +378,34 @@ func (l *lifecycle) room() bool {
 	return l.alive()+1 <= l.p.cfg.MaxGenerations
 }
 
-// refuse logs and counts a restart refused before anything started.
-func (l *lifecycle) refuse(err error) error {
-	p := l.p
-	p.totals.add(totalRestartsFailed, 1)
-	p.logger.Error("restart refused; still serving", "reason", err.Error())
-	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
-	p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
-	return err
+// postpone keeps a restart (again) for when a generation has exited: the
+// generations alive fill MaxGenerations.
+func (l *lifecycle) postpone(attrs ...any) {
+	l.again = true
+	l.p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
+		append(attrs, "alive", l.alive(), "max_generations", l.p.cfg.MaxGenerations)...)
 }
 
-// roomMayHaveFreed runs a postponed restart once a generation has gone.
-func (l *lifecycle) roomMayHaveFreed() {
-	if !l.again || l.att != nil || l.stopping || !l.room() {
+// runWaiting runs the restart that waits (again) if it can now: nothing
+// is under way, the service is not stopping, a generation serves (or this
+// is a supervisor) and there is room; msg says why it runs. A generation
+// that has handed over passes it on to its successor instead.
+func (l *lifecycle) runWaiting(msg string) {
+	if !l.again || l.att != nil || l.stopping {
 		return
 	}
 	cur := l.find(stServing)
-	if cur == nil && l.p.role != RoleSupervisor || cur != nil && cur.kind == genSuccessor {
+	switch {
+	case cur != nil && cur.kind == genSuccessor:
+		l.p.logger.Info("restart requested during the restart: passed on to the new generation", "to", cur.String())
+		cur.child.signal(l.p.cfg.RestartSignal)
+	case cur == nil && l.self != nil, !l.room():
 		return
+	default:
+		l.p.logger.Info(msg)
+		l.begin(nil, true)
 	}
 	l.again = false
-	l.p.logger.Info("running the postponed restart: an older generation has exited")
-	l.begin(nil, true)
 }
 
 // begin starts a restart: the next generation starts, and the outcome
@@ -492,15 +499,12 @@ func (l *lifecycle) handOver(g *gen) {
 			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
 		}
 	}
-	if l.again {
-		l.again = false
-		if g.kind == genSuccessor {
-			p.logger.Info("restart requested during the restart: passed on to the new generation", "to", g.String())
-			g.child.signal(p.cfg.RestartSignal)
-		} else {
-			l.roomOrPostpone()
-		}
+	// A restart asked for during this one runs now, or once there is
+	// room; a successor runs it itself.
+	if l.again && g.kind != genSuccessor && !l.room() {
+		l.postpone()
 	}
+	l.runWaiting("restart requested during the restart: starting it")
 	if p.role == RoleSupervisor && old != nil && !l.stopping && l.att == nil && l.result == nil {
 		// The new worker serves: the supervisor takes a new binary or new
 		// settings of its own too.
@@ -509,19 +513,6 @@ func (l *lifecycle) handOver(g *gen) {
 			l.reexecSupervisor()
 		}
 	}
-}
-
-// roomOrPostpone starts a restart now if there is room, else keeps it
-// for when a generation exits.
-func (l *lifecycle) roomOrPostpone() {
-	if l.room() {
-		l.p.logger.Info("restart requested during the restart: starting it")
-		l.begin(nil, true)
-		return
-	}
-	l.again = true
-	l.p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
-		"alive", l.alive(), "max_generations", l.p.cfg.MaxGenerations)
 }
 
 // drain tells old, which served, to drain now that succ serves; it keeps
@@ -696,7 +687,7 @@ func (l *lifecycle) event(ev genEvent) {
 		}
 	}
 	l.sendTotals()
-	l.roomMayHaveFreed()
+	l.runWaiting("running the postponed restart: an older generation has exited")
 }
 
 // rollBack makes g, in probation, serve again.
@@ -773,7 +764,7 @@ func (l *lifecycle) workerRestart(g *gen) {
 	l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
 	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
 	go func() { answer(<-req.result) }()
-	l.restartCall(req)
+	l.restart(nil, &req)
 }
 
 // sendTotals brings the serving worker's counters up to date.

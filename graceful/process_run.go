@@ -41,11 +41,15 @@ func (p *Process) Run(ctx context.Context) error {
 	}
 	defer p.finish()
 
-	stopCh := make(chan os.Signal, 4)
-	p.sys.notifySignals(stopCh, stopSignals...)
-	defer p.sys.stopSignals(stopCh)
+	l := newLifecycle(p)
+	defer p.sys.stopSignals(l.stopCh)
 
-	p.dropEarlyRestartSignals()
+	// Restart signals that arrived while the process was starting are
+	// dropped: it was not ready to restart, and it must not restart as
+	// soon as it is.
+	for len(p.sigCh) > 0 {
+		p.logger.Warn("restart signal received while the process was starting: ignored", "signal", <-p.sigCh)
+	}
 	g := &gen{kind: genLocal, n: p.generation, pid: p.pid, state: stServing, local: &localGen{p: p, units: units}}
 	g.local.serve()
 	if err := p.becomeReady(); err != nil {
@@ -57,13 +61,12 @@ func (p *Process) Run(ctx context.Context) error {
 		p.closeSockets()
 		return err
 	}
-	l := newLifecycle(p)
 	l.self = g
 	l.gens = []*gen{g}
 	l.start = func(reload bool) func(context.Context) (*gen, error) {
 		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, reload) }
 	}
-	return l.run(ctx, stopCh)
+	return l.run(ctx)
 }
 
 // reportFailure tells the process that started this one why Run failed
@@ -71,20 +74,6 @@ func (p *Process) Run(ctx context.Context) error {
 func (p *Process) reportFailure(err error) {
 	if p.parent != nil {
 		_ = p.parent.send(linkMsg{Type: msgFailed, PID: p.pid, Error: err.Error()})
-	}
-}
-
-// dropEarlyRestartSignals discards restart signals that arrived while the
-// process was starting: it was not ready to restart, and it must not
-// restart as soon as it is.
-func (p *Process) dropEarlyRestartSignals() {
-	for {
-		select {
-		case sig := <-p.sigCh:
-			p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
-		default:
-			return
-		}
 	}
 }
 
@@ -274,15 +263,6 @@ func (p *Process) unitNames() []string {
 		}
 	}
 	return names
-}
-
-// parentPID returns the PID of the process that started this one (a
-// worker's supervisor), or 0.
-func (p *Process) parentPID() int {
-	if len(p.ancestors) == 0 {
-		return 0
-	}
-	return p.ancestors[len(p.ancestors)-1].PID
 }
 
 // errHandedOver: a Restart call reached a generation that has handed over.

@@ -318,8 +318,9 @@ func readSupervisorState(fd int) (supervisorState, error) {
 }
 
 // resumeSupervisor rebuilds the lifecycle of a supervisor from the state
-// its previous image left.
-func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper) error {
+// its previous image left; it returns the restart and stop signals that
+// image caught and did not handle.
+func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper) (restarts, stops []os.Signal, err error) {
 	copy(p.lineage.secret[:], st.Secret)
 	p.totals = newTotals(st.Totals)
 	p.lastRestart.Store(st.RestartNanos)
@@ -343,7 +344,7 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 	for _, sg := range st.Gens {
 		lk, err := openLink(sg.Link)
 		if err != nil {
-			return fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
+			return nil, nil, fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
 		}
 		c := adoptChild(p.sys, sg.PID, lk, rp)
 		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, stopAsked: sg.StopAsked, lastPong: time.Now()}
@@ -365,9 +366,9 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 	}
 	for _, name := range st.Signals {
 		if sig, err := SignalByName(name); err == nil {
-			l.replay = append(l.replay, sig)
+			restarts = append(restarts, sig)
 		} else if sig, err := stopSignalByName(name); err == nil {
-			l.replayStop = append(l.replayStop, sig)
+			stops = append(stops, sig)
 		}
 	}
 	cur := l.find(stServing)
@@ -388,5 +389,5 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		}
 	}
 	l.sendTotals()
-	return nil
+	return restarts, stops, nil
 }

@@ -37,11 +37,11 @@ type startOptions struct {
 // startSuccessor starts the next generation in re-exec mode.
 func (p *Process) startSuccessor(ctx context.Context, reload bool) (*gen, error) {
 	if p.pid == 1 {
-		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
+		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
 	}
 	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation)
 	if err != nil {
-		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: %w", err))
+		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
 	p.mu.Lock()
 	socks := slices.Clone(p.socks.owned)
@@ -65,9 +65,9 @@ func (p *Process) startSuccessor(ctx context.Context, reload bool) (*gen, error)
 	return &gen{kind: genSuccessor, n: p.generation + 1, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}, nil
 }
 
-// lifecycleRefuse logs and counts a restart that was refused before any
+// refuseRestart logs and counts a restart that was refused before any
 // process started, and tells systemd the reload it asked for is over.
-func (p *Process) lifecycleRefuse(err error) error {
+func (p *Process) refuseRestart(err error) error {
 	p.totals.add(totalRestartsFailed, 1)
 	p.logger.Error("restart refused; still serving", "reason", err.Error())
 	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))

@@ -3,7 +3,6 @@ package graceful
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 )
 
@@ -20,9 +19,8 @@ import (
 // delay); the supervisor exits when they have, with the serving worker's
 // status.
 func (p *Process) supervise(ctx context.Context) int {
-	stopCh := make(chan os.Signal, 4)
-	p.sys.notifySignals(stopCh, stopSignals...)
-	defer p.sys.stopSignals(stopCh)
+	l := newLifecycle(p)
+	defer p.sys.stopSignals(l.stopCh)
 	// The binary this supervisor runs, to tell a new one at its path.
 	p.image, _ = statID(selfOrExe(p.exe))
 	var rp *reaper
@@ -30,7 +28,6 @@ func (p *Process) supervise(ctx context.Context) int {
 		rp = newReaper(p.logger)
 		defer rp.stop()
 	}
-	l := newLifecycle(p)
 	l.held = p.socks.inherited
 	p.socks.inherited = nil
 	l.start = func(reload bool) func(context.Context) (*gen, error) {
@@ -60,15 +57,23 @@ func (p *Process) supervise(ctx context.Context) int {
 	if st := p.resumed; st != nil {
 		// This is the supervisor's next image: it takes over.
 		p.resumed = nil
-		if err := p.resumeSupervisor(l, *st, rp); err != nil {
+		restarts, stops, err := p.resumeSupervisor(l, *st, rp)
+		if err != nil {
 			p.logger.Error("supervisor: cannot take over from its previous image", "error", err)
 			return 1
 		}
-		l.replayStop = append(l.replayStop, takeEarlyStops()...)
+		// Signals its previous image caught, and stops caught early by
+		// this one, are handled first.
+		for _, sig := range restarts {
+			l.restart(sig, nil)
+		}
+		for _, sig := range append(stops, takeEarlyStops()...) {
+			l.stop(sig.String())
+		}
 	} else {
 		l.begin(nil, false) // the first worker
 	}
-	err := l.run(ctx, stopCh)
+	err := l.run(ctx)
 	p.supervisorCleanUp(l)
 	switch {
 	case err != nil:
