@@ -90,9 +90,6 @@ type gen struct {
 	took  []string
 	// stopAsked: it was asked to stop, so it never serves again.
 	stopAsked bool
-	// settings: a worker's, from its ready message (see
-	// Process.settings).
-	settings string
 	// lastPong is when it last answered a ping.
 	lastPong time.Time
 }
@@ -122,10 +119,12 @@ type lifecycle struct {
 	// held are the sockets the next worker gets (supervisor mode): those
 	// of the last worker that served.
 	held []*socket
-	// start prepares, in the loop, the start of the next generation, and
-	// returns what starts it and waits until it is ready (see
-	// Process.startNext), which runs in a goroutine of its own.
-	start  func(reload bool) func(ctx context.Context) (*gen, error)
+	// start prepares, in the loop, the start of the next generation (a
+	// restart that was asked for, or a supervisor's first worker or
+	// replacement of one: see Process.startNext), and returns what starts
+	// it and waits until it is ready, which runs in a goroutine of its
+	// own.
+	start  func(restart bool) func(ctx context.Context) (*gen, error)
 	events chan genEvent
 	// results delivers the outcome of the restart under way (att).
 	results chan *attempt
@@ -409,8 +408,8 @@ func (l *lifecycle) runWaiting(msg string) {
 }
 
 // begin starts a restart: the next generation starts, and the outcome
-// arrives on att.done.
-func (l *lifecycle) begin(req *restartRequest, reload bool) {
+// arrives on results.
+func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	ctx := context.Background()
 	if req != nil {
 		ctx = req.ctx
@@ -420,7 +419,7 @@ func (l *lifecycle) begin(req *restartRequest, reload bool) {
 	l.att = a
 	stopTimer(l.respawn)
 	l.respawn = nil
-	run := l.start(reload)
+	run := l.start(restart)
 	go func() {
 		a.g, a.err = run(ctx)
 		l.results <- a

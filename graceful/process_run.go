@@ -63,8 +63,8 @@ func (p *Process) Run(ctx context.Context) error {
 	}
 	l.self = g
 	l.gens = []*gen{g}
-	l.start = func(reload bool) func(context.Context) (*gen, error) {
-		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, reload) }
+	l.start = func(restart bool) func(context.Context) (*gen, error) {
+		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, restart) }
 	}
 	return l.run(ctx)
 }

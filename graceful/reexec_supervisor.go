@@ -90,7 +90,7 @@ func (p *Process) settings() string {
 // wantsReexec reports whether the supervisor should execute itself again
 // now that g serves: its binary or its settings changed.
 func (p *Process) wantsReexec(g *gen) (bool, string) {
-	if g.settings != "" && g.settings != p.settings() {
+	if s := g.child.readySettings(); s != "" && s != p.settings() {
 		return true, "new settings"
 	}
 	if changed(p.executable(), p.image) {

@@ -30,29 +30,20 @@ func (p *Process) supervise(ctx context.Context) int {
 	}
 	l.held = p.socks.inherited
 	p.socks.inherited = nil
-	l.start = func(reload bool) func(context.Context) (*gen, error) {
+	l.start = func(restart bool) func(context.Context) (*gen, error) {
 		l.workers++
-		o := startOptions{
-			role:       roleNameWorker,
-			generation: l.workers,
-			ancestors:  []ancestor{{PID: p.pid, Lifeline: -1}},
-			sockets:    slices.Clone(l.held),
-			reaper:     rp,
-			reload:     reload,
-			serving:    l.find(stServing) != nil,
+		spec := childSpec{
+			handover: handover{Role: roleNameWorker, Generation: l.workers, Ancestors: []ancestor{{PID: p.pid, Lifeline: -1}}},
+			sockets:  slices.Clone(l.held),
+			reaper:   rp,
 		}
 		for _, g := range l.gens {
 			if g.state != stExited {
-				o.files = append(o.files, g.files...)
+				spec.files = append(spec.files, g.files...)
 			}
 		}
-		return func(ctx context.Context) (*gen, error) {
-			c, err := p.startNext(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return p.workerGen(c, o.generation), nil
-		}
+		serving := l.find(stServing) != nil
+		return func(ctx context.Context) (*gen, error) { return p.startNext(ctx, spec, restart, serving) }
 	}
 	if st := p.resumed; st != nil {
 		// This is the supervisor's next image: it takes over.
@@ -85,34 +76,6 @@ func (p *Process) supervise(ctx context.Context) int {
 	}
 	p.logger.Info("stopped", "worker_status", l.status)
 	return 0
-}
-
-// workerGen makes a generation of a ready worker, taking the sockets and
-// files it passed.
-func (p *Process) workerGen(c child, n int) *gen {
-	g := &gen{kind: genWorker, n: n, pid: c.pid(), state: stServing, child: c, settings: c.readySettings()}
-	names, fds, files, fileFds := c.readyHandover()
-	for i, hs := range names {
-		g.took = append(g.took, hs.Name)
-		if hs.Fd < 0 || hs.Fd >= len(fds) {
-			continue
-		}
-		fd := fds[hs.Fd]
-		addr, packet, err := inspectSocket(fd)
-		if err != nil {
-			p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
-			closeFd(fd)
-			continue
-		}
-		_ = i
-		g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
-	}
-	for i, f := range files {
-		if i < len(fileFds) {
-			g.files = append(g.files, heldFile{f, fileFds[i]})
-		}
-	}
-	return g
 }
 
 // supervisorReady reports the supervisor ready once its first worker is.
