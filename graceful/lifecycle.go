@@ -468,25 +468,26 @@ func (l *lifecycle) handOver(g *gen) {
 	// rollback.
 	l.endProbation(l.find(stProbation))
 	l.gens = append(l.gens, g)
-	if g.child != nil {
-		l.watch(g)
-	}
+	l.watch(g)
 	g.lastPong = time.Now()
 	stopTimer(l.respawn)
 	l.respawn, l.backoff = nil, respawnMin
-	if p.role == RoleSupervisor {
+	if g.kind == genWorker {
 		l.held = g.socks
 		p.storeSockets(g.socks)
 		l.sendTotals()
+		// The supervisor is ready once its first worker is.
 		if !l.ready {
-			l.ready = true
-			if err := p.supervisorReady(g); err != nil {
-				l.result = err
+			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+				l.result = fmt.Errorf("graceful: %w", err)
 				l.stop("cannot report ready")
 				return
 			}
-		} else {
-			p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
+		}
+		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
+		if !l.ready {
+			l.ready = true
+			p.logger.Info("ready", "worker_pid", g.pid)
 		}
 	}
 	if old != nil {
@@ -696,30 +697,29 @@ func (l *lifecycle) rollBack(g *gen) {
 	l.probation = nil
 	l.stopBeat()
 	var err error
-	switch g.kind {
-	case genLocal:
-		if p.role != RoleWorker && p.cfg.PIDFile != "" {
-			// Before it serves: whoever reads the file then finds a
+	if g.kind == genWorker {
+		err = g.child.send(linkMsg{Type: msgResume})
+	} else {
+		if p.role != RoleWorker {
+			// Before it serves: whoever reads the PID file then finds a
 			// process that answers.
 			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 				p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
 			}
 		}
 		err = g.local.resume()
-	case genWorker:
-		err = g.child.send(linkMsg{Type: msgResume})
 	}
 	if err != nil {
 		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
-		if g.kind == genLocal {
+		if g.kind == genWorker {
+			g.state = stDraining
+			l.armRespawn("rollback failed")
+		} else {
 			// The drain of the round before is under way: once it is
 			// over, the generation ends.
 			l.result = fmt.Errorf("graceful: rollback failed: %w", err)
 			g.state = stStopping
-			return
 		}
-		g.state = stDraining
-		l.armRespawn("rollback failed")
 		return
 	}
 	g.state = stServing
@@ -953,11 +953,11 @@ func (l *lifecycle) finalStop() {
 // a handover and its probation, or a stop as the last one.
 func (l *lifecycle) drained() {
 	p := l.p
-	p.closeSockets()
+	owned := p.closeSockets()
 	if l.self.state == stStopping {
 		p.awaitAncestors(p.drainLimit())
 		if p.role != RoleWorker {
-			p.cleanUpFinal()
+			p.cleanUpFinal(owned)
 		}
 		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
 	} else {

@@ -54,7 +54,6 @@ func (p *Process) Run(ctx context.Context) error {
 	g.local.serve()
 	if err := p.becomeReady(); err != nil {
 		p.reportFailure(err)
-		p.markStopping()
 		// The parent (or supervisor) still serves these sockets.
 		g.local.drain(true, nil)
 		<-g.local.drained
@@ -142,8 +141,16 @@ func (p *Process) markStopping() {
 func (p *Process) becomeReady() error {
 	p.mu.Lock()
 	owned := slices.Clone(p.socks.owned)
+	var serving []string
+	for _, u := range p.units {
+		if u.srv != nil {
+			serving = append(serving, u.srv.GetListenedAddress())
+		} else {
+			serving = append(serving, describeService(u.svc))
+		}
+	}
 	p.mu.Unlock()
-	var socks []handoverSocket
+	msg := linkMsg{Type: msgReady, PID: p.pid}
 	var fds []int
 	for _, s := range owned {
 		hs := handoverSocket{Name: s.name, FdName: s.fdName, Fd: -1}
@@ -153,9 +160,8 @@ func (p *Process) becomeReady() error {
 			hs.Fd = len(fds)
 			fds = append(fds, s.fd)
 		}
-		socks = append(socks, hs)
+		msg.Sockets = append(msg.Sockets, hs)
 	}
-	msg := linkMsg{Type: msgReady, PID: p.pid, Sockets: socks}
 	if p.role == RoleWorker {
 		msg.Settings = p.settings()
 		for _, f := range p.lineage.ownFiles() {
@@ -165,73 +171,59 @@ func (p *Process) becomeReady() error {
 		if err := p.parent.send(msg, fds...); err != nil {
 			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
 		}
-		p.stderr.switchAway()
-		p.logger.Info("ready", "serving", p.unitNames())
-		return nil
-	}
-	if p.cfg.PIDFile != "" {
+	} else {
 		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 			return fmt.Errorf("graceful: %w", err)
 		}
-	}
-	p.storeSockets(owned)
-	if p.parent != nil {
-		// systemd first: once the parent hears we are ready it drains,
-		// and systemd must already follow the new main PID.
-		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d)", p.pid, p.generation))
-		if err := p.parent.send(msg); err != nil {
-			// The parent died during the handover: this process goes
-			// on alone.
-			p.logger.Warn("the previous generation is gone; serving alone", "error", err)
+		p.storeSockets(owned)
+		state := fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation)
+		if p.parent == nil {
+			p.notify(state)
+		} else {
+			// systemd first: once the parent hears we are ready it
+			// drains, and systemd must already follow the new main PID.
+			p.notify(fmt.Sprintf("MAINPID=%d\n", p.pid) + state)
+			if err := p.parent.send(msg); err != nil {
+				// The parent died during the handover: this process
+				// goes on alone.
+				p.logger.Warn("the previous generation is gone; serving alone", "error", err)
+			}
 		}
-		p.stderr.switchAway()
-	} else {
-		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation))
 	}
-	p.logger.Info("ready", "serving", p.unitNames())
+	p.stderr.switchAway() // none without a parent
+	p.logger.Info("ready", "serving", serving)
 	return nil
 }
 
-// cleanUpFinal removes what only the last generation owns: the PID file
-// (if it still names this process) and unix socket files it bound.
-func (p *Process) cleanUpFinal() {
-	if p.cfg.PIDFile != "" {
-		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			p.logger.Warn("remove PID file", "error", err)
+// cleanUpFinal removes what only the last generation (or the supervisor)
+// owns: the PID file, if it still names this process, and the files of
+// the unix sockets in socks that gracekit bound: not those systemd
+// passed (their socket unit owns them), and none when systemd keeps the
+// sockets for the next start.
+func (p *Process) cleanUpFinal(socks []*socket) {
+	if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+		p.logger.Warn("remove PID file", "error", err)
+	}
+	for _, s := range socks {
+		ua, ok := s.addr.(*net.UnixAddr)
+		if !ok || p.fdStoreActive() || s.from == "systemd" || s.fdName != "" || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
+			continue
+		}
+		if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
 		}
 	}
-	if p.fdStoreActive() {
-		return // systemd keeps the sockets for the next start: their files stay
-	}
-	p.mu.Lock()
-	owned := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
-	for _, s := range owned {
-		removeSocketFile(s, p.logger)
-	}
 }
 
-// removeSocketFile removes the file of a unix socket that gracekit bound
-// (not one systemd passed: its socket unit owns it).
-func removeSocketFile(s *socket, logger interface {
-	Warn(msg string, args ...any)
-}) {
-	ua, ok := s.addr.(*net.UnixAddr)
-	if !ok || s.from == "systemd" || s.fdName != "" || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
-		return
-	}
-	if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
-	}
-}
-
-// closeSockets closes the process's own descriptors of its sockets.
-func (p *Process) closeSockets() {
+// closeSockets closes the process's own descriptors of its sockets, and
+// returns the sockets.
+func (p *Process) closeSockets() []*socket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, s := range p.socks.owned {
 		s.close()
 	}
+	return slices.Clone(p.socks.owned)
 }
 
 // finish marks the process done and releases its signal handlers and its
@@ -248,21 +240,6 @@ func (p *Process) finish() {
 		}
 		p.parent.close()
 	}
-}
-
-// unitNames names what the process serves, for logs.
-func (p *Process) unitNames() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	names := make([]string, 0, len(p.units))
-	for _, u := range p.units {
-		if u.srv != nil {
-			names = append(names, u.srv.GetListenedAddress())
-		} else {
-			names = append(names, describeService(u.svc))
-		}
-	}
-	return names
 }
 
 // errHandedOver: a Restart call reached a generation that has handed over.

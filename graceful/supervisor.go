@@ -65,7 +65,8 @@ func (p *Process) supervise(ctx context.Context) int {
 		l.begin(nil, false) // the first worker
 	}
 	err := l.run(ctx)
-	p.supervisorCleanUp(l)
+	p.cleanUpFinal(l.held)
+	closeSockets(l.held, nil)
 	switch {
 	case err != nil:
 		p.logger.Error("supervisor: exiting", "error", err)
@@ -76,36 +77,6 @@ func (p *Process) supervise(ctx context.Context) int {
 	}
 	p.logger.Info("stopped", "worker_status", l.status)
 	return 0
-}
-
-// supervisorReady reports the supervisor ready once its first worker is.
-func (p *Process) supervisorReady(g *gen) error {
-	if p.cfg.PIDFile != "" {
-		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			return fmt.Errorf("graceful: %w", err)
-		}
-	}
-	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
-	p.logger.Info("ready", "worker_pid", g.pid)
-	return nil
-}
-
-// supervisorCleanUp removes the PID file and the unix socket files, and
-// closes the sockets.
-func (p *Process) supervisorCleanUp(l *lifecycle) {
-	if p.cfg.PIDFile != "" {
-		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			p.logger.Warn("remove PID file", "error", err)
-		}
-	}
-	for _, s := range l.held {
-		if p.fdStoreActive() {
-			break // systemd keeps the sockets: their files stay
-		}
-		removeSocketFile(s, p.logger)
-	}
-	closeSockets(l.held, nil)
-	l.held = nil
 }
 
 // closeSockets closes the sockets in socks that are not in keep.
