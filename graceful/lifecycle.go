@@ -36,18 +36,15 @@ import (
 // does what its supervisor's says (drain, resume, release, stop) with the
 // same actions.
 
-// livenessInterval and livenessTimeout: during its probation a new
-// generation is asked over the link every livenessInterval whether it is
-// there; one that has not answered for livenessTimeout (stopped, wedged)
-// is killed and rolled back from.
 const (
+	// livenessInterval and livenessTimeout: during its probation a new
+	// generation is asked over the link every livenessInterval whether it
+	// is there; one that has not answered for livenessTimeout (stopped,
+	// wedged) is killed and rolled back from.
 	livenessInterval = 250 * time.Millisecond
 	livenessTimeout  = 2 * time.Second
-)
-
-// Bounds of the back-off between attempts to start a worker when none
-// serves (supervisor mode).
-const (
+	// Bounds of the back-off between attempts to start a worker when
+	// none serves (supervisor mode).
 	respawnMin = 100 * time.Millisecond
 	respawnMax = 30 * time.Second
 )
@@ -88,8 +85,6 @@ type gen struct {
 	socks []*socket
 	files []heldFile
 	took  []string
-	// stopAsked: it was asked to stop, so it never serves again.
-	stopAsked bool
 	// lastPong is when it last answered a ping.
 	lastPong time.Time
 }
@@ -132,9 +127,10 @@ type lifecycle struct {
 	att   *attempt // a successor starting
 	again bool     // a restart signal waits for the restart under way, or for room
 
+	// probation fires at the end of the probation under way, which is
+	// probationEnds, and every livenessInterval before it.
 	probation     *time.Timer
 	probationEnds time.Time
-	beat          *time.Ticker
 	respawn       *time.Timer
 	backoff       time.Duration
 	delay         *time.Timer // the shutdown delay
@@ -237,20 +233,9 @@ func (l *lifecycle) run(ctx context.Context) error {
 		case ev := <-l.events:
 			l.event(ev)
 		case m, ok := <-p.parentMsgs:
-			if !ok {
-				p.parentMsgs = nil
-				l.parentGone()
-				continue
-			}
-			l.parentMsg(m)
+			l.parentMsg(m, ok)
 		case <-timerC(l.probation):
-			l.probation = nil
-			if g := l.find(stProbation); g != nil {
-				p.logger.Debug("probation over", "generation", g.String())
-				l.endProbation(g)
-			}
-		case <-tickerC(l.beat):
-			l.checkLiveness()
+			l.probationTick()
 		case <-timerC(l.respawn):
 			l.respawn = nil
 			if l.find(stServing) == nil && l.att == nil && !l.stopping {
@@ -267,28 +252,16 @@ func (l *lifecycle) run(ctx context.Context) error {
 		case sig := <-l.stopCh:
 			l.stop(sig.String())
 		case <-ctx.Done():
-			cause := context.Cause(ctx)
+			l.stop("context: " + context.Cause(ctx).Error())
 			ctx = context.Background()
-			l.stop("context: " + cause.Error())
 		}
 	}
-	stopTimer(l.probation)
-	stopTimer(l.respawn)
-	stopTimer(l.delay)
-	if l.beat != nil {
-		l.beat.Stop()
-	}
+	// Timers still armed are left to the garbage collector: nothing
+	// receives from them.
 	return l.result
 }
 
 func timerC(t *time.Timer) <-chan time.Time {
-	if t == nil {
-		return nil
-	}
-	return t.C
-}
-
-func tickerC(t *time.Ticker) <-chan time.Time {
 	if t == nil {
 		return nil
 	}
@@ -439,28 +412,27 @@ func (l *lifecycle) finish(a *attempt) *attempt {
 
 // attemptDone takes the outcome of the restart under way.
 func (l *lifecycle) attemptDone(a *attempt) {
-	p := l.p
-	if a.err != nil {
-		l.sendTotals()
-		if l.p.role == RoleSupervisor && l.find(stServing) == nil {
-			if !l.ready {
-				l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", a.err)
-				return
-			}
-			l.armRespawn("the new worker did not start")
-		}
-		if l.again && !l.stopping {
-			l.again = false
-			p.logger.Info("restart requested during the failed one: starting it")
-			l.begin(nil, true)
-		}
+	if a.err == nil {
+		l.handOver(a.g)
 		return
 	}
-	l.handOver(a.g)
+	l.sendTotals()
+	if l.self == nil && l.find(stServing) == nil {
+		if !l.ready {
+			l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", a.err)
+			return
+		}
+		l.armRespawn("the new worker did not start")
+	}
+	if l.again && !l.stopping {
+		l.again = false
+		l.p.logger.Info("restart requested during the failed one: starting it")
+		l.begin(nil, true)
+	}
 }
 
 // handOver makes g, ready, the serving generation; the one that served
-// drains, in probation when rollback is possible.
+// drains, in probation when rollback is possible (it keeps its sockets).
 func (l *lifecycle) handOver(g *gen) {
 	p := l.p
 	old := l.find(stServing)
@@ -491,12 +463,40 @@ func (l *lifecycle) handOver(g *gen) {
 		}
 	}
 	if old != nil {
-		l.drain(old, g)
-		if p.role == RoleSupervisor {
+		old.state = stDraining
+		if p.cfg.Probation > 0 && (old.kind != genLocal || old.local.canResume()) {
+			old.state = stProbation
+			l.armProbation(p.cfg.Probation)
+		}
+		if old.kind == genLocal {
+			if p.parent != nil && p.role == RoleProcess {
+				// This generation's own parent may be waiting out a
+				// probation on it: it is over.
+				_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+			}
+			// The successor's counters go on from this generation's.
+			_ = g.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
+			old.local.drain(true, g.took)
+			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
+		} else {
+			if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(g.took)}); err != nil {
+				p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
+				old.child.signal(syscall.SIGTERM)
+			}
+			if old.state == stDraining {
+				_ = old.child.send(linkMsg{Type: msgRelease})
+			}
+			// The supervisor's copies of sockets the new worker does not
+			// use go now: their address must be free to bind again.
+			old.socks = slices.DeleteFunc(old.socks, func(s *socket) bool {
+				gone := !slices.Contains(g.took, s.name)
+				if gone {
+					s.close()
+				}
+				return gone
+			})
 			p.totals.add(totalRestartsSucceeded, 1)
 			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", old.state == stProbation)
-		} else {
-			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
 		}
 	}
 	// A restart asked for during this one runs now, or once there is
@@ -505,7 +505,7 @@ func (l *lifecycle) handOver(g *gen) {
 		l.postpone()
 	}
 	l.runWaiting("restart requested during the restart: starting it")
-	if p.role == RoleSupervisor && old != nil && !l.stopping && l.att == nil && l.result == nil {
+	if g.kind == genWorker && old != nil && !l.stopping && l.att == nil && l.result == nil {
 		// The new worker serves: the supervisor takes a new binary or new
 		// settings of its own too.
 		if ok, why := p.wantsReexec(g); ok {
@@ -515,47 +515,38 @@ func (l *lifecycle) handOver(g *gen) {
 	}
 }
 
-// drain tells old, which served, to drain now that succ serves; it keeps
-// its sockets for the probation when rollback is possible.
-func (l *lifecycle) drain(old, succ *gen) {
-	p := l.p
-	old.state = stDraining
-	if p.cfg.Probation > 0 && (old.kind != genLocal || old.local.canResume()) {
-		old.state = stProbation
-		l.armProbation(p.cfg.Probation)
-	}
-	switch old.kind {
-	case genLocal:
-		if p.parent != nil && p.role == RoleProcess {
-			// This generation's own parent may be waiting out a
-			// probation on it: it is over.
-			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
-		}
-		// The successor's counters go on from this generation's.
-		_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
-		old.local.drain(true, succ.took)
-	case genWorker:
-		if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(succ.took)}); err != nil {
-			p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
-			old.child.signal(syscall.SIGTERM)
-		}
-		if old.state == stDraining {
-			_ = old.child.send(linkMsg{Type: msgRelease})
-		}
-		// The supervisor's copies of sockets the new worker does not
-		// use go now: their address must be free to bind again.
-		old.socks = closeSocketsNotIn(old.socks, succ.took)
-	}
-}
-
-// armProbation starts the probation timer, and the liveness checks of
-// the generation that serves.
+// armProbation starts a probation of d for the generation that handed
+// over (see probationTick).
 func (l *lifecycle) armProbation(d time.Duration) {
 	stopTimer(l.probation)
-	l.probation = time.NewTimer(d)
 	l.probationEnds = time.Now().Add(d)
-	if l.beat == nil {
-		l.beat = time.NewTicker(livenessInterval)
+	l.probation = time.NewTimer(min(d, livenessInterval))
+}
+
+// probationTick ends the probation once its time is over. Before, it asks
+// the generation that serves whether it is there, every
+// livenessInterval, and kills one that has not answered for
+// livenessTimeout: it is rolled back from when its exit arrives.
+func (l *lifecycle) probationTick() {
+	prev, cur := l.find(stProbation), l.find(stServing)
+	switch {
+	case prev == nil:
+		l.probation = nil
+	case !time.Now().Before(l.probationEnds):
+		l.p.logger.Debug("probation over", "generation", prev.String())
+		l.endProbation(prev)
+	default:
+		if cur != nil && cur.child != nil {
+			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
+				l.p.logger.Error("the new generation does not answer within the probation; killing it to roll back",
+					"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
+				cur.child.signal(syscall.SIGKILL)
+				cur.lastPong = time.Now() // once
+			} else {
+				_ = cur.child.send(linkMsg{Type: msgPing})
+			}
+		}
+		l.probation.Reset(min(livenessInterval, time.Until(l.probationEnds)))
 	}
 }
 
@@ -576,20 +567,6 @@ func socketNames(hs []handoverSocket) []string {
 	return out
 }
 
-// closeSocketsNotIn closes the sockets whose names are not in keep and
-// returns the others.
-func closeSocketsNotIn(socks []*socket, keep []string) []*socket {
-	var out []*socket
-	for _, s := range socks {
-		if slices.Contains(keep, s.name) {
-			out = append(out, s)
-			continue
-		}
-		s.close()
-	}
-	return out
-}
-
 // endProbation ends g's probation, if it is in one: it no longer serves
 // again; it closes its sockets once drained (this process's own
 // generation: the loop sees its drain end, see run).
@@ -600,36 +577,9 @@ func (l *lifecycle) endProbation(g *gen) {
 	g.state = stDraining
 	stopTimer(l.probation)
 	l.probation = nil
-	l.stopBeat()
 	if g.kind == genWorker {
 		_ = g.child.send(linkMsg{Type: msgRelease})
 	}
-}
-
-func (l *lifecycle) stopBeat() {
-	if l.beat != nil {
-		l.beat.Stop()
-		l.beat = nil
-	}
-}
-
-// checkLiveness asks the serving generation whether it is there while
-// its predecessor is in probation, and kills one that has not answered
-// for livenessTimeout: it is rolled back from when its exit arrives.
-func (l *lifecycle) checkLiveness() {
-	prev, cur := l.find(stProbation), l.find(stServing)
-	if prev == nil || cur == nil || cur.child == nil {
-		l.stopBeat()
-		return
-	}
-	if silent := time.Since(cur.lastPong); silent > livenessTimeout {
-		l.p.logger.Error("the new generation does not answer within the probation; killing it to roll back",
-			"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
-		cur.child.signal(syscall.SIGKILL)
-		cur.lastPong = time.Now() // once
-		return
-	}
-	_ = cur.child.send(linkMsg{Type: msgPing})
 }
 
 // event handles a message or the exit of a generation this process
@@ -664,27 +614,21 @@ func (l *lifecycle) event(ev genEvent) {
 		closeFd(f.fd)
 	}
 	g.files = nil
-	switch was {
-	case stServing:
-		if prev := l.find(stProbation); prev != nil && !prev.stopAsked && !l.stopping {
-			p.logger.Error("the new generation died within the probation; rolling back",
-				"generation", g.String(), "exit", status)
-			l.rollBack(prev)
-			break
-		}
-		if g.kind == genWorker {
-			if l.stopping {
-				l.status = status
-				p.logger.Info("the serving worker exited", "worker_pid", g.pid, "status", status)
-			} else {
-				p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
-				l.armRespawn("the serving worker exited: " + status)
-			}
-		}
+	prev := l.find(stProbation)
+	switch {
+	case was == stServing && prev != nil && !l.stopping:
+		p.logger.Error("the new generation died within the probation; rolling back",
+			"generation", g.String(), "exit", status)
+		l.rollBack(prev)
+	case g.kind != genWorker:
+	case was != stServing:
+		p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
+	case l.stopping:
+		l.status = status
+		p.logger.Info("the serving worker exited", "worker_pid", g.pid, "status", status)
 	default:
-		if g.kind == genWorker {
-			p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
-		}
+		p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
+		l.armRespawn("the serving worker exited: " + status)
 	}
 	l.sendTotals()
 	l.runWaiting("running the postponed restart: an older generation has exited")
@@ -695,7 +639,6 @@ func (l *lifecycle) rollBack(g *gen) {
 	p := l.p
 	stopTimer(l.probation)
 	l.probation = nil
-	l.stopBeat()
 	var err error
 	if g.kind == genWorker {
 		err = g.child.send(linkMsg{Type: msgResume})
@@ -737,9 +680,10 @@ func (l *lifecycle) rollBack(g *gen) {
 	l.sendTotals()
 }
 
-// armRespawn starts a worker after a back-off, when none serves.
+// armRespawn starts a worker after a back-off, when none serves (a
+// supervisor).
 func (l *lifecycle) armRespawn(why string) {
-	if l.respawn != nil || l.att != nil || l.stopping || l.p.role != RoleSupervisor {
+	if l.respawn != nil || l.att != nil || l.stopping {
 		return
 	}
 	l.p.logger.Error("no worker serves; starting another", "reason", why, "retry_in", l.backoff)
@@ -749,45 +693,53 @@ func (l *lifecycle) armRespawn(why string) {
 
 // workerRestart performs a worker's Process.Restart.
 func (l *lifecycle) workerRestart(g *gen) {
-	answer := func(err error) {
+	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
+	if g.state != stServing {
+		req.result <- fmt.Errorf("%w: this worker has been replaced", ErrNotRunning)
+	} else {
+		l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
+		l.restart(nil, &req)
+	}
+	// The outcome goes back over the link once it is known.
+	go func() {
 		m := linkMsg{Type: msgRestarted}
-		if err != nil {
+		if err := <-req.result; err != nil {
 			m.Error = err.Error()
 		}
 		_ = g.child.send(m)
-	}
-	if g.state != stServing {
-		answer(fmt.Errorf("%w: this worker has been replaced", ErrNotRunning))
-		return
-	}
-	l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
-	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
-	go func() { answer(<-req.result) }()
-	l.restart(nil, &req)
+	}()
 }
 
 // sendTotals brings the serving worker's counters up to date.
 func (l *lifecycle) sendTotals() {
-	p := l.p
-	if p.role != RoleSupervisor {
-		return
+	if cur := l.find(stServing); l.self == nil && cur != nil {
+		_ = cur.child.send(linkMsg{Type: msgTotals, Totals: l.p.totals.snapshot(), RestartNanos: l.p.lastRestart.Load(), Alive: l.alive()})
 	}
-	cur := l.find(stServing)
-	if cur == nil {
-		return
-	}
-	_ = cur.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load(), Alive: l.alive()})
 }
 
-// parentMsg handles a message from the process that started this one:
-// a worker's supervisor, or a re-exec generation's parent.
-func (l *lifecycle) parentMsg(m linkMsg) {
+// parentMsg handles a message from the process that started this one
+// (a worker's supervisor, or a re-exec generation's parent), or the end
+// of its link (ok false): a re-exec generation then goes on alone; a
+// worker whose supervisor is gone stops (after a handover, it ends its
+// drain).
+func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 	p := l.p
 	g := l.self
-	switch m.Type {
-	case msgTotals:
+	switch {
+	case !ok:
+		p.parentMsgs = nil
+		if p.role == RoleWorker && g.state == stProbation {
+			l.endProbation(g)
+		} else if p.role == RoleWorker {
+			p.logger.Warn("the supervisor is gone; shutting down")
+			p.finalStop.Store(true)
+			l.stop("supervisor gone")
+		}
+	case m.Type == msgTotals:
 		p.takeTotals(m)
-	case msgRestarted:
+	case m.Type == msgRestarted, m.Type == msgDrain:
+		// The outcome of this worker's Restart: its supervisor's answer,
+		// or the drain that says the restart succeeded.
 		if l.pending != nil {
 			var err error
 			if m.Error != "" {
@@ -796,44 +748,20 @@ func (l *lifecycle) parentMsg(m linkMsg) {
 			l.pending.result <- err
 			l.pending = nil
 		}
-	case msgDrain:
-		if l.pending != nil {
-			l.pending.result <- nil
-			l.pending = nil
-		}
-		if g.state == stServing {
+		if m.Type == msgDrain && g.state == stServing {
 			p.logger.Info("told to drain by the supervisor; draining")
 			g.state = stProbation
 			g.local.drain(true, socketNames(m.Sockets))
 		}
-	case msgResume:
-		if g.state == stProbation && !g.stopAsked {
-			p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
-			l.rollBack(g)
-		}
-	case msgRelease:
+	case m.Type == msgResume && g.state == stProbation:
+		p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
+		l.rollBack(g)
+	case m.Type == msgRelease:
 		l.endProbation(g)
-	case msgStop:
+	case m.Type == msgStop:
 		p.finalStop.Store(true)
 		l.stop("the supervisor stops")
 	}
-}
-
-// parentGone handles the end of the link to the process that started
-// this one. A re-exec generation goes on alone; a worker whose supervisor
-// is gone stops.
-func (l *lifecycle) parentGone() {
-	p := l.p
-	if p.role != RoleWorker {
-		return
-	}
-	if g := l.self; g.state == stProbation {
-		l.endProbation(g)
-		return
-	}
-	p.logger.Warn("the supervisor is gone; shutting down")
-	p.finalStop.Store(true)
-	l.stop("supervisor gone")
 }
 
 // serviceFailed handles a service of this generation that failed.
@@ -883,7 +811,6 @@ func (l *lifecycle) stop(cause string) {
 	stopTimer(l.respawn)
 	l.respawn = nil
 	if prev := l.find(stProbation); prev != nil {
-		prev.stopAsked = true
 		if l.self != nil {
 			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
 		}
@@ -892,7 +819,6 @@ func (l *lifecycle) stop(cause string) {
 	g := l.self
 	if g != nil && g.state != stServing {
 		// Draining already: it goes on, and never serves again.
-		g.stopAsked = true
 		p.logger.Info("stop requested while draining: no rollback", "cause", cause)
 		return
 	}
@@ -916,7 +842,6 @@ func (l *lifecycle) stop(cause string) {
 			if w.state == stExited {
 				continue
 			}
-			w.stopAsked = true
 			if err := w.child.send(linkMsg{Type: msgStop}); err != nil {
 				w.child.signal(syscall.SIGTERM)
 			}
@@ -941,12 +866,9 @@ func (l *lifecycle) finalStop() {
 	p := l.p
 	stopTimer(l.delay)
 	l.delay = nil
-	g := l.self
-	g.state = stStopping
-	g.stopAsked = true
-	handover := p.role == RoleWorker && !p.finalStop.Load()
+	l.self.state = stStopping
 	p.stopBegan = time.Now()
-	g.local.drain(handover, nil)
+	l.self.local.drain(p.role == RoleWorker && !p.finalStop.Load(), nil)
 }
 
 // drained ends this generation, released, once its drain is over: after

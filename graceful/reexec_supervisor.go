@@ -56,14 +56,13 @@ type stateSocket struct {
 }
 
 type stateGen struct {
-	N         int           `json:"n"`
-	PID       int           `json:"pid"`
-	State     string        `json:"state"`
-	Link      int           `json:"link"`
-	Socks     []stateSocket `json:"socks,omitempty"`
-	Took      []string      `json:"took,omitempty"`
-	Files     []stateFile   `json:"files,omitempty"`
-	StopAsked bool          `json:"stop_asked,omitempty"`
+	N     int           `json:"n"`
+	PID   int           `json:"pid"`
+	State string        `json:"state"`
+	Link  int           `json:"link"`
+	Socks []stateSocket `json:"socks,omitempty"`
+	Took  []string      `json:"took,omitempty"`
+	Files []stateFile   `json:"files,omitempty"`
 }
 
 type stateFile struct {
@@ -170,7 +169,7 @@ func (l *lifecycle) reexecSupervisor() {
 			closeAll(kept)
 			return
 		}
-		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took, StopAsked: g.stopAsked}
+		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took}
 		closeFd(lfd)
 		sg.Socks = keepSockets(g.socks)
 		for _, f := range g.files {
@@ -347,7 +346,7 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 			return nil, nil, fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
 		}
 		c := adoptChild(p.sys, sg.PID, lk, rp)
-		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, stopAsked: sg.StopAsked, lastPong: time.Now()}
+		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, lastPong: time.Now()}
 		g.state = stDraining
 		for _, s := range []genState{stServing, stProbation, stDraining, stStopping} {
 			if s.String() == sg.State {
