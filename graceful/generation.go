@@ -42,9 +42,8 @@ type serveSet struct {
 func (g *localGen) serve() {
 	set := &serveSet{errs: make(chan error, len(g.units))}
 	for _, u := range g.units {
-		svc := u.svc
 		set.wg.Go(func() {
-			err := svc.Serve(context.Background())
+			err := u.svc.Serve(context.Background())
 			if err != nil && !errors.Is(err, ErrServerClosed) {
 				set.errs <- err
 			}
@@ -91,7 +90,19 @@ func (g *localGen) drain(handover bool, took []string) {
 	g.drained = drained
 	set := g.round
 	go func() {
-		p.quiesceSockets(quiet)
+		// The sockets no generation serves next refuse new connections,
+		// once the servers and services have accepted what was queued on
+		// them (see quiesce.go).
+		var qs []quiescer
+		for _, s := range quiet {
+			if !s.packet && s.fd >= 0 {
+				fd := s.fd
+				qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
+		quiesce(ctx, qs, p.logger)
+		cancel()
 		if final {
 			p.closeSockets()
 		}
@@ -102,10 +113,9 @@ func (g *localGen) drain(handover bool, took []string) {
 			if !retired || u.sock != nil && p.keptBySystemd(u.sock) {
 				ctx = withHandingOver(ctx) // a successor, or systemd, serves its queue
 			}
-			svc := u.svc
 			wg.Go(func() {
-				if err := svc.Shutdown(ctx); err != nil {
-					p.logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
+				if err := u.svc.Shutdown(ctx); err != nil {
+					p.logger.Warn("shutdown cut work in progress", "service", describeService(u.svc), "error", err)
 				}
 			})
 		}
@@ -138,12 +148,11 @@ func (g *localGen) resume() error {
 	p.mu.Lock()
 	for _, s := range g.retired {
 		// A socket the successor did not take was closed: bind it again.
-		fresh, err := bindSocket(s.ep, socketPerm{})
-		if err != nil {
+		if fresh, err := bindSocket(s.ep, socketPerm{}); err != nil {
 			errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
-			continue
+		} else {
+			s.fd, s.addr = fresh.fd, fresh.addr
 		}
-		s.fd, s.addr = fresh.fd, fresh.addr
 	}
 	g.retired = nil
 	for _, u := range g.units {
@@ -180,10 +189,9 @@ func (g *localGen) resume() error {
 // shutdown, which a rollback needs.
 func (g *localGen) canResume() bool {
 	for _, u := range g.units {
-		if u.sock != nil {
-			continue // made by NewServer: served again as the same *Server
-		}
-		if _, ok := u.svc.(ResumableService); !ok {
+		// One made by NewServer (u.sock set) is served again as the same
+		// *Server.
+		if _, ok := u.svc.(ResumableService); u.sock == nil && !ok {
 			return false
 		}
 	}
@@ -195,26 +203,6 @@ func describeService(svc Service) string {
 		return s.describe()
 	}
 	return fmt.Sprintf("%T", svc)
-}
-
-// quiesceSockets makes sockets refuse new connections and waits until the
-// servers and services have accepted what was queued on them (see
-// quiesce.go).
-func (p *Process) quiesceSockets(socks []*socket) {
-	var qs []quiescer
-	for _, s := range socks {
-		if s.packet || s.fd < 0 {
-			continue
-		}
-		fd := s.fd
-		qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
-	}
-	if len(qs) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
-	defer cancel()
-	quiesce(ctx, qs, p.logger)
 }
 
 // keptBySystemd reports whether systemd keeps s beyond this process:

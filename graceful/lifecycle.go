@@ -96,14 +96,6 @@ func (g *gen) String() string {
 	return fmt.Sprintf("generation %d (pid %d)", g.n, g.pid)
 }
 
-// genEvent is a message from a generation this process started, or its
-// exit.
-type genEvent struct {
-	g      *gen
-	msg    linkMsg
-	exited bool
-}
-
 // lifecycle is the state machine of one process.
 type lifecycle struct {
 	p *Process
@@ -119,8 +111,10 @@ type lifecycle struct {
 	// replacement of one: see Process.startNext), and returns what starts
 	// it and waits until it is ready, which runs in a goroutine of its
 	// own.
-	start  func(restart bool) func(ctx context.Context) (*gen, error)
-	events chan genEvent
+	start func(restart bool) func(ctx context.Context) (*gen, error)
+	// events delivers what the generations this process started say, and
+	// their exits, as calls to run in the loop.
+	events chan func()
 	// results delivers the outcome of the restart under way (att).
 	results chan *attempt
 
@@ -165,7 +159,7 @@ type restartRequest struct {
 // from here on: the caller stops that (p.sys.stopSignals(l.stopCh)) when
 // it returns.
 func newLifecycle(p *Process) *lifecycle {
-	l := &lifecycle{p: p, events: make(chan genEvent, 64), results: make(chan *attempt, 1), stopCh: make(chan os.Signal, 4), backoff: respawnMin}
+	l := &lifecycle{p: p, events: make(chan func(), 64), results: make(chan *attempt, 1), stopCh: make(chan os.Signal, 4), backoff: respawnMin}
 	p.sys.notifySignals(l.stopCh, stopSignals...)
 	return l
 }
@@ -199,10 +193,10 @@ func (l *lifecycle) alive() int {
 func (l *lifecycle) watch(g *gen) {
 	go func() {
 		for m := range g.child.messages() {
-			l.events <- genEvent{g: g, msg: m}
+			l.events <- func() { l.genMsg(g, m) }
 		}
 		<-g.child.exited()
-		l.events <- genEvent{g: g, exited: true}
+		l.events <- func() { l.genExited(g) }
 	}()
 }
 
@@ -230,8 +224,8 @@ func (l *lifecycle) run(ctx context.Context) error {
 			l.restart(nil, &req)
 		case a := <-l.results:
 			l.attemptDone(l.finish(a))
-		case ev := <-l.events:
-			l.event(ev)
+		case event := <-l.events:
+			event()
 		case m, ok := <-p.parentMsgs:
 			l.parentMsg(m, ok)
 		case <-timerC(l.probation):
@@ -284,64 +278,53 @@ func (l *lifecycle) finished() bool {
 	return (l.stopping || l.result != nil) && l.alive() == 0
 }
 
-// restart handles the restart signal (req nil) and calls to Restart
-// (req set), which the same rules decide: a restart starts unless the
-// service is stopping, this generation has handed over, one is under way,
-// or the generations alive fill MaxGenerations. A call that cannot start
-// gets an error saying why; a signal runs later (again) in the last two
-// cases and is ignored in the others. In a worker, the supervisor
-// decides.
+// restart handles the restart signal (req nil) and calls to Restart (req
+// set), by the same rules in the same order: in a worker the supervisor
+// decides; a restart starts unless the service is stopping, this
+// generation has handed over, one is under way, or the generations alive
+// fill MaxGenerations. A call that cannot start gets an error saying why;
+// a signal is ignored, or runs later (again) in the last two cases.
 func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 	p := l.p
 	cur := l.find(stServing)
-	var err error
+	handedOver := cur != nil && cur.kind == genSuccessor
 	switch {
 	case p.role == RoleWorker && req == nil:
 		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead",
 			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)
-		return
 	case p.role == RoleWorker && l.pending != nil:
-		err = ErrRestartInProgress
+		req.result <- ErrRestartInProgress
 	case p.role == RoleWorker:
 		// The answer comes over the link (see parentMsg).
-		if err = p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err == nil {
+		if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
+			req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
+		} else {
 			l.pending = req
-			return
 		}
-		err = fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
-	case l.stopping || cur == nil && req != nil:
-		err = ErrNotRunning
-	case cur != nil && cur.kind == genSuccessor:
-		err = fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
-	case l.att != nil:
-		err = ErrRestartInProgress
-	case !l.room():
-		err = fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
-			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations)
+	case req != nil && (l.stopping || cur == nil):
+		req.result <- ErrNotRunning
+	case req != nil && handedOver:
+		req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
+	case req != nil && l.att != nil:
+		req.result <- ErrRestartInProgress
+	case req != nil && !l.room():
+		req.result <- p.refuseRestart(fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
+			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations))
 	case req != nil:
 		p.logger.Info("restart requested", "by", "Restart")
 		l.begin(req, true)
-		return
+	case l.stopping:
+		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
+	case handedOver:
+		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
+	case l.att != nil:
+		l.again = true
+		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
+	case !l.room():
+		l.postpone("signal", sig)
 	default:
 		p.logger.Info("restart requested", "signal", sig)
 		l.begin(nil, true)
-		return
-	}
-	switch {
-	case req != nil:
-		if errors.Is(err, ErrTooManyGenerations) {
-			p.refuseRestart(err)
-		}
-		req.result <- err
-	case errors.Is(err, ErrRestartInProgress):
-		l.again = true
-		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
-	case errors.Is(err, ErrTooManyGenerations):
-		l.postpone("signal", sig)
-	case errors.Is(err, errHandedOver):
-		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
-	default:
-		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
 	}
 }
 
@@ -410,6 +393,16 @@ func (l *lifecycle) finish(a *attempt) *attempt {
 	return a
 }
 
+// abandon gives up on the restart under way, if any, and returns the
+// successor that became ready meanwhile, if one did: it serves.
+func (l *lifecycle) abandon() *gen {
+	if l.att == nil {
+		return nil
+	}
+	l.att.cancel()
+	return l.finish(<-l.results).g
+}
+
 // attemptDone takes the outcome of the restart under way.
 func (l *lifecycle) attemptDone(a *attempt) {
 	if a.err == nil {
@@ -424,11 +417,7 @@ func (l *lifecycle) attemptDone(a *attempt) {
 		}
 		l.armRespawn("the new worker did not start")
 	}
-	if l.again && !l.stopping {
-		l.again = false
-		l.p.logger.Info("restart requested during the failed one: starting it")
-		l.begin(nil, true)
-	}
+	l.runWaiting("restart requested during the failed one: starting it")
 }
 
 // handOver makes g, ready, the serving generation; the one that served
@@ -479,7 +468,11 @@ func (l *lifecycle) handOver(g *gen) {
 			old.local.drain(true, g.took)
 			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
 		} else {
-			if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(g.took)}); err != nil {
+			drain := linkMsg{Type: msgDrain}
+			for _, name := range g.took {
+				drain.Sockets = append(drain.Sockets, handoverSocket{Name: name, Fd: -1})
+			}
+			if err := old.child.send(drain); err != nil {
 				p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
 				old.child.signal(syscall.SIGTERM)
 			}
@@ -550,15 +543,7 @@ func (l *lifecycle) probationTick() {
 	}
 }
 
-// namesOnly describes sockets by name, without descriptors.
-func namesOnly(names []string) []handoverSocket {
-	out := make([]handoverSocket, len(names))
-	for i, n := range names {
-		out[i] = handoverSocket{Name: n, Fd: -1}
-	}
-	return out
-}
-
+// socketNames returns the names of the sockets of a handover.
 func socketNames(hs []handoverSocket) []string {
 	out := make([]string, len(hs))
 	for i, s := range hs {
@@ -582,29 +567,28 @@ func (l *lifecycle) endProbation(g *gen) {
 	}
 }
 
-// event handles a message or the exit of a generation this process
-// started.
-func (l *lifecycle) event(ev genEvent) {
-	p := l.p
-	g := ev.g
-	if !ev.exited {
-		switch ev.msg.Type {
-		case msgPong:
-			g.lastPong = time.Now()
-		case msgReleased:
-			// A successor handed over in turn, or was asked to stop: it
-			// will not die as a failed release any more.
-			if g.state == stServing {
-				l.endProbation(l.find(stProbation))
-			}
-		case msgTotals:
-			p.totals.addAll(ev.msg.Totals)
-			l.sendTotals()
-		case msgRestart:
-			l.workerRestart(g)
+// genMsg handles a message from a generation this process started.
+func (l *lifecycle) genMsg(g *gen, m linkMsg) {
+	switch m.Type {
+	case msgPong:
+		g.lastPong = time.Now()
+	case msgReleased:
+		// A successor handed over in turn, or was asked to stop: it will
+		// not die as a failed release any more.
+		if g.state == stServing {
+			l.endProbation(l.find(stProbation))
 		}
-		return
+	case msgTotals:
+		l.p.totals.addAll(m.Totals)
+		l.sendTotals()
+	case msgRestart:
+		l.workerRestart(g)
 	}
+}
+
+// genExited handles the exit of a generation this process started.
+func (l *lifecycle) genExited(g *gen) {
+	p := l.p
 	was := g.state
 	g.state = stExited
 	status := g.child.exitStatus()
@@ -768,13 +752,10 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 func (l *lifecycle) serviceFailed(err error) {
 	p := l.p
 	l.result = err
-	if l.att != nil {
-		l.att.cancel()
-		if a := l.finish(<-l.results); a.err == nil {
-			p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
-			l.handOver(a.g)
-			return
-		}
+	if g := l.abandon(); g != nil {
+		p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
+		l.handOver(g)
+		return
 	}
 	p.logger.Error("a service failed; shutting the process down", "error", err)
 	l.stop("a service failed")
@@ -784,16 +765,13 @@ func (l *lifecycle) serviceFailed(err error) {
 // stop.
 func (l *lifecycle) stop(cause string) {
 	p := l.p
-	if l.att != nil {
-		// A successor that became ready meanwhile serves: this process
-		// hands over to it rather than stop as the last one.
-		l.again = false
-		l.att.cancel()
-		if a := l.finish(<-l.results); a.err == nil {
-			l.handOver(a.g)
-			if l.self != nil {
-				return
-			}
+	l.again = false
+	// A successor that became ready meanwhile serves: this process hands
+	// over to it rather than stop as the last one.
+	if g := l.abandon(); g != nil {
+		l.handOver(g)
+		if l.self != nil {
+			return
 		}
 	}
 	if l.stopping {
@@ -807,7 +785,6 @@ func (l *lifecycle) stop(cause string) {
 		return
 	}
 	l.stopping = true
-	l.again = false
 	stopTimer(l.respawn)
 	l.respawn = nil
 	if prev := l.find(stProbation); prev != nil {

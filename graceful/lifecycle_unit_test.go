@@ -294,7 +294,11 @@ func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
 	if len(ready.Sockets) != 1 || ready.Sockets[0].Fd != 0 {
 		t.Fatalf("ready %+v, want its one socket passed", ready)
 	}
-	if err := sup.send(linkMsg{Type: msgDrain, Sockets: namesOnly(socketNames(ready.Sockets))}); err != nil {
+	drain := linkMsg{Type: msgDrain}
+	for _, s := range ready.Sockets {
+		drain.Sockets = append(drain.Sockets, handoverSocket{Name: s.Name, Fd: -1})
+	}
+	if err := sup.send(drain); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the drain", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })

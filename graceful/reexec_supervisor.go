@@ -123,8 +123,8 @@ func (l *lifecycle) reexecSupervisor() {
 	// Messages the workers sent are handled first.
 	for drained := false; !drained; {
 		select {
-		case ev := <-l.events:
-			l.event(ev)
+		case event := <-l.events:
+			event()
 		default:
 			drained = true
 		}

@@ -67,12 +67,11 @@ func (p *Process) supervise(ctx context.Context) int {
 	err := l.run(ctx)
 	p.cleanUpFinal(l.held)
 	closeSockets(l.held, nil)
-	switch {
-	case err != nil:
+	if err == nil && l.status != "" && l.status != "exit status 0" {
+		err = fmt.Errorf("the worker ended with %s", l.status)
+	}
+	if err != nil {
 		p.logger.Error("supervisor: exiting", "error", err)
-		return 1
-	case l.status != "" && l.status != "exit status 0":
-		p.logger.Error("supervisor: exiting", "error", fmt.Sprintf("the worker ended with %s", l.status))
 		return 1
 	}
 	p.logger.Info("stopped", "worker_status", l.status)
