@@ -53,19 +53,18 @@ func (g *localGen) serve() {
 }
 
 // drain stops the generation serving: every unit shuts down, concurrently,
-// with a context that says whether a successor serves the sockets
-// (handover) or not (a final stop, or a socket the successor no longer
-// uses, which is retired: it refuses new connections while what is
-// queued on it is served, then closes, see quiesce.go). The sockets the
-// successor uses stay open for the probation. drained is closed once
-// every unit has returned.
-func (g *localGen) drain(handover bool, took []string) {
+// with a context that says whether a successor serves the sockets (a
+// handover) or not (final: a final stop; or a socket the successor no
+// longer uses (not in took, when took is given), which is retired: it
+// refuses new connections while what is queued on it is served, then
+// closes, see quiesce.go). The sockets the successor uses stay open for
+// the probation. drained is closed once every unit has returned.
+func (g *localGen) drain(final bool, took []string) {
 	if g.drained != nil {
 		return
 	}
 	p := g.p
 	p.markStopping()
-	final := !handover
 	// A final stop quiesces the stream sockets of the process, but not
 	// those systemd keeps, whose queues wait for the next start; a
 	// handover quiesces those it retires.
@@ -76,7 +75,7 @@ func (g *localGen) drain(handover bool, took []string) {
 		if final && !p.keptBySystemd(s) {
 			quiet = append(quiet, s)
 		}
-		if !final && took != nil && !slices.Contains(took, s.name) && !slices.Contains(g.retired, s) {
+		if !final && took != nil && !slices.Contains(took, s.name) {
 			retire = append(retire, s)
 			names = append(names, s.name)
 		}
@@ -136,7 +135,7 @@ func (g *localGen) drain(handover bool, took []string) {
 		}
 		close(drained)
 	}()
-	g.retired = append(g.retired, retire...)
+	g.retired = retire // none before: a new round (resume) forgets them
 }
 
 // resume serves again after a drain that handed over (a rollback): a new

@@ -262,9 +262,11 @@ func timerC(t *time.Timer) <-chan time.Time {
 	return t.C
 }
 
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+// disarm stops *t, if it is armed, and forgets it.
+func disarm(t **time.Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
 	}
 }
 
@@ -373,8 +375,7 @@ func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	a := &attempt{cancel: cancel, req: req}
 	l.att = a
-	stopTimer(l.respawn)
-	l.respawn = nil
+	disarm(&l.respawn)
 	run := l.start(restart)
 	go func() {
 		a.g, a.err = run(ctx)
@@ -431,8 +432,8 @@ func (l *lifecycle) handOver(g *gen) {
 	l.gens = append(l.gens, g)
 	l.watch(g)
 	g.lastPong = time.Now()
-	stopTimer(l.respawn)
-	l.respawn, l.backoff = nil, respawnMin
+	disarm(&l.respawn)
+	l.backoff = respawnMin
 	if g.kind == genWorker {
 		l.held = g.socks
 		p.storeSockets(g.socks)
@@ -465,7 +466,7 @@ func (l *lifecycle) handOver(g *gen) {
 			}
 			// The successor's counters go on from this generation's.
 			_ = g.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
-			old.local.drain(true, g.took)
+			old.local.drain(false, g.took)
 			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
 		} else {
 			drain := linkMsg{Type: msgDrain}
@@ -511,7 +512,7 @@ func (l *lifecycle) handOver(g *gen) {
 // armProbation starts a probation of d for the generation that handed
 // over (see probationTick).
 func (l *lifecycle) armProbation(d time.Duration) {
-	stopTimer(l.probation)
+	disarm(&l.probation)
 	l.probationEnds = time.Now().Add(d)
 	l.probation = time.NewTimer(min(d, livenessInterval))
 }
@@ -560,8 +561,7 @@ func (l *lifecycle) endProbation(g *gen) {
 		return
 	}
 	g.state = stDraining
-	stopTimer(l.probation)
-	l.probation = nil
+	disarm(&l.probation)
 	if g.kind == genWorker {
 		_ = g.child.send(linkMsg{Type: msgRelease})
 	}
@@ -582,7 +582,22 @@ func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 		l.p.totals.addAll(m.Totals)
 		l.sendTotals()
 	case msgRestart:
-		l.workerRestart(g)
+		// The worker's Process.Restart: the outcome goes back over the
+		// link once it is known.
+		req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
+		if g.state != stServing {
+			req.result <- fmt.Errorf("%w: this worker has been replaced", ErrNotRunning)
+		} else {
+			l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
+			l.restart(nil, &req)
+		}
+		go func() {
+			m := linkMsg{Type: msgRestarted}
+			if err := <-req.result; err != nil {
+				m.Error = err.Error()
+			}
+			_ = g.child.send(m)
+		}()
 	}
 }
 
@@ -621,8 +636,7 @@ func (l *lifecycle) genExited(g *gen) {
 // rollBack makes g, in probation, serve again.
 func (l *lifecycle) rollBack(g *gen) {
 	p := l.p
-	stopTimer(l.probation)
-	l.probation = nil
+	disarm(&l.probation)
 	var err error
 	if g.kind == genWorker {
 		err = g.child.send(linkMsg{Type: msgResume})
@@ -675,25 +689,6 @@ func (l *lifecycle) armRespawn(why string) {
 	l.backoff = min(2*l.backoff, respawnMax)
 }
 
-// workerRestart performs a worker's Process.Restart.
-func (l *lifecycle) workerRestart(g *gen) {
-	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
-	if g.state != stServing {
-		req.result <- fmt.Errorf("%w: this worker has been replaced", ErrNotRunning)
-	} else {
-		l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
-		l.restart(nil, &req)
-	}
-	// The outcome goes back over the link once it is known.
-	go func() {
-		m := linkMsg{Type: msgRestarted}
-		if err := <-req.result; err != nil {
-			m.Error = err.Error()
-		}
-		_ = g.child.send(m)
-	}()
-}
-
 // sendTotals brings the serving worker's counters up to date.
 func (l *lifecycle) sendTotals() {
 	if cur := l.find(stServing); l.self == nil && cur != nil {
@@ -735,7 +730,7 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 		if m.Type == msgDrain && g.state == stServing {
 			p.logger.Info("told to drain by the supervisor; draining")
 			g.state = stProbation
-			g.local.drain(true, socketNames(m.Sockets))
+			g.local.drain(false, socketNames(m.Sockets))
 		}
 	case m.Type == msgResume && g.state == stProbation:
 		p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
@@ -785,8 +780,7 @@ func (l *lifecycle) stop(cause string) {
 		return
 	}
 	l.stopping = true
-	stopTimer(l.respawn)
-	l.respawn = nil
+	disarm(&l.respawn)
 	if prev := l.find(stProbation); prev != nil {
 		if l.self != nil {
 			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
@@ -841,11 +835,10 @@ func (l *lifecycle) stop(cause string) {
 // sockets for the next worker).
 func (l *lifecycle) finalStop() {
 	p := l.p
-	stopTimer(l.delay)
-	l.delay = nil
+	disarm(&l.delay)
 	l.self.state = stStopping
 	p.stopBegan = time.Now()
-	l.self.local.drain(p.role == RoleWorker && !p.finalStop.Load(), nil)
+	l.self.local.drain(p.role != RoleWorker || p.finalStop.Load(), nil)
 }
 
 // drained ends this generation, released, once its drain is over: after

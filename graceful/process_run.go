@@ -55,7 +55,7 @@ func (p *Process) Run(ctx context.Context) error {
 	if err := p.becomeReady(); err != nil {
 		p.reportFailure(err)
 		// The parent (or supervisor) still serves these sockets.
-		g.local.drain(true, nil)
+		g.local.drain(false, nil)
 		<-g.local.drained
 		p.closeSockets()
 		return err
@@ -85,16 +85,14 @@ func (p *Process) beginRun() ([]*unit, error) {
 	}
 	// A server closed before Run (a caller that gave up on it half-way)
 	// is not served, and its socket is not handed on.
-	var units []*unit
-	for _, u := range p.units {
-		if u.srv != nil && u.srv.isStopping(u.srv.rd) {
+	p.units = slices.DeleteFunc(p.units, func(u *unit) bool {
+		closed := u.srv != nil && u.srv.isStopping(u.srv.rd)
+		if closed {
 			p.socks.drop(u.sock)
-			continue
 		}
-		units = append(units, u)
-	}
-	p.units = units
-	if len(units) == 0 {
+		return closed
+	})
+	if len(p.units) == 0 {
 		return nil, errors.New("graceful: Process.Run: nothing to serve; create servers with Process.NewServer or add services with Process.Add first")
 	}
 	p.running = true
@@ -107,7 +105,7 @@ func (p *Process) beginRun() ([]*unit, error) {
 		s.close()
 	}
 	p.socks.inherited = nil
-	return slices.Clone(units), nil
+	return slices.Clone(p.units), nil
 }
 
 // takeTotals takes the counters the parent or supervisor sent.

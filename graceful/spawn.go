@@ -103,6 +103,9 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 			why = "" // it became ready at the very moment: it serves
 		default:
 		}
+		if why != "" {
+			c.stop(notReadyStopGrace)
+		}
 	}
 	if why == "" {
 		took := time.Since(begin)
@@ -111,10 +114,30 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		}
 		p.logger.Info("restart: "+what+" is ready", "next_generation", n, "child_pid", c.pid(),
 			"took", took.Round(time.Millisecond))
-		return p.newGen(kind, c, n), nil
-	}
-	if err == nil {
-		c.stop(notReadyStopGrace)
+		// The generation takes the names of the sockets the child took; a
+		// worker passes them, and the files it passes on, so that its
+		// supervisor holds them for the next worker.
+		names, fds, files, fileFds := c.readyHandover()
+		g := &gen{kind: kind, n: n, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}
+		for _, hs := range names {
+			if hs.Fd < 0 || hs.Fd >= len(fds) {
+				continue
+			}
+			fd := fds[hs.Fd]
+			addr, packet, err := inspectSocket(fd)
+			if err != nil {
+				p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
+				closeFd(fd)
+				continue
+			}
+			g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
+		}
+		for i, f := range files {
+			if i < len(fileFds) {
+				g.files = append(g.files, heldFile{f, fileFds[i]})
+			}
+		}
+		return g, nil
 	}
 	attrs := []any{"next_generation", n, "reason", why, "took", time.Since(begin).Round(time.Millisecond)}
 	failure := ""
@@ -144,33 +167,6 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		why += ": " + failure
 	}
 	return nil, fmt.Errorf("graceful: restart failed: %s (pid %d) %s; this process (pid %d) keeps serving", what, c.pid(), why, p.pid)
-}
-
-// newGen makes the generation of a ready child, with the names of the
-// sockets it took; a worker passes them, and the files it passes on, so
-// that its supervisor holds them for the next worker.
-func (p *Process) newGen(kind genKind, c child, n int) *gen {
-	names, fds, files, fileFds := c.readyHandover()
-	g := &gen{kind: kind, n: n, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}
-	for _, hs := range names {
-		if hs.Fd < 0 || hs.Fd >= len(fds) {
-			continue
-		}
-		fd := fds[hs.Fd]
-		addr, packet, err := inspectSocket(fd)
-		if err != nil {
-			p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
-			closeFd(fd)
-			continue
-		}
-		g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
-	}
-	for i, f := range files {
-		if i < len(fileFds) {
-			g.files = append(g.files, heldFile{f, fileFds[i]})
-		}
-	}
-	return g
 }
 
 // executable is the binary a restart starts: the configured or resolved
