@@ -445,12 +445,10 @@ func (l *lifecycle) handOver(g *gen) {
 				l.stop("cannot report ready")
 				return
 			}
-		}
-		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
-		if !l.ready {
 			l.ready = true
 			p.logger.Info("ready", "worker_pid", g.pid)
 		}
+		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
 	}
 	if old != nil {
 		old.state = stDraining
@@ -612,7 +610,6 @@ func (l *lifecycle) genExited(g *gen) {
 	for _, f := range g.files {
 		closeFd(f.fd)
 	}
-	g.files = nil
 	prev := l.find(stProbation)
 	switch {
 	case was == stServing && prev != nil && !l.stopping:
@@ -745,14 +742,13 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 
 // serviceFailed handles a service of this generation that failed.
 func (l *lifecycle) serviceFailed(err error) {
-	p := l.p
 	l.result = err
 	if g := l.abandon(); g != nil {
-		p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
+		l.p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
 		l.handOver(g)
 		return
 	}
-	p.logger.Error("a service failed; shutting the process down", "error", err)
+	l.p.logger.Error("a service failed; shutting the process down", "error", err)
 	l.stop("a service failed")
 }
 
@@ -853,7 +849,7 @@ func (l *lifecycle) drained() {
 		}
 		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
 	} else {
-		if succ := l.find(stServing); succ != nil && succ.child != nil {
+		if succ := l.find(stServing); succ != nil {
 			// The successor's counters go on from this generation's last.
 			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
 		}
