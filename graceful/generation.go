@@ -82,7 +82,7 @@ func (g *localGen) drain(final bool, took []string) {
 	}
 	p.mu.Unlock()
 	if len(retire) > 0 {
-		p.logger.Info("the new generation does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
+		p.logger.Info("the successor does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
 		quiet = retire
 	}
 	drained := make(chan struct{})

@@ -37,10 +37,11 @@ import (
 // same actions.
 
 const (
-	// livenessInterval and livenessTimeout: during its probation a new
-	// generation is asked over the link every livenessInterval whether it
-	// is there; one that has not answered for livenessTimeout (stopped,
-	// wedged) is killed and rolled back from.
+	// livenessInterval and livenessTimeout: during the probation of the
+	// generation that handed over, its successor is asked over the link
+	// every livenessInterval whether it is there; one that has not
+	// answered for livenessTimeout (stopped, wedged) is killed and rolled
+	// back from.
 	livenessInterval = 250 * time.Millisecond
 	livenessTimeout  = 2 * time.Second
 	// Bounds of the back-off between attempts to start a worker when
@@ -81,7 +82,7 @@ type gen struct {
 	child child     // genWorker, genSuccessor
 	// socks are the sockets a worker passed when it became ready (this
 	// supervisor's descriptors), files those it passes on; took names the
-	// sockets a new generation serves.
+	// sockets a successor serves.
 	socks []*socket
 	files []heldFile
 	took  []string
@@ -106,7 +107,7 @@ type lifecycle struct {
 	// held are the sockets the next worker gets (supervisor mode): those
 	// of the last worker that served.
 	held []*socket
-	// start prepares, in the loop, the start of the next generation (a
+	// start prepares, in the loop, the start of a successor (a
 	// restart that was asked for, or a supervisor's first worker or
 	// replacement of one: see Process.startNext), and returns what starts
 	// it and waits until it is ready, which runs in a goroutine of its
@@ -354,7 +355,7 @@ func (l *lifecycle) runWaiting(msg string) {
 	cur := l.find(stServing)
 	switch {
 	case cur != nil && cur.kind == genSuccessor:
-		l.p.logger.Info("restart requested during the restart: passed on to the new generation", "to", cur.String())
+		l.p.logger.Info("restart requested during the restart: passed on to the successor", "to", cur.String())
 		cur.child.signal(l.p.cfg.RestartSignal)
 	case cur == nil && l.self != nil, !l.room():
 		return
@@ -365,7 +366,7 @@ func (l *lifecycle) runWaiting(msg string) {
 	l.again = false
 }
 
-// begin starts a restart: the next generation starts, and the outcome
+// begin starts a restart: a successor starts, and the outcome
 // arrives on results.
 func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	ctx := context.Background()
@@ -530,7 +531,7 @@ func (l *lifecycle) probationTick() {
 	default:
 		if cur != nil && cur.child != nil {
 			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
-				l.p.logger.Error("the new generation does not answer within the probation; killing it to roll back",
+				l.p.logger.Error("the successor does not answer within the probation; killing it to roll back",
 					"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
 				cur.child.signal(syscall.SIGKILL)
 				cur.lastPong = time.Now() // once
@@ -613,7 +614,7 @@ func (l *lifecycle) genExited(g *gen) {
 	prev := l.find(stProbation)
 	switch {
 	case was == stServing && prev != nil && !l.stopping:
-		p.logger.Error("the new generation died within the probation; rolling back",
+		p.logger.Error("the successor died within the probation; rolling back",
 			"generation", g.String(), "exit", status)
 		l.rollBack(prev)
 	case g.kind != genWorker:
@@ -744,7 +745,7 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 func (l *lifecycle) serviceFailed(err error) {
 	l.result = err
 	if g := l.abandon(); g != nil {
-		l.p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
+		l.p.logger.Error("a service failed during a restart; the successor serves", "error", err)
 		l.handOver(g)
 		return
 	}
@@ -791,8 +792,8 @@ func (l *lifecycle) stop(cause string) {
 	}
 	p.markStopping()
 	if p.role == RoleProcess && p.parent != nil {
-		// A parent in probation must not take over from a process that
-		// was asked to stop.
+		// A parent in probation must not roll back when a process that
+		// was asked to stop exits.
 		_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
 	}
 	p.logger.Info("shutting down", "cause", cause)

@@ -13,13 +13,13 @@ import (
 // given to [Process.Add], reports the process ready, and then handles its
 // lifecycle until this generation is done:
 //
-//   - the restart signal (or [Process.Restart]) starts the next
-//     generation; once it is ready, this process stops accepting and
-//     drains. A failed restart changes nothing. After the drain the
-//     process waits out [ProcessConfig.Probation] (unless the new
-//     generation hands over or stops first): if the new generation dies,
-//     or stops answering, in that time, this one serves again ("rolled
-//     back") and Run goes on; otherwise Run returns nil.
+//   - the restart signal (or [Process.Restart]) starts a successor (the
+//     next generation); once it is ready, this process stops accepting
+//     and drains. A failed restart changes nothing. After the drain the
+//     process waits out [ProcessConfig.Probation] (unless the successor
+//     hands over or stops first): if the successor dies, or stops
+//     answering, in that time, this one serves again ("rolled back") and
+//     Run goes on; otherwise Run returns nil.
 //   - SIGTERM, SIGINT or the end of ctx start a graceful shutdown: the
 //     readiness endpoint turns 503, the process keeps serving for
 //     [ProcessConfig.ShutdownDelay] (a second signal skips the rest), then

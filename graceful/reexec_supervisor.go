@@ -345,7 +345,7 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		if err != nil {
 			return nil, nil, fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
 		}
-		c := adoptChild(p.sys, sg.PID, lk, rp)
+		c := followWorker(p.sys, sg.PID, lk, rp)
 		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, lastPong: time.Now()}
 		g.state = stDraining
 		for _, s := range []genState{stServing, stProbation, stDraining, stStopping} {

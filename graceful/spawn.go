@@ -9,18 +9,18 @@ import (
 	"time"
 )
 
-// This file starts the next generation: the part of a restart that
+// This file starts a successor: the part of a restart that
 // differs between the modes (startSuccessor here, a worker's in
 // supervise) and the part that does not (startNext): start the process,
 // wait until it is ready, and on failure stop and reap it and say why,
 // once.
 
-// notReadyStopGrace is how long a new process that was given up on (not
+// notReadyStopGrace is how long a successor that was given up on (not
 // ready in time, or abandoned) gets between SIGTERM and SIGKILL. It never
 // served, so it has nothing to drain; SIGKILL also ends a stopped one.
 const notReadyStopGrace = 2 * time.Second
 
-// startSuccessor starts the next generation in re-exec mode. restart: it
+// startSuccessor starts a successor in re-exec mode. restart: it
 // was asked for (see startNext).
 func (p *Process) startSuccessor(ctx context.Context, restart bool) (*gen, error) {
 	if p.pid == 1 {
@@ -46,7 +46,8 @@ func (p *Process) startSuccessor(ctx context.Context, restart bool) (*gen, error
 }
 
 // refuseRestart logs and counts a restart that was refused before any
-// process started, and tells systemd the reload it asked for is over.
+// process started, and tells systemd, which waits for the end of a
+// restart once it is told of one (RELOADING=1), that it is over.
 func (p *Process) refuseRestart(err error) error {
 	p.totals.add(totalRestartsFailed, 1)
 	p.logger.Error("restart refused; still serving", "reason", err.Error())
@@ -57,11 +58,11 @@ func (p *Process) refuseRestart(err error) error {
 
 // startNext starts the process spec describes (its role, generation,
 // ancestors, sockets, files and reaper: the rest is this process's), which
-// inherits the sockets, and waits until it is ready, has failed, or ctx
-// ends. restart: a restart someone asked for (systemd is told a reload is
-// under way, and when it ends), not a supervisor's first worker or the
-// replacement of one that died; serving: a generation serves meanwhile
-// (the log says so when this one fails). On failure the child is stopped
+// takes over the sockets, and waits until it is ready, has failed, or ctx
+// ends. restart: a restart someone asked for (systemd is told it is under
+// way, RELOADING=1, and when it ends), not a supervisor's first worker or
+// the replacement of one that died; serving: a generation serves
+// meanwhile (the log says so when this one fails). On failure the child is stopped
 // and reaped, the reason is logged once at ERROR, with what the child said
 // (its failure, or the tail of its standard error), and the error says
 // why.
