@@ -139,13 +139,9 @@ func (p *Process) markStopping() {
 func (p *Process) becomeReady() error {
 	p.mu.Lock()
 	owned := slices.Clone(p.socks.owned)
-	var serving []string
+	var serving []string // a server by the address it listens on
 	for _, u := range p.units {
-		if u.srv != nil {
-			serving = append(serving, u.srv.GetListenedAddress())
-		} else {
-			serving = append(serving, describeService(u.svc))
-		}
+		serving = append(serving, describeService(u.svc))
 	}
 	p.mu.Unlock()
 	msg := linkMsg{Type: msgReady, PID: p.pid}
