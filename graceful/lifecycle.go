@@ -529,7 +529,7 @@ func (l *lifecycle) probationTick() {
 		l.p.logger.Debug("probation over", "generation", prev.String())
 		l.endProbation(prev)
 	default:
-		if cur != nil && cur.child != nil {
+		if cur != nil { // the successor that serves
 			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
 				l.p.logger.Error("the successor does not answer within the probation; killing it to roll back",
 					"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))

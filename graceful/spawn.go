@@ -133,10 +133,8 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 			}
 			g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
 		}
-		for i, f := range files {
-			if i < len(fileFds) {
-				g.files = append(g.files, heldFile{f, fileFds[i]})
-			}
+		for i := range min(len(files), len(fileFds)) {
+			g.files = append(g.files, heldFile{files[i], fileFds[i]})
 		}
 		return g, nil
 	}
