@@ -20,6 +20,7 @@ func TestDescribeDefaults(t *testing.T) {
   httpsAddress: ""
   certFile: ""
   keyFile: ""
+  http3: false
   readTimeout: 1m0s
   readHeaderTimeout: 10s
   writeTimeout: 0s
@@ -123,8 +124,8 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 31 {
-		t.Errorf("%d keys, want 31 settings in 3 sections", len(keys))
+	if len(keys) != 32 {
+		t.Errorf("%d keys, want 32 settings in 3 sections", len(keys))
 	}
 	byPath := map[string]Key{}
 	for _, k := range keys {

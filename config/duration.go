@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +31,7 @@ const DurationPattern = `^(?:0|(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|μs|ms|s|m|h))
 // durationForms says what a duration may look like, for error messages.
 const durationForms = `a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`
 
-var durationRE = regexp.MustCompile(DurationPattern)
+var durationRE = lazyRegexp(DurationPattern)
 
 // ParseDuration parses a duration written as a string, such as "1m30s".
 // See [Duration] for the accepted forms.
@@ -60,7 +59,7 @@ func noUnit(shown, text string) string {
 // durationSyntax explains why s does not have the shape of a duration,
 // or returns nil when it matches [DurationPattern].
 func durationSyntax(s string) error {
-	if durationRE.MatchString(s) {
+	if durationRE().MatchString(s) {
 		return nil
 	}
 	switch {

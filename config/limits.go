@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dustin/go-humanize"
 
@@ -173,4 +175,12 @@ func andList(words []string) string {
 		return strings.Join(words, "")
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// lazyRegexp compiles pattern the first time it is needed: most of the
+// package's expressions serve only some values or some error messages,
+// and compiling them all at package initialization would put them on
+// every program's start, and on a new generation's path to ready.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -104,7 +104,7 @@ func TestYAMLSpecifics(t *testing.T) {
 			`:2: server.certFile: the value is empty (null), not a string: quote it`,
 			`:3: server.keyFile: "k.pem" is set but certFile is empty: a private key needs its certificate; set both or neither`,
 		}},
-		{"null section", "server:\n", []string{`:1: server: the value is empty (null), not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`}},
+		{"null section", "server:\n", []string{`:1: server: the value is empty (null), not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`}},
 		{"date", "process:\n  pidFile: 2024-01-02\n", []string{`:2: process.pidFile: 2024-01-02 is a date, not a string: quote it`}},
 		{"number key", "server:\n  1: x\n", []string{`:1: server: the key 1 is a number: keys are names, such as address`}},
 		{"anchor and merge", "base: &b\n  level: debug\nlog:\n  <<: *b\n  format: json\n", []string{`:1: base: unknown key; the top-level keys are server, process, log`}},

@@ -79,8 +79,8 @@ func TestServerMapping(t *testing.T) {
 	fields := fillDistinct(t, reflect.ValueOf(&s).Elem())
 	gc := s.ServerConfig()
 	compareMapped(t, fields, reflect.ValueOf(gc),
-		[]string{"Address", "HTTPSAddress", "CertFile", "KeyFile"}, // used by NewServers
-		[]string{"Listeners", "Handler", "Logger"},                 // set in code
+		[]string{"Address", "HTTPSAddress", "CertFile", "KeyFile", "HTTP3"}, // used by NewServers and the http3 module
+		[]string{"Listeners", "Handler", "Logger"},                          // set in code
 		func(name string, v any) any {
 			switch v := v.(type) {
 			case Duration:

@@ -282,7 +282,7 @@ var ruleCases = []struct {
 	{
 		name:    "section of the wrong type",
 		doc:     m{"server": "127.0.0.1:8080"},
-		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
+		want:    []string{`server: "127.0.0.1:8080" is a string, not a section: write the keys of server under it (address, httpsAddress, certFile, keyFile, http3, readTimeout, readHeaderTimeout, writeTimeout, idleTimeout, gracefulShutdownTimeout, idleDrainGrace, idleDrainGraceMin, hijackedGrace, maxHeaderBytes, keepAlive, unixSocketMode, unixSocketGroup)`},
 		envWant: []string{`: no setting has this environment variable: did you mean GRACEKIT_SERVER_ADDRESS (server.address)?`},
 	},
 	{

@@ -47,6 +47,13 @@ type Server struct {
 	// together with certFile.
 	KeyFile string `koanf:"keyFile"`
 
+	// Whether the HTTPS server also answers HTTP/3 over QUIC on the UDP
+	// port of its address and advertises it to HTTPS clients with
+	// Alt-Svc. The config package only carries the setting: a program serves
+	// HTTP/3 with the module github.com/gracekit/gracekit/http3 (see
+	// examples/http3), whose restarts lose no QUIC connection.
+	HTTP3 bool `koanf:"http3"`
+
 	// Longest time to read a whole request, body included. 0 means no
 	// limit.
 	ReadTimeout Duration `koanf:"readTimeout"`

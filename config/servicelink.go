@@ -3,7 +3,6 @@ package config
 import (
 	"net"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -29,29 +28,29 @@ import (
 // (MYAPP_SERVER_ADRESS=:8080) is still refused.
 
 var (
-	linkServiceHost = regexp.MustCompile(`^([A-Z0-9_]+?)_SERVICE_HOST$`)
-	linkServicePort = regexp.MustCompile(`^([A-Z0-9_]+?)_SERVICE_PORT(?:_[A-Z0-9_]+)?$`)
-	linkPortURL     = regexp.MustCompile(`^([A-Z0-9_]+?)_PORT$`)
-	linkPort        = regexp.MustCompile(`^([A-Z0-9_]+?)_PORT_([0-9]{1,5})_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$`)
-	linkURL         = regexp.MustCompile(`^(tcp|udp|sctp)://(.+)$`)
+	linkServiceHost = lazyRegexp(`^([A-Z0-9_]+?)_SERVICE_HOST$`)
+	linkServicePort = lazyRegexp(`^([A-Z0-9_]+?)_SERVICE_PORT(?:_[A-Z0-9_]+)?$`)
+	linkPortURL     = lazyRegexp(`^([A-Z0-9_]+?)_PORT$`)
+	linkPort        = lazyRegexp(`^([A-Z0-9_]+?)_PORT_([0-9]{1,5})_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?$`)
+	linkURL         = lazyRegexp(`^(tcp|udp|sctp)://(.+)$`)
 )
 
 // serviceLink reports whether the variable name=value has the name and
 // the value of one that Kubernetes injects for a Service, and returns the
 // Service's name as the variable spells it (MYAPP_DB for myapp-db).
 func serviceLink(name, value string) (service string, ok bool) {
-	if m := linkServiceHost.FindStringSubmatch(name); m != nil && isIP(value) {
+	if m := linkServiceHost().FindStringSubmatch(name); m != nil && isIP(value) {
 		return m[1], true
 	}
-	if m := linkServicePort.FindStringSubmatch(name); m != nil && isPort(value) {
+	if m := linkServicePort().FindStringSubmatch(name); m != nil && isPort(value) {
 		return m[1], true
 	}
-	if m := linkPortURL.FindStringSubmatch(name); m != nil {
+	if m := linkPortURL().FindStringSubmatch(name); m != nil {
 		if _, _, ok := linkAddress(value); ok {
 			return m[1], true
 		}
 	}
-	m := linkPort.FindStringSubmatch(name)
+	m := linkPort().FindStringSubmatch(name)
 	if m == nil {
 		return "", false
 	}
@@ -72,7 +71,7 @@ func serviceLink(name, value string) (service string, ok bool) {
 
 // linkAddress reads "tcp://10.0.0.1:80" into its port and protocol.
 func linkAddress(value string) (port, proto string, ok bool) {
-	m := linkURL.FindStringSubmatch(value)
+	m := linkURL().FindStringSubmatch(value)
 	if m == nil {
 		return "", "", false
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -42,7 +41,7 @@ const maxSize = math.MaxInt64
 // sizeForms says what a size may look like, for error messages.
 const sizeForms = `a size is a whole number of bytes (10240) or a number with a unit ("10KiB", "1m" = 1000000, "1MiB" = 1048576)`
 
-var sizeRE = regexp.MustCompile(SizePattern)
+var sizeRE = lazyRegexp(SizePattern)
 
 // ParseSize parses a size written as a string, such as "10KiB" or "1m".
 // See [Size] for the accepted forms.
@@ -72,7 +71,7 @@ func ParseSize(s string) (Size, error) {
 // sizeSyntax explains why s does not have the shape of a size, or returns
 // nil when it matches [SizePattern].
 func sizeSyntax(s string) error {
-	if sizeRE.MatchString(s) {
+	if sizeRE().MatchString(s) {
 		return nil
 	}
 	switch {
@@ -98,8 +97,8 @@ func sizeSyntax(s string) error {
 }
 
 var (
-	thousandsRE    = regexp.MustCompile(`^[0-9]{1,3}(?:,[0-9]{3})+`)
-	decimalCommaRE = regexp.MustCompile(`^[0-9]+,[0-9]+`)
+	thousandsRE    = lazyRegexp(`^[0-9]{1,3}(?:,[0-9]{3})+`)
+	decimalCommaRE = lazyRegexp(`^[0-9]+,[0-9]+`)
 )
 
 // commaSize explains a size written with a comma, which is either a digit
@@ -107,7 +106,7 @@ var (
 func commaSize(s string) error {
 	without := strings.ReplaceAll(s, ",", "")
 	point := strings.Replace(s, ",", ".", 1)
-	m := thousandsRE.FindString(s)
+	m := thousandsRE().FindString(s)
 	if m != "" && !strings.Contains(s[len(m):], ",") {
 		_, unit := splitSize(without)
 		if unit != "" && unit != "b" && unit != "B" && strings.Count(s, ",") == 1 {
@@ -117,7 +116,7 @@ func commaSize(s string) error {
 		}
 		return fmt.Errorf("%q has a digit separator: write %s", s, without)
 	}
-	if m := decimalCommaRE.FindString(s); m != "" && !strings.Contains(s[len(m):], ",") {
+	if m := decimalCommaRE().FindString(s); m != "" && !strings.Contains(s[len(m):], ",") {
 		if v, err := ParseSize(point); err == nil {
 			return fmt.Errorf("%q has a decimal comma: write %s (%d bytes)", s, point, int64(v))
 		}

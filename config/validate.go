@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -122,7 +121,7 @@ func findLeaf(model *node, key string) *node {
 // permission mode of three or four digits, optionally written with 0o.
 const SocketModePattern = `^(?:0o)?0?[0-7]{3}$`
 
-var socketModeRE = regexp.MustCompile(SocketModePattern)
+var socketModeRE = lazyRegexp(SocketModePattern)
 
 // Validate checks the addresses, the TLS files, the unix socket
 // permissions and the header limit.
@@ -147,7 +146,7 @@ func (s Server) Validate() []Problem {
 	case s.HTTPSAddress != "" && s.CertFile == "":
 		add("httpsAddress", fmt.Sprintf("%q is set but certFile and keyFile are empty: HTTPS needs a certificate and its key; set both, or leave httpsAddress empty", s.HTTPSAddress))
 	}
-	if s.UnixSocketMode != "" && !socketModeRE.MatchString(s.UnixSocketMode) {
+	if s.UnixSocketMode != "" && !socketModeRE().MatchString(s.UnixSocketMode) {
 		add("unixSocketMode", fmt.Sprintf("%q is not a permission mode: write it in octal, as a string, such as \"0660\" (owner and group may connect) or \"0600\" (the owner only)", s.UnixSocketMode))
 	}
 	if g := s.UnixSocketGroup; g != "" && strings.TrimSpace(g) != g {

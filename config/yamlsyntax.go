@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -251,14 +250,14 @@ func (s *yamlScan) contentBefore(n int) int {
 	return 0
 }
 
-var yamlErrorRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+var yamlErrorRE = lazyRegexp(`^yaml: (?:line (\d+): )?`)
 
 // explainYAML turns yaml.v3's syntax error about data into the place to
 // fix and what is wrong there, in words.
 func explainYAML(data []byte, err error) (docpos.Pos, string) {
 	msg := err.Error()
 	line := 0
-	if m := yamlErrorRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlErrorRE().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}

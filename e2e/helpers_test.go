@@ -155,6 +155,9 @@ type subjectOptions struct {
 	yaml       string
 	supervisor bool
 	env        []string // added to the environment
+	// bin is the binary to run: examples/reload as TestMain built it
+	// when empty.
+	bin string
 }
 
 // startSubject writes the configuration, starts the service and waits
@@ -180,7 +183,11 @@ func startSubject(t *testing.T, o subjectOptions) *subject {
 		s.probeURL = "http://unix/"
 	}
 	s.probe = &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	s.g = startGroup(t, o.name, []string{reloadBin, "-config", conf, "-addr", o.addr, "-pidfile", s.pidFile}, o.env...)
+	bin := o.bin
+	if bin == "" {
+		bin = reloadBin
+	}
+	s.g = startGroup(t, o.name, []string{bin, "-config", conf, "-addr", o.addr, "-pidfile", s.pidFile}, o.env...)
 	pid := s.waitServing(0)
 	s.mu.Lock()
 	s.cur = pid

@@ -23,6 +23,33 @@
 // It speaks sd_notify, adopts sockets from systemd's socket activation and
 // file-descriptor store, writes a PID file and serves health endpoints.
 //
+// # Words
+//
+// The package, its logs and its documentation use one word for each of
+// these:
+//
+//   - generation: one running instance of the service's code, numbered
+//     from 1: a process in re-exec mode, a worker in supervisor mode.
+//   - worker: a generation that a supervisor started; supervisor: the
+//     process that holds the sockets and starts the workers
+//     ([RestartModeSupervisor]).
+//   - restart: replacing the serving generation by a new one, on the
+//     restart signal or [Process.Restart]. The new one is the successor.
+//   - handover: the moment the successor, ready, takes over the sockets
+//     and the serving; the old generation hands over, then drains.
+//   - drain: what a [Server] or [Service] does when it stops serving:
+//     it stops accepting and finishes the work it has.
+//   - probation: the time after a handover during which the old
+//     generation keeps its sockets and serves again if the successor
+//     dies or stops answering: a rollback.
+//   - final stop: a stop with no successor (SIGTERM): what is queued on
+//     the sockets is served before they close.
+//   - lineage: the generations of one service, one after another; the
+//     older ones still draining are the ancestors of the newest.
+//   - inherited: said of a socket or file that a process got from the
+//     one that started it (the previous generation, a supervisor or
+//     systemd); a server adopts an inherited socket as its listener.
+//
 // The package depends on the standard library, golang.org/x/sys and
 // go-systemd only; loading configuration files is the job of the config
 // package.

@@ -71,39 +71,49 @@ func Register(reg prometheus.Registerer, p StatsSource) error {
 // NewCollector returns the collector that [Register] registers, for those
 // who register it themselves (with prometheus.WrapRegistererWith, say).
 func NewCollector(p StatsSource) prometheus.Collector {
-	return &collector{src: p}
+	return &collector{src: p, d: newDescs()}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("gracekit_"+name, help, labels, nil)
 }
 
-var (
-	descInfo         = desc("info", "Always 1: the role and PID of the serving process.", "role", "pid")
-	descGeneration   = desc("generation", "Generation of the serving process, 1 for the first.")
-	descReady        = desc("ready", "1 while the process serves and its readiness endpoint answers 200, else 0.")
-	descAlive        = desc("generations_alive", "Processes holding the service's sockets: the serving one and those draining or in probation.")
-	descRestarts     = desc("restarts_total", "Restarts by outcome, over the life of the service; a refused restart counts as failed.", "result")
-	descRollbacks    = desc("rollbacks_total", "Times an old generation served again because the new one died within the probation.")
-	descRestartDur   = desc("restart_duration_seconds", "Duration of the last successful restart, from its start to the new generation's ready; 0 before the first.")
-	descDrains       = desc("drains_total", "Finished drains of HTTP servers, over the life of the service.")
-	descDrainServed  = desc("drain_requests_served_total", "Requests begun during a drain on connections already open, over the life of the service.")
-	descDrainCut     = desc("drain_cut_connections_total", "Busy connections closed when a drain timed out or was cut short, over the life of the service.")
-	descDrainCutReqs = desc("drain_cut_requests_total", "Requests running on the connections a drain cut, over the life of the service.")
-	descDrainHijack  = desc("drain_hijacked_closed_total", "Hijacked connections a drain closed because their handlers had not, over the life of the service.")
-	descInFlight     = desc("http_in_flight_requests", "Requests whose handler is running.", "address")
-	descConns        = desc("http_connections", "Open connections by state.", "address", "state")
-	descRequests     = desc("http_requests_total", "Requests served by this generation's server; starts from 0 in every generation.", "address")
-	descDraining     = desc("http_draining", "1 once the server has begun to drain, else 0.", "address")
-)
+// descs are the descriptions of the collector's metrics.
+type descs struct {
+	info, generation, ready, alive, restarts, rollbacks, restartDur, drains, drainServed, drainCut, drainCutReqs, drainHijack, inFlight, conns, requests, draining *prometheus.Desc
+}
 
-type collector struct{ src StatsSource }
+func newDescs() *descs {
+	return &descs{
+		info:         desc("info", "Always 1: the role and PID of the serving process.", "role", "pid"),
+		generation:   desc("generation", "Generation of the serving process, 1 for the first."),
+		ready:        desc("ready", "1 while the process serves and its readiness endpoint answers 200, else 0."),
+		alive:        desc("generations_alive", "Processes holding the service's sockets: the serving one and those draining or in probation."),
+		restarts:     desc("restarts_total", "Restarts by outcome, over the life of the service; a refused restart counts as failed.", "result"),
+		rollbacks:    desc("rollbacks_total", "Times an old generation served again because the new one died within the probation."),
+		restartDur:   desc("restart_duration_seconds", "Duration of the last successful restart, from its start to the new generation's ready; 0 before the first."),
+		drains:       desc("drains_total", "Finished drains of HTTP servers, over the life of the service."),
+		drainServed:  desc("drain_requests_served_total", "Requests begun during a drain on connections already open, over the life of the service."),
+		drainCut:     desc("drain_cut_connections_total", "Busy connections closed when a drain timed out or was cut short, over the life of the service."),
+		drainCutReqs: desc("drain_cut_requests_total", "Requests running on the connections a drain cut, over the life of the service."),
+		drainHijack:  desc("drain_hijacked_closed_total", "Hijacked connections a drain closed because their handlers had not, over the life of the service."),
+		inFlight:     desc("http_in_flight_requests", "Requests whose handler is running.", "address"),
+		conns:        desc("http_connections", "Open connections by state.", "address", "state"),
+		requests:     desc("http_requests_total", "Requests served by this generation's server; starts from 0 in every generation.", "address"),
+		draining:     desc("http_draining", "1 once the server has begun to drain, else 0.", "address"),
+	}
+}
+
+type collector struct {
+	src StatsSource
+	d   *descs
+}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descInfo, descGeneration, descReady, descAlive, descRestarts, descRollbacks, descRestartDur,
-		descDrains, descDrainServed, descDrainCut, descDrainCutReqs, descDrainHijack,
-		descInFlight, descConns, descRequests, descDraining,
+		c.d.info, c.d.generation, c.d.ready, c.d.alive, c.d.restarts, c.d.rollbacks, c.d.restartDur,
+		c.d.drains, c.d.drainServed, c.d.drainCut, c.d.drainCutReqs, c.d.drainHijack,
+		c.d.inFlight, c.d.conns, c.d.requests, c.d.draining,
 	} {
 		ch <- d
 	}
@@ -124,19 +134,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(descInfo, 1, string(st.Role), strconv.Itoa(st.PID))
-	gauge(descGeneration, float64(st.Generation))
-	gauge(descReady, b2f(st.Ready))
-	gauge(descAlive, float64(st.GenerationsAlive))
-	counter(descRestarts, st.RestartsSucceeded, "succeeded")
-	counter(descRestarts, st.RestartsFailed, "failed")
-	counter(descRollbacks, st.Rollbacks)
-	gauge(descRestartDur, st.LastRestartDuration.Seconds())
-	counter(descDrains, st.Drains)
-	counter(descDrainServed, st.ServedWhileDraining)
-	counter(descDrainCut, st.CutConns)
-	counter(descDrainCutReqs, st.CutRequests)
-	counter(descDrainHijack, st.HijackedClosed)
+	gauge(c.d.info, 1, string(st.Role), strconv.Itoa(st.PID))
+	gauge(c.d.generation, float64(st.Generation))
+	gauge(c.d.ready, b2f(st.Ready))
+	gauge(c.d.alive, float64(st.GenerationsAlive))
+	counter(c.d.restarts, st.RestartsSucceeded, "succeeded")
+	counter(c.d.restarts, st.RestartsFailed, "failed")
+	counter(c.d.rollbacks, st.Rollbacks)
+	gauge(c.d.restartDur, st.LastRestartDuration.Seconds())
+	counter(c.d.drains, st.Drains)
+	counter(c.d.drainServed, st.ServedWhileDraining)
+	counter(c.d.drainCut, st.CutConns)
+	counter(c.d.drainCutReqs, st.CutRequests)
+	counter(c.d.drainHijack, st.HijackedClosed)
 	seen := map[string]bool{}
 	for i, s := range st.Servers {
 		addr := s.Address
@@ -145,12 +155,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			addr = addr + "#" + strconv.Itoa(i)
 		}
 		seen[addr] = true
-		gauge(descInFlight, float64(s.InFlightRequests), addr)
-		gauge(descConns, float64(s.NewConns), addr, "new")
-		gauge(descConns, float64(s.ActiveConns), addr, "active")
-		gauge(descConns, float64(s.IdleConns), addr, "idle")
-		gauge(descConns, float64(s.HijackedConns), addr, "hijacked")
-		counter(descRequests, s.TotalRequests, addr)
-		gauge(descDraining, b2f(s.Draining), addr)
+		gauge(c.d.inFlight, float64(s.InFlightRequests), addr)
+		gauge(c.d.conns, float64(s.NewConns), addr, "new")
+		gauge(c.d.conns, float64(s.ActiveConns), addr, "active")
+		gauge(c.d.conns, float64(s.IdleConns), addr, "idle")
+		gauge(c.d.conns, float64(s.HijackedConns), addr, "hijacked")
+		counter(c.d.requests, s.TotalRequests, addr)
+		gauge(c.d.draining, b2f(s.Draining), addr)
 	}
 }

@@ -131,6 +131,10 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 			return err
 		}
 	}
+	if want("h3") {
+		step("figure 13: HTTP/3 under restarts against quic-go + tableflip and Caddy")
+		r.h3Lane(res, benchDir, rootDir)
+	}
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("run cut short: %w", err)
 	}

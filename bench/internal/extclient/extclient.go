@@ -1,6 +1,7 @@
 // Package extclient runs the external programs of the bench, clients
 // nobody here wrote: wrk (HTTP/1.1 keep-alive load), h2load and curl
-// (HTTP/2 over TLS), nginx as a reverse proxy in front of a subject, and
+// (HTTP/2 over TLS), curl and gtlsclient over HTTP/3, nginx as a reverse
+// proxy in front of a subject, Caddy as an HTTP/3 server that reloads, and
 // valgrind's callgrind, which counts the instructions a subject executes.
 // Every invocation of an outside tool is in this package; the rest of the
 // bench calls these functions and reads their parsed results. None of
@@ -17,7 +18,7 @@ import (
 // naming the missing ones and the package that has them.
 func Need(tools ...string) error {
 	pkg := map[string]string{"wrk": "wrk", "h2load": "nghttp2-client", "curl": "curl", "nginx": "nginx",
-		"valgrind": "valgrind", "callgrind_control": "valgrind"}
+		"valgrind": "valgrind", "callgrind_control": "valgrind", "gtlsclient": "ngtcp2-client", "caddy": "caddy"}
 	var missing []string
 	for _, t := range tools {
 		if _, err := exec.LookPath(t); err != nil {

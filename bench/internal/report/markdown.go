@@ -34,6 +34,7 @@ func Markdown(w io.Writer, r *Results) error {
 	p.h2(r)
 	p.nginx(r)
 	p.costLanes(r)
+	p.h3(r)
 	if r.Plot != "" {
 		p.f("## Timeline\n\n![Requests per second and failures over time, one lane per subject, restarts marked](%s)\n\n", r.Plot)
 		p.f("Each lane is the first block of restarts of a subject (the baseline lane: the same load without restarts), in 100 ms slices: requests answered per second, failed requests per second in red below, and a dashed line at every restart signal.\n\n")

@@ -71,6 +71,12 @@ type Results struct {
 	RSSDesc string
 	RSS     []*scenario.RestartSeries
 
+	// H3Desc describes the HTTP/3 lane, H3Subjects its subjects, H3
+	// holds its runs.
+	H3Desc     string
+	H3Subjects []string
+	H3         []scenario.H3Run
+
 	Lanes []*scenario.Lane
 	Plot  string
 	Notes []string

@@ -32,14 +32,15 @@ func (c *RestartCount) note(format string, args ...any) {
 // load the bench does not see runs against it: after Warmup, signal
 // SIGHUP to the PID in the PID file, wait until the PID file names a new
 // live process that answers the bench's probe, wait for the old process
-// to exit, keep the load steady for Interval, repeat.
+// to exit, keep the load steady for Interval, repeat (o.Max times, when
+// it is above 0).
 func RestartLoop(ctx context.Context, in *subject.Instance, o RestartOptions) RestartCount {
 	var c RestartCount
 	if !sleepCtx(ctx, o.Warmup) {
 		return c
 	}
 	consecutive := 0
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && (o.Max == 0 || c.Restarts < o.Max) {
 		old, err := in.PIDFromFile()
 		if err != nil || !in.Tree.Contains(old) {
 			c.note("no serving process before restart %d: %v", c.Restarts+c.NoHandover+1, err)

@@ -34,6 +34,8 @@ type RestartOptions struct {
 	// SampleAfter lists the restart counts after which the serving
 	// process's fds and RSS are sampled, with no load.
 	SampleAfter []int
+	// Max, when above 0, ends a RestartLoop after that many restarts.
+	Max int
 }
 
 // Resource is a sample of the serving process.
