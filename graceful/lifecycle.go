@@ -608,9 +608,7 @@ func (l *lifecycle) genExited(g *gen) {
 	status := g.child.exitStatus()
 	// The sockets of the last serving worker are what the next one gets.
 	closeSockets(g.socks, l.held)
-	for _, f := range g.files {
-		closeFd(f.fd)
-	}
+	closeFiles(g.files)
 	prev := l.find(stProbation)
 	switch {
 	case was == stServing && prev != nil && !l.stopping:

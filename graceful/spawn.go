@@ -30,18 +30,20 @@ func (p *Process) startSuccessor(ctx context.Context, restart bool) (*gen, error
 	if err != nil {
 		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
-	defer func() {
+	files, err := p.lineage.filesToPass()
+	if err != nil {
 		for _, a := range ancestors {
 			closeFd(a.Lifeline)
 		}
-	}()
+		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
+	}
 	p.mu.Lock()
 	socks := slices.Clone(p.socks.owned)
 	p.mu.Unlock()
 	return p.startNext(ctx, childSpec{
 		handover: handover{Role: roleNameProcess, Generation: p.generation + 1, Ancestors: ancestors},
 		sockets:  socks,
-		files:    p.lineage.filesToPass(),
+		files:    files,
 	}, restart, true)
 }
 
@@ -59,7 +61,8 @@ func (p *Process) refuseRestart(err error) error {
 // startNext starts the process spec describes (its role, generation,
 // ancestors, sockets, files and reaper: the rest is this process's), which
 // takes over the sockets, and waits until it is ready, has failed, or ctx
-// ends. restart: a restart someone asked for (systemd is told it is under
+// ends. The descriptors of spec's files and of its ancestors' lifelines
+// are the caller's duplicates: startNext closes them. restart: a restart someone asked for (systemd is told it is under
 // way, RELOADING=1, and when it ends), not a supervisor's first worker or
 // the replacement of one that died; serving: a generation serves
 // meanwhile (the log says so when this one fails). On failure the child is stopped
@@ -67,6 +70,12 @@ func (p *Process) refuseRestart(err error) error {
 // (its failure, or the tail of its standard error), and the error says
 // why.
 func (p *Process) startNext(ctx context.Context, spec childSpec, restart, serving bool) (*gen, error) {
+	defer func() {
+		closeFiles(spec.files)
+		for _, a := range spec.handover.Ancestors {
+			closeFd(a.Lifeline)
+		}
+	}()
 	begin := time.Now()
 	n := spec.handover.Generation
 	what, kind := fmt.Sprintf("generation %d", n), genSuccessor

@@ -37,13 +37,23 @@ func (p *Process) supervise(ctx context.Context) int {
 			sockets:  slices.Clone(l.held),
 			reaper:   rp,
 		}
+		// The files of the workers alive: duplicates, as a worker that
+		// exits while this one starts has its own closed.
+		var files []heldFile
 		for _, g := range l.gens {
 			if g.state != stExited {
-				spec.files = append(spec.files, g.files...)
+				files = append(files, g.files...)
 			}
 		}
+		var err error
+		spec.files, err = dupFiles(files)
 		serving := l.find(stServing) != nil
-		return func(ctx context.Context) (*gen, error) { return p.startNext(ctx, spec, restart, serving) }
+		return func(ctx context.Context) (*gen, error) {
+			if err != nil {
+				return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
+			}
+			return p.startNext(ctx, spec, restart, serving)
+		}
 	}
 	if st := p.resumed; st != nil {
 		// This is the supervisor's next image: it takes over.
