@@ -65,40 +65,34 @@ func (g *localGen) drain(final bool, took []string) {
 	}
 	p := g.p
 	p.markStopping()
-	// A final stop quiesces the stream sockets of the process, but not
-	// those systemd keeps, whose queues wait for the next start; a
-	// handover quiesces those it retires.
-	var quiet, retire []*socket
+	// The stream sockets no generation serves next refuse new
+	// connections, once the servers and services have accepted what was
+	// queued on them (see quiesce.go): at a final stop those of the
+	// process but the ones systemd keeps, whose queues wait for the next
+	// start; at a handover those it retires.
+	var qs []quiescer
+	var retire []*socket
 	var names []string
 	p.mu.Lock()
 	for _, s := range p.socks.owned {
-		if final && !p.keptBySystemd(s) {
-			quiet = append(quiet, s)
-		}
-		if !final && took != nil && !slices.Contains(took, s.name) {
+		retired := !final && took != nil && !slices.Contains(took, s.name)
+		if retired {
 			retire = append(retire, s)
 			names = append(names, s.name)
+		}
+		if (retired || final && !p.keptBySystemd(s)) && !s.packet && s.fd >= 0 {
+			fd := s.fd
+			qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
 		}
 	}
 	p.mu.Unlock()
 	if len(retire) > 0 {
 		p.logger.Info("the successor does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
-		quiet = retire
 	}
 	drained := make(chan struct{})
 	g.drained = drained
 	set := g.round
 	go func() {
-		// The sockets no generation serves next refuse new connections,
-		// once the servers and services have accepted what was queued on
-		// them (see quiesce.go).
-		var qs []quiescer
-		for _, s := range quiet {
-			if !s.packet && s.fd >= 0 {
-				fd := s.fd
-				qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
-			}
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
 		quiesce(ctx, qs, p.logger)
 		cancel()

@@ -130,7 +130,6 @@ type lifecycle struct {
 	backoff       time.Duration
 	delay         *time.Timer // the shutdown delay
 	stopping      bool        // a stop was asked for
-	ready         bool        // the service has reported ready (supervisor)
 	pending       *restartRequest
 	result        error
 	status        string // the serving worker's exit status, for the supervisor's
@@ -413,7 +412,7 @@ func (l *lifecycle) attemptDone(a *attempt) {
 	}
 	l.sendTotals()
 	if l.self == nil && l.find(stServing) == nil {
-		if !l.ready {
+		if len(l.gens) == 0 { // the service never was ready
 			l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", a.err)
 			return
 		}
@@ -426,7 +425,7 @@ func (l *lifecycle) attemptDone(a *attempt) {
 // drains, in probation when rollback is possible (it keeps its sockets).
 func (l *lifecycle) handOver(g *gen) {
 	p := l.p
-	old := l.find(stServing)
+	old, first := l.find(stServing), len(l.gens) == 0
 	// One in probation is older than the one handing over now: beyond
 	// rollback.
 	l.endProbation(l.find(stProbation))
@@ -440,23 +439,21 @@ func (l *lifecycle) handOver(g *gen) {
 		p.storeSockets(g.socks)
 		l.sendTotals()
 		// The supervisor is ready once its first worker is.
-		if !l.ready {
+		if first {
 			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 				l.result = fmt.Errorf("graceful: %w", err)
 				l.stop("cannot report ready")
 				return
 			}
-			l.ready = true
 			p.logger.Info("ready", "worker_pid", g.pid)
 		}
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
 	}
 	if old != nil {
-		old.state = stDraining
-		if p.cfg.Probation > 0 && (old.kind != genLocal || old.local.canResume()) {
-			old.state = stProbation
-			l.armProbation(p.cfg.Probation)
-		}
+		// It is told to drain, and then released at once when a rollback
+		// is not possible.
+		old.state = stProbation
+		release := p.cfg.Probation <= 0 || old.kind == genLocal && !old.local.canResume()
 		if old.kind == genLocal {
 			if p.parent != nil && p.role == RoleProcess {
 				// This generation's own parent may be waiting out a
@@ -466,7 +463,7 @@ func (l *lifecycle) handOver(g *gen) {
 			// The successor's counters go on from this generation's.
 			_ = g.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
 			old.local.drain(false, g.took)
-			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
+			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", !release)
 		} else {
 			drain := linkMsg{Type: msgDrain}
 			for _, name := range g.took {
@@ -475,9 +472,6 @@ func (l *lifecycle) handOver(g *gen) {
 			if err := old.child.send(drain); err != nil {
 				p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
 				old.child.signal(syscall.SIGTERM)
-			}
-			if old.state == stDraining {
-				_ = old.child.send(linkMsg{Type: msgRelease})
 			}
 			// The supervisor's copies of sockets the new worker does not
 			// use go now: their address must be free to bind again.
@@ -489,7 +483,12 @@ func (l *lifecycle) handOver(g *gen) {
 				return gone
 			})
 			p.totals.add(totalRestartsSucceeded, 1)
-			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", old.state == stProbation)
+			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", !release)
+		}
+		if release {
+			l.endProbation(old)
+		} else {
+			l.armProbation(p.cfg.Probation)
 		}
 	}
 	// A restart asked for during this one runs now, or once there is
@@ -776,18 +775,15 @@ func (l *lifecycle) stop(cause string) {
 	}
 	l.stopping = true
 	disarm(&l.respawn)
-	if prev := l.find(stProbation); prev != nil {
-		if l.self != nil {
-			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
-		}
-		l.endProbation(prev)
-	}
 	g := l.self
 	if g != nil && g.state != stServing {
-		// Draining already: it goes on, and never serves again.
-		p.logger.Info("stop requested while draining: no rollback", "cause", cause)
+		// Draining already (its probation ends here): it goes on, and
+		// never serves again.
+		p.logger.Info("stop requested while draining: no rollback", "cause", cause, "probation", g.state == stProbation)
+		l.endProbation(g)
 		return
 	}
+	l.endProbation(l.find(stProbation)) // a supervisor's old worker
 	p.markStopping()
 	if p.role == RoleProcess && p.parent != nil {
 		// A parent in probation must not roll back when a process that

@@ -325,7 +325,6 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 	p.lastRestart.Store(st.RestartNanos)
 	l.workers = st.Workers
 	l.again = st.Again
-	l.ready = true
 	sockets := func(ss []stateSocket) []*socket {
 		var out []*socket
 		for _, s := range ss {

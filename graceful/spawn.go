@@ -62,13 +62,13 @@ func (p *Process) refuseRestart(err error) error {
 // ancestors, sockets, files and reaper: the rest is this process's), which
 // takes over the sockets, and waits until it is ready, has failed, or ctx
 // ends. The descriptors of spec's files and of its ancestors' lifelines
-// are the caller's duplicates: startNext closes them. restart: a restart someone asked for (systemd is told it is under
-// way, RELOADING=1, and when it ends), not a supervisor's first worker or
-// the replacement of one that died; serving: a generation serves
-// meanwhile (the log says so when this one fails). On failure the child is stopped
-// and reaped, the reason is logged once at ERROR, with what the child said
-// (its failure, or the tail of its standard error), and the error says
-// why.
+// are the caller's duplicates: startNext closes them. restart: a restart
+// someone asked for (systemd is told it is under way, RELOADING=1, and
+// when it ends), not a supervisor's first worker or the replacement of
+// one that died; serving: a generation serves meanwhile (the log says so
+// when this one fails). On failure the child is stopped and reaped, the
+// reason is logged once at ERROR, with what the child said (its failure,
+// or the tail of its standard error), and the error says why.
 func (p *Process) startNext(ctx context.Context, spec childSpec, restart, serving bool) (*gen, error) {
 	defer func() {
 		closeFiles(spec.files)
