@@ -32,9 +32,9 @@ import (
 // worker (told over the link what to do), a re-exec successor (which runs
 // a lifecycle of its own after the handover); older re-exec generations
 // still draining are known by their lifelines (lineage.go); and behind
-// the start function, which starts either the binary again or a worker. A worker's own lifecycle
-// does what its supervisor's says (drain, resume, release, stop) with the
-// same actions.
+// start, which says what a successor gets: the binary again, or a
+// worker. A worker's own lifecycle does what its supervisor's says
+// (drain, resume, release, stop) with the same actions.
 
 const (
 	// livenessInterval and livenessTimeout: during the probation of the
@@ -107,12 +107,10 @@ type lifecycle struct {
 	// held are the sockets the next worker gets (supervisor mode): those
 	// of the last worker that served.
 	held []*socket
-	// start prepares, in the loop, the start of a successor (a
-	// restart that was asked for, or a supervisor's first worker or
-	// replacement of one: see Process.startNext), and returns what starts
-	// it and waits until it is ready, which runs in a goroutine of its
-	// own.
-	start func(restart bool) func(ctx context.Context) (*gen, error)
+	// start says, in the loop, what a successor gets (see
+	// Process.startNext, which starts it in a goroutine of its own), or
+	// why none starts.
+	start func() (childSpec, error)
 	// events delivers what the generations this process started say, and
 	// their exits, as calls to run in the loop.
 	events chan func()
@@ -366,7 +364,7 @@ func (l *lifecycle) runWaiting(msg string) {
 }
 
 // begin starts a restart: a successor starts, and the outcome
-// arrives on results.
+// arrives on results. restart: see Process.startNext.
 func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	ctx := context.Background()
 	if req != nil {
@@ -376,9 +374,13 @@ func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	a := &attempt{cancel: cancel, req: req}
 	l.att = a
 	disarm(&l.respawn)
-	run := l.start(restart)
+	spec, err := l.start()
+	serving := l.find(stServing) != nil
 	go func() {
-		a.g, a.err = run(ctx)
+		a.err = err
+		if err == nil {
+			a.g, a.err = l.p.startNext(ctx, spec, restart, serving)
+		}
 		l.results <- a
 	}()
 }

@@ -62,9 +62,7 @@ func (p *Process) Run(ctx context.Context) error {
 	}
 	l.self = g
 	l.gens = []*gen{g}
-	l.start = func(restart bool) func(context.Context) (*gen, error) {
-		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, restart) }
-	}
+	l.start = p.successorSpec
 	return l.run(ctx)
 }
 

@@ -10,41 +10,40 @@ import (
 )
 
 // This file starts a successor: the part of a restart that
-// differs between the modes (startSuccessor here, a worker's in
-// supervise) and the part that does not (startNext): start the process,
-// wait until it is ready, and on failure stop and reap it and say why,
-// once.
+// differs between the modes, what the successor gets (successorSpec here,
+// a worker's in supervise), and the part that does not (startNext): start
+// the process, wait until it is ready, and on failure stop and reap it
+// and say why, once.
 
 // notReadyStopGrace is how long a successor that was given up on (not
 // ready in time, or abandoned) gets between SIGTERM and SIGKILL. It never
 // served, so it has nothing to drain; SIGKILL also ends a stopped one.
 const notReadyStopGrace = 2 * time.Second
 
-// startSuccessor starts a successor in re-exec mode. restart: it
-// was asked for (see startNext).
-func (p *Process) startSuccessor(ctx context.Context, restart bool) (*gen, error) {
+// successorSpec says what a successor gets in re-exec mode, or why there
+// is none (refused: see refuseRestart).
+func (p *Process) successorSpec() (childSpec, error) {
 	if p.pid == 1 {
-		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
 	}
 	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation)
 	if err != nil {
-		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
 	files, err := p.lineage.filesToPass()
 	if err != nil {
 		for _, a := range ancestors {
 			closeFd(a.Lifeline)
 		}
-		return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
 	p.mu.Lock()
-	socks := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
-	return p.startNext(ctx, childSpec{
+	defer p.mu.Unlock()
+	return childSpec{
 		handover: handover{Role: roleNameProcess, Generation: p.generation + 1, Ancestors: ancestors},
-		sockets:  socks,
+		sockets:  slices.Clone(p.socks.owned),
 		files:    files,
-	}, restart, true)
+	}, nil
 }
 
 // refuseRestart logs and counts a restart that was refused before any

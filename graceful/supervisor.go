@@ -30,7 +30,7 @@ func (p *Process) supervise(ctx context.Context) int {
 	}
 	l.held = p.socks.inherited
 	p.socks.inherited = nil
-	l.start = func(restart bool) func(context.Context) (*gen, error) {
+	l.start = func() (childSpec, error) {
 		l.workers++
 		spec := childSpec{
 			handover: handover{Role: roleNameWorker, Generation: l.workers, Ancestors: []ancestor{{PID: p.pid, Lifeline: -1}}},
@@ -46,14 +46,10 @@ func (p *Process) supervise(ctx context.Context) int {
 			}
 		}
 		var err error
-		spec.files, err = dupFiles(files)
-		serving := l.find(stServing) != nil
-		return func(ctx context.Context) (*gen, error) {
-			if err != nil {
-				return nil, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
-			}
-			return p.startNext(ctx, spec, restart, serving)
+		if spec.files, err = dupFiles(files); err != nil {
+			return spec, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 		}
+		return spec, nil
 	}
 	if st := p.resumed; st != nil {
 		// This is the supervisor's next image: it takes over.
