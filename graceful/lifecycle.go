@@ -634,45 +634,42 @@ func (l *lifecycle) genExited(g *gen) {
 func (l *lifecycle) rollBack(g *gen) {
 	p := l.p
 	disarm(&l.probation)
-	var err error
 	if g.kind == genWorker {
-		err = g.child.send(linkMsg{Type: msgResume})
-	} else {
-		if p.role != RoleWorker {
-			// Before it serves: whoever reads the PID file then finds a
-			// process that answers.
-			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-				p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
-			}
-		}
-		err = g.local.resume()
-	}
-	if err != nil {
-		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
-		if g.kind == genWorker {
+		if err := g.child.send(linkMsg{Type: msgResume}); err != nil {
+			p.logger.Error("rollback failed", "generation", g.String(), "error", err)
 			g.state = stDraining
 			l.armRespawn("rollback failed")
-		} else {
-			// The drain of the round before is under way: once it is
-			// over, the generation ends.
-			l.result = fmt.Errorf("graceful: rollback failed: %w", err)
-			g.state = stStopping
+			return
 		}
+		g.state = stServing
+		p.totals.add(totalRollbacks, 1)
+		l.held = g.socks
+		p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
+		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
+		l.sendTotals()
+		return
+	}
+	if p.role != RoleWorker {
+		// Before it serves: whoever reads the PID file then finds a
+		// process that answers.
+		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+			p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
+		}
+	}
+	if err := g.local.resume(); err != nil {
+		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+		// The drain of the round before is under way: once it is over,
+		// the generation ends.
+		l.result = fmt.Errorf("graceful: rollback failed: %w", err)
+		g.state = stStopping
 		return
 	}
 	g.state = stServing
 	p.totals.add(totalRollbacks, 1)
-	if g.kind == genLocal {
-		p.logger.Warn("rolled back: serving again", "generation", p.generation)
-		if p.role != RoleWorker {
-			p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
-		}
-		return
+	p.logger.Warn("rolled back: serving again", "generation", p.generation)
+	if p.role != RoleWorker {
+		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
 	}
-	l.held = g.socks
-	p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
-	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
-	l.sendTotals()
 }
 
 // armRespawn starts a worker after a back-off, when none serves (a
