@@ -701,9 +701,7 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 	switch {
 	case !ok:
 		p.parentMsgs = nil
-		if p.role == RoleWorker && g.state == stProbation {
-			l.endProbation(g)
-		} else if p.role == RoleWorker {
+		if p.role == RoleWorker {
 			p.logger.Warn("the supervisor is gone; shutting down")
 			p.finalStop.Store(true)
 			l.stop("supervisor gone")
