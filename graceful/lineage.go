@@ -171,10 +171,10 @@ func (k *ticketKeyer) apply(cfg *tls.Config, now time.Time) {
 	cfg.SetSessionTicketKeys(k.l.sessionTicketKeys(now))
 }
 
-// filesToPass returns the files a new generation gets, this generation's
-// own and those of older generations still alive, as new descriptors
-// taken under the lock: an older generation that exits meanwhile closes
-// only the lineage's own. The caller closes them (closeFiles).
+// filesToPass returns the files a successor gets, this generation's own
+// and those of older generations still alive, as new descriptors taken
+// under the lock: an ancestor that exits before the successor has them
+// closes only the lineage's own. The caller closes them (closeFiles).
 func (l *lineage) filesToPass() ([]heldFile, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
