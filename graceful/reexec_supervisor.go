@@ -165,9 +165,11 @@ func (l *lifecycle) reexecSupervisor() {
 		}
 		lfd, err := g.child.linkFd()
 		if err != nil {
-			p.logger.Error("cannot hand a worker's link to the supervisor's next image; going on with this one", "worker_pid", g.pid, "error", err)
-			closeAll(kept)
-			return
+			// Its link is closed only once the worker has exited (a
+			// drained worker, released a moment ago): the next image
+			// reaps it as any child it does not follow.
+			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", "worker_pid", g.pid, "generation", g.n, "error", err)
+			continue
 		}
 		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took}
 		closeFd(lfd)
