@@ -100,8 +100,8 @@ func startChild(sys system, spec childSpec) (child, error) {
 		Files: files,
 	}
 	// Under systemd, a successor is started as systemd's own child (see
-	// adoptBySystemd); a worker stays its supervisor's.
-	adopted := spec.handover.Role == roleNameProcess && spec.reaper == nil && sys.parentIsSystemd() && adoptBySystemd(attr)
+	// parentToSystemd); a worker stays its supervisor's.
+	systemdChild := spec.handover.Role == roleNameProcess && spec.reaper == nil && sys.parentIsSystemd() && parentToSystemd(attr)
 	// Descriptors a shell or a service manager left open without
 	// close-on-exec must not leak into the next generation: it gets
 	// exactly those of the handover.
@@ -141,8 +141,8 @@ func startChild(sys system, spec childSpec) (child, error) {
 	switch {
 	case spec.reaper != nil:
 		spec.reaper.watch(pid, c.markExited)
-	case adopted:
-		go c.watchAdopted()
+	case systemdChild:
+		go c.watchSystemdChild()
 	default:
 		go func() { c.markExited(sys.wait(pid)) }()
 	}
@@ -381,10 +381,10 @@ func (h *heldOutput) tail() string {
 // linkFd returns a new descriptor of this end of the link.
 func (c *osChild) linkFd() (int, error) { return c.link.fd() }
 
-// adoptChild makes a child of a worker this process started in a previous
-// image (a supervisor's, see reexec_supervisor.go): ready, on its link,
-// reaped by wait (or the reaper of a PID 1).
-func adoptChild(sys system, pid int, l *link, rp *reaper) child {
+// followWorker makes a child of a worker this process started in a
+// previous image (a supervisor's, see reexec_supervisor.go): ready, on its
+// link, reaped by wait (or the reaper of a PID 1).
+func followWorker(sys system, pid int, l *link, rp *reaper) child {
 	c := &osChild{
 		sys:      sys,
 		pidN:     pid,
@@ -398,7 +398,7 @@ func adoptChild(sys system, pid int, l *link, rp *reaper) child {
 	close(c.readyCh)
 	c.out.released = true
 	close(c.out.done)
-	go c.readAdoptedLink()
+	go c.readReadyLink()
 	if rp != nil {
 		rp.watch(pid, c.markExited)
 	} else {
@@ -407,8 +407,9 @@ func adoptChild(sys system, pid int, l *link, rp *reaper) child {
 	return c
 }
 
-// readAdoptedLink reads the messages of a child that was ready before.
-func (c *osChild) readAdoptedLink() {
+// readReadyLink reads the messages of a worker that was ready before
+// (see followWorker).
+func (c *osChild) readReadyLink() {
 	defer close(c.linkDone)
 	defer close(c.msgs)
 	defer c.link.close()

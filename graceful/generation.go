@@ -15,121 +15,111 @@ import (
 // sockets, with the same *Server values). Its methods are the actions of
 // the lifecycle on a generation, the same whether the lifecycle of this
 // process decides them (re-exec mode) or a supervisor sends them (a
-// worker). They are called from the lifecycle's loop only.
+// worker). They are called from the lifecycle's loop only. Whether the
+// generation has been released (its probation is over: the sockets close
+// once drained) is its state in the lifecycle (draining or stopping).
 type localGen struct {
 	p     *Process
 	units []*unit
 	round *serveSet
 
 	// drained is closed when the drain of the last round is over; nil
-	// while the generation serves. drainSeen: the lifecycle has seen it.
-	drained   chan struct{}
-	drainSeen bool
-	// released: the probation is over, the sockets are closed once
-	// drained.
-	released bool
+	// while the generation serves.
+	drained chan struct{}
 	// retired are sockets a successor did not take: closed once drained,
 	// bound again if the generation resumes.
 	retired []*socket
 }
 
-// serveSet is one round of serving the units.
+// serveSet is one round of serving the units: errs delivers the errors of
+// services that failed while serving, wg waits for every Serve to return.
 type serveSet struct {
-	units []*unit
-	errs  chan error
-	wg    sync.WaitGroup
+	errs chan error
+	wg   sync.WaitGroup
 }
 
 // serve starts a round of serving every unit.
 func (g *localGen) serve() {
-	set := &serveSet{units: g.units, errs: make(chan error, len(g.units))}
+	set := &serveSet{errs: make(chan error, len(g.units))}
 	for _, u := range g.units {
-		svc := u.svc
 		set.wg.Go(func() {
-			err := svc.Serve(context.Background())
+			err := u.svc.Serve(context.Background())
 			if err != nil && !errors.Is(err, ErrServerClosed) {
 				set.errs <- err
 			}
 		})
 	}
-	g.round = set
-	g.drained, g.drainSeen = nil, false
-}
-
-// errs delivers the errors of services that failed while serving.
-func (g *localGen) errs() <-chan error {
-	if g.round == nil || g.drained != nil {
-		return nil
-	}
-	return g.round.errs
+	g.round, g.drained = set, nil
 }
 
 // drain stops the generation serving: every unit shuts down, concurrently,
-// with a context that says whether a successor serves the sockets
-// (handover) or not (a final stop, or a socket the successor no longer
-// uses, which is retired: it refuses new connections while what is
-// queued on it is served, then closes, see quiesce.go). The sockets the
-// successor uses stay open for the probation. drained is closed once
-// every unit has returned.
-func (g *localGen) drain(handover bool, took []string) {
+// with a context that says whether a successor serves the sockets (a
+// handover) or not (final: a final stop; or a socket the successor no
+// longer uses (not in took, when took is given), which is retired: it
+// refuses new connections while what is queued on it is served, then
+// closes, see quiesce.go). The sockets the successor uses stay open for
+// the probation. drained is closed once every unit has returned.
+func (g *localGen) drain(final bool, took []string) {
 	if g.drained != nil {
 		return
 	}
 	p := g.p
 	p.markStopping()
-	final := !handover
+	// The stream sockets no generation serves next refuse new
+	// connections, once the servers and services have accepted what was
+	// queued on them (see quiesce.go): at a final stop those of the
+	// process but the ones systemd keeps, whose queues wait for the next
+	// start; at a handover those it retires.
+	var qs []quiescer
 	var retire []*socket
-	if handover && took != nil {
-		p.mu.Lock()
-		for _, s := range p.socks.owned {
-			if !slices.Contains(took, s.name) && !slices.Contains(g.retired, s) {
-				retire = append(retire, s)
-			}
+	var names []string
+	p.mu.Lock()
+	for _, s := range p.socks.owned {
+		retired := !final && took != nil && !slices.Contains(took, s.name)
+		if retired {
+			retire = append(retire, s)
+			names = append(names, s.name)
 		}
-		p.mu.Unlock()
-		if len(retire) > 0 {
-			names := make([]string, len(retire))
-			for i, s := range retire {
-				names[i] = s.name
-			}
-			p.logger.Info("the new generation does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
+		if (retired || final && !p.keptBySystemd(s)) && !s.packet && s.fd >= 0 {
+			fd := s.fd
+			qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
 		}
 	}
-	quiet := retire
-	if final {
-		quiet = p.ownedStreamSockets()
+	p.mu.Unlock()
+	if len(retire) > 0 {
+		p.logger.Info("the successor does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
 	}
 	drained := make(chan struct{})
 	g.drained = drained
 	set := g.round
 	go func() {
-		p.quiesceSockets(quiet)
+		ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
+		quiesce(ctx, qs, p.logger)
+		cancel()
 		if final {
 			p.closeSockets()
 		}
 		var wg sync.WaitGroup
-		for _, u := range set.units {
+		for _, u := range g.units {
 			ctx := context.Background()
-			if !final && !(u.sock != nil && slices.Contains(retire, u.sock)) {
-				ctx = withHandingOver(ctx)
-			} else if u.sock != nil && p.keptBySystemd(u.sock) {
-				ctx = withHandingOver(ctx) // systemd keeps its queue
+			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
+			if !retired || u.sock != nil && p.keptBySystemd(u.sock) {
+				ctx = withHandingOver(ctx) // a successor, or systemd, serves its queue
 			}
-			svc := u.svc
 			wg.Go(func() {
-				if err := svc.Shutdown(ctx); err != nil {
-					p.logger.Warn("shutdown cut work in progress", "service", describeService(svc), "error", err)
+				if err := u.svc.Shutdown(ctx); err != nil {
+					p.logger.Warn("shutdown cut work in progress", "service", describeService(u.svc), "error", err)
 				}
 			})
 		}
 		wg.Wait()
 		set.wg.Wait()
-		sum := p.countDrains(set)
+		sum := p.countDrains(g.units)
 		level := slog.LevelInfo
 		if sum.CutConns > 0 || sum.CutRequests > 0 {
 			level = slog.LevelWarn
 		}
-		p.logger.Log(context.Background(), level, "drained", "units", len(set.units), "final", final,
+		p.logger.Log(context.Background(), level, "drained", "units", len(g.units), "final", final,
 			"took", sum.Duration.Round(time.Millisecond), "served_while_draining", sum.ServedWhileDraining,
 			"idle_closed", sum.IdleClosed, "hijacked_closed", sum.HijackedClosed,
 			"cut_conns", sum.CutConns, "cut_requests", sum.CutRequests)
@@ -139,7 +129,7 @@ func (g *localGen) drain(handover bool, took []string) {
 		}
 		close(drained)
 	}()
-	g.retired = append(g.retired, retire...)
+	g.retired = retire // none before: a new round (resume) forgets them
 }
 
 // resume serves again after a drain that handed over (a rollback): a new
@@ -151,16 +141,14 @@ func (g *localGen) resume() error {
 	p.mu.Lock()
 	for _, s := range g.retired {
 		// A socket the successor did not take was closed: bind it again.
-		fresh, err := bindSocket(s.ep, socketPerm{})
-		if err != nil {
+		if fresh, err := bindSocket(s.ep, socketPerm{}); err != nil {
 			errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
-			continue
+		} else {
+			s.fd, s.addr = fresh.fd, fresh.addr
 		}
-		s.fd, s.addr = fresh.fd, fresh.addr
 	}
 	g.retired = nil
-	units := slices.Clone(g.units)
-	for _, u := range units {
+	for _, u := range g.units {
 		if u.sock == nil {
 			continue
 		}
@@ -175,7 +163,7 @@ func (g *localGen) resume() error {
 	p.mu.Unlock()
 	// Resume runs without p.mu: a service takes its fresh listeners from
 	// Process.Listen there.
-	for _, u := range units {
+	for _, u := range g.units {
 		if u.sock == nil {
 			if err := u.svc.(ResumableService).Resume(); err != nil {
 				errs = append(errs, fmt.Errorf("resume %s: %w", describeService(u.svc), err))
@@ -194,42 +182,13 @@ func (g *localGen) resume() error {
 // shutdown, which a rollback needs.
 func (g *localGen) canResume() bool {
 	for _, u := range g.units {
-		if u.sock != nil {
-			continue // made by NewServer: served again as the same *Server
-		}
-		if _, ok := u.svc.(ResumableService); !ok {
+		// One made by NewServer (u.sock set) is served again as the same
+		// *Server.
+		if _, ok := u.svc.(ResumableService); u.sock == nil && !ok {
 			return false
 		}
 	}
 	return true
-}
-
-// release ends the probation: the sockets close once the drain is over.
-func (g *localGen) release() {
-	g.released = true
-}
-
-// done reports whether the generation has drained and been released:
-// nothing of it remains but closing its sockets.
-func (g *localGen) done() bool {
-	if g.drained == nil || !g.released {
-		return false
-	}
-	select {
-	case <-g.drained:
-		return true
-	default:
-		return false
-	}
-}
-
-// drainedCh is closed when the current drain is over; nil while serving,
-// and once the lifecycle has seen it.
-func (g *localGen) drainedCh() <-chan struct{} {
-	if g.drainSeen {
-		return nil
-	}
-	return g.drained
 }
 
 func describeService(svc Service) string {
@@ -237,41 +196,6 @@ func describeService(svc Service) string {
 		return s.describe()
 	}
 	return fmt.Sprintf("%T", svc)
-}
-
-// ownedStreamSockets returns the stream sockets of the process that a
-// final stop quiesces: not those systemd keeps, whose queues wait for the
-// next start.
-func (p *Process) ownedStreamSockets() []*socket {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*socket
-	for _, s := range p.socks.owned {
-		if !s.packet && s.fd >= 0 && !p.keptBySystemd(s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// quiesceSockets makes sockets refuse new connections and waits until the
-// servers and services have accepted what was queued on them (see
-// quiesce.go).
-func (p *Process) quiesceSockets(socks []*socket) {
-	var qs []quiescer
-	for _, s := range socks {
-		if s.packet || s.fd < 0 {
-			continue
-		}
-		fd := s.fd
-		qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
-	}
-	if len(qs) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
-	defer cancel()
-	quiesce(ctx, qs, p.logger)
 }
 
 // keptBySystemd reports whether systemd keeps s beyond this process:

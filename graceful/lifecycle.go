@@ -32,22 +32,20 @@ import (
 // worker (told over the link what to do), a re-exec successor (which runs
 // a lifecycle of its own after the handover); older re-exec generations
 // still draining are known by their lifelines (lineage.go); and behind
-// the start function, which starts either the binary again or a worker. A worker's own lifecycle
-// does what its supervisor's says (drain, resume, release, stop) with the
-// same actions.
+// start, which says what a successor gets: the binary again, or a
+// worker. A worker's own lifecycle does what its supervisor's says
+// (drain, resume, release, stop) with the same actions.
 
-// livenessInterval and livenessTimeout: during its probation a new
-// generation is asked over the link every livenessInterval whether it is
-// there; one that has not answered for livenessTimeout (stopped, wedged)
-// is killed and rolled back from.
 const (
+	// livenessInterval and livenessTimeout: during the probation of the
+	// generation that handed over, its successor is asked over the link
+	// every livenessInterval whether it is there; one that has not
+	// answered for livenessTimeout (stopped, wedged) is killed and rolled
+	// back from.
 	livenessInterval = 250 * time.Millisecond
 	livenessTimeout  = 2 * time.Second
-)
-
-// Bounds of the back-off between attempts to start a worker when none
-// serves (supervisor mode).
-const (
+	// Bounds of the back-off between attempts to start a worker when
+	// none serves (supervisor mode).
 	respawnMin = 100 * time.Millisecond
 	respawnMax = 30 * time.Second
 )
@@ -84,15 +82,10 @@ type gen struct {
 	child child     // genWorker, genSuccessor
 	// socks are the sockets a worker passed when it became ready (this
 	// supervisor's descriptors), files those it passes on; took names the
-	// sockets a new generation serves.
+	// sockets a successor serves.
 	socks []*socket
 	files []heldFile
 	took  []string
-	// stopAsked: it was asked to stop, so it never serves again.
-	stopAsked bool
-	// settings: a worker's, from its ready message (see
-	// Process.settings).
-	settings string
 	// lastPong is when it last answered a ping.
 	lastPong time.Time
 }
@@ -104,61 +97,54 @@ func (g *gen) String() string {
 	return fmt.Sprintf("generation %d (pid %d)", g.n, g.pid)
 }
 
-// genEvent is a message from a generation this process started, or its
-// exit.
-type genEvent struct {
-	g      *gen
-	msg    linkMsg
-	exited bool
-}
-
 // lifecycle is the state machine of one process.
 type lifecycle struct {
-	p    *Process
+	p *Process
+	// self is this process's own generation (genLocal, the first of
+	// gens); nil in a supervisor.
+	self *gen
 	gens []*gen
 	// held are the sockets the next worker gets (supervisor mode): those
 	// of the last worker that served.
 	held []*socket
-	// start prepares, in the loop, the start of the next generation, and
-	// returns what starts it and waits until it is ready (see
-	// Process.startNext), which runs in a goroutine of its own.
-	start  func(reload bool) func(ctx context.Context) (*gen, error)
-	events chan genEvent
+	// start says, in the loop, what a successor gets (see
+	// Process.startNext, which starts it in a goroutine of its own), or
+	// why none starts.
+	start func() (childSpec, error)
+	// events delivers what the generations this process started say, and
+	// their exits, as calls to run in the loop.
+	events chan func()
+	// results delivers the outcome of the restart under way (att).
+	results chan *attempt
 
 	att   *attempt // a successor starting
 	again bool     // a restart signal waits for the restart under way, or for room
 
+	// probation fires at the end of the probation under way, which is
+	// probationEnds, and every livenessInterval before it.
 	probation     *time.Timer
 	probationEnds time.Time
-	beat          *time.Ticker
 	respawn       *time.Timer
 	backoff       time.Duration
 	delay         *time.Timer // the shutdown delay
 	stopping      bool        // a stop was asked for
-	ready         bool        // the service has reported ready (supervisor)
 	pending       *restartRequest
 	result        error
 	status        string // the serving worker's exit status, for the supervisor's
 
-	// The supervisor's: the number of the last worker started, its stop
-	// signals (kept for an exec of itself), and signals its previous
-	// image caught, replayed at the start.
-	workers    int
-	stopCh     chan os.Signal
-	replay     []os.Signal
-	replayStop []os.Signal
+	// stopCh delivers the stop signals; workers, in a supervisor, is the
+	// number of the last worker started.
+	stopCh  chan os.Signal
+	workers int
 }
 
-// attempt is one restart under way.
+// attempt is one restart under way, and then its outcome: the successor
+// that serves, or why there is none.
 type attempt struct {
 	cancel context.CancelFunc
 	req    *restartRequest
-	done   chan attemptResult
-}
-
-type attemptResult struct {
-	g   *gen
-	err error
+	g      *gen
+	err    error
 }
 
 // restartRequest is a call to Restart waiting for its outcome.
@@ -167,8 +153,13 @@ type restartRequest struct {
 	result chan error
 }
 
+// newLifecycle makes the lifecycle of p, and catches the stop signals
+// from here on: the caller stops that (p.sys.stopSignals(l.stopCh)) when
+// it returns.
 func newLifecycle(p *Process) *lifecycle {
-	return &lifecycle{p: p, events: make(chan genEvent, 64), backoff: respawnMin}
+	l := &lifecycle{p: p, events: make(chan func(), 64), results: make(chan *attempt, 1), stopCh: make(chan os.Signal, 4), backoff: respawnMin}
+	p.sys.notifySignals(l.stopCh, stopSignals...)
+	return l
 }
 
 // find returns the generation in state st (at most one serves, at most
@@ -195,107 +186,70 @@ func (l *lifecycle) alive() int {
 	return n
 }
 
-func (l *lifecycle) localGen() *gen {
-	for _, g := range l.gens {
-		if g.kind == genLocal {
-			return g
-		}
-	}
-	return nil
-}
-
 // watch forwards a started generation's messages and its exit to the
 // loop.
 func (l *lifecycle) watch(g *gen) {
 	go func() {
 		for m := range g.child.messages() {
-			l.events <- genEvent{g: g, msg: m}
+			l.events <- func() { l.genMsg(g, m) }
 		}
 		<-g.child.exited()
-		l.events <- genEvent{g: g, exited: true}
+		l.events <- func() { l.genExited(g) }
 	}()
 }
 
 // run is the loop of the lifecycle. It returns when this process has no
 // more to do: its generation drained after a handover or a stop, or (a
 // supervisor) every worker has exited after a stop.
-func (l *lifecycle) run(ctx context.Context, stopCh chan os.Signal) error {
+func (l *lifecycle) run(ctx context.Context) error {
 	p := l.p
-	l.stopCh = stopCh
-	for _, sig := range l.replay {
-		l.restartSignal(sig)
-	}
-	for _, sig := range l.replayStop {
-		l.stop(sig.String())
-	}
-	l.replay, l.replayStop = nil, nil
 	for !l.finished() {
-		var local *localGen
-		if g := l.localGen(); g != nil {
-			local = g.local
-		}
+		// This process's generation: while it serves, a service of it
+		// may fail; once released, its drain ends it.
 		var drained <-chan struct{}
 		var svcErrs <-chan error
-		if local != nil {
-			drained = local.drainedCh()
-			svcErrs = local.errs()
-		}
-		var attDone <-chan attemptResult
-		if l.att != nil {
-			attDone = l.att.done
+		switch g := l.self; {
+		case g == nil:
+		case g.state == stServing:
+			svcErrs = g.local.round.errs
+		case g.state != stProbation:
+			drained = g.local.drained
 		}
 		select {
 		case sig := <-p.sigCh:
-			l.restartSignal(sig)
+			l.restart(sig, nil)
 		case req := <-p.requests:
-			l.restartCall(req)
-		case res := <-attDone:
-			l.attemptDone(res)
-		case ev := <-l.events:
-			l.event(ev)
+			l.restart(nil, &req)
+		case a := <-l.results:
+			l.attemptDone(l.finish(a))
+		case event := <-l.events:
+			event()
 		case m, ok := <-p.parentMsgs:
-			if !ok {
-				p.parentMsgs = nil
-				l.parentGone()
-				continue
-			}
-			l.parentMsg(m)
+			l.parentMsg(m, ok)
 		case <-timerC(l.probation):
-			l.probation = nil
-			if g := l.find(stProbation); g != nil {
-				p.logger.Debug("probation over", "generation", g.String())
-				l.endProbation(g)
-			}
-		case <-tickerC(l.beat):
-			l.checkLiveness()
+			l.probationTick()
 		case <-timerC(l.respawn):
 			l.respawn = nil
 			if l.find(stServing) == nil && l.att == nil && !l.stopping {
 				l.begin(nil, false)
 			}
 		case <-timerC(l.delay):
-			l.delay = nil
 			l.finalStop()
 		case <-drained:
-			l.localDrained()
+			l.drained()
 		case err := <-svcErrs:
 			l.serviceFailed(err)
 		case <-p.lineage.changes():
-			l.roomMayHaveFreed()
-		case sig := <-stopCh:
+			l.runWaiting("running the postponed restart: an older generation has exited")
+		case sig := <-l.stopCh:
 			l.stop(sig.String())
 		case <-ctx.Done():
-			cause := context.Cause(ctx)
+			l.stop("context: " + context.Cause(ctx).Error())
 			ctx = context.Background()
-			l.stop("context: " + cause.Error())
 		}
 	}
-	stopTimer(l.probation)
-	stopTimer(l.respawn)
-	stopTimer(l.delay)
-	if l.beat != nil {
-		l.beat.Stop()
-	}
+	// Timers still armed are left to the garbage collector: nothing
+	// receives from them.
 	return l.result
 }
 
@@ -306,16 +260,11 @@ func timerC(t *time.Timer) <-chan time.Time {
 	return t.C
 }
 
-func tickerC(t *time.Ticker) <-chan time.Time {
-	if t == nil {
-		return nil
-	}
-	return t.C
-}
-
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+// disarm stops *t, if it is armed, and forgets it.
+func disarm(t **time.Timer) {
+	if *t != nil {
+		(*t).Stop()
+		*t = nil
 	}
 }
 
@@ -323,63 +272,59 @@ func stopTimer(t *time.Timer) {
 // has exited; or (the supervisor) every worker has, after a stop or when
 // the first never started.
 func (l *lifecycle) finished() bool {
-	if g := l.localGen(); g != nil {
-		return g.state == stExited
+	if l.self != nil {
+		return l.self.state == stExited
 	}
 	return (l.stopping || l.result != nil) && l.alive() == 0
 }
 
-// restartSignal handles the restart signal.
-func (l *lifecycle) restartSignal(sig os.Signal) {
+// restart handles the restart signal (req nil) and calls to Restart (req
+// set), by the same rules in the same order: in a worker the supervisor
+// decides; a restart starts unless the service is stopping, this
+// generation has handed over, one is under way, or the generations alive
+// fill MaxGenerations. A call that cannot start gets an error saying why;
+// a signal is ignored, or runs later (again) in the last two cases.
+func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 	p := l.p
 	cur := l.find(stServing)
+	handedOver := cur != nil && cur.kind == genSuccessor
 	switch {
+	case p.role == RoleWorker && req == nil:
+		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead",
+			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)
+	case p.role == RoleWorker && l.pending != nil:
+		req.result <- ErrRestartInProgress
 	case p.role == RoleWorker:
-		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead", "signal", sig, "supervisor_pid", p.parentPID())
+		// The answer comes over the link (see parentMsg).
+		if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
+			req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
+		} else {
+			l.pending = req
+		}
+	case req != nil && (l.stopping || cur == nil):
+		req.result <- ErrNotRunning
+	case req != nil && handedOver:
+		req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
+	case req != nil && l.att != nil:
+		req.result <- ErrRestartInProgress
+	case req != nil && !l.room():
+		req.result <- p.refuseRestart(fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
+			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations))
+	case req != nil:
+		p.logger.Info("restart requested", "by", "Restart")
+		l.begin(req, true)
 	case l.stopping:
 		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
-	case cur != nil && cur.kind == genSuccessor:
+	case handedOver:
 		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
 	case l.att != nil:
 		l.again = true
 		p.logger.Info("restart requested during a restart: it runs when this one ends", "signal", sig)
 	case !l.room():
-		l.again = true
-		p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
-			"signal", sig, "alive", l.alive(), "max_generations", p.cfg.MaxGenerations)
+		l.postpone("signal", sig)
 	default:
 		p.logger.Info("restart requested", "signal", sig)
 		l.begin(nil, true)
-	}
-}
-
-// restartCall handles a call to Restart.
-func (l *lifecycle) restartCall(req restartRequest) {
-	p := l.p
-	cur := l.find(stServing)
-	switch {
-	case p.role == RoleWorker:
-		if l.pending != nil {
-			req.result <- ErrRestartInProgress
-			return
-		}
-		if err := p.parent.send(linkMsg{Type: msgRestart, PID: p.pid}); err != nil {
-			req.result <- fmt.Errorf("graceful: ask the supervisor to restart: %w", err)
-			return
-		}
-		l.pending = &req
-	case l.stopping || cur == nil:
-		req.result <- ErrNotRunning
-	case cur.kind == genSuccessor:
-		req.result <- fmt.Errorf("%w: %w", ErrNotRunning, errHandedOver)
-	case l.att != nil:
-		req.result <- ErrRestartInProgress
-	case !l.room():
-		req.result <- l.refuse(fmt.Errorf("%w: %d generations are alive and MaxGenerations is %d; retry once the draining ones have exited",
-			ErrTooManyGenerations, l.alive(), p.cfg.MaxGenerations))
-	default:
-		p.logger.Info("restart requested", "by", "Restart")
-		l.begin(&req, true)
 	}
 }
 
@@ -388,127 +333,173 @@ func (l *lifecycle) room() bool {
 	return l.alive()+1 <= l.p.cfg.MaxGenerations
 }
 
-// refuse logs and counts a restart refused before anything started.
-func (l *lifecycle) refuse(err error) error {
-	p := l.p
-	p.totals.add(totalRestartsFailed, 1)
-	p.logger.Error("restart refused; still serving", "reason", err.Error())
-	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
-	p.notify("READY=1\nSTATUS=restart refused: " + err.Error() + "; still serving")
-	return err
+// postpone keeps a restart (again) for when a generation has exited: the
+// generations alive fill MaxGenerations.
+func (l *lifecycle) postpone(attrs ...any) {
+	l.again = true
+	l.p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
+		append(attrs, "alive", l.alive(), "max_generations", l.p.cfg.MaxGenerations)...)
 }
 
-// roomMayHaveFreed runs a postponed restart once a generation has gone.
-func (l *lifecycle) roomMayHaveFreed() {
-	if !l.again || l.att != nil || l.stopping || !l.room() {
+// runWaiting runs the restart that waits (again) if it can now: nothing
+// is under way, the service is not stopping, a generation serves (or this
+// is a supervisor) and there is room; msg says why it runs. A generation
+// that has handed over passes it on to its successor instead.
+func (l *lifecycle) runWaiting(msg string) {
+	if !l.again || l.att != nil || l.stopping {
 		return
 	}
 	cur := l.find(stServing)
-	if cur == nil && l.p.role != RoleSupervisor || cur != nil && cur.kind == genSuccessor {
+	switch {
+	case cur != nil && cur.kind == genSuccessor:
+		l.p.logger.Info("restart requested during the restart: passed on to the successor", "to", cur.String())
+		cur.child.signal(l.p.cfg.RestartSignal)
+	case cur == nil && l.self != nil, !l.room():
 		return
+	default:
+		l.p.logger.Info(msg)
+		l.begin(nil, true)
 	}
 	l.again = false
-	l.p.logger.Info("running the postponed restart: an older generation has exited")
-	l.begin(nil, true)
 }
 
-// begin starts a restart: the next generation starts, and the outcome
-// arrives on att.done.
-func (l *lifecycle) begin(req *restartRequest, reload bool) {
+// begin starts a restart: a successor starts, and the outcome
+// arrives on results. restart: see Process.startNext.
+func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	ctx := context.Background()
 	if req != nil {
 		ctx = req.ctx
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &attempt{cancel: cancel, req: req, done: make(chan attemptResult, 1)}
+	a := &attempt{cancel: cancel, req: req}
 	l.att = a
-	stopTimer(l.respawn)
-	l.respawn = nil
-	run := l.start(reload)
+	disarm(&l.respawn)
+	spec, err := l.start()
+	serving := l.find(stServing) != nil
 	go func() {
-		g, err := run(ctx)
-		a.done <- attemptResult{g: g, err: err}
+		a.err = err
+		if err == nil {
+			a.g, a.err = l.p.startNext(ctx, spec, restart, serving)
+		}
+		l.results <- a
 	}()
 }
 
-// attemptDone takes the outcome of the restart under way.
-func (l *lifecycle) attemptDone(res attemptResult) {
-	p := l.p
-	a := l.att
-	l.att = nil
+// finish ends the restart under way once its outcome a has arrived: the
+// caller of Restart that asked for it gets the outcome.
+func (l *lifecycle) finish(a *attempt) *attempt {
 	a.cancel()
+	l.att = nil
 	if a.req != nil {
-		a.req.result <- res.err
+		a.req.result <- a.err
 	}
-	if res.err != nil {
-		l.sendTotals()
-		if l.p.role == RoleSupervisor && l.find(stServing) == nil {
-			if !l.ready {
-				l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", res.err)
-				return
-			}
-			l.armRespawn("the new worker did not start")
-		}
-		if l.again && !l.stopping {
-			l.again = false
-			p.logger.Info("restart requested during the failed one: starting it")
-			l.begin(nil, true)
-		}
+	return a
+}
+
+// abandon gives up on the restart under way, if any, and returns the
+// successor that became ready meanwhile, if one did: it serves.
+func (l *lifecycle) abandon() *gen {
+	if l.att == nil {
+		return nil
+	}
+	l.att.cancel()
+	return l.finish(<-l.results).g
+}
+
+// attemptDone takes the outcome of the restart under way.
+func (l *lifecycle) attemptDone(a *attempt) {
+	if a.err == nil {
+		l.handOver(a.g)
 		return
 	}
-	l.handOver(res.g)
+	l.sendTotals()
+	if l.self == nil && l.find(stServing) == nil {
+		if len(l.gens) == 0 { // the service never was ready
+			l.result = fmt.Errorf("graceful: supervisor: the first worker did not start: %w", a.err)
+			return
+		}
+		l.armRespawn("the new worker did not start")
+	}
+	l.runWaiting("restart requested during the failed one: starting it")
 }
 
 // handOver makes g, ready, the serving generation; the one that served
-// drains, in probation when rollback is possible.
+// drains, in probation when rollback is possible (it keeps its sockets).
 func (l *lifecycle) handOver(g *gen) {
 	p := l.p
-	old := l.find(stServing)
-	if prev := l.find(stProbation); prev != nil {
-		// Older than the one handing over now: beyond rollback.
-		l.endProbation(prev)
-	}
+	old, first := l.find(stServing), len(l.gens) == 0
+	// One in probation is older than the one handing over now: beyond
+	// rollback.
+	l.endProbation(l.find(stProbation))
 	l.gens = append(l.gens, g)
-	if g.child != nil {
-		l.watch(g)
-	}
+	l.watch(g)
 	g.lastPong = time.Now()
-	stopTimer(l.respawn)
-	l.respawn, l.backoff = nil, respawnMin
-	if p.role == RoleSupervisor {
+	disarm(&l.respawn)
+	l.backoff = respawnMin
+	if g.kind == genWorker {
 		l.held = g.socks
 		p.storeSockets(g.socks)
 		l.sendTotals()
-		if !l.ready {
-			l.ready = true
-			if err := p.supervisorReady(g); err != nil {
-				l.result = err
+		// The supervisor is ready once its first worker is.
+		if first {
+			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+				l.result = fmt.Errorf("graceful: %w", err)
 				l.stop("cannot report ready")
 				return
 			}
-		} else {
-			p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
+			p.logger.Info("ready", "worker_pid", g.pid)
 		}
+		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
 	}
 	if old != nil {
-		l.drain(old, g)
-		if p.role == RoleSupervisor {
+		// It is told to drain, and then released at once when a rollback
+		// is not possible.
+		old.state = stProbation
+		release := p.cfg.Probation <= 0 || old.kind == genLocal && !old.local.canResume()
+		if old.kind == genLocal {
+			if p.parent != nil && p.role == RoleProcess {
+				// This generation's own parent may be waiting out a
+				// probation on it: it is over.
+				_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
+			}
+			// The successor's counters go on from this generation's.
+			_ = g.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
+			old.local.drain(false, g.took)
+			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", !release)
+		} else {
+			drain := linkMsg{Type: msgDrain}
+			for _, name := range g.took {
+				drain.Sockets = append(drain.Sockets, handoverSocket{Name: name, Fd: -1})
+			}
+			if err := old.child.send(drain); err != nil {
+				p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
+				old.child.signal(syscall.SIGTERM)
+			}
+			// The supervisor's copies of sockets the new worker does not
+			// use go now: their address must be free to bind again.
+			old.socks = slices.DeleteFunc(old.socks, func(s *socket) bool {
+				gone := !slices.Contains(g.took, s.name)
+				if gone {
+					s.close()
+				}
+				return gone
+			})
 			p.totals.add(totalRestartsSucceeded, 1)
-			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", old.state == stProbation)
+			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", !release)
+		}
+		if release {
+			l.endProbation(old)
 		} else {
-			p.logger.Info("handed over; draining", "to_pid", g.pid, "probation", old.state == stProbation)
+			l.armProbation(p.cfg.Probation)
 		}
 	}
-	if l.again {
-		l.again = false
-		if g.kind == genSuccessor {
-			p.logger.Info("restart requested during the restart: passed on to the new generation", "to", g.String())
-			g.child.signal(p.cfg.RestartSignal)
-		} else {
-			l.roomOrPostpone()
-		}
+	// A restart asked for during this one runs now, or once there is
+	// room; a successor runs it itself.
+	if l.again && g.kind != genSuccessor && !l.room() {
+		l.postpone()
 	}
-	if p.role == RoleSupervisor && old != nil && !l.stopping && l.att == nil && l.result == nil {
+	l.runWaiting("restart requested during the restart: starting it")
+	if g.kind == genWorker && old != nil && !l.stopping && l.att == nil && l.result == nil {
 		// The new worker serves: the supervisor takes a new binary or new
 		// settings of its own too.
 		if ok, why := p.wantsReexec(g); ok {
@@ -518,75 +509,42 @@ func (l *lifecycle) handOver(g *gen) {
 	}
 }
 
-// roomOrPostpone starts a restart now if there is room, else keeps it
-// for when a generation exits.
-func (l *lifecycle) roomOrPostpone() {
-	if l.room() {
-		l.p.logger.Info("restart requested during the restart: starting it")
-		l.begin(nil, true)
-		return
-	}
-	l.again = true
-	l.p.logger.Warn("restart postponed: the generations still draining fill process.maxGenerations; it runs once one of them exits",
-		"alive", l.alive(), "max_generations", l.p.cfg.MaxGenerations)
-}
-
-// drain tells old, which served, to drain now that succ serves; it keeps
-// its sockets for the probation when rollback is possible.
-func (l *lifecycle) drain(old, succ *gen) {
-	p := l.p
-	old.state = stDraining
-	if p.cfg.Probation > 0 && (old.kind != genLocal || old.local.canResume()) {
-		old.state = stProbation
-		l.armProbation(p.cfg.Probation)
-	}
-	switch old.kind {
-	case genLocal:
-		if p.parent != nil && p.role == RoleProcess {
-			// This generation's own parent may be waiting out a
-			// probation on it: it is over.
-			_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
-		}
-		// The successor's counters go on from this generation's.
-		_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()})
-		old.local.drain(true, succ.took)
-		if old.state == stDraining {
-			old.local.release()
-		}
-	case genWorker:
-		if err := old.child.send(linkMsg{Type: msgDrain, Sockets: namesOnly(succ.took)}); err != nil {
-			p.logger.Warn("could not tell the old worker to drain; stopping it", "worker_pid", old.pid, "error", err)
-			old.child.signal(syscall.SIGTERM)
-		}
-		if old.state == stDraining {
-			_ = old.child.send(linkMsg{Type: msgRelease})
-		}
-		// The supervisor's copies of sockets the new worker does not
-		// use go now: their address must be free to bind again.
-		old.socks = closeSocketsNotIn(old.socks, succ.took)
-	}
-}
-
-// armProbation starts the probation timer, and the liveness checks of
-// the generation that serves.
+// armProbation starts a probation of d for the generation that handed
+// over (see probationTick).
 func (l *lifecycle) armProbation(d time.Duration) {
-	stopTimer(l.probation)
-	l.probation = time.NewTimer(d)
+	disarm(&l.probation)
 	l.probationEnds = time.Now().Add(d)
-	if l.beat == nil {
-		l.beat = time.NewTicker(livenessInterval)
+	l.probation = time.NewTimer(min(d, livenessInterval))
+}
+
+// probationTick ends the probation once its time is over. Before, it asks
+// the generation that serves whether it is there, every
+// livenessInterval, and kills one that has not answered for
+// livenessTimeout: it is rolled back from when its exit arrives.
+func (l *lifecycle) probationTick() {
+	prev, cur := l.find(stProbation), l.find(stServing)
+	switch {
+	case prev == nil:
+		l.probation = nil
+	case !time.Now().Before(l.probationEnds):
+		l.p.logger.Debug("probation over", "generation", prev.String())
+		l.endProbation(prev)
+	default:
+		if cur != nil { // the successor that serves
+			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
+				l.p.logger.Error("the successor does not answer within the probation; killing it to roll back",
+					"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
+				cur.child.signal(syscall.SIGKILL)
+				cur.lastPong = time.Now() // once
+			} else {
+				_ = cur.child.send(linkMsg{Type: msgPing})
+			}
+		}
+		l.probation.Reset(min(livenessInterval, time.Until(l.probationEnds)))
 	}
 }
 
-// namesOnly describes sockets by name, without descriptors.
-func namesOnly(names []string) []handoverSocket {
-	out := make([]handoverSocket, len(names))
-	for i, n := range names {
-		out[i] = handoverSocket{Name: n, Fd: -1}
-	}
-	return out
-}
-
+// socketNames returns the names of the sockets of a handover.
 func socketNames(hs []handoverSocket) []string {
 	out := make([]string, len(hs))
 	for i, s := range hs {
@@ -595,176 +553,129 @@ func socketNames(hs []handoverSocket) []string {
 	return out
 }
 
-// closeSocketsNotIn closes the sockets whose names are not in keep and
-// returns the others.
-func closeSocketsNotIn(socks []*socket, keep []string) []*socket {
-	var out []*socket
-	for _, s := range socks {
-		if slices.Contains(keep, s.name) {
-			out = append(out, s)
-			continue
-		}
-		s.close()
-	}
-	return out
-}
-
-// endProbation ends g's probation: it no longer serves again; it closes
-// its sockets once drained.
+// endProbation ends g's probation, if it is in one: it no longer serves
+// again; it closes its sockets once drained (this process's own
+// generation: the loop sees its drain end, see run).
 func (l *lifecycle) endProbation(g *gen) {
-	if g.state != stProbation {
+	if g == nil || g.state != stProbation {
 		return
 	}
 	g.state = stDraining
-	stopTimer(l.probation)
-	l.probation = nil
-	l.stopBeat()
-	switch g.kind {
-	case genLocal:
-		g.local.release()
-		l.localDrainedMaybe()
-	case genWorker:
+	disarm(&l.probation)
+	if g.kind == genWorker {
 		_ = g.child.send(linkMsg{Type: msgRelease})
 	}
 }
 
-func (l *lifecycle) stopBeat() {
-	if l.beat != nil {
-		l.beat.Stop()
-		l.beat = nil
-	}
-}
-
-// checkLiveness asks the serving generation whether it is there while
-// its predecessor is in probation, and kills one that has not answered
-// for livenessTimeout: it is rolled back from when its exit arrives.
-func (l *lifecycle) checkLiveness() {
-	prev, cur := l.find(stProbation), l.find(stServing)
-	if prev == nil || cur == nil || cur.child == nil {
-		l.stopBeat()
-		return
-	}
-	if silent := time.Since(cur.lastPong); silent > livenessTimeout {
-		l.p.logger.Error("the new generation does not answer within the probation; killing it to roll back",
-			"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
-		cur.child.signal(syscall.SIGKILL)
-		cur.lastPong = time.Now() // once
-		return
-	}
-	_ = cur.child.send(linkMsg{Type: msgPing})
-}
-
-// event handles a message or the exit of a generation this process
-// started.
-func (l *lifecycle) event(ev genEvent) {
-	p := l.p
-	g := ev.g
-	if !ev.exited {
-		switch ev.msg.Type {
-		case msgPong:
-			g.lastPong = time.Now()
-		case msgReleased:
-			// A successor handed over in turn, or was asked to stop: it
-			// will not die as a failed release any more.
-			if prev := l.find(stProbation); prev != nil && g.state == stServing {
-				l.endProbation(prev)
-			}
-		case msgTotals:
-			p.totals.addAll(ev.msg.Totals)
-			l.sendTotals()
-		case msgRestart:
-			l.workerRestart(g)
+// genMsg handles a message from a generation this process started.
+func (l *lifecycle) genMsg(g *gen, m linkMsg) {
+	switch m.Type {
+	case msgPong:
+		g.lastPong = time.Now()
+	case msgReleased:
+		// A successor handed over in turn, or was asked to stop: it will
+		// not die as a failed release any more.
+		if g.state == stServing {
+			l.endProbation(l.find(stProbation))
 		}
-		return
+	case msgTotals:
+		l.p.totals.addAll(m.Totals)
+		l.sendTotals()
+	case msgRestart:
+		// The worker's Process.Restart: the outcome goes back over the
+		// link once it is known.
+		req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
+		if g.state != stServing {
+			req.result <- fmt.Errorf("%w: this worker has been replaced", ErrNotRunning)
+		} else {
+			l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
+			l.restart(nil, &req)
+		}
+		go func() {
+			m := linkMsg{Type: msgRestarted}
+			if err := <-req.result; err != nil {
+				m.Error = err.Error()
+			}
+			_ = g.child.send(m)
+		}()
 	}
+}
+
+// genExited handles the exit of a generation this process started.
+func (l *lifecycle) genExited(g *gen) {
+	p := l.p
 	was := g.state
 	g.state = stExited
 	status := g.child.exitStatus()
 	// The sockets of the last serving worker are what the next one gets.
 	closeSockets(g.socks, l.held)
-	for _, f := range g.files {
-		closeFd(f.fd)
-	}
-	g.files = nil
-	switch was {
-	case stServing:
-		if prev := l.find(stProbation); prev != nil && !prev.stopAsked && !l.stopping {
-			p.logger.Error("the new generation died within the probation; rolling back",
-				"generation", g.String(), "exit", status)
-			l.rollBack(prev)
-			break
-		}
-		if g.kind == genWorker {
-			if l.stopping {
-				l.status = status
-				p.logger.Info("the serving worker exited", "worker_pid", g.pid, "status", status)
-			} else {
-				p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
-				l.armRespawn("the serving worker exited: " + status)
-			}
-		}
+	closeFiles(g.files)
+	prev := l.find(stProbation)
+	switch {
+	case was == stServing && prev != nil && !l.stopping:
+		p.logger.Error("the successor died within the probation; rolling back",
+			"generation", g.String(), "exit", status)
+		l.rollBack(prev)
+	case g.kind != genWorker:
+	case was != stServing:
+		p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
+	case l.stopping:
+		l.status = status
+		p.logger.Info("the serving worker exited", "worker_pid", g.pid, "status", status)
 	default:
-		if g.kind == genWorker {
-			p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
-		}
+		p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
+		l.armRespawn("the serving worker exited: " + status)
 	}
 	l.sendTotals()
-	l.roomMayHaveFreed()
+	l.runWaiting("running the postponed restart: an older generation has exited")
 }
 
 // rollBack makes g, in probation, serve again.
 func (l *lifecycle) rollBack(g *gen) {
 	p := l.p
-	stopTimer(l.probation)
-	l.probation = nil
-	l.stopBeat()
-	var err error
-	switch g.kind {
-	case genLocal:
-		if p.role != RoleWorker && p.cfg.PIDFile != "" {
-			// Before it serves: whoever reads the file then finds a
-			// process that answers.
-			if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-				p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
-			}
-		}
-		err = g.local.resume()
-	case genWorker:
-		err = g.child.send(linkMsg{Type: msgResume})
-	}
-	if err != nil {
-		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
-		if g.kind == genLocal {
-			// The drain of the round before is under way: once it is
-			// over, the generation ends.
-			l.result = fmt.Errorf("graceful: rollback failed: %w", err)
-			g.state = stStopping
-			g.local.released = true
-			l.localDrainedMaybe()
+	disarm(&l.probation)
+	if g.kind == genWorker {
+		if err := g.child.send(linkMsg{Type: msgResume}); err != nil {
+			p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+			g.state = stDraining
+			l.armRespawn("rollback failed")
 			return
 		}
-		g.state = stDraining
-		l.armRespawn("rollback failed")
+		g.state = stServing
+		p.totals.add(totalRollbacks, 1)
+		l.held = g.socks
+		p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
+		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
+		l.sendTotals()
+		return
+	}
+	if p.role != RoleWorker {
+		// Before it serves: whoever reads the PID file then finds a
+		// process that answers.
+		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+			p.logger.Warn("rolling back, but the PID file could not be written", "error", err)
+		}
+	}
+	if err := g.local.resume(); err != nil {
+		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+		// The drain of the round before is under way: once it is over,
+		// the generation ends.
+		l.result = fmt.Errorf("graceful: rollback failed: %w", err)
+		g.state = stStopping
 		return
 	}
 	g.state = stServing
 	p.totals.add(totalRollbacks, 1)
-	if g.kind == genLocal {
-		p.logger.Warn("rolled back: serving again", "generation", p.generation)
-		if p.role != RoleWorker {
-			p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
-		}
-		return
+	p.logger.Warn("rolled back: serving again", "generation", p.generation)
+	if p.role != RoleWorker {
+		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
 	}
-	l.held = g.socks
-	p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
-	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
-	l.sendTotals()
 }
 
-// armRespawn starts a worker after a back-off, when none serves.
+// armRespawn starts a worker after a back-off, when none serves (a
+// supervisor).
 func (l *lifecycle) armRespawn(why string) {
-	if l.respawn != nil || l.att != nil || l.stopping || l.p.role != RoleSupervisor {
+	if l.respawn != nil || l.att != nil || l.stopping {
 		return
 	}
 	l.p.logger.Error("no worker serves; starting another", "reason", why, "retry_in", l.backoff)
@@ -772,47 +683,34 @@ func (l *lifecycle) armRespawn(why string) {
 	l.backoff = min(2*l.backoff, respawnMax)
 }
 
-// workerRestart performs a worker's Process.Restart.
-func (l *lifecycle) workerRestart(g *gen) {
-	answer := func(err error) {
-		m := linkMsg{Type: msgRestarted}
-		if err != nil {
-			m.Error = err.Error()
-		}
-		_ = g.child.send(m)
-	}
-	if g.state != stServing {
-		answer(fmt.Errorf("%w: this worker has been replaced", ErrNotRunning))
-		return
-	}
-	l.p.logger.Info("restart requested", "by", "Restart", "worker_pid", g.pid)
-	req := restartRequest{ctx: context.Background(), result: make(chan error, 1)}
-	go func() { answer(<-req.result) }()
-	l.restartCall(req)
-}
-
 // sendTotals brings the serving worker's counters up to date.
 func (l *lifecycle) sendTotals() {
-	p := l.p
-	if p.role != RoleSupervisor {
-		return
+	if cur := l.find(stServing); l.self == nil && cur != nil {
+		_ = cur.child.send(linkMsg{Type: msgTotals, Totals: l.p.totals.snapshot(), RestartNanos: l.p.lastRestart.Load(), Alive: l.alive()})
 	}
-	cur := l.find(stServing)
-	if cur == nil {
-		return
-	}
-	_ = cur.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load(), Alive: l.alive()})
 }
 
-// parentMsg handles a message from the process that started this one:
-// a worker's supervisor, or a re-exec generation's parent.
-func (l *lifecycle) parentMsg(m linkMsg) {
+// parentMsg handles a message from the process that started this one
+// (a worker's supervisor, or a re-exec generation's parent), or the end
+// of its link (ok false): a re-exec generation then goes on alone; a
+// worker whose supervisor is gone stops (after a handover, it ends its
+// drain).
+func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 	p := l.p
-	g := l.localGen()
-	switch m.Type {
-	case msgTotals:
+	g := l.self
+	switch {
+	case !ok:
+		p.parentMsgs = nil
+		if p.role == RoleWorker {
+			p.logger.Warn("the supervisor is gone; shutting down")
+			p.finalStop.Store(true)
+			l.stop("supervisor gone")
+		}
+	case m.Type == msgTotals:
 		p.takeTotals(m)
-	case msgRestarted:
+	case m.Type == msgRestarted, m.Type == msgDrain:
+		// The outcome of this worker's Restart: its supervisor's answer,
+		// or the drain that says the restart succeeded.
 		if l.pending != nil {
 			var err error
 			if m.Error != "" {
@@ -821,145 +719,95 @@ func (l *lifecycle) parentMsg(m linkMsg) {
 			l.pending.result <- err
 			l.pending = nil
 		}
-	case msgDrain:
-		if l.pending != nil {
-			l.pending.result <- nil
-			l.pending = nil
-		}
-		if g.state == stServing {
+		if m.Type == msgDrain && g.state == stServing {
 			p.logger.Info("told to drain by the supervisor; draining")
 			g.state = stProbation
-			g.local.drain(true, socketNames(m.Sockets))
+			g.local.drain(false, socketNames(m.Sockets))
 		}
-	case msgResume:
-		if g.state == stProbation && !g.stopAsked {
-			p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
-			l.rollBack(g)
-		}
-	case msgRelease:
-		if g.state == stProbation {
-			g.state = stDraining
-			g.local.release()
-			l.localDrainedMaybe()
-		}
-	case msgStop:
+	case m.Type == msgResume && g.state == stProbation:
+		p.logger.Error("the supervisor says the new worker died within the probation; rolling back")
+		l.rollBack(g)
+	case m.Type == msgRelease:
+		l.endProbation(g)
+	case m.Type == msgStop:
 		p.finalStop.Store(true)
 		l.stop("the supervisor stops")
 	}
 }
 
-// parentGone handles the end of the link to the process that started
-// this one. A re-exec generation goes on alone; a worker whose supervisor
-// is gone stops.
-func (l *lifecycle) parentGone() {
-	p := l.p
-	if p.role != RoleWorker {
-		return
-	}
-	g := l.localGen()
-	if g.state == stProbation {
-		g.state = stDraining
-		g.local.release()
-		l.localDrainedMaybe()
-		return
-	}
-	p.logger.Warn("the supervisor is gone; shutting down")
-	p.finalStop.Store(true)
-	l.stop("supervisor gone")
-}
-
 // serviceFailed handles a service of this generation that failed.
 func (l *lifecycle) serviceFailed(err error) {
-	p := l.p
-	if l.att != nil {
-		a := l.att
-		a.cancel()
-		res := <-a.done
-		l.att = nil
-		if res.err == nil {
-			p.logger.Error("a service failed during a restart; the new generation serves", "error", err)
-			l.result = err
-			l.handOver(res.g)
-			return
-		}
-	}
-	p.logger.Error("a service failed; shutting the process down", "error", err)
 	l.result = err
-	l.stop("a service failed")
-	if l.delay != nil {
-		stopTimer(l.delay)
-		l.delay = nil
-		l.finalStop()
+	if g := l.abandon(); g != nil {
+		l.p.logger.Error("a service failed during a restart; the successor serves", "error", err)
+		l.handOver(g)
+		return
 	}
+	l.p.logger.Error("a service failed; shutting the process down", "error", err)
+	l.stop("a service failed")
 }
 
 // stop handles a stop signal, the end of Run's context, or a supervisor's
 // stop.
 func (l *lifecycle) stop(cause string) {
 	p := l.p
-	if l.att != nil {
-		// A successor that became ready meanwhile serves: this process
-		// hands over to it rather than stop as the last one.
-		a := l.att
-		a.cancel()
-		res := <-a.done
-		l.att = nil
-		l.again = false
-		if a.req != nil {
-			a.req.result <- res.err
-		}
-		if res.err == nil {
-			l.handOver(res.g)
-			if p.role != RoleSupervisor {
-				return
-			}
+	l.again = false
+	// A successor that became ready meanwhile serves: this process hands
+	// over to it rather than stop as the last one.
+	if g := l.abandon(); g != nil {
+		l.handOver(g)
+		if l.self != nil {
+			return
 		}
 	}
 	if l.stopping {
 		if l.delay != nil {
 			p.logger.Info("shutdown delay cut short", "cause", cause)
-			stopTimer(l.delay)
-			l.delay = nil
 			l.finalStop()
-		} else if p.role == RoleSupervisor {
-			if cur := l.find(stServing); cur != nil {
-				p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
-				cur.child.signal(syscall.SIGTERM)
-			}
+		} else if cur := l.find(stServing); l.self == nil && cur != nil {
+			p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
+			cur.child.signal(syscall.SIGTERM)
 		}
 		return
 	}
 	l.stopping = true
-	l.again = false
-	stopTimer(l.respawn)
-	l.respawn = nil
-	if prev := l.find(stProbation); prev != nil {
-		prev.stopAsked = true
-		if p.role != RoleSupervisor {
-			p.logger.Info("stop requested while in probation: no rollback", "cause", cause)
-		}
-		l.endProbation(prev)
-	}
-	if p.role == RoleSupervisor {
-		l.stopWorkers(cause)
+	disarm(&l.respawn)
+	g := l.self
+	if g != nil && g.state != stServing {
+		// Draining already (its probation ends here): it goes on, and
+		// never serves again.
+		p.logger.Info("stop requested while draining: no rollback", "cause", cause, "probation", g.state == stProbation)
+		l.endProbation(g)
 		return
 	}
-	g := l.localGen()
-	if g.state != stServing {
-		// Draining already: it goes on, and never serves again.
-		g.stopAsked = true
-		p.logger.Info("stop requested while draining: no rollback", "cause", cause)
-		return
-	}
+	l.endProbation(l.find(stProbation)) // a supervisor's old worker
 	p.markStopping()
 	if p.role == RoleProcess && p.parent != nil {
-		// A parent in probation must not take over from a process that
-		// was asked to stop.
+		// A parent in probation must not roll back when a process that
+		// was asked to stop exits.
 		_ = p.parent.send(linkMsg{Type: msgReleased, PID: p.pid})
 	}
 	p.logger.Info("shutting down", "cause", cause)
 	if p.role != RoleWorker {
 		p.notify("STOPPING=1")
+	}
+	if g == nil {
+		// A supervisor stops its workers: the serving one as the last
+		// generation (it serves what is queued on the sockets before it
+		// closes them), the others finishing their drain; the
+		// supervisor's own copies of the sockets go, as the workers drain
+		// on their own descriptors of them.
+		for _, w := range l.gens {
+			if w.state == stExited {
+				continue
+			}
+			if err := w.child.send(linkMsg{Type: msgStop}); err != nil {
+				w.child.signal(syscall.SIGTERM)
+			}
+		}
+		closeSockets(l.held, nil)
+		l.held = nil
+		return
 	}
 	if d := p.cfg.ShutdownDelay; d > 0 && l.result == nil {
 		p.logger.Info("shutdown delay: readiness answers 503, serving continues", "delay", d)
@@ -969,71 +817,35 @@ func (l *lifecycle) stop(cause string) {
 	l.finalStop()
 }
 
-// finalStop drains this generation as the last one: no generation comes
-// after it (in a worker, unless its supervisor said the service stops,
-// the supervisor keeps the sockets for the next worker).
+// finalStop drains this generation as the last one, at once or at the end
+// of the shutdown delay: no generation comes after it (in a worker,
+// unless its supervisor said the service stops, the supervisor keeps the
+// sockets for the next worker).
 func (l *lifecycle) finalStop() {
 	p := l.p
-	g := l.localGen()
-	g.state = stStopping
-	g.stopAsked = true
-	g.local.released = true
-	handover := p.role == RoleWorker && !p.finalStop.Load()
+	disarm(&l.delay)
+	l.self.state = stStopping
 	p.stopBegan = time.Now()
-	g.local.drain(handover, nil)
+	l.self.local.drain(p.role != RoleWorker || p.finalStop.Load(), nil)
 }
 
-// stopWorkers stops the supervisor's workers: the serving one as the last
-// generation (it serves what is queued on the sockets before it closes
-// them), the others finishing their drain; the supervisor's own copies of
-// the sockets go.
-func (l *lifecycle) stopWorkers(cause string) {
+// drained ends this generation, released, once its drain is over: after
+// a handover and its probation, or a stop as the last one.
+func (l *lifecycle) drained() {
 	p := l.p
-	p.stopping.Store(true)
-	p.logger.Info("shutting down", "cause", cause)
-	p.notify("STOPPING=1")
-	for _, g := range l.gens {
-		if g.state == stExited {
-			continue
-		}
-		g.stopAsked = true
-		if err := g.child.send(linkMsg{Type: msgStop}); err != nil {
-			g.child.signal(syscall.SIGTERM)
-		}
-	}
-	// The workers drain on their own descriptors of the sockets.
-	closeSockets(l.held, nil)
-	l.held = nil
-}
-
-// localDrained handles the end of this generation's drain.
-func (l *lifecycle) localDrained() {
-	l.localGen().local.drainSeen = true
-	l.localDrainedMaybe()
-}
-
-// localDrainedMaybe ends this generation once it has drained and its
-// probation is over (or it stopped as the last one).
-func (l *lifecycle) localDrainedMaybe() {
-	p := l.p
-	g := l.localGen()
-	if g == nil || !g.local.done() {
-		return
-	}
-	if g.state == stStopping {
-		p.closeSockets()
+	owned := p.closeSockets()
+	if l.self.state == stStopping {
 		p.awaitAncestors(p.drainLimit())
 		if p.role != RoleWorker {
-			p.cleanUpFinal()
+			p.cleanUpFinal(owned)
 		}
 		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
 	} else {
-		p.closeSockets()
-		if succ := l.find(stServing); succ != nil && succ.child != nil {
+		if succ := l.find(stServing); succ != nil {
 			// The successor's counters go on from this generation's last.
 			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
 		}
 		p.logger.Info("handed over and drained; exiting")
 	}
-	g.state = stExited
+	l.self.state = stExited
 }

@@ -220,6 +220,56 @@ func TestUnitSupervisorPassesFilesOn(t *testing.T) {
 	stopSupervisor(t, sys, code, w2)
 }
 
+// TestUnitWorkerExitingDuringARestartLeavesItsFilesValid: a worker that
+// exits while the next one starts has the files it passed closed by the
+// supervisor; the next worker still gets them, with working descriptors,
+// not closed ones or numbers reused meanwhile by another file.
+func TestUnitWorkerExitingDuringARestartLeavesItsFilesValid(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, code := unitSupervisor(t, sys, logs, nil)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	w1 := <-sys.children
+	w1.readyWorker(t, map[string]*os.File{"forward": w}, nil)
+	waitFor(t, "the first worker to serve", 5*time.Second, func() bool { return strings.Contains(sys.lastNote(), "serving (worker 1,") })
+	sys.mu.Lock()
+	sys.beforeStart = func() {
+		w1.exit("exit status 1")
+		// The supervisor closes its files before it logs the exit.
+		waitFor(t, "the supervisor to see the worker exit", 5*time.Second, func() bool {
+			return strings.Contains(logs.String(), "the serving worker exited")
+		})
+		other, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { other.Close() })
+	}
+	sys.mu.Unlock()
+	sys.deliver(p.cfg.RestartSignal)
+	var w2 *fakeProc
+	select {
+	case w2 = <-sys.children:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no new worker started:\n%s", logs.String())
+	}
+	if len(w2.state.Files) != 1 || w2.state.Files[0].Name != "forward" || len(w2.stateFds) != 1 {
+		t.Fatalf("the new worker's state passes %+v (%d descriptors), want the old worker's file", w2.state.Files, len(w2.stateFds))
+	}
+	if !sameFile(t, w2.stateFds[0], statOf(t, int(w.Fd()))) {
+		t.Error("the new worker got another file than the one passed on")
+	}
+	w2.readyWorker(t, nil, nil)
+	waitFor(t, "the new worker to serve", 5*time.Second, func() bool { return strings.Contains(sys.lastNote(), "serving (worker 2,") })
+	stopSupervisor(t, sys, code, w2)
+}
+
 // unitWorker makes a worker Process whose supervisor the test plays over
 // a real link; it returns the process, its server, and the supervisor's
 // end of the link.
@@ -294,7 +344,11 @@ func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
 	if len(ready.Sockets) != 1 || ready.Sockets[0].Fd != 0 {
 		t.Fatalf("ready %+v, want its one socket passed", ready)
 	}
-	if err := sup.send(linkMsg{Type: msgDrain, Sockets: namesOnly(socketNames(ready.Sockets))}); err != nil {
+	drain := linkMsg{Type: msgDrain}
+	for _, s := range ready.Sockets {
+		drain.Sockets = append(drain.Sockets, handoverSocket{Name: s.Name, Fd: -1})
+	}
+	if err := sup.send(drain); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the drain", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })

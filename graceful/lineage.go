@@ -171,12 +171,36 @@ func (k *ticketKeyer) apply(cfg *tls.Config, now time.Time) {
 	cfg.SetSessionTicketKeys(k.l.sessionTicketKeys(now))
 }
 
-// filesToPass returns the files a new generation gets: this generation's
-// own and those of older generations still alive.
-func (l *lineage) filesToPass() []heldFile {
+// filesToPass returns the files a successor gets, this generation's own
+// and those of older generations still alive, as new descriptors taken
+// under the lock: an ancestor that exits before the successor has them
+// closes only the lineage's own. The caller closes them (closeFiles).
+func (l *lineage) filesToPass() ([]heldFile, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append(slices.Clone(l.inherited), l.own...)
+	return dupFiles(append(slices.Clone(l.inherited), l.own...))
+}
+
+// dupFiles returns hs with a new descriptor of each (close-on-exec), or
+// an error and none.
+func dupFiles(hs []heldFile) ([]heldFile, error) {
+	out := make([]heldFile, 0, len(hs))
+	for _, h := range hs {
+		fd, err := dupFd(h.fd)
+		if err != nil {
+			closeFiles(out)
+			return nil, fmt.Errorf("file %q of generation %d: %w", h.Name, h.Generation, err)
+		}
+		out = append(out, heldFile{h.passedFile, fd})
+	}
+	return out, nil
+}
+
+// closeFiles closes the descriptors of hs.
+func closeFiles(hs []heldFile) {
+	for _, h := range hs {
+		closeFd(h.fd)
+	}
 }
 
 // ownFiles returns the files this generation passes on.

@@ -14,8 +14,12 @@ import (
 // file never see it empty or half-written, and the old generation's PID
 // is replaced in one step. It does not wait for the disk (no fsync): the
 // file names a running process, which a crash of the machine ends too,
-// and a new generation reports ready without a disk's latency.
+// and a new generation reports ready without a disk's latency. An empty
+// path (no PID file) writes nothing.
 func writePIDFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -42,8 +46,12 @@ func writePIDFile(path string, pid int) error {
 }
 
 // removePIDFile removes path if it still holds pid: a PID file that
-// another generation has taken over is left alone.
+// another generation has taken over is left alone. An empty path (no PID
+// file) removes nothing.
 func removePIDFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

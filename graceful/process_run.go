@@ -13,13 +13,13 @@ import (
 // given to [Process.Add], reports the process ready, and then handles its
 // lifecycle until this generation is done:
 //
-//   - the restart signal (or [Process.Restart]) starts the next
-//     generation; once it is ready, this process stops accepting and
-//     drains. A failed restart changes nothing. After the drain the
-//     process waits out [ProcessConfig.Probation] (unless the new
-//     generation hands over or stops first): if the new generation dies,
-//     or stops answering, in that time, this one serves again ("rolled
-//     back") and Run goes on; otherwise Run returns nil.
+//   - the restart signal (or [Process.Restart]) starts a successor (the
+//     next generation); once it is ready, this process stops accepting
+//     and drains. A failed restart changes nothing. After the drain the
+//     process waits out [ProcessConfig.Probation] (unless the successor
+//     hands over or stops first): if the successor dies, or stops
+//     answering, in that time, this one serves again ("rolled back") and
+//     Run goes on; otherwise Run returns nil.
 //   - SIGTERM, SIGINT or the end of ctx start a graceful shutdown: the
 //     readiness endpoint turns 503, the process keeps serving for
 //     [ProcessConfig.ShutdownDelay] (a second signal skips the rest), then
@@ -41,28 +41,29 @@ func (p *Process) Run(ctx context.Context) error {
 	}
 	defer p.finish()
 
-	stopCh := make(chan os.Signal, 4)
-	p.sys.notifySignals(stopCh, stopSignals...)
-	defer p.sys.stopSignals(stopCh)
+	l := newLifecycle(p)
+	defer p.sys.stopSignals(l.stopCh)
 
-	p.dropEarlyRestartSignals()
+	// Restart signals that arrived while the process was starting are
+	// dropped: it was not ready to restart, and it must not restart as
+	// soon as it is.
+	for len(p.sigCh) > 0 {
+		p.logger.Warn("restart signal received while the process was starting: ignored", "signal", <-p.sigCh)
+	}
 	g := &gen{kind: genLocal, n: p.generation, pid: p.pid, state: stServing, local: &localGen{p: p, units: units}}
 	g.local.serve()
 	if err := p.becomeReady(); err != nil {
 		p.reportFailure(err)
-		p.markStopping()
 		// The parent (or supervisor) still serves these sockets.
-		g.local.drain(true, nil)
+		g.local.drain(false, nil)
 		<-g.local.drained
 		p.closeSockets()
 		return err
 	}
-	l := newLifecycle(p)
+	l.self = g
 	l.gens = []*gen{g}
-	l.start = func(reload bool) func(context.Context) (*gen, error) {
-		return func(ctx context.Context) (*gen, error) { return p.startSuccessor(ctx, reload) }
-	}
-	return l.run(ctx, stopCh)
+	l.start = p.successorSpec
+	return l.run(ctx)
 }
 
 // reportFailure tells the process that started this one why Run failed
@@ -70,20 +71,6 @@ func (p *Process) Run(ctx context.Context) error {
 func (p *Process) reportFailure(err error) {
 	if p.parent != nil {
 		_ = p.parent.send(linkMsg{Type: msgFailed, PID: p.pid, Error: err.Error()})
-	}
-}
-
-// dropEarlyRestartSignals discards restart signals that arrived while the
-// process was starting: it was not ready to restart, and it must not
-// restart as soon as it is.
-func (p *Process) dropEarlyRestartSignals() {
-	for {
-		select {
-		case sig := <-p.sigCh:
-			p.logger.Warn("restart signal received while the process was starting: ignored", "signal", sig)
-		default:
-			return
-		}
 	}
 }
 
@@ -96,16 +83,14 @@ func (p *Process) beginRun() ([]*unit, error) {
 	}
 	// A server closed before Run (a caller that gave up on it half-way)
 	// is not served, and its socket is not handed on.
-	var units []*unit
-	for _, u := range p.units {
-		if u.srv != nil && u.srv.isStopping(u.srv.rd) {
+	p.units = slices.DeleteFunc(p.units, func(u *unit) bool {
+		closed := u.srv != nil && u.srv.isStopping(u.srv.rd)
+		if closed {
 			p.socks.drop(u.sock)
-			continue
 		}
-		units = append(units, u)
-	}
-	p.units = units
-	if len(units) == 0 {
+		return closed
+	})
+	if len(p.units) == 0 {
 		return nil, errors.New("graceful: Process.Run: nothing to serve; create servers with Process.NewServer or add services with Process.Add first")
 	}
 	p.running = true
@@ -118,7 +103,7 @@ func (p *Process) beginRun() ([]*unit, error) {
 		s.close()
 	}
 	p.socks.inherited = nil
-	return slices.Clone(units), nil
+	return slices.Clone(p.units), nil
 }
 
 // takeTotals takes the counters the parent or supervisor sent.
@@ -152,8 +137,12 @@ func (p *Process) markStopping() {
 func (p *Process) becomeReady() error {
 	p.mu.Lock()
 	owned := slices.Clone(p.socks.owned)
+	var serving []string // a server by the address it listens on
+	for _, u := range p.units {
+		serving = append(serving, describeService(u.svc))
+	}
 	p.mu.Unlock()
-	var socks []handoverSocket
+	msg := linkMsg{Type: msgReady, PID: p.pid}
 	var fds []int
 	for _, s := range owned {
 		hs := handoverSocket{Name: s.name, FdName: s.fdName, Fd: -1}
@@ -163,9 +152,8 @@ func (p *Process) becomeReady() error {
 			hs.Fd = len(fds)
 			fds = append(fds, s.fd)
 		}
-		socks = append(socks, hs)
+		msg.Sockets = append(msg.Sockets, hs)
 	}
-	msg := linkMsg{Type: msgReady, PID: p.pid, Sockets: socks}
 	if p.role == RoleWorker {
 		msg.Settings = p.settings()
 		for _, f := range p.lineage.ownFiles() {
@@ -175,73 +163,59 @@ func (p *Process) becomeReady() error {
 		if err := p.parent.send(msg, fds...); err != nil {
 			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
 		}
-		p.stderr.switchAway()
-		p.logger.Info("ready", "serving", p.unitNames())
-		return nil
-	}
-	if p.cfg.PIDFile != "" {
+	} else {
 		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 			return fmt.Errorf("graceful: %w", err)
 		}
-	}
-	p.storeSockets(owned)
-	if p.parent != nil {
-		// systemd first: once the parent hears we are ready it drains,
-		// and systemd must already follow the new main PID.
-		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d)", p.pid, p.generation))
-		if err := p.parent.send(msg); err != nil {
-			// The parent died during the handover: this process goes
-			// on alone.
-			p.logger.Warn("the previous generation is gone; serving alone", "error", err)
+		p.storeSockets(owned)
+		state := fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation)
+		if p.parent == nil {
+			p.notify(state)
+		} else {
+			// systemd first: once the parent hears we are ready it
+			// drains, and systemd must already follow the new main PID.
+			p.notify(fmt.Sprintf("MAINPID=%d\n", p.pid) + state)
+			if err := p.parent.send(msg); err != nil {
+				// The parent died during the handover: this process
+				// goes on alone.
+				p.logger.Warn("the previous generation is gone; serving alone", "error", err)
+			}
 		}
-		p.stderr.switchAway()
-	} else {
-		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation))
 	}
-	p.logger.Info("ready", "serving", p.unitNames())
+	p.stderr.switchAway() // none without a parent
+	p.logger.Info("ready", "serving", serving)
 	return nil
 }
 
-// cleanUpFinal removes what only the last generation owns: the PID file
-// (if it still names this process) and unix socket files it bound.
-func (p *Process) cleanUpFinal() {
-	if p.cfg.PIDFile != "" {
-		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			p.logger.Warn("remove PID file", "error", err)
+// cleanUpFinal removes what only the last generation (or the supervisor)
+// owns: the PID file, if it still names this process, and the files of
+// the unix sockets in socks that gracekit bound: not those systemd
+// passed (their socket unit owns them), and none when systemd keeps the
+// sockets for the next start.
+func (p *Process) cleanUpFinal(socks []*socket) {
+	if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+		p.logger.Warn("remove PID file", "error", err)
+	}
+	for _, s := range socks {
+		ua, ok := s.addr.(*net.UnixAddr)
+		if !ok || p.fdStoreActive() || s.from == "systemd" || s.fdName != "" || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
+			continue
+		}
+		if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
 		}
 	}
-	if p.fdStoreActive() {
-		return // systemd keeps the sockets for the next start: their files stay
-	}
-	p.mu.Lock()
-	owned := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
-	for _, s := range owned {
-		removeSocketFile(s, p.logger)
-	}
 }
 
-// removeSocketFile removes the file of a unix socket that gracekit bound
-// (not one systemd passed: its socket unit owns it).
-func removeSocketFile(s *socket, logger interface {
-	Warn(msg string, args ...any)
-}) {
-	ua, ok := s.addr.(*net.UnixAddr)
-	if !ok || s.from == "systemd" || s.fdName != "" || ua.Name == "" || ua.Name[0] == '@' || ua.Name[0] == 0 {
-		return
-	}
-	if err := os.Remove(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		logger.Warn("remove unix socket file", "path", ua.Name, "error", err)
-	}
-}
-
-// closeSockets closes the process's own descriptors of its sockets.
-func (p *Process) closeSockets() {
+// closeSockets closes the process's own descriptors of its sockets, and
+// returns the sockets.
+func (p *Process) closeSockets() []*socket {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, s := range p.socks.owned {
 		s.close()
 	}
+	return slices.Clone(p.socks.owned)
 }
 
 // finish marks the process done and releases its signal handlers and its
@@ -258,30 +232,6 @@ func (p *Process) finish() {
 		}
 		p.parent.close()
 	}
-}
-
-// unitNames names what the process serves, for logs.
-func (p *Process) unitNames() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	names := make([]string, 0, len(p.units))
-	for _, u := range p.units {
-		if u.srv != nil {
-			names = append(names, u.srv.GetListenedAddress())
-		} else {
-			names = append(names, describeService(u.svc))
-		}
-	}
-	return names
-}
-
-// parentPID returns the PID of the process that started this one (a
-// worker's supervisor), or 0.
-func (p *Process) parentPID() int {
-	if len(p.ancestors) == 0 {
-		return 0
-	}
-	return p.ancestors[len(p.ancestors)-1].PID
 }
 
 // errHandedOver: a Restart call reached a generation that has handed over.

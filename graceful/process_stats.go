@@ -87,11 +87,11 @@ func (p *Process) Stats() ProcessStats {
 	return st
 }
 
-// countDrains adds the drains of the set's HTTP servers to the totals,
+// countDrains adds the drains of the units' HTTP servers to the totals,
 // and returns their sum, for the one log line of a drain.
-func (p *Process) countDrains(set *serveSet) DrainStats {
+func (p *Process) countDrains(units []*unit) DrainStats {
 	var sum DrainStats
-	for _, u := range set.units {
+	for _, u := range units {
 		s, ok := u.svc.(*Server)
 		if !ok {
 			continue

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeSystem is an operating system for the lifecycle's unit tests:
@@ -39,6 +41,9 @@ type fakeSystem struct {
 	// a test playing its supervisor, its sockets).
 	inheritLink  *link
 	inheritSocks []*socket
+	// beforeStart, when set, runs once when a start gathers what the
+	// child gets (environ), after the files it passes are chosen.
+	beforeStart func()
 }
 
 func newFakeSystem() *fakeSystem {
@@ -64,7 +69,26 @@ func (f *fakeSystem) unsetenv(k string) error {
 	return nil
 }
 
-func (f *fakeSystem) environ() []string { return nil }
+func (f *fakeSystem) environ() []string {
+	f.mu.Lock()
+	hook := f.beforeStart
+	f.beforeStart = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
+// statOf describes the open file of descriptor fd, for sameFile.
+func statOf(t *testing.T, fd int) unix.Stat_t {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 func (f *fakeSystem) notifySignals(ch chan<- os.Signal, sigs ...os.Signal) {
 	f.mu.Lock()
@@ -626,6 +650,63 @@ func TestUnitTooManyGenerationsIsPostponedNotForgotten(t *testing.T) {
 	c := <-sys.children
 	if !strings.Contains(logs.String(), "running the postponed restart") {
 		t.Errorf("the log does not say the postponed restart runs:\n%s", logs.String())
+	}
+	c.ready(t)
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnitAncestorExitingDuringARestartLeavesItsFilesValid: an older
+// generation that exits while a successor starts has the files it passed
+// on closed; the successor still gets them, with working descriptors, not
+// closed ones or numbers reused meanwhile by another file.
+func TestUnitAncestorExitingDuringARestartLeavesItsFilesValid(t *testing.T) {
+	sys := newFakeSystem()
+	p, srv := unitProcess(t, sys, nil)
+	ws := liveAncestors(t, p, 1)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	fd, err := dupFd(int(w.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.lineage.takeState(linkMsg{Files: []passedFile{{Name: "forward", Generation: 1, PID: 11}}}, []int{fd})
+	errc := runProcess(t, sys, p, srv)
+	sys.mu.Lock()
+	sys.beforeStart = func() {
+		changed := p.lineage.changes()
+		closeFd(ws[0]) // the ancestor exits: its files are closed
+		ws[0] = -1
+		<-changed
+		// The lowest free number, which the ancestor's file had, goes to
+		// another file.
+		other, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { other.Close() })
+	}
+	sys.mu.Unlock()
+	sys.deliver(p.cfg.RestartSignal)
+	var c *fakeProc
+	select {
+	case c = <-sys.children:
+	case err := <-errc:
+		t.Fatalf("Run returned %v, no successor started", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no successor started")
+	}
+	if len(c.state.Files) != 1 || c.state.Files[0].Name != "forward" || len(c.stateFds) != 1 {
+		t.Fatalf("the successor's state passes %+v (%d descriptors), want the ancestor's file", c.state.Files, len(c.stateFds))
+	}
+	if !sameFile(t, c.stateFds[0], statOf(t, int(w.Fd()))) {
+		t.Error("the successor got another file than the one passed on")
 	}
 	c.ready(t)
 	if err := recvErr(t, errc, 10*time.Second); err != nil {

@@ -56,14 +56,13 @@ type stateSocket struct {
 }
 
 type stateGen struct {
-	N         int           `json:"n"`
-	PID       int           `json:"pid"`
-	State     string        `json:"state"`
-	Link      int           `json:"link"`
-	Socks     []stateSocket `json:"socks,omitempty"`
-	Took      []string      `json:"took,omitempty"`
-	Files     []stateFile   `json:"files,omitempty"`
-	StopAsked bool          `json:"stop_asked,omitempty"`
+	N     int           `json:"n"`
+	PID   int           `json:"pid"`
+	State string        `json:"state"`
+	Link  int           `json:"link"`
+	Socks []stateSocket `json:"socks,omitempty"`
+	Took  []string      `json:"took,omitempty"`
+	Files []stateFile   `json:"files,omitempty"`
 }
 
 type stateFile struct {
@@ -90,7 +89,7 @@ func (p *Process) settings() string {
 // wantsReexec reports whether the supervisor should execute itself again
 // now that g serves: its binary or its settings changed.
 func (p *Process) wantsReexec(g *gen) (bool, string) {
-	if g.settings != "" && g.settings != p.settings() {
+	if s := g.child.readySettings(); s != "" && s != p.settings() {
 		return true, "new settings"
 	}
 	if changed(p.executable(), p.image) {
@@ -124,8 +123,8 @@ func (l *lifecycle) reexecSupervisor() {
 	// Messages the workers sent are handled first.
 	for drained := false; !drained; {
 		select {
-		case ev := <-l.events:
-			l.event(ev)
+		case event := <-l.events:
+			event()
 		default:
 			drained = true
 		}
@@ -166,11 +165,13 @@ func (l *lifecycle) reexecSupervisor() {
 		}
 		lfd, err := g.child.linkFd()
 		if err != nil {
-			p.logger.Error("cannot hand a worker's link to the supervisor's next image; going on with this one", "worker_pid", g.pid, "error", err)
-			closeAll(kept)
-			return
+			// Its link is closed only once the worker has exited (a
+			// drained worker, released a moment ago): the next image
+			// reaps it as any child it does not follow.
+			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", "worker_pid", g.pid, "generation", g.n, "error", err)
+			continue
 		}
-		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took, StopAsked: g.stopAsked}
+		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took}
 		closeFd(lfd)
 		sg.Socks = keepSockets(g.socks)
 		for _, f := range g.files {
@@ -318,14 +319,14 @@ func readSupervisorState(fd int) (supervisorState, error) {
 }
 
 // resumeSupervisor rebuilds the lifecycle of a supervisor from the state
-// its previous image left.
-func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper) error {
+// its previous image left; it returns the restart and stop signals that
+// image caught and did not handle.
+func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper) (restarts, stops []os.Signal, err error) {
 	copy(p.lineage.secret[:], st.Secret)
 	p.totals = newTotals(st.Totals)
 	p.lastRestart.Store(st.RestartNanos)
 	l.workers = st.Workers
 	l.again = st.Again
-	l.ready = true
 	sockets := func(ss []stateSocket) []*socket {
 		var out []*socket
 		for _, s := range ss {
@@ -343,10 +344,10 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 	for _, sg := range st.Gens {
 		lk, err := openLink(sg.Link)
 		if err != nil {
-			return fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
+			return nil, nil, fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
 		}
-		c := adoptChild(p.sys, sg.PID, lk, rp)
-		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, stopAsked: sg.StopAsked, lastPong: time.Now()}
+		c := followWorker(p.sys, sg.PID, lk, rp)
+		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, lastPong: time.Now()}
 		g.state = stDraining
 		for _, s := range []genState{stServing, stProbation, stDraining, stStopping} {
 			if s.String() == sg.State {
@@ -365,9 +366,9 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 	}
 	for _, name := range st.Signals {
 		if sig, err := SignalByName(name); err == nil {
-			l.replay = append(l.replay, sig)
+			restarts = append(restarts, sig)
 		} else if sig, err := stopSignalByName(name); err == nil {
-			l.replayStop = append(l.replayStop, sig)
+			stops = append(stops, sig)
 		}
 	}
 	cur := l.find(stServing)
@@ -388,5 +389,5 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		}
 	}
 	l.sendTotals()
-	return nil
+	return restarts, stops, nil
 }

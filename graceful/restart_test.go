@@ -227,7 +227,7 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	}
 	// Signals that came during the restart are one more restart, which
 	// generation 1 passed on to its successor, and no more.
-	if c.logCount("passed on to the new generation", fmt.Sprintf("pid=%d ", first)) == 1 {
+	if c.logCount("passed on to the successor", fmt.Sprintf("pid=%d ", first)) == 1 {
 		m := regexp.MustCompile(`generation 2 is ready.* child_pid=(\d+)`).FindStringSubmatch(c.Output())
 		if m == nil {
 			t.Fatalf("no log line names generation 2:\n%s", c.Output())

@@ -5,69 +5,51 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
-// This file starts the next generation: the part of a restart that
-// differs between the modes (startSuccessor, startWorker) and the part
-// that does not (startNext): start the process, wait until it is ready,
-// and on failure stop and reap it and say why, once.
+// This file starts a successor: the part of a restart that
+// differs between the modes, what the successor gets (successorSpec here,
+// a worker's in supervise), and the part that does not (startNext): start
+// the process, wait until it is ready, and on failure stop and reap it
+// and say why, once.
 
-// notReadyStopGrace is how long a new process that was given up on (not
+// notReadyStopGrace is how long a successor that was given up on (not
 // ready in time, or abandoned) gets between SIGTERM and SIGKILL. It never
 // served, so it has nothing to drain; SIGKILL also ends a stopped one.
 const notReadyStopGrace = 2 * time.Second
 
-// startOptions describe the process startNext starts.
-type startOptions struct {
-	role       string // roleNameProcess or roleNameWorker
-	generation int
-	ancestors  []ancestor
-	sockets    []*socket
-	files      []heldFile
-	reaper     *reaper
-	// reload: a restart (tell systemd a reload is under way, and when it
-	// ends), not a supervisor's first worker or a respawn.
-	reload bool
-	// serving: a generation serves meanwhile (the log says so when this
-	// one fails).
-	serving bool
-}
-
-// startSuccessor starts the next generation in re-exec mode.
-func (p *Process) startSuccessor(ctx context.Context, reload bool) (*gen, error) {
+// successorSpec says what a successor gets in re-exec mode, or why there
+// is none (refused: see refuseRestart).
+func (p *Process) successorSpec() (childSpec, error) {
 	if p.pid == 1 {
-		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
 	}
 	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation)
 	if err != nil {
-		return nil, p.lifecycleRefuse(fmt.Errorf("graceful: restart refused: %w", err))
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
+	}
+	files, err := p.lineage.filesToPass()
+	if err != nil {
+		for _, a := range ancestors {
+			closeFd(a.Lifeline)
+		}
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
 	p.mu.Lock()
-	socks := slices.Clone(p.socks.owned)
-	p.mu.Unlock()
-	c, err := p.startNext(ctx, startOptions{
-		role:       roleNameProcess,
-		generation: p.generation + 1,
-		ancestors:  ancestors,
-		sockets:    socks,
-		files:      p.lineage.filesToPass(),
-		reload:     reload,
-		serving:    true,
-	})
-	for _, a := range ancestors {
-		closeFd(a.Lifeline)
-	}
-	if err != nil {
-		return nil, err
-	}
-	names, _, _, _ := c.readyHandover()
-	return &gen{kind: genSuccessor, n: p.generation + 1, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}, nil
+	defer p.mu.Unlock()
+	return childSpec{
+		handover: handover{Role: roleNameProcess, Generation: p.generation + 1, Ancestors: ancestors},
+		sockets:  slices.Clone(p.socks.owned),
+		files:    files,
+	}, nil
 }
 
-// lifecycleRefuse logs and counts a restart that was refused before any
-// process started, and tells systemd the reload it asked for is over.
-func (p *Process) lifecycleRefuse(err error) error {
+// refuseRestart logs and counts a restart that was refused before any
+// process started, and tells systemd, which waits for the end of a
+// restart once it is told of one (RELOADING=1), that it is over.
+func (p *Process) refuseRestart(err error) error {
 	p.totals.add(totalRestartsFailed, 1)
 	p.logger.Error("restart refused; still serving", "reason", err.Error())
 	p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s", monotonicUsec()))
@@ -75,107 +57,123 @@ func (p *Process) lifecycleRefuse(err error) error {
 	return err
 }
 
-// startNext starts a process that inherits the sockets and waits until it
-// is ready, has failed, or ctx ends. On failure the child is stopped and
-// reaped, the reason is logged once at ERROR, with what the child said
-// (its failure, or the tail of its standard error), and the error says
-// why.
-func (p *Process) startNext(ctx context.Context, o startOptions) (child, error) {
+// startNext starts the process spec describes (its role, generation,
+// ancestors, sockets, files and reaper: the rest is this process's), which
+// takes over the sockets, and waits until it is ready, has failed, or ctx
+// ends. The descriptors of spec's files and of its ancestors' lifelines
+// are the caller's duplicates: startNext closes them. restart: a restart
+// someone asked for (systemd is told it is under way, RELOADING=1, and
+// when it ends), not a supervisor's first worker or the replacement of
+// one that died; serving: a generation serves meanwhile (the log says so
+// when this one fails). On failure the child is stopped and reaped, the
+// reason is logged once at ERROR, with what the child said (its failure,
+// or the tail of its standard error), and the error says why.
+func (p *Process) startNext(ctx context.Context, spec childSpec, restart, serving bool) (*gen, error) {
+	defer func() {
+		closeFiles(spec.files)
+		for _, a := range spec.handover.Ancestors {
+			closeFd(a.Lifeline)
+		}
+	}()
 	begin := time.Now()
-	what := fmt.Sprintf("generation %d", o.generation)
-	if o.role == roleNameWorker {
-		what = fmt.Sprintf("worker %d", o.generation)
+	n := spec.handover.Generation
+	what, kind := fmt.Sprintf("generation %d", n), genSuccessor
+	if spec.handover.Role == roleNameWorker {
+		what, kind = fmt.Sprintf("worker %d", n), genWorker
 	}
-	exe := p.executable()
-	p.logger.Info("restart: starting "+what, "next_generation", o.generation, "binary", exe, "sockets", len(o.sockets))
-	if o.reload {
+	spec.exe = p.executable()
+	p.logger.Info("restart: starting "+what, "next_generation", n, "binary", spec.exe, "sockets", len(spec.sockets))
+	if restart {
 		p.notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%s\nSTATUS=starting %s", monotonicUsec(), what))
 	}
-	fail := func(why string, c child, err error) (child, error) {
-		attrs := []any{"next_generation", o.generation, "reason", why, "took", time.Since(begin).Round(time.Millisecond)}
-		if c != nil {
-			attrs = append(attrs, "child_pid", c.pid(), "child_exit", c.exitStatus())
-			if f := c.failure(); f != "" {
-				attrs = append(attrs, "child_error", f)
-			}
-			if tail := c.stderrTail(); tail != "" {
-				attrs = append(attrs, "child_stderr", tail)
-			}
-		}
-		p.totals.add(totalRestartsFailed, 1)
-		msg := "restart failed; still serving"
-		if !o.serving {
-			msg = "restart failed; no generation serves"
-		}
-		p.logger.Error(msg, attrs...)
-		if o.reload {
-			p.notify("READY=1\nSTATUS=restart failed: " + why + "; still serving")
-		}
-		if c != nil {
-			if f := c.failure(); f != "" {
-				why += ": " + f
-			}
-			return nil, fmt.Errorf("graceful: restart failed: %s (pid %d) %s; this process (pid %d) keeps serving", what, c.pid(), why, p.pid)
-		}
-		return nil, fmt.Errorf("graceful: restart failed: %s could not start; this process (pid %d) keeps serving: %w", what, p.pid, err)
-	}
-
-	spec := childSpec{
-		exe:  exe,
-		args: p.args,
-		dir:  p.dir,
-		env:  p.sys.environ(),
-		handover: handover{
-			Role:       o.role,
-			Generation: o.generation,
-			Ancestors:  o.ancestors,
-			Totals:     p.totals.snapshot(),
-		},
-		sockets: o.sockets,
-		reaper:  o.reaper,
-		state: linkMsg{
-			Type:         msgState,
-			Secret:       p.lineage.secret[:],
-			Totals:       p.totals.snapshot(),
-			RestartNanos: p.lastRestart.Load(),
-		},
-		files: o.files,
-	}
+	spec.args = p.args
+	spec.dir = p.dir
+	spec.env = p.sys.environ()
+	spec.handover.Totals = p.totals.snapshot()
+	spec.state = linkMsg{Type: msgState, Secret: p.lineage.secret[:], Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()}
 	c, err := startChild(p.sys, spec)
+	why := ""
 	if err != nil {
-		return fail(err.Error(), nil, err)
-	}
-
-	timer := time.NewTimer(p.cfg.UpgradeTimeout)
-	defer timer.Stop()
-	var why string
-	select {
-	case <-c.ready():
-	case <-c.exited():
-		why = "exited before it was ready: " + c.exitStatus()
-	case <-timer.C:
-		why = fmt.Sprintf("was not ready within the upgrade timeout of %s", p.cfg.UpgradeTimeout)
-	case <-ctx.Done():
-		why = fmt.Sprintf("was abandoned before it was ready: %v", context.Cause(ctx))
-	}
-	if why != "" {
+		why = err.Error()
+	} else {
+		timer := time.NewTimer(p.cfg.UpgradeTimeout)
+		defer timer.Stop()
+		select {
+		case <-c.ready():
+		case <-c.exited():
+			why = "exited before it was ready: " + c.exitStatus()
+		case <-timer.C:
+			why = fmt.Sprintf("was not ready within the upgrade timeout of %s", p.cfg.UpgradeTimeout)
+		case <-ctx.Done():
+			why = fmt.Sprintf("was abandoned before it was ready: %v", context.Cause(ctx))
+		}
 		select {
 		case <-c.ready():
 			why = "" // it became ready at the very moment: it serves
 		default:
 		}
+		if why != "" {
+			c.stop(notReadyStopGrace)
+		}
 	}
 	if why == "" {
 		took := time.Since(begin)
-		if o.reload {
+		if restart {
 			p.lastRestart.Store(int64(took))
 		}
-		p.logger.Info("restart: "+what+" is ready", "next_generation", o.generation, "child_pid", c.pid(),
+		p.logger.Info("restart: "+what+" is ready", "next_generation", n, "child_pid", c.pid(),
 			"took", took.Round(time.Millisecond))
-		return c, nil
+		// The generation takes the names of the sockets the child took; a
+		// worker passes them, and the files it passes on, so that its
+		// supervisor holds them for the next worker.
+		names, fds, files, fileFds := c.readyHandover()
+		g := &gen{kind: kind, n: n, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}
+		for _, hs := range names {
+			if hs.Fd < 0 || hs.Fd >= len(fds) {
+				continue
+			}
+			fd := fds[hs.Fd]
+			addr, packet, err := inspectSocket(fd)
+			if err != nil {
+				p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
+				closeFd(fd)
+				continue
+			}
+			g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
+		}
+		for i := range min(len(files), len(fileFds)) {
+			g.files = append(g.files, heldFile{files[i], fileFds[i]})
+		}
+		return g, nil
 	}
-	c.stop(notReadyStopGrace)
-	return fail(why, c, nil)
+	attrs := []any{"next_generation", n, "reason", why, "took", time.Since(begin).Round(time.Millisecond)}
+	failure := ""
+	if err == nil {
+		failure = c.failure()
+		attrs = append(attrs, "child_pid", c.pid(), "child_exit", c.exitStatus())
+		if failure != "" {
+			attrs = append(attrs, "child_error", failure)
+		}
+		if tail := c.stderrTail(); tail != "" {
+			attrs = append(attrs, "child_stderr", tail)
+		}
+	}
+	p.totals.add(totalRestartsFailed, 1)
+	msg := "restart failed; still serving"
+	if !serving {
+		msg = "restart failed; no generation serves"
+	}
+	p.logger.Error(msg, attrs...)
+	if restart {
+		p.notify("READY=1\nSTATUS=restart failed: " + why + "; still serving")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("graceful: restart failed: %s could not start; this process (pid %d) keeps serving: %w", what, p.pid, err)
+	}
+	if failure != "" {
+		why += ": " + failure
+	}
+	return nil, fmt.Errorf("graceful: restart failed: %s (pid %d) %s; this process (pid %d) keeps serving", what, c.pid(), why, p.pid)
 }
 
 // executable is the binary a restart starts: the configured or resolved
@@ -191,18 +189,10 @@ func (p *Process) executable() string {
 	return p.exe
 }
 
-// notify sends a state to systemd, logging failures.
+// notify sends a state to systemd, logging failures with its first line.
 func (p *Process) notify(state string, fds ...int) {
 	if err := p.sys.sdNotify(state, fds...); err != nil {
-		p.logger.Warn("sd_notify failed", "state", firstLine(state), "error", err)
+		first, _, _ := strings.Cut(state, "\n")
+		p.logger.Warn("sd_notify failed", "state", first, "error", err)
 	}
-}
-
-func firstLine(s string) string {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

@@ -3,7 +3,6 @@ package graceful
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 )
 
@@ -20,9 +19,8 @@ import (
 // delay); the supervisor exits when they have, with the serving worker's
 // status.
 func (p *Process) supervise(ctx context.Context) int {
-	stopCh := make(chan os.Signal, 4)
-	p.sys.notifySignals(stopCh, stopSignals...)
-	defer p.sys.stopSignals(stopCh)
+	l := newLifecycle(p)
+	defer p.sys.stopSignals(l.stopCh)
 	// The binary this supervisor runs, to tell a new one at its path.
 	p.image, _ = statID(selfOrExe(p.exe))
 	var rp *reaper
@@ -30,114 +28,60 @@ func (p *Process) supervise(ctx context.Context) int {
 		rp = newReaper(p.logger)
 		defer rp.stop()
 	}
-	l := newLifecycle(p)
 	l.held = p.socks.inherited
 	p.socks.inherited = nil
-	l.start = func(reload bool) func(context.Context) (*gen, error) {
+	l.start = func() (childSpec, error) {
 		l.workers++
-		o := startOptions{
-			role:       roleNameWorker,
-			generation: l.workers,
-			ancestors:  []ancestor{{PID: p.pid, Lifeline: -1}},
-			sockets:    slices.Clone(l.held),
-			reaper:     rp,
-			reload:     reload,
-			serving:    l.find(stServing) != nil,
+		spec := childSpec{
+			handover: handover{Role: roleNameWorker, Generation: l.workers, Ancestors: []ancestor{{PID: p.pid, Lifeline: -1}}},
+			sockets:  slices.Clone(l.held),
+			reaper:   rp,
 		}
+		// The files of the workers alive: duplicates, as a worker that
+		// exits while this one starts has its own closed.
+		var files []heldFile
 		for _, g := range l.gens {
 			if g.state != stExited {
-				o.files = append(o.files, g.files...)
+				files = append(files, g.files...)
 			}
 		}
-		return func(ctx context.Context) (*gen, error) {
-			c, err := p.startNext(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			return p.workerGen(c, o.generation), nil
+		var err error
+		if spec.files, err = dupFiles(files); err != nil {
+			return spec, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 		}
+		return spec, nil
 	}
 	if st := p.resumed; st != nil {
 		// This is the supervisor's next image: it takes over.
 		p.resumed = nil
-		if err := p.resumeSupervisor(l, *st, rp); err != nil {
+		restarts, stops, err := p.resumeSupervisor(l, *st, rp)
+		if err != nil {
 			p.logger.Error("supervisor: cannot take over from its previous image", "error", err)
 			return 1
 		}
-		l.replayStop = append(l.replayStop, takeEarlyStops()...)
+		// Signals its previous image caught, and stops caught early by
+		// this one, are handled first.
+		for _, sig := range restarts {
+			l.restart(sig, nil)
+		}
+		for _, sig := range append(stops, takeEarlyStops()...) {
+			l.stop(sig.String())
+		}
 	} else {
 		l.begin(nil, false) // the first worker
 	}
-	err := l.run(ctx, stopCh)
-	p.supervisorCleanUp(l)
-	switch {
-	case err != nil:
+	err := l.run(ctx)
+	p.cleanUpFinal(l.held)
+	closeSockets(l.held, nil)
+	if err == nil && l.status != "" && l.status != "exit status 0" {
+		err = fmt.Errorf("the worker ended with %s", l.status)
+	}
+	if err != nil {
 		p.logger.Error("supervisor: exiting", "error", err)
-		return 1
-	case l.status != "" && l.status != "exit status 0":
-		p.logger.Error("supervisor: exiting", "error", fmt.Sprintf("the worker ended with %s", l.status))
 		return 1
 	}
 	p.logger.Info("stopped", "worker_status", l.status)
 	return 0
-}
-
-// workerGen makes a generation of a ready worker, taking the sockets and
-// files it passed.
-func (p *Process) workerGen(c child, n int) *gen {
-	g := &gen{kind: genWorker, n: n, pid: c.pid(), state: stServing, child: c, settings: c.readySettings()}
-	names, fds, files, fileFds := c.readyHandover()
-	for i, hs := range names {
-		g.took = append(g.took, hs.Name)
-		if hs.Fd < 0 || hs.Fd >= len(fds) {
-			continue
-		}
-		fd := fds[hs.Fd]
-		addr, packet, err := inspectSocket(fd)
-		if err != nil {
-			p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
-			closeFd(fd)
-			continue
-		}
-		_ = i
-		g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
-	}
-	for i, f := range files {
-		if i < len(fileFds) {
-			g.files = append(g.files, heldFile{f, fileFds[i]})
-		}
-	}
-	return g
-}
-
-// supervisorReady reports the supervisor ready once its first worker is.
-func (p *Process) supervisorReady(g *gen) error {
-	if p.cfg.PIDFile != "" {
-		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			return fmt.Errorf("graceful: %w", err)
-		}
-	}
-	p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
-	p.logger.Info("ready", "worker_pid", g.pid)
-	return nil
-}
-
-// supervisorCleanUp removes the PID file and the unix socket files, and
-// closes the sockets.
-func (p *Process) supervisorCleanUp(l *lifecycle) {
-	if p.cfg.PIDFile != "" {
-		if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
-			p.logger.Warn("remove PID file", "error", err)
-		}
-	}
-	for _, s := range l.held {
-		if p.fdStoreActive() {
-			break // systemd keeps the sockets: their files stay
-		}
-		removeSocketFile(s, p.logger)
-	}
-	closeSockets(l.held, nil)
-	l.held = nil
 }
 
 // closeSockets closes the sockets in socks that are not in keep.

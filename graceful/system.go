@@ -47,7 +47,7 @@ type system interface {
 	sdBarrier(timeout time.Duration) error
 	processAlive(pid int) bool
 	// parentIsSystemd reports whether systemd supervises the process as
-	// its child (see adoptBySystemd).
+	// its child (see parentToSystemd).
 	parentIsSystemd() bool
 	exit(code int)
 }

@@ -42,7 +42,7 @@ func dupInheritable(int) (int, error)                  { return -1, ErrRestartNo
 func seekStart(int) error                              { return ErrRestartNotSupported }
 func readFull(*os.File, []byte) (int, error)           { return 0, ErrRestartNotSupported }
 func anonFile() (int, error)                           { return -1, ErrRestartNotSupported }
-func adoptChild(system, int, *link, *reaper) child     { return nil }
+func followWorker(system, int, *link, *reaper) child   { return nil }
 
 func pipeCloexec() (int, int, error)     { return -1, -1, ErrRestartNotSupported }
 func childEnviron(env []string) []string { return env }

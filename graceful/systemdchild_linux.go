@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// adoptBySystemd makes the next generation a child of this process's own
+// parentToSystemd makes a successor a child of this process's own
 // parent (CLONE_PARENT) instead of a child of this process, when that
 // parent is systemd supervising the service: NOTIFY_SOCKET is set and the
 // parent's command name is systemd (the system or a user manager).
@@ -18,7 +18,7 @@ import (
 // waits for it on stop and records its exit status. A main process that is
 // not its child ("alien") gets no wait on stop: systemd goes from SIGTERM
 // straight to SIGKILL.
-func adoptBySystemd(attr *syscall.ProcAttr) bool {
+func parentToSystemd(attr *syscall.ProcAttr) bool {
 	if !parentIsSystemd() {
 		return false
 	}
@@ -43,10 +43,11 @@ func processGone(pid int) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
-// watchAdopted waits for a child started by adoptBySystemd to exit: it is
-// not this process's child, so its parent (systemd) reaps it and this
-// process only sees it gone (a pidfd, or polling where there is none).
-func (c *osChild) watchAdopted() {
+// watchSystemdChild waits for a child started by parentToSystemd to
+// exit: it is not this process's child, so its parent (systemd) reaps it
+// and this process only sees it gone (a pidfd, or polling where there is
+// none).
+func (c *osChild) watchSystemdChild() {
 	pid := c.pidN
 	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
 		defer closeFd(fd)

@@ -4,10 +4,10 @@ package graceful
 
 import "syscall"
 
-// adoptBySystemd: only Linux has CLONE_PARENT (and systemd).
-func adoptBySystemd(*syscall.ProcAttr) bool { return false }
+// parentToSystemd: only Linux has CLONE_PARENT (and systemd).
+func parentToSystemd(*syscall.ProcAttr) bool { return false }
 
-func (c *osChild) watchAdopted() {}
+func (c *osChild) watchSystemdChild() {}
 
 func parentIsSystemd() bool { return false }
 
