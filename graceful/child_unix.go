@@ -381,6 +381,8 @@ func (h *heldOutput) tail() string {
 // linkFd returns a new descriptor of this end of the link.
 func (c *osChild) linkFd() (int, error) { return c.link.fd() }
 
+func (c *osChild) outputCopied() <-chan struct{} { return c.out.done }
+
 // followWorker makes a child of a worker this process started in a
 // previous image (a supervisor's, see reexec_supervisor.go): ready, on its
 // link, reaped by wait (or the reaper of a PID 1).

@@ -48,6 +48,10 @@ const (
 	// none serves (supervisor mode).
 	respawnMin = 100 * time.Millisecond
 	respawnMax = 30 * time.Second
+	// outputCopyWait bounds how long a generation that handed over waits,
+	// before it exits, for its successor's early output to be copied (a
+	// subprocess the successor started may hold that output open).
+	outputCopyWait = time.Second
 )
 
 type genKind int
@@ -844,6 +848,12 @@ func (l *lifecycle) drained() {
 		if succ := l.find(stServing); succ != nil {
 			// The successor's counters go on from this generation's last.
 			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
+			// What it logged before it was ready came through this
+			// process: all of it is written out before this one exits.
+			select {
+			case <-succ.child.outputCopied():
+			case <-time.After(outputCopyWait):
+			}
 		}
 		p.logger.Info("handed over and drained; exiting")
 	}

@@ -330,6 +330,7 @@ func (p *fakeProc) ready(t *testing.T) {
 		socks = append(socks, handoverSocket{Name: s.Name, Fd: -1})
 	}
 	p.send(t, linkMsg{Type: msgReady, PID: p.pidN, Sockets: socks})
+	_ = p.stderr.Close() // a ready process writes to its own standard error
 }
 
 // readyWorker reports ready as a worker does: it passes its sockets (all
@@ -364,6 +365,7 @@ func (p *fakeProc) readyWorker(t *testing.T, files map[string]*os.File, drop []s
 		fds = append(fds, int(f.Fd()))
 	}
 	p.send(t, m, fds...)
+	_ = p.stderr.Close() // a ready process writes to its own standard error
 }
 
 func (p *fakeProc) send(t *testing.T, m linkMsg, fds ...int) {

@@ -99,6 +99,10 @@ type child interface {
 	// stderrTail returns the last lines the child wrote to standard
 	// error before it was ready.
 	stderrTail() string
+	// outputCopied is closed once what the child wrote to the standard
+	// error this process gave it has all been copied out (the child
+	// switches to its own at ready, or exits).
+	outputCopied() <-chan struct{}
 	// signal sends a signal to the child unless it has been reaped.
 	signal(sig os.Signal)
 	// stop asks the child to stop (SIGTERM), kills it after grace, and
