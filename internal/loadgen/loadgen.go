@@ -244,7 +244,7 @@ func (c *client) run(ctx context.Context) {
 		}
 		switch c.kind {
 		case Pipelined:
-			c.pipeline(ctx)
+			c.pipeline()
 		case SlowHeader:
 			c.slowHeader(ctx)
 		default:
@@ -298,31 +298,26 @@ func (c *client) request() {
 		c.failed(err, "", true, answered)
 		return
 	}
-	resp, err := http.ReadResponse(c.br, nil)
+	resp, body, err := c.readAnswer()
 	if err != nil {
 		c.failed(err, "", true, answered)
 		return
 	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		c.failed(err, "", true, answered)
-		return
-	}
-	now := time.Now()
-	c.served++
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		msg := resp.Status
-		if b := strings.TrimSpace(string(body)); b != "" {
-			msg += ": " + b
-		}
-		c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Status, Err: msg, At: now, Sent: true, Answered: answered}})
-	} else {
-		c.sink.Record(Outcome{Kind: c.kind, At: now, OK: true, Latency: now.Sub(start), PID: ParsePID(body)})
-	}
+	c.answer(resp, body, start, answered)
 	if resp.Close || c.kind == NewConnGet {
 		c.closeConn()
 	}
+}
+
+// readAnswer reads one response and its body from the connection.
+func (c *client) readAnswer() (*http.Response, []byte, error) {
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, body, err
 }
 
 // pipeline writes a batch of requests at once and reads every answer. A
@@ -330,7 +325,7 @@ func (c *client) request() {
 // response that asks to close ends the batch's connection after the
 // answers that follow it, as HTTP/1.1 lets a server answer what a
 // client pipelined before it could see the header.
-func (c *client) pipeline(ctx context.Context) {
+func (c *client) pipeline() {
 	answered := c.served > 0
 	depth := c.o.PipelineDepth
 	c.batch++
@@ -346,22 +341,17 @@ func (c *client) pipeline(ctx context.Context) {
 	_ = c.conn.SetDeadline(start.Add(c.o.RequestTimeout))
 	if _, err := c.conn.Write(b.Bytes()); err != nil {
 		for range depth {
-			c.report(err, true, answered)
+			c.record(err, "", true, answered)
 		}
 		c.closeConn()
 		return
 	}
 	closing := false
 	for i := range depth {
-		resp, err := http.ReadResponse(c.br, nil)
-		var body []byte
-		if err == nil {
-			body, err = io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-		}
+		resp, body, err := c.readAnswer()
 		if err != nil {
 			for range depth - i {
-				c.report(err, true, answered || i > 0)
+				c.record(err, "", true, answered || i > 0)
 			}
 			c.closeConn()
 			return
@@ -372,7 +362,6 @@ func (c *client) pipeline(ctx context.Context) {
 	if closing {
 		c.closeConn()
 	}
-	_ = ctx
 }
 
 // slowHeader sends one GET's header in pieces and reads the answer.
@@ -391,13 +380,7 @@ func (c *client) slowHeader(ctx context.Context) {
 			return
 		}
 	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		c.failed(err, "", true, answered)
-		return
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
+	resp, body, err := c.readAnswer()
 	if err != nil {
 		c.failed(err, "", true, answered)
 		return
@@ -423,18 +406,17 @@ func (c *client) answer(resp *http.Response, body []byte, start time.Time, answe
 	c.sink.Record(Outcome{Kind: c.kind, At: now, OK: true, Latency: now.Sub(start), PID: ParsePID(body)})
 }
 
-// report records one request that got no answer, keeping the connection
-// (the caller drops it).
-func (c *client) report(err error, sent, answered bool) {
+// record records one request (or dial) that got no answer; the connection
+// stays (see failed).
+func (c *client) record(err error, prefix string, sent, answered bool) {
 	now := time.Now()
-	c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Classify(err), Err: err.Error(), At: now, Sent: sent, Answered: answered}})
+	c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Classify(err), Err: prefix + err.Error(), At: now, Sent: sent, Answered: answered}})
 }
 
 // failed reports a request (or dial) that got no answer, and drops the
 // connection: a client never sends again on a connection that failed.
 func (c *client) failed(err error, prefix string, sent, answered bool) {
-	now := time.Now()
-	c.sink.Record(Outcome{Kind: c.kind, At: now, Failure: Failure{Kind: c.kind, Class: Classify(err), Err: prefix + err.Error(), At: now, Sent: sent, Answered: answered}})
+	c.record(err, prefix, sent, answered)
 	c.closeConn()
 }
 
