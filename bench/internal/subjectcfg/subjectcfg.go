@@ -7,9 +7,12 @@ package subjectcfg
 
 import (
 	"fmt"
+	"log"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -53,4 +56,23 @@ func Addrs(addr string, n int) ([]string, error) {
 		out[i] = net.JoinHostPort(host, strconv.Itoa(port+i))
 	}
 	return out, nil
+}
+
+// HandleSignals runs, in a goroutine of its own, what the tableflip
+// subjects do on a signal: SIGHUP calls upgrade (a failure is logged),
+// SIGTERM and SIGINT call stop.
+func HandleSignals(upgrade func() error, stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				stop()
+				continue
+			}
+			if err := upgrade(); err != nil {
+				log.Printf("upgrade failed: %v", err)
+			}
+		}
+	}()
 }

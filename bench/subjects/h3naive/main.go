@@ -22,9 +22,7 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/cloudflare/tableflip"
@@ -57,19 +55,7 @@ func main() {
 		log.Fatalf("tableflip: %v", err)
 	}
 	defer upg.Stop()
-	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-		for s := range sigs {
-			if s != syscall.SIGHUP {
-				upg.Stop()
-				continue
-			}
-			if err := upg.Upgrade(); err != nil {
-				log.Printf("upgrade failed: %v", err)
-			}
-		}
-	}()
+	subjectcfg.HandleSignals(upg.Upgrade, upg.Stop)
 
 	h := handler.New(handler.Options{})
 	ln, err := upg.Listen("tcp", *addr)

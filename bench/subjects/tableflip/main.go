@@ -16,9 +16,7 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/cloudflare/tableflip"
@@ -52,19 +50,7 @@ func main() {
 	}
 	defer upg.Stop()
 
-	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-		for s := range sigs {
-			if s != syscall.SIGHUP {
-				upg.Stop()
-				continue
-			}
-			if err := upg.Upgrade(); err != nil {
-				log.Printf("upgrade failed: %v", err)
-			}
-		}
-	}()
+	subjectcfg.HandleSignals(upg.Upgrade, upg.Stop)
 
 	srv := &http.Server{Handler: handler.New(handler.Options{}), ReadHeaderTimeout: 10 * time.Second}
 	for _, a := range addrs {
