@@ -480,7 +480,13 @@ type rawConn struct {
 
 func dialHTTP(t testing.TB, addr string) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return dialNetwork(t, "tcp", addr)
+}
+
+// dialNetwork is dialHTTP on another network (a unix socket's path).
+func dialNetwork(t testing.TB, network, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,12 +538,7 @@ func TestIdleGraceFollowsTheRoundTrip(t *testing.T) {
 			if dial == "" {
 				dial = s.GetListenedAddress()
 			}
-			nc, err := net.DialTimeout(network, dial, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = nc.Close() })
-			c := &rawConn{conn: nc, br: bufio.NewReader(nc)}
+			c := dialNetwork(t, network, dial)
 			c.roundTrip(t)
 			waitFor(t, "the connection to be idle", 5*time.Second, func() bool { return s.Stats().IdleConns == 1 })
 			shut := make(chan error, 1)
