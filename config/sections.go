@@ -81,9 +81,9 @@ type Server struct {
 	// connection may stay open to send one more request, which is
 	// answered with "Connection: close". Each connection's own grace
 	// comes from the round-trip time the kernel measured on it, at least
-	// idleDrainGraceMin and at most this; thousands of idle connections
-	// are closed spread over it, so that their clients do not all
-	// reconnect at once. For HTTP/2, the longest wait for a client to
+	// idleDrainGraceMin and at most this; many idle connections are
+	// closed spread over a window of up to this, so that their clients
+	// do not all reconnect at once. For HTTP/2, the longest wait for a client to
 	// answer the PING sent with the first GOAWAY. 0 closes idle
 	// connections at once.
 	IdleDrainGrace Duration `koanf:"idleDrainGrace"`
