@@ -297,6 +297,17 @@ func (c *cluster) stop() {
 	c.WaitGone(pid, 30*time.Second)
 }
 
+// stopSupervisor sends SIGTERM to the supervisor, expects it to exit 0,
+// and checks that nothing of the cluster is left.
+func (c *cluster) stopSupervisor(pid int) {
+	c.t.Helper()
+	c.mustSignal(pid, syscall.SIGTERM)
+	if err := c.waitExit(30 * time.Second); err != nil {
+		c.t.Errorf("supervisor exit: %v", err)
+	}
+	c.checkClean()
+}
+
 // checkClean fails the test if a process of the cluster still runs or a
 // process of it left a zombie unreaped.
 func (c *cluster) checkClean() {

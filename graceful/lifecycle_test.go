@@ -123,11 +123,7 @@ func TestSupervisorAddressChangeFreesTheOldAddressAtOnce(t *testing.T) {
 	if n := c.logCount("address already in use"); n != 0 {
 		t.Errorf("%d binds failed", n)
 	}
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }
 
 // TestSupervisorTakesNewSettingsAtARestart: a restart whose new
@@ -148,11 +144,7 @@ func TestSupervisorTakesNewSettingsAtARestart(t *testing.T) {
 	}
 	c.mustSignal(supervisor, syscall.SIGUSR1) // the new restart signal
 	c.record(c.waitServingPID(second, 30*time.Second))
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }
 
 // TestSupervisorUpgradeUnderLoadLosesNothing: a new binary installed at
@@ -193,9 +185,5 @@ func TestSupervisorUpgradeUnderLoadLosesNothing(t *testing.T) {
 	if got := c.pidFromFile(); got != supervisor {
 		t.Errorf("the supervisor's PID changed: %d, then %d", supervisor, got)
 	}
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }

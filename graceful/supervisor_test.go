@@ -91,11 +91,7 @@ func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
 			c.setBehaviour("ok")
 			c.restart()
 			requireNoFailures(t, stop())
-			c.mustSignal(supervisor, syscall.SIGTERM)
-			if err := c.waitExit(30 * time.Second); err != nil {
-				t.Errorf("supervisor exit: %v", err)
-			}
-			c.checkClean()
+			c.stopSupervisor(supervisor)
 		})
 	}
 }
@@ -116,11 +112,7 @@ func TestSupervisorReplacesAWorkerThatDies(t *testing.T) {
 	if c.logCount("the serving worker exited", fmt.Sprintf("worker_pid=%d", worker)) != 1 {
 		t.Errorf("the supervisor did not log the dead worker")
 	}
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }
 
 // TestSupervisorAsPID1ReapsOrphans runs the supervisor as PID 1 of a new
@@ -191,11 +183,7 @@ func TestSupervisorKeepsReplacingWorkers(t *testing.T) {
 	c.setBehaviour("ok")
 	next := c.waitServingPID(worker, 60*time.Second)
 	c.record(next)
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }
 
 // TestSupervisorFollowsAnAddressChange: a release that serves on another
@@ -224,9 +212,5 @@ func TestSupervisorFollowsAnAddressChange(t *testing.T) {
 	if n := c.logCount("address already in use"); n != 0 {
 		t.Errorf("%d binds failed", n)
 	}
-	c.mustSignal(supervisor, syscall.SIGTERM)
-	if err := c.waitExit(30 * time.Second); err != nil {
-		t.Errorf("supervisor exit: %v", err)
-	}
-	c.checkClean()
+	c.stopSupervisor(supervisor)
 }
