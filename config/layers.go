@@ -281,7 +281,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			}
 			base, isFile := strings.CutSuffix(k, fileSuffix)
 			if path, ok = names[base]; !isFile || !ok {
-				if _, link := serviceLink(k, v); link {
+				if _, link := serviceLink(k, v); link || slices.Contains(toolVariables, k) {
 					ignored = append(ignored, k)
 				} else {
 					unknown = append(unknown, k)

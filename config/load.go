@@ -224,7 +224,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			if logger == nil {
 				logger = slog.Default()
 			}
-			logger.Debug("config: ignored the variables Kubernetes sets for Services named like the environment prefix", "variables", ignored)
+			logger.Debug("config: ignored the variables Kubernetes sets for Services named like the environment prefix, and gracekit's own test variables", "variables", ignored)
 		}
 		read(l)
 	}

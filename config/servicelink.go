@@ -91,3 +91,16 @@ func isPort(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n > 0 && n <= 65535 && strconv.Itoa(n) == s
 }
+
+// toolVariables are the variables gracekit's own test suite and CI read
+// (see the README). They share the default prefix, and a developer who
+// exports one (GRACEKIT_REQUIRE_TOOLS=1 go test ./...) must not stop every
+// program the tests start: like service links, they are ignored with a
+// debug line rather than refused as misspelt settings.
+var toolVariables = []string{
+	"GRACEKIT_REQUIRE_TOOLS",
+	"GRACEKIT_REQUIRE_NSPAWN",
+	"GRACEKIT_NSPAWN_ROOTFS",
+	"GRACEKIT_NSPAWN_MIRROR",
+	"GRACEKIT_CI_KEEP_MODCACHE",
+}

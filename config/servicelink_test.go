@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -84,4 +85,19 @@ func TestServiceLinkNamesCanBeSettings(t *testing.T) {
 	sameLines(t, "problems", errorLines(t, err), []string{
 		`env MYAPP_PORT: port: "tcp://10.0.0.1:80" is not a whole number (MYAPP_PORT is also a variable Kubernetes sets for a Service named myapp: a value set in the pod's env wins over it; or set enableServiceLinks: false in the pod)`,
 	})
+}
+
+// TestToolVariablesAreNotSettings: GRACEKIT_REQUIRE_TOOLS=1, exported for
+// gracekit's own tests, does not stop a program that loads its settings;
+// a misspelt setting beside it is still refused.
+func TestToolVariablesAreNotSettings(t *testing.T) {
+	cfg := Default()
+	if err := Load(&cfg, WithEnviron([]string{"GRACEKIT_REQUIRE_TOOLS=1", "GRACEKIT_REQUIRE_NSPAWN=1"})); err != nil {
+		t.Fatalf("tool variables refused: %v", err)
+	}
+	cfg = Default()
+	err := Load(&cfg, WithEnviron([]string{"GRACEKIT_REQUIRE_TOOLS=1", "GRACEKIT_SERVER_ADRESS=:1"}))
+	if err == nil || !strings.Contains(err.Error(), "GRACEKIT_SERVER_ADRESS") || strings.Contains(err.Error(), "REQUIRE_TOOLS") {
+		t.Fatalf("err = %v, want GRACEKIT_SERVER_ADRESS refused alone", err)
+	}
 }
