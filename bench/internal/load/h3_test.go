@@ -67,10 +67,16 @@ func TestHeldH3CountsAnswersAndFailures(t *testing.T) {
 	}
 	cancel()
 	<-stopped
+	if n := served.Load(); n < 20 {
+		t.Fatalf("the server saw %d requests in 20 s, want 20", n)
+	}
+	// The client sends a request only after it has counted the one
+	// before, so the 20th reaching the handler means 19 are counted; the
+	// 20th itself may be cut by the cancel and is then not counted.
 	if tally.Failed != 1 || tally.ByClass["status 503"] != 1 {
 		t.Errorf("failures %d %v, want one of class status 503", tally.Failed, tally.ByClass)
 	}
-	if ok := tally.Requests - tally.Failed; ok < 19 || tally.PIDs[os.Getpid()] != ok {
-		t.Errorf("%d requests, %d failed, answers by pid %v; want at least 19 answers, all from pid %d", tally.Requests, tally.Failed, tally.PIDs, os.Getpid())
+	if ok := tally.Requests - tally.Failed; tally.Requests < 19 || tally.PIDs[os.Getpid()] != ok {
+		t.Errorf("%d requests, %d failed, answers by pid %v; want at least 19 requests, every answer from pid %d", tally.Requests, tally.Failed, tally.PIDs, os.Getpid())
 	}
 }
