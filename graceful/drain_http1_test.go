@@ -176,7 +176,7 @@ func TestFinalShutdownServesTheAcceptQueue(t *testing.T) {
 		conns[i] = c
 	}
 	fdOf(ln, func(fd int) {
-		if q, _, err := pendingConns(fd); err != nil || q != queued {
+		if q, _, _, err := acceptQueue(fd); err != nil || q != queued {
 			t.Fatalf("accept queue holds %d (%v), want %d", q, err, queued)
 		}
 	})

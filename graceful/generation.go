@@ -71,7 +71,7 @@ func (g *localGen) drain(final bool, took []string) {
 	// process but the ones systemd keeps, whose queues wait for the next
 	// start; at a handover those it retires.
 	var qs []quiescer
-	var retire []*socket
+	var quiesced, retire []*socket
 	var names []string
 	p.mu.Lock()
 	for _, s := range p.socks.owned {
@@ -82,6 +82,7 @@ func (g *localGen) drain(final bool, took []string) {
 		}
 		if (retired || final && !p.keptBySystemd(s)) && !s.packet && s.fd >= 0 {
 			fd := s.fd
+			quiesced = append(quiesced, s)
 			qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
 		}
 	}
@@ -103,8 +104,11 @@ func (g *localGen) drain(final bool, took []string) {
 		for _, u := range g.units {
 			ctx := context.Background()
 			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
-			if !retired || u.sock != nil && p.keptBySystemd(u.sock) {
+			switch {
+			case !retired || u.sock != nil && p.keptBySystemd(u.sock):
 				ctx = withHandingOver(ctx) // a successor, or systemd, serves its queue
+			case u.sock != nil && slices.Contains(quiesced, u.sock):
+				ctx = withQueueServed(ctx) // served above
 			}
 			wg.Go(func() {
 				if err := u.svc.Shutdown(ctx); err != nil {

@@ -2,7 +2,6 @@ package graceful
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"time"
@@ -55,22 +54,35 @@ func quiesce(ctx context.Context, qs []quiescer, logger *slog.Logger) int {
 	first := -1
 	poll := time.Millisecond
 	for {
-		queued, handshaking := 0, 0
+		queued := 0
+		var locals []tcpAddr
 		for _, q := range live {
-			var qd, hs int
+			var n int
+			var local tcpAddr
+			var ok bool
 			var err error
-			q.control(func(fd int) { qd, hs, err = pendingConns(fd) })
-			if err != nil && !errors.Is(err, context.Canceled) {
+			q.control(func(fd int) { n, local, ok, err = acceptQueue(fd) })
+			if err != nil {
 				logger.Debug("cannot read the accept queue", "address", q.name, "error", err)
 			}
-			queued += qd
-			handshaking += hs
+			queued += n
+			if ok {
+				locals = append(locals, local)
+			}
 		}
 		if first < 0 {
 			first = queued
 		}
-		if queued == 0 && (handshaking == 0 || time.Since(begin) > handshakeWait) {
-			return first
+		if queued == 0 {
+			// The handshakes under way are counted once the queues are
+			// empty, for every socket at once.
+			handshaking, err := handshakes(locals)
+			if err != nil {
+				logger.Debug("cannot count the handshakes under way", "error", err)
+			}
+			if handshaking == 0 || time.Since(begin) > handshakeWait {
+				return first
+			}
 		}
 		t := time.NewTimer(poll)
 		select {

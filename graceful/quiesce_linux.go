@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
@@ -68,29 +69,79 @@ func acceptAgain(fd int) {
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
 }
 
-// pendingConns returns how many connections wait in the accept queue of
-// the listening socket fd, and how many are still in their handshake.
-func pendingConns(fd int) (queued, handshaking int, err error) {
+// acceptQueue returns how many connections wait in the accept queue of
+// the listening socket fd, and for a TCP socket its local address, to
+// count the handshakes under way to it (see handshakes).
+func acceptQueue(fd int) (queued int, local tcpAddr, ok bool, err error) {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
-		return 0, 0, fmt.Errorf("socket domain: %w", err)
+		return 0, local, false, fmt.Errorf("socket domain: %w", err)
 	}
 	if domain == unix.AF_UNIX {
 		q, err := unixQueue(fd)
-		return q, 0, err
+		return q, local, false, err
 	}
 	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 	if err != nil {
-		return 0, 0, fmt.Errorf("TCP_INFO: %w", err)
+		return 0, local, false, fmt.Errorf("TCP_INFO: %w", err)
 	}
 	// For a listening socket, tcpi_unacked is its accept queue's length.
 	queued = int(info.Unacked)
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
-		return queued, 0, fmt.Errorf("getsockname: %w", err)
+		return queued, local, false, fmt.Errorf("getsockname: %w", err)
 	}
-	handshaking, err = synRecv(sa)
-	return queued, handshaking, err
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return queued, tcpAddr{unix.AF_INET, a.Port, a.Addr[:]}, true, nil
+	case *unix.SockaddrInet6:
+		return queued, tcpAddr{unix.AF_INET6, a.Port, a.Addr[:]}, true, nil
+	}
+	return queued, local, false, nil
+}
+
+// tcpAddr is the local address of a listening TCP socket.
+type tcpAddr struct {
+	family uint8
+	port   int
+	addr   []byte
+}
+
+// handshakes counts the connections in their handshake (SYN_RECV) to
+// any of the addresses, through the kernel's inet_diag: one dump of the
+// SYN_RECV sockets for each address family, however many listening
+// sockets there are (a dump walks the whole connection table).
+func handshakes(locals []tcpAddr) (int, error) {
+	count := 0
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		if !slices.ContainsFunc(locals, func(a tcpAddr) bool { return a.family == family }) {
+			continue
+		}
+		// struct inet_diag_req_v2: family, protocol, ext, pad, states,
+		// then struct inet_diag_sockid (ports, addresses, interface,
+		// cookie).
+		req := make([]byte, 4+4+48)
+		req[0], req[1] = family, unix.IPPROTO_TCP
+		binary.NativeEndian.PutUint32(req[4:], 1<<tcpSynRecv)
+		err := sockDiag(req, true, func(p []byte) {
+			// struct inet_diag_msg: family, state, timer, retrans, then
+			// the socket ID: sport (big endian) at 4, src address at 8.
+			if len(p) < 8+16 {
+				return
+			}
+			port := int(binary.BigEndian.Uint16(p[4:]))
+			for _, a := range locals {
+				if a.family == family && a.port == port && (isUnspecified(a.addr) || string(p[8:8+len(a.addr)]) == string(a.addr)) {
+					count++
+					return
+				}
+			}
+		})
+		if err != nil {
+			return count, err
+		}
+	}
+	return count, nil
 }
 
 // socketInQueue returns the bytes waiting in a connected socket's receive
@@ -155,44 +206,6 @@ func sockDiag(req []byte, dump bool, each func(payload []byte)) error {
 			return nil
 		}
 	}
-}
-
-// synRecv counts the connections to the address sa that are in their
-// handshake (SYN_RECV), through the kernel's inet_diag.
-func synRecv(sa unix.Sockaddr) (int, error) {
-	var family uint8
-	var port int
-	var addr []byte
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		family, port, addr = unix.AF_INET, a.Port, a.Addr[:]
-	case *unix.SockaddrInet6:
-		family, port, addr = unix.AF_INET6, a.Port, a.Addr[:]
-	default:
-		return 0, nil
-	}
-	// struct inet_diag_req_v2: family, protocol, ext, pad, states, then
-	// struct inet_diag_sockid (ports, addresses, interface, cookie).
-	req := make([]byte, 4+4+48)
-	req[0], req[1] = family, unix.IPPROTO_TCP
-	binary.NativeEndian.PutUint32(req[4:], 1<<tcpSynRecv)
-	count := 0
-	err := sockDiag(req, true, func(p []byte) {
-		// struct inet_diag_msg: family, state, timer, retrans, then the
-		// socket ID: sport (big endian) at 4, src address at 8.
-		if len(p) < 8+16 {
-			return
-		}
-		if int(binary.BigEndian.Uint16(p[4:])) != port {
-			return
-		}
-		src := p[8 : 8+len(addr)]
-		if !isUnspecified(addr) && string(src) != string(addr) {
-			return
-		}
-		count++
-	})
-	return count, err
 }
 
 func isUnspecified(addr []byte) bool {

@@ -14,10 +14,14 @@ const quiesceSupported = false
 
 var errNoQuiesce = errors.New("refusing new connections while serving queued ones needs Linux")
 
-func refuseNew(int) error                { return errNoQuiesce }
-func acceptAgain(int)                    {}
-func pendingConns(int) (int, int, error) { return 0, 0, errNoQuiesce }
-func socketInQueue(int) int              { return 0 }
+func refuseNew(int) error   { return errNoQuiesce }
+func acceptAgain(int)       {}
+func socketInQueue(int) int { return 0 }
+
+type tcpAddr struct{}
+
+func acceptQueue(int) (int, tcpAddr, bool, error) { return 0, tcpAddr{}, false, errNoQuiesce }
+func handshakes([]tcpAddr) (int, error)           { return 0, errNoQuiesce }
 
 // fdOf returns the descriptor of a listener or connection, for the
 // duration of fn.

@@ -67,3 +67,18 @@ type handingOverKey struct{}
 func withHandingOver(ctx context.Context) context.Context {
 	return context.WithValue(ctx, handingOverKey{}, true)
 }
+
+type queueServedKey struct{}
+
+// withQueueServed marks ctx as the context of a final shutdown whose
+// socket the Process has already quiesced (see quiesce.go): it refuses new
+// connections and what was queued on it has been accepted, so the server
+// closes its listener without waiting again.
+func withQueueServed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, queueServedKey{}, true)
+}
+
+func queueServed(ctx context.Context) bool {
+	v, _ := ctx.Value(queueServedKey{}).(bool)
+	return v
+}

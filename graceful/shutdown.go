@@ -60,7 +60,7 @@ type drainState struct {
 // was cut. It may be called more than once, concurrently, and before
 // Serve; every call waits for the same shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
-	rd, d := s.beginStop(!HandingOver(ctx))
+	rd, d := s.beginStop(!HandingOver(ctx), queueServed(ctx))
 	select {
 	case <-rd.stopped:
 	case <-ctx.Done():
@@ -82,7 +82,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // case it returns ctx's error. It may be called more than once,
 // concurrently, and before Serve.
 func (s *Server) Close(ctx context.Context) error {
-	r, d := s.beginStop(false)
+	r, d := s.beginStop(false, false)
 	d.cut(errClosed)
 	select {
 	case <-r.stopped:
@@ -107,8 +107,9 @@ type drainKey struct{}
 
 // beginStop starts the one shutdown of the server, or returns the one
 // under way. final says whether no other process serves the listeners
-// afterwards.
-func (s *Server) beginStop(final bool) (*round, *drainState) {
+// afterwards; served, that the caller has already served what was queued
+// on them and made them refuse new connections (see quiesce.go).
+func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rd
@@ -134,12 +135,14 @@ func (s *Server) beginStop(final bool) (*round, *drainState) {
 	// A socket handed out with Fd may be served by another process.
 	final = final && s.fdFile == nil
 	d.handover = !final
-	go s.runDrain(r, d, final)
+	go s.runDrain(r, d, final, final && !served)
 	return r, d
 }
 
 // runDrain performs a graceful shutdown of a serving round.
-func (s *Server) runDrain(r *round, d *drainState, final bool) {
+// quiesce: the server serves the queues of its listeners before it closes
+// them.
+func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	start := time.Now()
 	if t := s.config.GracefulShutdownTimeout; t > 0 {
 		timer := time.AfterFunc(t, func() { d.cut(errDrainTimeout) })
@@ -150,9 +153,10 @@ func (s *Server) runDrain(r *round, d *drainState, final bool) {
 	r.conns.draining.Store(true)
 
 	// 1. Stop accepting. After a restart the new generation serves the
-	// queue; on a final stop the server serves it itself first.
+	// queue; on a final stop the server serves it itself first (unless
+	// its Process has done it for the sockets it holds).
 	queueServed := 0
-	if final {
+	if quiesce {
 		queueServed = quiesceListeners(d.cutCtx, r.raw, s.logger)
 	}
 	lnErr := closeListeners(r.raw)
