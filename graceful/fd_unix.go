@@ -3,6 +3,7 @@
 package graceful
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -130,15 +131,13 @@ func inspectSocket(fd int) (addr net.Addr, packet bool, err error) {
 	if fd <= 2 {
 		return nil, false, fmt.Errorf("fd %d is a standard stream (stdin, stdout or stderr), not an inherited socket", fd)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, false, fmt.Errorf("fd %d is not open: %w", fd, err)
-	}
-	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFSOCK {
-		return nil, false, fmt.Errorf("fd %d is not a socket", fd)
-	}
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	if err != nil {
+	switch {
+	case errors.Is(err, unix.EBADF):
+		return nil, false, fmt.Errorf("fd %d is not open: %w", fd, err)
+	case errors.Is(err, unix.ENOTSOCK):
+		return nil, false, fmt.Errorf("fd %d is not a socket", fd)
+	case err != nil:
 		return nil, false, fmt.Errorf("fd %d: read socket type: %w", fd, err)
 	}
 	sa, err := unix.Getsockname(fd)

@@ -47,9 +47,10 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 		if err != nil {
 			return fail(fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err))
 		}
-		if !packet {
-			// A socket filter left by a process that died in its final
-			// shutdown would refuse every new connection.
+		if !packet && h.Role != roleNameProcess {
+			// A socket filter left by a worker that died in its final
+			// shutdown would refuse every new connection. (A re-exec
+			// parent hands over sockets it serves: none has one.)
 			acceptAgain(hs.Fd)
 		}
 		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
