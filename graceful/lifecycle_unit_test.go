@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -363,6 +364,35 @@ func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := sup.send(linkMsg{Type: msgRelease}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestUnitWorkerWithManyServersReportsReady: a worker with more sockets
+// than one sendmsg may pass (the kernel's bound is 253) passes them all
+// to its supervisor with its ready message, which arrives in parts.
+func TestUnitWorkerWithManyServersReportsReady(t *testing.T) {
+	_, p, _, sup := unitWorker(t, 0)
+	const n = 300
+	for i := 1; i < n; i++ {
+		// One address each: 127.0.x.y, each on a port of its own.
+		if _, err := p.NewServer(fmt.Sprintf("127.0.%d.%d:0", i/250, i%250+1), testConfig(t, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	ready, fds, err := sup.recv()
+	for _, fd := range fds {
+		closeFd(fd)
+	}
+	if err != nil || ready.Type != msgReady || len(ready.Sockets) != n || len(fds) != n {
+		t.Fatalf("%q with %d sockets and %d descriptors (%v), want ready with %d of each", ready.Type, len(ready.Sockets), len(fds), err, n)
+	}
+	if err := sup.send(linkMsg{Type: msgStop}); err != nil {
 		t.Fatal(err)
 	}
 	if err := recvErr(t, errc, 10*time.Second); err != nil {

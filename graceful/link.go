@@ -82,11 +82,21 @@ const (
 	msgRestart   = "restart"
 )
 
-// maxLinkMsg bounds a link message, and maxLinkFds the descriptors passed
-// with one.
+// A message goes in one packet when it fits: at most maxLinkPacket bytes
+// of JSON and maxLinkFds descriptors (the kernel passes at most 253 with
+// one sendmsg). A larger one (a ready message with thousands of sockets)
+// goes as a run of parts: packets that begin with partMore, the last with
+// partLast, each with a piece of the message's JSON after that byte and
+// some of its descriptors. maxLinkMsg, maxLinkMsgFds and maxLinkParts
+// bound a message put together from parts.
 const (
-	maxLinkMsg = 64 << 10
-	maxLinkFds = 250
+	maxLinkPacket = 64 << 10
+	maxLinkFds    = 250
+	maxLinkMsg    = 4 << 20
+	maxLinkMsgFds = 16 << 10
+	maxLinkParts  = maxLinkMsg/(maxLinkPacket-1) + maxLinkMsgFds/maxLinkFds + 2
+	partMore      = 'P'
+	partLast      = 'L'
 )
 
 // errLinkClosed: the other end of a link is gone.
@@ -98,7 +108,7 @@ func encodeLinkMsg(m linkMsg) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxLinkMsg {
-		return nil, fmt.Errorf("link message of %d bytes is too large", len(b))
+		return nil, fmt.Errorf("link message %q of %d bytes is larger than the %d a link message may have", m.Type, len(b), maxLinkMsg)
 	}
 	return b, nil
 }

@@ -51,52 +51,96 @@ func openLink(fd int) (*link, error) {
 	return &link{conn: uc}, nil
 }
 
-// send sends one message, with fds passed along (they stay open here).
+// send sends one message, with fds passed along (they stay open here):
+// in one packet, or in parts when it does not fit in one (see
+// maxLinkPacket).
 func (l *link) send(m linkMsg, fds ...int) error {
 	b, err := encodeLinkMsg(m)
 	if err != nil {
 		return err
 	}
+	if len(fds) > maxLinkMsgFds {
+		return fmt.Errorf("link message %q with %d descriptors: at most %d may be passed", m.Type, len(fds), maxLinkMsgFds)
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if len(b) <= maxLinkPacket && len(fds) <= maxLinkFds {
+		return l.write(m.Type, b, fds)
+	}
+	for len(b) > 0 || len(fds) > 0 {
+		n, k := min(len(b), maxLinkPacket-1), min(len(fds), maxLinkFds)
+		part := []byte{partMore}
+		if n == len(b) && k == len(fds) {
+			part[0] = partLast
+		}
+		if err := l.write(m.Type, append(part, b[:n]...), fds[:k]); err != nil {
+			return err
+		}
+		b, fds = b[n:], fds[k:]
+	}
+	return nil
+}
+
+// write sends one packet of a message of type typ.
+func (l *link) write(typ string, b []byte, fds []int) error {
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
 	if _, _, err := l.conn.WriteMsgUnix(b, oob, nil); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
 			return errLinkClosed
 		}
-		return fmt.Errorf("send %s: %w", m.Type, err)
+		return fmt.Errorf("send %s: %w", typ, err)
 	}
 	return nil
 }
 
 // recv waits for the next message and the descriptors passed with it,
-// which the caller owns (close-on-exec). It returns errLinkClosed once the
-// other process has closed its end or died.
+// which the caller owns (close-on-exec), putting together one sent in
+// parts. It returns errLinkClosed once the other process has closed its
+// end or died.
 func (l *link) recv() (linkMsg, []int, error) {
-	buf := make([]byte, maxLinkMsg+1)
+	buf := make([]byte, maxLinkPacket+1)
 	oob := make([]byte, unix.CmsgSpace(4*maxLinkFds))
-	n, oobn, flags, _, err := l.conn.ReadMsgUnix(buf, oob)
-	fds := parseRights(oob[:oobn])
+	var msg []byte
+	var fds []int
+	parts := 0
 	fail := func(err error) (linkMsg, []int, error) {
 		for _, fd := range fds {
 			closeFd(fd)
 		}
 		return linkMsg{}, nil, err
 	}
-	switch {
-	case err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET)):
-		return fail(errLinkClosed)
-	case err != nil:
-		return fail(fmt.Errorf("link: %w", err))
-	case n == 0:
-		return fail(errLinkClosed) // a SEQPACKET peer closed its end
-	case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxLinkMsg:
-		return fail(errors.New("link message too large"))
+	for {
+		n, oobn, flags, _, err := l.conn.ReadMsgUnix(buf, oob)
+		fds = append(fds, parseRights(oob[:oobn])...)
+		switch {
+		case err != nil && (errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET)):
+			return fail(errLinkClosed)
+		case err != nil:
+			return fail(fmt.Errorf("link: %w", err))
+		case n == 0:
+			return fail(errLinkClosed) // a SEQPACKET peer closed its end
+		case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > maxLinkPacket:
+			return fail(errors.New("link packet too large"))
+		}
+		if buf[0] != partMore && buf[0] != partLast {
+			if parts > 0 {
+				return fail(errors.New("link: a message began before the one sent in parts ended"))
+			}
+			msg = buf[:n]
+			break
+		}
+		msg = append(msg, buf[1:n]...)
+		if parts++; len(msg) > maxLinkMsg || len(fds) > maxLinkMsgFds || parts > maxLinkParts {
+			return fail(fmt.Errorf("link message in parts larger than %d bytes or %d descriptors", maxLinkMsg, maxLinkMsgFds))
+		}
+		if buf[0] == partLast {
+			break
+		}
 	}
-	m, err := decodeLinkMsg(buf[:n], len(fds))
+	m, err := decodeLinkMsg(msg, len(fds))
 	if err != nil {
 		return fail(err)
 	}

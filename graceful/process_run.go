@@ -164,6 +164,13 @@ func (p *Process) becomeReady() error {
 			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
 		}
 	} else {
+		if p.parent != nil {
+			// A message that cannot be sent is found before anything
+			// says that this process serves.
+			if _, err := encodeLinkMsg(msg); err != nil {
+				return fmt.Errorf("graceful: report ready to the previous generation: %w", err)
+			}
+		}
 		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 			return fmt.Errorf("graceful: %w", err)
 		}
