@@ -3,6 +3,7 @@
 package graceful
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -124,6 +125,11 @@ func startChild(sys system, spec childSpec) (child, error) {
 	if err != nil {
 		parentEnd.close()
 		closeFd(pipeR)
+		if errors.Is(err, syscall.E2BIG) {
+			// Linux bounds one environment variable at 128 KiB.
+			err = fmt.Errorf("%w: the handover of %d sockets is %d bytes in %s, more than the system lets one environment variable hold; serve fewer sockets from one process",
+				err, len(spec.sockets), len(encoded), HandoverEnv)
+		}
 		return nil, fmt.Errorf("start %s: %w", spec.exe, err)
 	}
 	c := &osChild{
