@@ -8,8 +8,9 @@ import (
 
 // A link joins a process and a generation it started (a successor, or a
 // worker) for as long as both live: a Unix socket pair of the
-// SOCK_SEQPACKET type, one JSON message per packet, descriptors passed
-// along with a message where needed.
+// SOCK_SEQPACKET type, one JSON message per packet (or a large one in
+// parts, see maxLinkPacket), descriptors passed along with a message
+// where needed.
 //
 // From the process that starts the generation:
 //   - state: the first message, sent as the generation starts: the
