@@ -125,6 +125,11 @@ func startChild(sys system, spec childSpec) (child, error) {
 	if err != nil {
 		parentEnd.close()
 		closeFd(pipeR)
+		if errors.Is(err, syscall.ENOENT) && spec.dir != "" && !isDir(spec.dir) {
+			// The binary may well be there: the directory is not.
+			err = fmt.Errorf("%w: the working directory %s, in which a new generation starts, no longer exists; start the service from a directory that outlives a deploy (a symlink the deploy updates, given in PWD, or /)",
+				err, spec.dir)
+		}
 		if errors.Is(err, syscall.E2BIG) {
 			// Linux bounds one environment variable at 128 KiB.
 			err = fmt.Errorf("%w: the handover of %d sockets is %d bytes in %s, more than the system lets one environment variable hold; serve fewer sockets from one process",
@@ -437,4 +442,10 @@ func (c *osChild) readySettings() string {
 	c.readyMu.Lock()
 	defer c.readyMu.Unlock()
 	return c.readyMsg.Settings
+}
+
+// isDir reports whether path names a directory.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
