@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,7 +215,7 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 		sys.stopSignals(p.sigCh)
 		return nil, fmt.Errorf("graceful: working directory: %w", err)
 	}
-	if p.exe, err = resolveExecutable(cfg.Executable, p.dir); err != nil {
+	if p.exe, err = resolveExecutable(cfg.Executable, p.dir, p.args); err != nil {
 		sys.stopSignals(p.sigCh)
 		return nil, err
 	}
@@ -352,8 +354,12 @@ func (p *Process) watchParent() {
 }
 
 // resolveExecutable returns the absolute path of the binary a restart
-// starts.
-func resolveExecutable(configured, dir string) (string, error) {
+// starts: the configured one; else the path the running binary was
+// started by, its first argument (found in PATH, or made absolute), with
+// the symlinks on that path kept, so that a deploy that points a symlink
+// at a new binary is what the next restart runs; else, when that path
+// does not name the running binary, the running binary's own path.
+func resolveExecutable(configured, dir string, args []string) (string, error) {
 	if configured != "" {
 		if !filepath.IsAbs(configured) {
 			configured = filepath.Join(dir, configured)
@@ -364,7 +370,23 @@ func resolveExecutable(configured, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("graceful: find the running binary: %w", err)
 	}
-	return exe, nil
+	if len(args) == 0 || args[0] == "" {
+		return exe, nil
+	}
+	startedAs := args[0]
+	if strings.ContainsRune(startedAs, os.PathSeparator) {
+		if !filepath.IsAbs(startedAs) {
+			startedAs = filepath.Join(dir, startedAs)
+		}
+	} else if startedAs, err = exec.LookPath(startedAs); err != nil || !filepath.IsAbs(startedAs) {
+		return exe, nil
+	}
+	a, errA := os.Stat(startedAs)
+	b, errB := os.Stat(exe)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		return exe, nil
+	}
+	return filepath.Clean(startedAs), nil
 }
 
 // Generation returns the number of this generation: 1 for a process

@@ -84,10 +84,12 @@ type ProcessConfig struct {
 	// 200 as long as the process runs, draining included.
 	LivenessPath string
 
-	// Executable is the binary a restart starts. Empty means the binary
-	// of the running process, resolved at start-up to an absolute path,
-	// so that a new binary installed at that path is what the restart
-	// runs.
+	// Executable is the binary a restart starts. Empty means the path
+	// the running process was started by (its first argument, found in
+	// PATH or made absolute at start-up, symlinks kept) when that path
+	// names the running binary, else the running binary's own path: a new
+	// binary installed at that path, or a symlink on it pointed at a new
+	// binary, is what the restart runs.
 	Executable string
 
 	// Logger receives the process's structured log lines. Nil means
