@@ -42,8 +42,20 @@ type serveSet struct {
 func (g *localGen) serve() {
 	set := &serveSet{errs: make(chan error, len(g.units))}
 	for _, u := range g.units {
+		serve := u.svc.Serve
+		if u.srv != nil {
+			// A server made by NewServer serves from here on: a drain
+			// that follows the ready message at once finds it serving.
+			wait, err := u.srv.start()
+			serve = func(ctx context.Context) error {
+				if err != nil {
+					return err
+				}
+				return wait(ctx)
+			}
+		}
 		set.wg.Go(func() {
-			err := u.svc.Serve(context.Background())
+			err := serve(context.Background())
 			if err != nil && !errors.Is(err, ErrServerClosed) {
 				set.errs <- err
 			}

@@ -266,20 +266,32 @@ func (s *Server) openListeners() ([]net.Listener, error) {
 // and the error otherwise: a listener that cannot be created or that
 // fails while serving (the server is then closed).
 func (s *Server) Serve(ctx context.Context) error {
+	wait, err := s.start()
+	if err != nil {
+		return err
+	}
+	return wait(ctx)
+}
+
+// start begins serving: the round is serving and its accept loops are
+// started when it returns, so that a shutdown from then on drains it as
+// one that served (a Process reports ready after starting its servers,
+// and a drain may follow at once). wait is the rest of Serve.
+func (s *Server) start() (wait func(ctx context.Context) error, err error) {
 	s.mu.Lock()
 	r := s.rd
 	if r.stopping {
 		s.mu.Unlock()
-		return ErrServerClosed
+		return nil, ErrServerClosed
 	}
 	if r.serving {
 		s.mu.Unlock()
-		return fmt.Errorf("graceful: Serve called twice on server %s", s.describe())
+		return nil, fmt.Errorf("graceful: Serve called twice on server %s", s.describe())
 	}
 	if len(r.raw) == 0 {
 		if err := s.createListenerLocked(nil); err != nil {
 			s.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
 	r.serving = true
@@ -305,21 +317,23 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	s.logger.Log(context.Background(), s.infoLevel(), "serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
 
-	select {
-	case <-ctx.Done():
-		shutdownCtx := context.WithoutCancel(ctx)
-		_ = s.Shutdown(shutdownCtx)
-	case <-r.drainCh:
-	case err := <-errc:
-		if !s.isStopping(r) {
-			err = fmt.Errorf("graceful: serve %s: %w", s.describe(), err)
-			s.logger.Error("serving failed; closing the server", "address", s.describe(), "error", err)
-			_ = s.Close(context.WithoutCancel(ctx))
-			return err
+	return func(ctx context.Context) error {
+		select {
+		case <-ctx.Done():
+			shutdownCtx := context.WithoutCancel(ctx)
+			_ = s.Shutdown(shutdownCtx)
+		case <-r.drainCh:
+		case err := <-errc:
+			if !s.isStopping(r) {
+				err = fmt.Errorf("graceful: serve %s: %w", s.describe(), err)
+				s.logger.Error("serving failed; closing the server", "address", s.describe(), "error", err)
+				_ = s.Close(context.WithoutCancel(ctx))
+				return err
+			}
 		}
-	}
-	<-r.stopped
-	return nil
+		<-r.stopped
+		return nil
+	}, nil
 }
 
 func (s *Server) isStopping(r *round) bool {

@@ -172,6 +172,46 @@ func TestBadAddresses(t *testing.T) {
 	}
 }
 
+// A server drained for a handover before it began to serve (a drain
+// that follows the ready message at once) leaves its unix socket file to
+// the successor and can serve again after a rollback; one stopped for good
+// removes the file.
+func TestHandoverBeforeServeKeepsTheSocketFile(t *testing.T) {
+	for _, handover := range []bool{true, false} {
+		path := filepath.Join(t.TempDir(), "app.sock")
+		s := New(UnixAddressPrefix+path, 0, testConfig(t, nil))
+		if err := s.CreateListener(); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if handover {
+			ctx = withHandingOver(ctx)
+		}
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := os.Lstat(path)
+		if handover && err != nil {
+			t.Errorf("after a handover before Serve the socket file is gone: %v", err)
+		}
+		if !handover && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after a final stop before Serve the socket file is left: %v", err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.resume(ln)
+		if handover && err != nil {
+			t.Errorf("resume after a handover before Serve: %v", err)
+		}
+		if !handover && err == nil {
+			t.Error("a server stopped for good resumed")
+		}
+		ln.Close()
+	}
+}
+
 func TestUnixSocketServesAndIsRemoved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.sock")
 	s := New(UnixAddressPrefix+path, 0, testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -120,8 +120,12 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 	d.cutCtx, d.cut = context.WithCancelCause(context.Background())
 	r.drain = d
 	r.stopping = true
+	// A socket handed out with Fd may be served by another process.
+	final = final && s.fdFile == nil
+	d.handover = !final
 	if !r.serving {
-		// Nothing was ever served: release what was bound and stop.
+		// Nothing was ever served: release what was bound and stop (after
+		// a handover the unix socket files stay, for the successor).
 		d.listenerErr = closeListeners(r.raw)
 		if len(r.raw) == 0 {
 			for _, ln := range s.config.Listeners {
@@ -132,9 +136,6 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 		s.finishLocked(r)
 		return r, d
 	}
-	// A socket handed out with Fd may be served by another process.
-	final = final && s.fdFile == nil
-	d.handover = !final
 	go s.runDrain(r, d, final, final && !served)
 	return r, d
 }
