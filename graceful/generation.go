@@ -112,6 +112,7 @@ func (g *localGen) drain(final bool, took []string) {
 		if final {
 			p.closeSockets()
 		}
+		timeout := p.drainTimeout()
 		var wg sync.WaitGroup
 		for _, u := range g.units {
 			ctx := context.Background()
@@ -123,6 +124,13 @@ func (g *localGen) drain(final bool, took []string) {
 				ctx = withQueueServed(ctx) // served above
 			}
 			wg.Go(func() {
+				if u.srv == nil && timeout > 0 {
+					// A Server bounds its own drain; a service is given
+					// the same bound through ctx.
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, timeout)
+					defer cancel()
+				}
 				if err := u.svc.Shutdown(ctx); err != nil {
 					p.logger.Warn("shutdown cut work in progress", "service", describeService(u.svc), "error", err)
 				}
@@ -220,16 +228,30 @@ func (p *Process) keptBySystemd(s *socket) bool {
 	return s.from == "systemd" || s.fdName != "" || p.fdStoreActive()
 }
 
-// drainLimit bounds how long a drain of this process's servers may take:
-// the longest shutdown timeout, with a second of margin.
+// drainLimit bounds how long a drain of this process's servers and
+// services may take: the longest shutdown timeout, with a second of
+// margin.
 func (p *Process) drainLimit() time.Duration {
-	limit := 5 * time.Second
+	return max(5*time.Second, p.drainTimeout()+time.Second)
+}
+
+// drainTimeout is the longest a drain of this process's servers and
+// services may take, which bounds the Shutdown of a service added with
+// Add: the longest GracefulShutdownTimeout of its servers, or
+// DefaultGracefulShutdownTimeout when it has none; 0 (no limit) when
+// none of its servers has one.
+func (p *Process) drainTimeout() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	d, servers := time.Duration(0), false
 	for _, u := range p.units {
 		if u.srv != nil {
-			limit = max(limit, u.srv.config.GracefulShutdownTimeout+time.Second)
+			servers = true
+			d = max(d, u.srv.config.GracefulShutdownTimeout)
 		}
 	}
-	return limit
+	if !servers {
+		return DefaultGracefulShutdownTimeout
+	}
+	return d
 }

@@ -963,3 +963,51 @@ func TestUnitInheritedSocketMustBeWhereItsNameSays(t *testing.T) {
 		s.close()
 	}
 }
+
+// endlessService's work never ends (a stream a client keeps open): its
+// Shutdown returns only when its ctx ends, with ctx's error.
+type endlessService struct {
+	stop chan struct{}
+	cut  chan error
+}
+
+func (s *endlessService) Serve(context.Context) error {
+	<-s.stop
+	return ErrServerClosed
+}
+
+func (s *endlessService) Shutdown(ctx context.Context) error {
+	close(s.stop)
+	<-ctx.Done()
+	s.cut <- ctx.Err()
+	return ctx.Err()
+}
+
+// TestUnitAServiceThatNeverFinishesIsCut: a service's Shutdown is bounded
+// as the servers' drain is (their GracefulShutdownTimeout), so that work
+// that never ends cannot keep a generation alive.
+func TestUnitAServiceThatNeverFinishesIsCut(t *testing.T) {
+	sys := newFakeSystem()
+	sys.endAll(t)
+	cfg := DefaultProcessConfig()
+	cfg.Logger = testLogger(t)
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := testConfig(t, nil)
+	scfg.GracefulShutdownTimeout = 200 * time.Millisecond
+	srv, err := p.NewServer("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &endlessService{stop: make(chan struct{}), cut: make(chan error, 1)}
+	if err := p.Add(svc); err != nil {
+		t.Fatal(err)
+	}
+	errc := runProcess(t, sys, p, srv)
+	stopProcess(t, sys, errc)
+	if err := <-svc.cut; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the service's Shutdown ended with %v, want the deadline", err)
+	}
+}

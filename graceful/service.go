@@ -21,7 +21,12 @@ type Service interface {
 	// finish, and returns when it has, or when ctx ends, in which case it
 	// cuts what is left and returns ctx's error. The Process calls it
 	// once this generation stops serving: after the shutdown delay on a
-	// final stop, as soon as the successor is ready on a restart.
+	// final stop, as soon as the successor is ready on a restart. Its ctx
+	// ends after the longest [ServerConfig.GracefulShutdownTimeout] of the
+	// process's servers ([DefaultGracefulShutdownTimeout] when it has
+	// none, never when none of them has a limit), so that work that never
+	// ends (a stream a client keeps open) cannot keep an old generation
+	// alive.
 	Shutdown(ctx context.Context) error
 }
 
