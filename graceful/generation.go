@@ -124,9 +124,9 @@ func (g *localGen) drain(final bool, took []string) {
 				ctx = withQueueServed(ctx) // served above
 			}
 			wg.Go(func() {
-				if u.srv == nil && timeout > 0 {
-					// A Server bounds its own drain; a service is given
-					// the same bound through ctx.
+				if _, isServer := u.svc.(*Server); !isServer && timeout > 0 {
+					// A Server bounds its own drain; another service is
+					// given the servers' bound through ctx.
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
