@@ -59,13 +59,18 @@ func (l *link) send(m linkMsg, fds ...int) error {
 	if err != nil {
 		return err
 	}
+	return l.sendEncoded(m.Type, b, fds)
+}
+
+// sendEncoded sends a message of type typ that encodeLinkMsg encoded as b.
+func (l *link) sendEncoded(typ string, b []byte, fds []int) error {
 	if len(fds) > maxLinkMsgFds {
-		return fmt.Errorf("link message %q with %d descriptors: at most %d may be passed", m.Type, len(fds), maxLinkMsgFds)
+		return fmt.Errorf("link message %q with %d descriptors: at most %d may be passed", typ, len(fds), maxLinkMsgFds)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if len(b) <= maxLinkPacket && len(fds) <= maxLinkFds {
-		return l.write(m.Type, b, fds)
+		return l.write(typ, b, fds)
 	}
 	for len(b) > 0 || len(fds) > 0 {
 		n, k := min(len(b), maxLinkPacket-1), min(len(fds), maxLinkFds)
@@ -73,7 +78,7 @@ func (l *link) send(m linkMsg, fds ...int) error {
 		if n == len(b) && k == len(fds) {
 			part[0] = partLast
 		}
-		if err := l.write(m.Type, append(part, b[:n]...), fds[:k]); err != nil {
+		if err := l.write(typ, append(part, b[:n]...), fds[:k]); err != nil {
 			return err
 		}
 		b, fds = b[n:], fds[k:]

@@ -164,10 +164,12 @@ func (p *Process) becomeReady() error {
 			return fmt.Errorf("graceful: report ready to the supervisor: %w", err)
 		}
 	} else {
+		var encoded []byte
 		if p.parent != nil {
-			// A message that cannot be sent is found before anything
-			// says that this process serves.
-			if _, err := encodeLinkMsg(msg); err != nil {
+			// Encoded before anything says that this process serves: a
+			// message that cannot be sent fails the start.
+			var err error
+			if encoded, err = encodeLinkMsg(msg); err != nil {
 				return fmt.Errorf("graceful: report ready to the previous generation: %w", err)
 			}
 		}
@@ -182,7 +184,7 @@ func (p *Process) becomeReady() error {
 			// systemd first: once the parent hears we are ready it
 			// drains, and systemd must already follow the new main PID.
 			p.notify(fmt.Sprintf("MAINPID=%d\n", p.pid) + state)
-			if err := p.parent.send(msg); err != nil {
+			if err := p.parent.sendEncoded(msg.Type, encoded, nil); err != nil {
 				// The parent died during the handover: this process
 				// goes on alone.
 				p.logger.Warn("the previous generation is gone; serving alone", "error", err)
