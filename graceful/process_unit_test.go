@@ -1011,3 +1011,40 @@ func TestUnitAServiceThatNeverFinishesIsCut(t *testing.T) {
 		t.Errorf("the service's Shutdown ended with %v, want the deadline", err)
 	}
 }
+
+// TestDrainTimeoutOfServices: the bound of a service's Shutdown is the
+// longest GracefulShutdownTimeout of the servers, the default without
+// servers, and none when no server has a limit.
+func TestDrainTimeoutOfServices(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		timeouts []time.Duration
+		want     time.Duration
+	}{
+		{"no servers", nil, DefaultGracefulShutdownTimeout},
+		{"the longest", []time.Duration{time.Second, 3 * time.Second}, 3 * time.Second},
+		{"no limit", []time.Duration{0}, 0},
+	} {
+		sys := newFakeSystem()
+		cfg := DefaultProcessConfig()
+		cfg.Logger = testLogger(t)
+		p, err := newProcess(cfg, sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range tc.timeouts {
+			scfg := testConfig(t, nil)
+			scfg.GracefulShutdownTimeout = d
+			srv, err := p.NewServer(fmt.Sprintf("127.0.0.%d:0", i+1), scfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close(context.Background())
+		}
+		if got := p.drainTimeout(); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+		p.closeSockets()
+		sys.stopSignals(p.sigCh)
+	}
+}
