@@ -16,15 +16,12 @@ import (
 	"github.com/gracekit/gracekit/internal/testcert"
 )
 
-// restartsPerRun is how many restarts each client run spans.
-const restartsPerRun = 20
-
 // restartPause is the pause between the end of one restart (the new
 // process serves, the old one has exited) and the next signal.
 const restartPause = 200 * time.Millisecond
 
 // TestCurlAndH2loadAcrossRestarts runs clients that never retry against
-// the HTTPS server of examples/reload while it restarts 20 times, in both
+// the HTTPS server of examples/reload while it restarts restartsPerRun times, in both
 // process modes: curl --http2 with a new connection (a new curl process)
 // per request, curl --http1.1 POSTs with a 1 KiB body (the answer must
 // say it read it all), and h2load (4 connections, 4 streams each). Every

@@ -21,7 +21,7 @@ import (
 // examples/reload with an upstream keep-alive pool and no hidden retries
 // (proxy_next_upstream off), over TCP and over a unix socket, and drives
 // it with wrk GETs and, in a separate wrk run at the same time, POSTs with
-// a body, while the service restarts 20 times. Every answer must be a 200
+// a body, while the service restarts restartsPerRun times. Every answer must be a 200
 // with the expected body: wrk must report no socket error and no non-2xx
 // answer, and nginx's access log must hold only 200s.
 func TestNginxKeepAliveUpstreamAcrossRestarts(t *testing.T) {

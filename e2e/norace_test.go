@@ -3,3 +3,6 @@
 package e2e
 
 const raceEnabled = false
+
+// restartsPerRun: see race_test.go.
+const restartsPerRun = 20
