@@ -496,8 +496,9 @@ func (p *Process) takeLocked(what string, ep endpoint, perm socketPerm) (*socket
 // The Process serves the server from [Process.Run] and shuts it down with
 // the process; the configured health paths are answered before cfg's
 // handler sees the request. After a rollback (see
-// [ProcessConfig.Probation]) the process serves a new Server with the same
-// settings: the one returned here has stopped.
+// [ProcessConfig.Probation]) the process serves the same *Server again, on
+// the same socket: the value returned here stays valid for the life of
+// the process.
 func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	ep, err := parseAddress(address)
 	if err != nil {
