@@ -142,14 +142,15 @@ type Process struct {
 	UpgradeTimeout Duration `koanf:"upgradeTimeout"`
 
 	// Largest number of generations alive at once: the serving one plus
-	// those still draining long requests. A restart that would exceed it
-	// is refused until an old generation exits. At least 2.
+	// those still draining long requests. A restart signal that would
+	// exceed it is postponed until an old generation exits. At least 2.
 	MaxGenerations int `koanf:"maxGenerations"`
 
 	// How long, after a restart, the old generation keeps its sockets,
-	// not accepting, so that it serves again if the new one dies within
-	// that time (a rollback: queued connections are served, requests in
-	// flight on the dead process are lost). 0s turns rollback off.
+	// not accepting, so that it serves again if the new one dies, or
+	// stops answering for 2s, within that time (a rollback: queued
+	// connections are served, requests in flight on the dead process are
+	// lost). 0s turns rollback off.
 	Probation Duration `koanf:"probation"`
 
 	// File that receives the PID of the serving process before it reports

@@ -50,8 +50,10 @@ type ProcessConfig struct {
 
 	// MaxGenerations bounds how many generations may be alive at once:
 	// the serving one plus those still draining long requests. A restart
-	// that would exceed it is refused with an error until an old
-	// generation exits. At least 2.
+	// signal that would exceed it is postponed, and runs once an old
+	// generation exits (unless a newer restart ran meanwhile);
+	// [Process.Restart] returns [ErrTooManyGenerations] instead. At least
+	// 2.
 	MaxGenerations int
 
 	// Probation is how long, after a restart, the old generation keeps
@@ -59,7 +61,11 @@ type ProcessConfig struct {
 	// take over again if the new one dies: a new generation that exits
 	// within Probation of becoming ready, without having handed over or
 	// been asked to stop, is rolled back from, and the old one serves
-	// again. Connections queued on the sockets meanwhile are served;
+	// again. The old generation also asks the new one over their link
+	// every 250 ms whether it is there; one that has not answered for 2 s
+	// (stopped, wedged) is killed and rolled back from, so a silent new
+	// generation is replaced within about 2.25 s. Connections queued on
+	// the sockets meanwhile are served;
 	// requests in flight on the process that died are lost. 0 turns
 	// rollback off. In supervisor mode the previous worker is the one
 	// that serves again.
