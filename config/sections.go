@@ -95,7 +95,8 @@ type Server struct {
 	IdleDrainGraceMin Duration `koanf:"idleDrainGraceMin"`
 
 	// Once a shutdown has begun, how long hijacked connections
-	// (WebSockets, raw streams) may stay open before they are closed.
+	// (WebSockets, raw streams) may stay open; they are closed once it
+	// has passed and the other connections have drained.
 	HijackedGrace Duration `koanf:"hijackedGrace"`
 
 	// Largest request header block accepted; a larger one gets "431

@@ -101,8 +101,9 @@ type ServerConfig struct {
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
 	// streams) may live once a shutdown has begun. They are told through
-	// [Draining] at the start and closed when the grace or the shutdown
-	// timeout runs out, whichever comes first.
+	// [Draining] at the start and closed once the grace has passed and
+	// the server's other connections have drained, or when the shutdown
+	// timeout runs out.
 	HijackedGrace time.Duration
 
 	// MaxHeaderBytes limits the size of a request's header block. A

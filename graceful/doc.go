@@ -4,8 +4,8 @@
 //
 // A [Server] wraps net/http's server. Its [Server.Shutdown] answers every
 // request still arriving on open connections with "Connection: close",
-// stops accepting (on a final stop, after serving what is queued on the
-// listening sockets), sends HTTP/2 clients a GOAWAY that refuses nothing
+// stops accepting (on a final stop on Linux, after serving what is queued
+// on the listening sockets), sends HTTP/2 clients a GOAWAY that refuses nothing
 // before the final one, closes a keep-alive connection only once nothing
 // of a next request has arrived on it for a short grace, lets requests in
 // flight finish, warns hijacked connections through [Draining], and only
@@ -19,7 +19,8 @@
 // both modes: the new process inherits the sockets ([Process.Listen],
 // [Process.ListenPacket], [Process.NewServer]), reports ready, and only
 // then does the old one drain; a new process that fails changes nothing,
-// and one that dies within [ProcessConfig.Probation] is rolled back from.
+// and one that dies or stops answering within [ProcessConfig.Probation]
+// is rolled back from.
 // It speaks sd_notify, adopts sockets from systemd's socket activation and
 // file-descriptor store, writes a PID file and serves health endpoints.
 //
@@ -42,8 +43,9 @@
 //   - probation: the time after a handover during which the old
 //     generation keeps its sockets and serves again if the successor
 //     dies or stops answering: a rollback.
-//   - final stop: a stop with no successor (SIGTERM): what is queued on
-//     the sockets is served before they close.
+//   - final stop: a stop with no successor (SIGTERM): on Linux, what is
+//     queued on the sockets is served before they close (except on the
+//     sockets systemd keeps for its next start).
 //   - lineage: the generations of one service, one after another; the
 //     older ones still draining are the ancestors of the newest.
 //   - inherited: said of a socket or file that a process got from the

@@ -9,7 +9,8 @@ import (
 )
 
 // HandoverEnv is the environment variable through which a process describes
-// what it hands to the next generation (or a supervisor to a worker). The
+// what it hands to the next generation (or a supervisor to a worker, or to
+// its own next image in a supervisor upgrade). The
 // new process removes it in NewProcess, so that the app's own subprocesses
 // never see it. Its name is outside the GRACEKIT_ namespace of the config
 // package, so that a program may load its configuration before it calls

@@ -64,7 +64,7 @@ const (
 // binary, an invalid config file, a crash, a hang past
 // [ProcessConfig.UpgradeTimeout]) is stopped and reaped, the reason is
 // logged with the tail of its standard error, and the old process goes on
-// serving as if nothing happened. One that dies within
+// serving as if nothing happened. One that dies or stops answering within
 // [ProcessConfig.Probation] after taking over is rolled back from: the old
 // generation, which kept the sockets, serves again.
 //
@@ -152,8 +152,9 @@ type unit struct {
 // them by address.
 //
 // In supervisor mode ([RestartModeSupervisor]), the first process becomes
-// the supervisor inside NewProcess and exits when the service ends, with
-// its worker's status: NewProcess returns only in the workers, where
+// the supervisor inside NewProcess and exits when the service ends: 0 if
+// its worker ended with status 0, 1 otherwise. NewProcess returns only in
+// the workers, where
 // [Process.Role] is RoleWorker.
 func NewProcess(cfg ProcessConfig) (*Process, error) {
 	p, err := newProcess(cfg, osSystem{})
@@ -497,8 +498,9 @@ func (p *Process) takeLocked(what string, ep endpoint, perm socketPerm) (*socket
 // the process; the configured health paths are answered before cfg's
 // handler sees the request. After a rollback (see
 // [ProcessConfig.Probation]) the process serves the same *Server again, on
-// the same socket: the value returned here stays valid for the life of
-// the process.
+// the same address (the same socket, or one bound again if the successor
+// had given that address up): the value returned here stays valid for the
+// life of the process.
 func (p *Process) NewServer(address string, cfg ServerConfig) (*Server, error) {
 	ep, err := parseAddress(address)
 	if err != nil {
@@ -576,13 +578,15 @@ func (p *Process) Add(svc Service) error {
 
 // Restart starts the next generation, as the restart signal does, and
 // returns its outcome: nil once the new generation is ready and this
-// process has begun to drain (Run is then about to return), an error
-// saying why otherwise, in which case this process goes on serving.
+// process has begun to drain (Run returns once the drain and the
+// [ProcessConfig.Probation] are over, or goes on after a rollback), an
+// error saying why otherwise, in which case this process goes on serving.
 // Cancelling ctx abandons the restart. A restart requested while another
-// is under way returns [ErrRestartInProgress]; on a generation that has
-// handed over, or is not running, Restart returns an error wrapping
-// [ErrNotRunning] at once. In a worker, the supervisor performs the
-// restart.
+// is under way returns [ErrRestartInProgress]; one that would exceed
+// [ProcessConfig.MaxGenerations] returns [ErrTooManyGenerations]; on a
+// generation that has handed over, or is not running, Restart returns an
+// error wrapping [ErrNotRunning] at once. In a worker, the supervisor
+// performs the restart.
 func (p *Process) Restart(ctx context.Context) error {
 	p.mu.Lock()
 	running := p.running && !p.done

@@ -51,9 +51,8 @@ type ProcessConfig struct {
 	// MaxGenerations bounds how many generations may be alive at once:
 	// the serving one plus those still draining long requests. A restart
 	// signal that would exceed it is postponed, and runs once an old
-	// generation exits (unless a newer restart ran meanwhile);
-	// [Process.Restart] returns [ErrTooManyGenerations] instead. At least
-	// 2.
+	// generation exits (only a stop drops it); [Process.Restart] returns
+	// [ErrTooManyGenerations] instead. At least 2.
 	MaxGenerations int
 
 	// Probation is how long, after a restart, the old generation keeps
@@ -61,19 +60,21 @@ type ProcessConfig struct {
 	// take over again if the new one dies: a new generation that exits
 	// within Probation of becoming ready, without having handed over or
 	// been asked to stop, is rolled back from, and the old one serves
-	// again. The old generation also asks the new one over their link
-	// every 250 ms whether it is there; one that has not answered for 2 s
-	// (stopped, wedged) is killed and rolled back from, so a silent new
-	// generation is replaced within about 2.25 s. Connections queued on
-	// the sockets meanwhile are served;
-	// requests in flight on the process that died are lost. 0 turns
-	// rollback off. In supervisor mode the previous worker is the one
-	// that serves again.
+	// again. The old generation (in supervisor mode, the supervisor) also
+	// asks the new one over their link every 250 ms whether it is there;
+	// one that has not answered for 2 s (stopped, wedged) is killed and
+	// rolled back from, so a silent new generation is replaced within
+	// about 2.25 s. Connections queued on the sockets meanwhile are
+	// served; requests in flight on the process that died are lost. 0
+	// turns rollback off. In supervisor mode the previous worker is the
+	// one that serves again.
 	Probation time.Duration
 
-	// PIDFile, when set, is written atomically with the PID of the
-	// process that serves, before it reports ready, and removed at the
-	// final shutdown.
+	// PIDFile, when set, is written atomically (without waiting for the
+	// disk) with the PID of the process that serves, before it reports
+	// ready and again when it rolls back, and removed at the final
+	// shutdown. In supervisor mode it holds the supervisor's PID, written
+	// once the first worker is ready.
 	PIDFile string
 
 	// ShutdownDelay is how long, once a shutdown is requested, the

@@ -40,7 +40,8 @@ type StoppingService interface {
 }
 
 // A ResumableService can serve again after its Shutdown: a generation
-// whose successor dies within [ProcessConfig.Probation] rolls back by
+// whose successor dies or stops answering within [ProcessConfig.Probation]
+// rolls back by
 // resuming every service, and a process whose services are not all
 // resumable does not roll back.
 //
@@ -57,7 +58,8 @@ type ResumableService interface {
 // HandingOver reports whether ctx, given to a [Service]'s Shutdown (or to
 // [Server.Shutdown]) by a [Process], belongs to a restart, in which a new
 // generation goes on serving the same sockets, rather than to a final
-// stop. A service that drains differently in the two cases (a QUIC
+// stop (a final stop of a socket systemd keeps for its next start counts
+// as a handover too: the queue waits for that start). A service that drains differently in the two cases (a QUIC
 // server that passes its connections' packets on, say) asks here; a
 // [Server] leaves the connections queued on its sockets to the new
 // generation, where a final stop serves them itself.

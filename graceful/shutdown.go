@@ -39,19 +39,24 @@ type drainState struct {
 
 // Shutdown stops the server gracefully and returns once it has stopped.
 //
-// The sequence loses no request that a client has sent. Every HTTP/1
-// response written from then on carries "Connection: close". The
+// The sequence loses no request that a client has sent. Every HTTP/1.1
+// response whose header is written from then on carries "Connection:
+// close", unless the client has already begun its next request on that
+// connection, which is then answered first. The
 // listeners stop accepting: on Linux, unless ctx comes from a restart
 // (see [HandingOver]) or the socket was handed out with [Server.Fd],
 // the socket first refuses new connections while the server accepts and
 // answers those already queued, since closing a listener resets them.
-// A keep-alive connection is closed only once it has been idle for
-// [ServerConfig.IdleDrainGrace], idle meaning that nothing of a next
-// request has arrived (a pipelined request, or a header still arriving,
-// is answered first); requests in flight run to completion; HTTP/2
-// clients get a first GOAWAY that refuses nothing and a PING, and the
-// final GOAWAY once they have answered it; hijacked connections are told
-// through [Draining] and closed after [ServerConfig.HijackedGrace].
+// A keep-alive connection is closed only once it has been idle for its
+// own grace, taken from its measured round trip between
+// [ServerConfig.IdleDrainGraceMin] and [ServerConfig.IdleDrainGrace],
+// idle meaning that nothing of a next request has arrived (a pipelined
+// request, or a header still arriving, is answered first); requests in
+// flight run to completion; HTTP/2 clients get a first GOAWAY that
+// refuses nothing and a PING, and the final GOAWAY once they have
+// answered it; hijacked connections are told through [Draining] and
+// closed once [ServerConfig.HijackedGrace] has passed and the other
+// connections have drained.
 //
 // When [ServerConfig.GracefulShutdownTimeout] passes or ctx ends first,
 // the connections still open are closed, the log says how many and how

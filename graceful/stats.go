@@ -35,8 +35,9 @@ type DrainStats struct {
 	// ServedWhileDraining counts requests that began after the shutdown
 	// did, on connections that were already open.
 	ServedWhileDraining uint64
-	// IdleClosed counts keep-alive connections closed after staying idle
-	// for [ServerConfig.IdleDrainGrace].
+	// IdleClosed counts keep-alive connections, and new ones that had
+	// sent nothing, closed after staying idle for their idle grace (see
+	// [ServerConfig.IdleDrainGrace]).
 	IdleClosed int
 	// HijackedClosed counts hijacked connections the server closed
 	// because their handlers had not closed them in time.
