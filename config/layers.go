@@ -92,17 +92,20 @@ func (d *Document) Position(path ...string) (line, column int) {
 // does, the format coming from name's extension (see [FormatOf]). An
 // empty YAML or TOML document gives an empty mapping. It returns an
 // *[Error] with the problems (and their lines) when data is not a
-// configuration document: a syntax error, a key written twice, a list or a
+// configuration document: a syntax error, a key written twice (in JSON
+// too, where parsers keep the last), a list or a
 // single value instead of a mapping, JSON null, an unknown extension, or a
 // document beyond the limits ([MaxFileSize], [MaxDepth], [MaxKeys],
 // [MaxAliasValues]). It checks no key or value: that is Load's job.
 func ParseDocument(name string, data []byte) (*Document, error) {
 	var ps problems
-	d, ok := parseDocument(name, FormatOf(name), data, defaultLimits(), &ps)
-	if !ok {
-		return nil, ps.err()
+	// A JSON document with a key written twice parses (parseDocument
+	// keeps it, for Load to go on checking it), but Load refuses it: so
+	// does ParseDocument.
+	if d, ok := parseDocument(name, FormatOf(name), data, defaultLimits(), &ps); ok && len(ps.list) == 0 {
+		return d, nil
 	}
-	return d, nil
+	return nil, ps.err()
 }
 
 // parseDocument parses and measures a document. It reports problems and

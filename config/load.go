@@ -53,7 +53,8 @@ func WithEnviron(vars []string) Option {
 
 // WithLogger gives Load a logger for what it ignores on purpose, at the
 // debug level: the variables Kubernetes sets for Services whose names
-// start with the environment prefix. Without it, Load logs to
+// start with the environment prefix, and gracekit's own test variables.
+// Without it, Load logs to
 // slog.Default().
 func WithLogger(logger *slog.Logger) Option {
 	return func(o *options) { o.logger = logger }
@@ -116,8 +117,9 @@ func WithGoFlags(fs *flag.FlagSet) Option {
 // (GRACEKIT_SERVICE_HOST=10.0.0.1, GRACEKIT_PORT=tcp://10.0.0.1:80,
 // GRACEKIT_PORT_80_TCP_ADDR=10.0.0.1 and the others of that family, for
 // Services named gracekit or gracekit-anything), which are recognised by
-// their names and values together and ignored, with a debug line (see
-// [WithLogger]). A variable named after a key's with _FILE appended,
+// their names and values together, and the variables of gracekit's own
+// test suite and CI (GRACEKIT_REQUIRE_TOOLS and the like): both are
+// ignored, with a debug line (see [WithLogger]). A variable named after a key's with _FILE appended,
 // such as GRACEKIT_DB_PASSWORD_FILE=/run/secrets/db, names a file that
 // holds the value, one trailing newline removed; setting both is an
 // error, and so is a file that cannot be read. A problem with such a

@@ -395,6 +395,10 @@ func TestParseDocument(t *testing.T) {
 	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: not valid JSON: invalid character '}' looking for beginning of value`})
 	_, err = ParseDocument("a.conf", nil)
 	sameLines(t, "problems", errorLines(t, err), []string{`a.conf: unknown file format: name the file .yaml, .yml, .json or .toml`})
+	// Load refuses a JSON key written twice, though JSON parsers keep the
+	// last: so does ParseDocument (and with it gen validate).
+	_, err = ParseDocument("a.json", []byte("{\"log\": {\"level\": \"info\",\n \"level\": \"debug\"}}"))
+	sameLines(t, "problems", errorLines(t, err), []string{`a.json:2: log.level: the key "level" is written twice in the same object (lines 1 and 2): keep one`})
 }
 
 // TestMissingFileUnwraps checks that a program can tell a missing file

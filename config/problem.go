@@ -19,7 +19,8 @@ type Problem struct {
 	Value string
 
 	// Source says where the value came from: a file name, "env NAME" for
-	// an environment variable, "flag --name", or "default".
+	// an environment variable, "flag --name" (pflag, see [AddFlags]) or
+	// "flag -name" (the flag package, see [AddGoFlags]), or "default".
 	Source string
 
 	// Line is the 1-based line in Source, or 0 when unknown.

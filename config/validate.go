@@ -118,7 +118,8 @@ func findLeaf(model *node, key string) *node {
 }
 
 // SocketModePattern is what server.unixSocketMode accepts: an octal
-// permission mode of three or four digits, optionally written with 0o.
+// permission mode of three digits, optionally after a 0 or 0o ("660",
+// "0660", "0o660").
 const SocketModePattern = `^(?:0o)?0?[0-7]{3}$`
 
 var socketModeRE = lazyRegexp(SocketModePattern)

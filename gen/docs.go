@@ -118,6 +118,9 @@ func (p docPage) notes() string {
 		fmt.Sprintf("**Limits**: a file is at most %s, its key paths at most %d keys long, and one mapping holds at most %d keys; a file beyond them is refused with an error that names the limit.", config.Size(config.MaxFileSize), config.MaxDepth, config.MaxKeys),
 		fmt.Sprintf("**Checking a file**: ~%s~ checks it against the schema and the loader's rules and prints one line per problem, with the file, line, key and fix.", p.validate),
 	}
+	if p.envPrefix == "GRACEKIT_" {
+		bullets[0] += " So are the variables of gracekit's own test suite and CI (~GRACEKIT_REQUIRE_TOOLS~, ~GRACEKIT_REQUIRE_NSPAWN~, ~GRACEKIT_NSPAWN_ROOTFS~, ~GRACEKIT_NSPAWN_MIRROR~, ~GRACEKIT_CI_KEEP_MODCACHE~)."
+	}
 	if p.restarts {
 		bullets = append(bullets, "**Restarts**: every key takes effect at a restart, in both modes: the new generation (reexec), or the supervisor's new image and its new worker (supervisor), loads the files and the environment again. The exception is ~process.mode~, which takes effect at the next full start.")
 	}

@@ -17,7 +17,7 @@
 // writes the schema, the reference and the default file of its
 // configuration type, which embeds gracekit's sections next to its own:
 //
-//	//go:generate go tool gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json -docs config.md -yaml default.yaml
+//	//go:generate go tool gen schema -type AppConfig -defaults DefaultAppConfig -out app.schema.json -docs app.md -yaml app.default.yaml
 //
 // The package may embed the schema (for the help of its flags) before the
 // first go generate has written it: gen stands a placeholder in for the

@@ -34,6 +34,13 @@ var loaderOnly = map[string]string{
 	"toml-datetime.toml":           "TOML datetimes are not strings; JSON has no dates, so the schema sees a string",
 }
 
+// parsedAsTheLoaderDoes lists the files of loaderOnly that schema.Validate
+// (and with it gen validate) rejects too: it parses a document with the
+// loader's own parser (config.ParseDocument), which refuses what the
+// loader refuses before any schema sees the document. A validator that
+// parses with a JSON library, as the ajv check does, accepts them.
+var parsedAsTheLoaderDoes = []string{"json-duplicate-key.json"}
+
 // corpusFile is one file of the corpus with what the loader and the
 // schema say about it.
 type corpusFile struct {
@@ -107,8 +114,8 @@ func TestCorpusAgreement(t *testing.T) {
 			}
 		case "loader-only":
 			seenLoaderOnly = append(seenLoaderOnly, f.name)
-			if loaderOK || !schemaOK {
-				t.Errorf("%s is labelled loader-only (the loader rejects, the schema accepts):\n\tloader: %v\n\tschema: %v", f.path, f.loader, f.schema)
+			if wantSchemaOK := !slices.Contains(parsedAsTheLoaderDoes, f.name); loaderOK || schemaOK != wantSchemaOK {
+				t.Errorf("%s is labelled loader-only (the loader rejects, the schema accepts; schema.Validate rejects it too: %v):\n\tloader: %v\n\tschema: %v", f.path, !wantSchemaOK, f.loader, f.schema)
 			}
 			if loaderOnly[f.name] == "" {
 				t.Errorf("%s is in loader-only/ but not in loaderOnly with its reason", f.path)

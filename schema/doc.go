@@ -15,9 +15,11 @@
 //
 // The schema describes only what config.Load accepts: every document the
 // loader accepts is valid against it, and the loader refuses every
-// document it rejects. The loader is stricter where a schema cannot say
-// (a host part that is not a host, JSON keys written twice, a size that
-// is not a whole number of bytes, and so on).
+// document the schema rejects. The loader is stricter where a schema
+// cannot say (a host part that is not a host, JSON keys written twice, a
+// size that is not a whole number of bytes, and so on); [Validate] parses
+// a document as the loader does, so it refuses JSON keys written twice
+// too.
 package schema
 
 //go:generate go run ../gen schema

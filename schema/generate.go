@@ -33,8 +33,9 @@ type Options struct {
 // allowed, and no key required but those tagged jsonschema:"required"
 // (see config.RequiredTag), with the sections above them. The values in cfg are the defaults
 // the schema states, but for secrets (see config.SecretTag), which get
-// writeOnly and no default. Sizes and durations accept a number or a string
-// matching the loader's own patterns; the gracekit sections get their
+// writeOnly and no default. Sizes accept a non-negative whole number,
+// durations only the number 0, and both a string matching the loader's own
+// patterns; the gracekit sections get their
 // enums, patterns and the rules that tie certFile, keyFile and
 // httpsAddress together. The output is indented JSON ending in a newline,
 // the same bytes for the same input.

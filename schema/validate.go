@@ -71,7 +71,8 @@ func Validate(name string, data []byte) ([]Problem, error) {
 // Validate checks the document data, named name (its extension gives the
 // format: .yaml, .yml, .json or .toml). It returns the problems sorted by
 // line and pointer, none when the document is valid. A document that
-// cannot be parsed is one problem with the line of the syntax error. An
+// cannot be parsed gives its parse problems with their lines (one syntax
+// error, or one for each key written twice), and nothing more. An
 // empty YAML or TOML document is an empty mapping, as for the loader.
 func (v *Validator) Validate(name string, data []byte) ([]Problem, error) {
 	parsed, err := config.ParseDocument(name, data)
