@@ -119,7 +119,9 @@ func (p docPage) notes() string {
 		fmt.Sprintf("**Checking a file**: ~%s~ checks it against the schema and the loader's rules and prints one line per problem, with the file, line, key and fix.", p.validate),
 	}
 	if p.envPrefix == "GRACEKIT_" {
-		bullets[0] += " So are the variables of gracekit's own test suite and CI (~GRACEKIT_REQUIRE_TOOLS~, ~GRACEKIT_REQUIRE_NSPAWN~, ~GRACEKIT_NSPAWN_ROOTFS~, ~GRACEKIT_NSPAWN_MIRROR~, ~GRACEKIT_CI_KEEP_MODCACHE~)."
+		// The names are config's (toolVariables); this names the family,
+		// as config.Load's doc does, so that the list lives in one place.
+		bullets[0] += " So are the variables of gracekit's own test suite and CI (~GRACEKIT_REQUIRE_TOOLS~ and the like, listed in gracekit's README)."
 	}
 	if p.restarts {
 		bullets = append(bullets, "**Restarts**: every key takes effect at a restart, in both modes: the new generation (reexec), or the supervisor's new image and its new worker (supervisor), loads the files and the environment again. The exception is ~process.mode~, which takes effect at the next full start.")

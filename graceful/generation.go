@@ -106,13 +106,13 @@ func (g *localGen) drain(final bool, took []string) {
 	g.drained = drained
 	set := g.round
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), p.drainLimit())
+		timeout := p.drainTimeout()
+		ctx, cancel := context.WithTimeout(context.Background(), drainLimitOf(timeout))
 		quiesce(ctx, qs, p.logger)
 		cancel()
 		if final {
 			p.closeSockets()
 		}
-		timeout := p.drainTimeout()
 		var wg sync.WaitGroup
 		for _, u := range g.units {
 			ctx := context.Background()
@@ -231,9 +231,10 @@ func (p *Process) keptBySystemd(s *socket) bool {
 // drainLimit bounds how long a drain of this process's servers and
 // services may take: the longest shutdown timeout, with a second of
 // margin.
-func (p *Process) drainLimit() time.Duration {
-	return max(5*time.Second, p.drainTimeout()+time.Second)
-}
+func (p *Process) drainLimit() time.Duration { return drainLimitOf(p.drainTimeout()) }
+
+// drainLimitOf is drainLimit for a drain timeout of d.
+func drainLimitOf(d time.Duration) time.Duration { return max(5*time.Second, d+time.Second) }
 
 // drainTimeout is the longest a drain of this process's servers and
 // services may take, which bounds the Shutdown of a service added with

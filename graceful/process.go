@@ -154,8 +154,7 @@ type unit struct {
 // In supervisor mode ([RestartModeSupervisor]), the first process becomes
 // the supervisor inside NewProcess and exits when the service ends: 0 if
 // its worker ended with status 0, 1 otherwise. NewProcess returns only in
-// the workers, where
-// [Process.Role] is RoleWorker.
+// the workers, where [Process.Role] is RoleWorker.
 func NewProcess(cfg ProcessConfig) (*Process, error) {
 	p, err := newProcess(cfg, osSystem{})
 	if err != nil {

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -739,13 +741,18 @@ func (s *syncBuffer) String() string {
 // *Server, and a connection queued meanwhile is answered.
 func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	sys := newFakeSystem()
-	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour })
+	pidFile := filepath.Join(t.TempDir(), "app.pid")
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour; c.PIDFile = pidFile })
 	addr := srv.GetListenedAddress()
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
 	c.ready(t)
 	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
+	// The successor wrote its PID before it reported ready.
+	if err := writePIDFile(pidFile, c.pid()); err != nil {
+		t.Fatal(err)
+	}
 	// A client that connects during the probation waits in the queue
 	// (nobody accepts), and is served after the rollback.
 	conn := dialHTTP(t, addr)
@@ -766,6 +773,10 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 		note := sys.lastNote()
 		return p.totals.get(totalRollbacks) == 1 && strings.Contains(note, fmt.Sprintf("MAINPID=%d", p.pid)) && strings.Contains(note, "READY=1")
 	})
+	// The PID file names the process that serves again.
+	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(p.pid) {
+		t.Errorf("PID file after the rollback: %q %v, want %d", b, err, p.pid)
+	}
 	// The *Server NewServer returned serves again: it is not stale.
 	if got := srv.Status(); got != ServerStatusRunning {
 		t.Errorf("the server NewServer returned is %v after the rollback, want running", got)
