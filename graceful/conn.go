@@ -73,8 +73,9 @@ type conn struct {
 	h2 *h2Conn
 
 	// spread is how long after the others this connection, idle when the
-	// drain began, is closed (the drain's goroutine's alone).
-	spread time.Duration
+	// drain began, is closed; grace, once known, how long it may stay
+	// idle (see Server.idleGrace). The drain's goroutine's alone.
+	spread, grace time.Duration
 }
 
 const (

@@ -286,21 +286,29 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 // its measured round trip, within the floor and the ceiling. A connection
 // that has not sent its first request yet gets the ceiling: its client
 // has just connected to send one, and a busy machine may delay it.
+//
+// The round trip is read from the kernel once per connection and drain:
+// the drain looks at every open connection each time one is due, and a
+// system call for each of thousands of idle connections each time would
+// take the CPU the new generation needs for their reconnects.
 func (s *Server) idleGrace(c *conn) time.Duration {
 	ceiling := s.config.IdleDrainGrace
 	floor := min(s.config.IdleDrainGraceMin, ceiling)
 	if floor == ceiling || http.ConnState(c.state.Load()) == http.StateNew {
 		return ceiling
 	}
-	if rtt, rttvar, ok := roundTrip(c.raw); ok {
-		return min(max(floor, 4*rtt+4*rttvar), ceiling)
+	if c.grace == 0 {
+		c.grace = ceiling
+		if rtt, rttvar, ok := roundTrip(c.raw); ok {
+			c.grace = min(max(floor, 4*rtt+4*rttvar), ceiling)
+		} else if c.raw.LocalAddr().Network() == "unix" {
+			c.grace = floor // a peer on this machine: no round trip to wait for
+		}
+		// Otherwise a round trip nobody measured (a system without
+		// TCP_INFO): the ceiling, which never races a client's next
+		// request.
 	}
-	if c.raw.LocalAddr().Network() == "unix" {
-		return floor // a peer on this machine: no round trip to wait for
-	}
-	// A round trip nobody measured (a system without TCP_INFO): the
-	// ceiling, which never races a client's next request.
-	return ceiling
+	return c.grace
 }
 
 // reconnectCost is the share of the spread window (see spreadIdle) one
