@@ -242,9 +242,9 @@ func (r *runner) idleLane(res *report.Results, p costParams) error {
 	if err != nil {
 		return err
 	}
-	o := scenario.IdleOptions{SteadyEvery: 5 * time.Millisecond, Before: time.Second, Rounds: p.idleRounds, Pause: 300 * time.Millisecond,
+	o := scenario.IdleOptions{SteadyEvery: 5 * time.Millisecond, Before: time.Second, Rounds: p.idleRounds, Pause: 1300 * time.Millisecond,
 		HandoverTimeout: 15 * time.Second, ExitTimeout: 40 * time.Second}
-	res.IdleDesc = fmt.Sprintf("n keep-alive connections that each got one answer and then sit idle (as pooled connections do between requests); when the server closes one, its client reconnects at once, sends one `GET /` and sits idle again on the new connection, so a restart makes a wave of reconnects (and, with TLS, of handshakes) into the new process. Beside them a steady client sends `GET /` every %s on a new connection each time and, in a second loop, every %s on one keep-alive connection; its latency runs from when a request was due, so a request held up by the one before it counts its wait. %d alternating restarts per subject and n, plain HTTP and TLS (HTTP/1.1, a certificate made for the run). Old exit: signal to the old process's exit. Close spread: from the first idle connection the old process closed to the last. Steady p99 in the wave: the steady client's requests due from the signal until the old process has exited and every reconnected client has its answer, all rounds together; beside it the p99 of the second before each signal. Failures count the idle clients' reconnects and the steady client's requests; the steady keep-alive loop never retries, so a keep-alive connection closed under its next request is a failure.",
+	res.IdleDesc = fmt.Sprintf("n keep-alive connections that each got one answer and then sit idle (as pooled connections do between requests); when the server closes one, its client reconnects at once (the pool opens its first connections 64 at a time, but never holds a reconnection back, as independent clients would not), sends one `GET /` and sits idle again on the new connection, so a restart makes a wave of reconnects (and, with TLS, of handshakes) into the new process, shaped by the server alone. Beside them a steady client, a process of its own (so that its latencies are not those of the load generator's scheduler, busy with the reconnects), sends `GET /` every %s on a new connection each time and, in a second loop, every %s on one keep-alive connection; its latency runs from when a request was due, so a request held up by the one before it counts its wait. %d alternating restarts per subject and n, plain HTTP and TLS (HTTP/1.1, a certificate made for the run). Old exit: signal to the old process's exit. Close spread: from the first idle connection the old process closed to the last. Steady p99 in the wave: the steady client's requests due from the signal until the old process has exited and every reconnected client has its answer, all rounds together; since that p99 falls as the window grows with quiet requests (a server that waits before it closes anything adds them), the count of the wave's steady requests over 20 ms, per restart, which does not; beside them the p99 of the second before each signal (restarts are 1.3 s apart after a wave, so that second holds none of the wave before). graceful.Process@REV, when present, is the graceful.Process subject built from revision REV of the repository (`-base REV`), restarted in the same alternating rounds. Failures count the idle clients' reconnects and the steady client's requests; the steady keep-alive loop never retries, so a keep-alive connection closed under its next request is a failure.",
 		o.SteadyEvery, o.SteadyEvery, o.Rounds)
 	for _, n := range p.idleSizes {
 		for _, useTLS := range []bool{false, true} {
@@ -255,10 +255,13 @@ func (r *runner) idleLane(res *report.Results, p costParams) error {
 			o := o
 			o.Conns, o.TLS = n, nil
 			if useTLS {
-				o.TLS = cert.ClientConfig("http/1.1")
+				o.TLS, o.CAFile = cert.ClientConfig("http/1.1"), cert.CertFile
 			}
-			for _, name := range []string{gracefulProc, tableflip} {
-				s := r.cat.specs[name]
+			for _, name := range []string{gracefulProc, gracefulProcBase, tableflip} {
+				s, ok := r.cat.specs[name]
+				if !ok {
+					continue // no -base
+				}
 				s.Restartable = true
 				if useTLS {
 					s.Extra = append(append([]string(nil), s.Extra...), "-tls-cert", cert.CertFile, "-tls-key", cert.KeyFile)

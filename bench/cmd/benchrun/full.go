@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,13 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if o.smoke {
 		cp = smokeCost()
 	}
+	if o.idleSizes != "" {
+		sizes, err := parseSizes(o.idleSizes)
+		if err != nil {
+			return fmt.Errorf("-idle-sizes: %w", err)
+		}
+		cp.idleSizes = sizes
+	}
 	if want("callgrind") {
 		step("figure 8: instructions per request (callgrind)")
 		if err := extclient.Need("valgrind", "callgrind_control"); err != nil {
@@ -157,6 +165,12 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	}
 	if o.merge {
 		res.Command += " -merge"
+	}
+	if o.base != "" {
+		res.Command += " -base " + o.base
+	}
+	if o.idleSizes != "" {
+		res.Command += " -idle-sizes " + o.idleSizes
 	}
 	res.Took = time.Since(started)
 	var md bytes.Buffer
@@ -417,4 +431,17 @@ func (r *runner) faults(res *report.Results) {
 			res.Faults = append(res.Faults, fr)
 		}
 	}
+}
+
+// parseSizes parses a comma-separated list of positive numbers.
+func parseSizes(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -23,10 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gracekit/gracekit/bench/internal/load"
 	"github.com/gracekit/gracekit/bench/internal/subject"
 )
 
 func main() {
+	load.RunSteadyChildIfAsked()
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "quick mode: a few restarts per subject, assert that gracekit loses nothing and leaves no process")
 	flag.IntVar(&o.restarts, "restarts", 500, "restarts per subject in the full run (figures 1, 2 and 5)")
@@ -39,6 +41,8 @@ func main() {
 	flag.BoolVar(&o.smoke, "smoke", false, "run the callgrind, handover, scale, idle, rss and h3 lanes with a few rounds each: a check that they work, not a measurement")
 	flag.StringVar(&o.faultFilter, "fault", "", "with -only faults: run only the failure scenarios whose name contains this")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
+	flag.StringVar(&o.base, "base", "", "also measure graceful.Process built from this git revision of the repository (a worktree made for the run) in the idle lane, named graceful.Process@REV: a before/after in the same run")
+	flag.StringVar(&o.idleSizes, "idle-sizes", "", "comma-separated numbers of idle connections of the idle lane (default 100,1000,5000)")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
 	flag.Parse()
 	if o.timeout == 0 {
@@ -55,6 +59,7 @@ type options struct {
 	restarts, block, rounds int
 	out, plot, only         string
 	faultFilter             string
+	base, idleSizes         string
 	keep, smoke, merge      bool
 	timeout                 time.Duration
 }
@@ -89,7 +94,7 @@ func run(o options) int {
 	}()
 
 	fmt.Println("building subjects...")
-	r.cat, err = buildAll(filepath.Join(work, "bin"), benchDir, rootDir)
+	r.cat, err = buildAll(filepath.Join(work, "bin"), benchDir, rootDir, o.base)
 	if err != nil {
 		return fail(err)
 	}

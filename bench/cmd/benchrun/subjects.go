@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/gracekit/gracekit/bench/internal/build"
 	"github.com/gracekit/gracekit/bench/internal/subject"
@@ -20,6 +22,9 @@ const (
 	nethttpTimed   = "nethttp+timeouts"
 	gracefulProc   = "graceful.Process"
 	gracefulServer = "graceful.Server"
+	// gracefulProcBase is graceful.Process built from the revision -base
+	// names.
+	gracefulProcBase = "graceful.Process@base"
 )
 
 // Config file contents every subject accepts or refuses at start. The
@@ -44,8 +49,9 @@ type catalog struct {
 }
 
 // buildAll builds everything into binDir. benchDir is the bench module,
-// rootDir the repository root.
-func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
+// rootDir the repository root; base, when not empty, a git revision of it
+// whose graceful.Process subject is built too (see buildBase).
+func buildAll(binDir, benchDir, rootDir, base string) (*catalog, error) {
 	targets := []build.Target{
 		{Name: "reaper", Dir: benchDir, Pkg: "./cmd/reaper"},
 		{Name: tableflip, Dir: benchDir, Pkg: "./subjects/tableflip"},
@@ -86,7 +92,41 @@ func buildAll(binDir, benchDir, rootDir string) (*catalog, error) {
 	c.specs[nethttpTimed] = timed
 	add(gracefulServer, filepath.Join(binDir, "gracefulserver"), false)
 	add(gracefulProc, filepath.Join(binDir, "gracefulprocess"), false)
+	if base != "" {
+		bin, err := buildBase(binDir, rootDir, base)
+		if err != nil {
+			return nil, err
+		}
+		add(gracefulProcBase, bin, false)
+		sp := c.specs[gracefulProcBase]
+		sp.Name = gracefulProc + "@" + base
+		c.specs[gracefulProcBase] = sp
+	}
 	return c, nil
+}
+
+// buildBase builds the graceful.Process subject of revision rev of the
+// repository at rootDir, from a worktree it removes afterwards: the
+// subject's and the library's code as they were at rev.
+func buildBase(binDir, rootDir, rev string) (string, error) {
+	src := filepath.Join(filepath.Dir(binDir), "base-src")
+	git := func(args ...string) error {
+		cmd := exec.Command("git", append([]string{"-C", rootDir}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("-base %s: git %s: %w: %s", rev, strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := git("worktree", "add", "--detach", src, rev); err != nil {
+		return "", err
+	}
+	defer func() { _ = git("worktree", "remove", "--force", src) }()
+	name := "gracefulprocess-base"
+	bins, err := build.All(binDir, []build.Target{{Name: name, Dir: filepath.Join(src, "bench"), Pkg: "./subjects/gracefulprocess"}})
+	if err != nil {
+		return "", fmt.Errorf("-base %s: %w", rev, err)
+	}
+	return bins[name], nil
 }
 
 // restartable returns the names of the subjects that restart, gracekit

@@ -41,8 +41,9 @@ type IdlePool struct {
 const maxIdleCycles = 10_000
 
 // StartIdlePool opens n idle connections to addr (TLS with cfg when it is
-// not nil; it must offer HTTP/1.1 only), at most 64 dials at a time, and
-// keeps them until ctx ends. Call Wait after ctx ends.
+// not nil; it must offer HTTP/1.1 only), at most 64 dials at a time (a
+// reconnection after the server closed a connection is not held back),
+// and keeps them until ctx ends. Call Wait after ctx ends.
 func StartIdlePool(ctx context.Context, addr string, cfg *tls.Config, n int) *IdlePool {
 	p := &IdlePool{addr: addr, cfg: cfg}
 	sem := make(chan struct{}, 64)
@@ -107,18 +108,28 @@ func (p *IdlePool) fail(err error) {
 }
 
 func (p *IdlePool) client(ctx context.Context, sem chan struct{}) {
-	reconnect := false
+	reconnect, retrying := false, false
 	for range maxIdleCycles {
 		if ctx.Err() != nil {
 			return
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
+		// The first connections open at most len(sem) at a time, so that
+		// the pool's start does not overflow the server's accept queue;
+		// a client whose connection the server closed reconnects at
+		// once, as every client of a real pool does on its own: the
+		// server alone shapes that wave.
+		limited := !reconnect || retrying
+		if limited {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 		}
 		conn, br, err := dialGet(ctx, p.addr, p.cfg)
-		<-sem
+		if limited {
+			<-sem
+		}
 		p.mu.Lock()
 		if ctx.Err() == nil {
 			p.requests++
@@ -133,8 +144,10 @@ func (p *IdlePool) client(ctx context.Context, sem chan struct{}) {
 			}
 			p.fail(err)
 			pause(ctx, 5*time.Millisecond)
+			retrying = true // a retry waits its turn
 			continue
 		}
+		retrying = false
 		p.connected.Add(1)
 		// Idle: the server sends nothing until it closes the connection.
 		stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
@@ -224,6 +237,9 @@ type SteadyClient struct {
 	mu   sync.Mutex
 	reqs []SteadyRequest
 	wg   sync.WaitGroup
+	// out, when set, takes each request instead of reqs (a steady client
+	// process writes them to its parent).
+	out chan SteadyRequest
 }
 
 // maxSteady bounds the requests a SteadyClient keeps.
@@ -293,6 +309,10 @@ func (c *SteadyClient) loop(ctx context.Context, addr string, cfg *tls.Config, i
 		if closeAfter && conn != nil {
 			_ = conn.Close()
 			conn = nil
+		}
+		if c.out != nil {
+			c.out <- r
+			continue
 		}
 		c.mu.Lock()
 		c.reqs = append(c.reqs, r)

@@ -203,6 +203,14 @@ func (p *printer) scale(r *Results) {
 	}
 }
 
+// slowSteady is the latency above which a steady request in a reconnect
+// wave counts as slow: ten times the quiet p99 of plain HTTP here. Unlike
+// the wave's p99, the count does not depend on how long the window is:
+// a subject whose wave lasts longer but hurts less is not penalised by
+// the quiet requests it adds, nor one that waits before it closes
+// anything favoured by them.
+const slowSteady = 20 * time.Millisecond
+
 func (p *printer) idle(r *Results) {
 	if len(r.Idle) == 0 {
 		return
@@ -210,30 +218,37 @@ func (p *printer) idle(r *Results) {
 	p.f("## 11. Idle keep-alive connections at the restart\n\n")
 	p.command(r)
 	p.f("%s\n\n", r.IdleDesc)
-	p.header("idle connections", "transport", "subject", "restarts", "old exit p50", "old exit max", "closed by the old process (per restart)", "close spread p50", "last reconnect answered p50", "steady p50 in the wave", "steady p99 in the wave", "steady max in the wave", "steady p99 before", "failed")
+	p.header("idle connections", "transport", "subject", "restarts", "old exit p50", "old exit max", "closed by the old process (per restart)", "close spread p50", "last reconnect answered p50", "steady p50 in the wave", "steady p99 in the wave", "steady max in the wave", fmt.Sprintf("steady over %s in the wave (per restart)", dur(slowSteady)), "steady p99 before", "failed")
 	for _, run := range r.Idle {
 		var exits, spreads, lasts []time.Duration
 		var wave, before []time.Duration
-		closed := 0
+		closed, slow := 0, 0
 		for _, rd := range run.Rounds {
 			exits = append(exits, rd.OldExit)
 			spreads = append(spreads, rd.Spread)
 			lasts = append(lasts, rd.LastAnswer)
 			closed += rd.Closed
-			wave = append(wave, scenario.SteadyLatencies(rd.Wave)...)
+			lat := scenario.SteadyLatencies(rd.Wave)
+			wave = append(wave, lat...)
+			for _, l := range lat {
+				if l > slowSteady {
+					slow++
+				}
+			}
 			before = append(before, scenario.SteadyLatencies(rd.Reference)...)
 		}
 		transport := "HTTP"
 		if run.TLS {
 			transport = "TLS"
 		}
-		perRestart := "-"
+		perRestart, slowPer := "-", "-"
 		if len(run.Rounds) > 0 {
 			perRestart = fmt.Sprint(closed / len(run.Rounds))
+			slowPer = fmt.Sprintf("%.1f", float64(slow)/float64(len(run.Rounds)))
 		}
 		p.row(fmt.Sprint(run.Conns), transport, run.Subject, fmt.Sprint(len(run.Rounds)), dur(Quantile(exits, 0.5)), dur(Quantile(exits, 1)),
 			perRestart, dur(Quantile(spreads, 0.5)), dur(Quantile(lasts, 0.5)),
-			dur(Quantile(wave, 0.5)), dur(Quantile(wave, 0.99)), dur(Quantile(wave, 1)), dur(Quantile(before, 0.99)),
+			dur(Quantile(wave, 0.5)), dur(Quantile(wave, 0.99)), dur(Quantile(wave, 1)), slowPer, dur(Quantile(before, 0.99)),
 			fmt.Sprintf("%d of %d", run.Failed, run.Requests))
 	}
 	p.f("\n")

@@ -17,15 +17,19 @@ import (
 type IdleOptions struct {
 	// Conns is the number of idle keep-alive connections.
 	Conns int
-	// TLS, when set, makes every client speak TLS (HTTP/1.1 only).
-	TLS *tls.Config
+	// TLS, when set, makes every client speak TLS (HTTP/1.1 only); the
+	// steady client, in a process of its own, trusts CAFile.
+	TLS    *tls.Config
+	CAFile string
 	// SteadyEvery is the interval of each of the steady client's loops.
 	SteadyEvery time.Duration
 	// Before is the steady client's reference window before the signal.
 	Before time.Duration
 	// Rounds restarts per subject, alternating.
 	Rounds int
-	// Pause is the quiet between two restarts.
+	// Pause is the quiet between two restarts: longer than Before, so
+	// that the reference window of a restart holds none of the wave of
+	// the one before.
 	Pause time.Duration
 	// HandoverTimeout and ExitTimeout bound the waits of a restart.
 	HandoverTimeout, ExitTimeout time.Duration
@@ -83,8 +87,15 @@ func IdleLane(ctx context.Context, ins []*subject.Instance, o IdleOptions) []Idl
 	for _, in := range ins {
 		x := &idleInstance{in: in, run: &IdleRun{Subject: in.Name, Conns: o.Conns, TLS: o.TLS != nil}}
 		x.pool = load.StartIdlePool(lctx, in.Addr, o.TLS, o.Conns)
-		x.steady = load.StartSteady(lctx, in.Addr, o.TLS, o.SteadyEvery)
 		xs = append(xs, x)
+		// The steady client runs in a process of its own, so that its
+		// latencies are not those of this process's scheduler, which the
+		// idle clients keep busy when they reconnect.
+		var err error
+		if x.steady, err = load.StartSteadyProcess(lctx, in.Addr, o.CAFile, o.SteadyEvery); err != nil {
+			x.run.Err = err.Error()
+			x.steady = &load.SteadyClient{}
+		}
 	}
 	for _, x := range xs {
 		if !x.pool.WaitConnected(ctx, o.Conns, 60*time.Second) {
