@@ -75,8 +75,8 @@ type ServerConfig struct {
 	// before the drain began always arrives first, with
 	// [ServerConfig.IdleDrainGraceMin] as the floor and IdleDrainGrace as
 	// the ceiling; with many idle connections their closing is spread
-	// over a window that grows with their number (20µs a connection,
-	// 200µs with TLS, at most the ceiling), so that their clients do not
+	// over a window that grows with their number (200µs a connection,
+	// TLS or not, at most the ceiling), so that their clients do not
 	// all reconnect (and handshake) to the new generation at once. A
 	// connection is idle only when nothing of a next request has arrived:
 	// one whose next request is pipelined behind the current one, or whose

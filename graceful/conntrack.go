@@ -282,16 +282,14 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 // spreadIdle gives each connection idle when the drain begins an offset
 // within window, in equal steps, so that their closing (and their
 // clients' reconnecting to the new generation) is spread over it.
-func (t *connTracker) spreadIdle(window time.Duration, perConn func(*conn) time.Duration) {
+func (t *connTracker) spreadIdle(window, perConn time.Duration) {
 	var idle []*conn
-	cost := time.Duration(0)
 	for _, c := range t.snapshot() {
 		if k := c.kind(false); k == kindIdle || k == kindNew {
 			idle = append(idle, c)
-			cost += perConn(c)
 		}
 	}
-	window = min(window, cost)
+	window = min(window, perConn*time.Duration(len(idle)))
 	for i, c := range idle {
 		c.spread = window * time.Duration(i) / time.Duration(len(idle))
 	}

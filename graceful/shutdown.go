@@ -312,16 +312,17 @@ func (s *Server) idleGrace(c *conn) time.Duration {
 }
 
 // reconnectCost is the share of the spread window (see spreadIdle) one
-// idle connection gets: a guess at what its client's reconnection costs
-// the new generation, more with a TLS handshake. A 5x larger share did
-// not lower a steady client's p99 in a 5,000-connection wave (bench,
-// idle lane) and made the old generation exit later.
-func reconnectCost(c *conn) time.Duration {
-	if c.tls != nil {
-		return 200 * time.Microsecond
-	}
-	return 20 * time.Microsecond
-}
+// idle connection gets: about the CPU time a client's reconnection costs
+// both ends on this machine, so that the reconnections come no faster
+// than about one core takes them. Measured with the bench's idle lane
+// (clients that reconnect at once when closed, a steady client in a
+// process of its own, 2 cores, 3 restarts each): with 20 µs, at 1,000
+// and 5,000 idle connections, the steady client had 6 and 23 requests
+// over 20 ms per restart; with 200 µs, 0 and 10. With TLS a larger share
+// did not help: the handshakes take the CPU for about as long either
+// way, and 1 ms (1 s for 1,000 connections) spread the slow requests
+// over the whole second.
+const reconnectCost = 200 * time.Microsecond
 
 // hijackPoll is how often the drain checks whether hijacked connections
 // have been closed by their handlers: net/http does not report it.

@@ -566,7 +566,7 @@ func TestIdleClosingIsSpread(t *testing.T) {
 		tr.add(c)
 		conns = append(conns, c)
 	}
-	tr.spreadIdle(time.Second, func(*conn) time.Duration { return time.Millisecond })
+	tr.spreadIdle(time.Second, time.Millisecond)
 	seen := map[time.Duration]bool{}
 	for _, c := range conns {
 		if c.spread < 0 || c.spread >= 100*time.Millisecond {
