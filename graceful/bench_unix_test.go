@@ -1,0 +1,99 @@
+//go:build unix
+
+package graceful
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkDrainIdleConns measures what the drain of a server holding n
+// idle keep-alive connections costs: its duration and the CPU time of
+// the whole process (the clients sit idle and do not read) during it.
+//
+//	go test -run '^$' -bench DrainIdleConns -count 6 ./graceful
+func BenchmarkDrainIdleConns(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var lim syscall.Rlimit
+			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(2*n+100) {
+				b.Skipf("%d connections need %d descriptors at both ends; the limit is %d", n, 2*n+100, lim.Cur)
+			}
+			var wall, cpu time.Duration
+			for range b.N {
+				w, c := drainIdle(b, n)
+				wall += w
+				cpu += c
+			}
+			b.ReportMetric(float64(wall.Microseconds())/1000/float64(b.N), "drain-ms")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms")
+		})
+	}
+}
+
+// drainIdle serves n idle keep-alive connections, shuts the server down
+// and returns how long the drain took and the process's CPU time in it.
+func drainIdle(b *testing.B, n int) (wall, cpu time.Duration) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	cfg := DefaultServerConfig()
+	cfg.Handler = benchHandler
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s := New("127.0.0.1:0", 0, cfg)
+	if err := s.CreateListener(); err != nil {
+		b.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(context.Background()) }()
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+	for range n {
+		c, err := net.Dial("tcp", s.GetListenedAddress())
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	cpu0 := processCPU(b)
+	start := time.Now()
+	b.StartTimer()
+	if err := s.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	wall = time.Since(start)
+	cpu = processCPU(b) - cpu0
+	<-errc
+	return wall, cpu
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
