@@ -50,6 +50,8 @@ type conn struct {
 	done        atomic.Uint64 // HTTP/1 requests answered
 	framingLost atomic.Bool   // the HTTP/1 framer lost track: assume a request is pending
 	closeSent   atomic.Bool   // a response told the client to close
+	// closedByDrain: the drain closed it as idle (see connTracker.remove).
+	closedByDrain atomic.Bool
 
 	// Under TLS: ciphertext bytes read from the socket, their count when
 	// net/http last began to wait for more, and whether it waits now.

@@ -42,7 +42,13 @@ func (t *connTracker) remove(c *conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
 	t.mu.Unlock()
-	t.notify()
+	// The close of a connection the drain closed itself tells the drain
+	// nothing new: it counted it closed already. Waking it for each of
+	// thousands of such closes would make it look at every connection
+	// thousands of times.
+	if !c.closedByDrain.Load() {
+		t.notify()
+	}
 }
 
 func (t *connTracker) hijack(c *conn) {
@@ -261,6 +267,7 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 			wake(now.Add(activeRecheck))
 			continue
 		}
+		c.closedByDrain.Store(true)
 		_ = c.Conn.Close()
 		t.mu.Lock()
 		delete(t.conns, c)

@@ -248,13 +248,6 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 // drainHTTP1 waits until every HTTP/1 connection has closed, closing
 // those that stay idle for their grace after start. It returns what it
 // closed, and stops early when ctx ends.
-//
-// Each pass looks at every open connection, so the next pass waits at
-// least passGap times as long as the last one took (and at least a
-// millisecond), whatever woke it: with thousands of connections closing,
-// each close would otherwise start a pass, and the drain would take the
-// CPU that the new generation needs for their clients' reconnects. A
-// connection may be closed that much later than its grace.
 func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
 	var total idleResult
 	rd.conns.spreadIdle(s.config.IdleDrainGrace, reconnectCost)
@@ -262,14 +255,12 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 	defer timer.Stop()
 	for {
 		changed := rd.conns.changes()
-		began := time.Now()
-		r := rd.conns.closeIdleHTTP1(start, began, s.idleGrace)
+		r := rd.conns.closeIdleHTTP1(start, time.Now(), s.idleGrace)
 		total.closedIdle += r.closedIdle
 		total.closedNew += r.closedNew
 		if r.remaining == 0 {
 			return total
 		}
-		earliest := began.Add(max(time.Millisecond, passGap*time.Since(began)))
 		var wake <-chan time.Time
 		if !r.next.IsZero() {
 			timer.Reset(time.Until(r.next))
@@ -281,19 +272,14 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 		case <-ctx.Done():
 			return total
 		}
-		if d := time.Until(earliest); d > 0 {
-			timer.Reset(d)
+		if !timer.Stop() {
 			select {
 			case <-timer.C:
-			case <-ctx.Done():
-				return total
+			default:
 			}
 		}
 	}
 }
-
-// passGap: see drainHTTP1.
-const passGap = 4
 
 // idleGrace is how long an idle connection may stay idle once the drain
 // has begun before the server closes it (see ServerConfig.IdleDrainGrace):
