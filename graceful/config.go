@@ -76,8 +76,9 @@ type ServerConfig struct {
 	// [ServerConfig.IdleDrainGraceMin] as the floor and IdleDrainGrace as
 	// the ceiling; with many idle connections their closing is spread
 	// over a window that grows with their number (200µs a connection,
-	// TLS or not, at most the ceiling), so that their clients do not
-	// all reconnect (and handshake) to the new generation at once. A
+	// TLS or not), so that their clients do not all reconnect (and
+	// handshake) to the new generation at once; every connection idle
+	// when the shutdown began is closed within IdleDrainGrace of it. A
 	// connection is idle only when nothing of a next request has arrived:
 	// one whose next request is pipelined behind the current one, or whose
 	// header is still arriving, is answered first. A client that sends its

@@ -228,7 +228,11 @@ type idleResult struct {
 // connection is idle only when nothing of a next request has arrived:
 // not in net/http's buffer, not in the TLS layer, not in the socket's
 // receive queue.
-func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) time.Duration) idleResult {
+//
+// A connection idle when the drain began is due its grace after start,
+// later by its place in the spread (see spreadIdle), but never later than
+// ceiling after start.
+func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) time.Duration, ceiling time.Duration) idleResult {
 	var r idleResult
 	wake := func(at time.Time) {
 		if r.next.IsZero() || at.Before(r.next) {
@@ -250,11 +254,12 @@ func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) tim
 			}
 			continue
 		}
+		g := grace(c)
 		since := time.Unix(0, c.idleSince.Load())
-		if since.Before(start) {
-			since = start.Add(c.spread)
+		due := since.Add(g)
+		if since.Before(start) { // idle when the drain began
+			due = start.Add(max(g, min(c.spread+g, ceiling)))
 		}
-		due := since.Add(grace(c))
 		if now.Before(due) {
 			r.remaining++
 			wake(due)

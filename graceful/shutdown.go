@@ -250,12 +250,16 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 // closed, and stops early when ctx ends.
 func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
 	var total idleResult
-	rd.conns.spreadIdle(s.config.IdleDrainGrace, reconnectCost)
+	// The spread ends the floor before the ceiling: a connection's grace
+	// (at least the floor) comes on top of its place in it, and every
+	// connection idle when the drain began is closed within the ceiling.
+	ceiling := s.config.IdleDrainGrace
+	rd.conns.spreadIdle(ceiling-min(s.config.IdleDrainGraceMin, ceiling), reconnectCost)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		changed := rd.conns.changes()
-		r := rd.conns.closeIdleHTTP1(start, time.Now(), s.idleGrace)
+		r := rd.conns.closeIdleHTTP1(start, time.Now(), s.idleGrace, ceiling)
 		total.closedIdle += r.closedIdle
 		total.closedNew += r.closedNew
 		if r.remaining == 0 {

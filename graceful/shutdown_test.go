@@ -578,3 +578,38 @@ func TestIdleClosingIsSpread(t *testing.T) {
 		t.Errorf("%d distinct offsets for 100 connections", len(seen))
 	}
 }
+
+// TestIdleClosingStaysWithinTheCeiling: connections idle when the drain
+// begins close no earlier than their grace and, whatever their place in
+// the spread, no later than the ceiling (IdleDrainGrace) after the start.
+func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
+	tr := newConnTracker()
+	const n = 50
+	for range n {
+		a, b := net.Pipe()
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		c := &conn{Conn: a, raw: a}
+		c.state.Store(int32(http.StateIdle))
+		tr.add(c)
+	}
+	ceiling, g := time.Second, 50*time.Millisecond
+	grace := func(*conn) time.Duration { return g }
+	// A spread longer than the ceiling (100 ms a connection, a 2 s window).
+	tr.spreadIdle(2*time.Second, 100*time.Millisecond)
+	start := time.Now()
+	r := tr.closeIdleHTTP1(start, start.Add(g-time.Millisecond), grace, ceiling)
+	if r.closedIdle != 0 || r.remaining != n {
+		t.Fatalf("before the grace: closed %d, remaining %d; want 0 and %d", r.closedIdle, r.remaining, n)
+	}
+	if r.next.Before(start.Add(g)) || r.next.After(start.Add(ceiling)) {
+		t.Fatalf("next look at +%s, want within [+%s, +%s]", r.next.Sub(start), g, ceiling)
+	}
+	r = tr.closeIdleHTTP1(start, start.Add(ceiling/2), grace, ceiling)
+	if r.closedIdle == 0 || r.remaining == 0 {
+		t.Fatalf("half-way through the ceiling: closed %d, remaining %d; want some of each (spread)", r.closedIdle, r.remaining)
+	}
+	r = tr.closeIdleHTTP1(start, start.Add(ceiling), grace, ceiling)
+	if r.remaining != 0 {
+		t.Fatalf("at the ceiling: %d connections still open", r.remaining)
+	}
+}
