@@ -24,7 +24,7 @@ func BenchmarkDrainIdleConns(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var lim syscall.Rlimit
-			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(2*n+100) {
+			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(lim.Cur) < uint64(2*n+100) {
 				b.Skipf("%d connections need %d descriptors at both ends; the limit is %d", n, 2*n+100, lim.Cur)
 			}
 			var wall, cpu time.Duration

@@ -93,13 +93,20 @@ func buildAll(binDir, benchDir, rootDir, base string) (*catalog, error) {
 	add(gracefulServer, filepath.Join(binDir, "gracefulserver"), false)
 	add(gracefulProc, filepath.Join(binDir, "gracefulprocess"), false)
 	if base != "" {
-		bin, err := buildBase(binDir, rootDir, base)
+		// Named by its commit: "-base origin/main" must not put a slash
+		// in a file name, and the results say what was measured.
+		out, err := exec.Command("git", "-C", rootDir, "rev-parse", "--short", base+"^{commit}").Output()
+		if err != nil {
+			return nil, fmt.Errorf("-base %s: not a revision of %s: %w", base, rootDir, err)
+		}
+		rev := strings.TrimSpace(string(out))
+		bin, err := buildBase(binDir, rootDir, rev)
 		if err != nil {
 			return nil, err
 		}
 		add(gracefulProcBase, bin, false)
 		sp := c.specs[gracefulProcBase]
-		sp.Name = gracefulProc + "@" + base
+		sp.Name = gracefulProc + "@" + rev
 		c.specs[gracefulProcBase] = sp
 	}
 	return c, nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,11 @@ const steadyChildEnv = "GRACEKIT_BENCH_STEADY_CLIENT"
 // not empty, is the certificate the client trusts: it speaks TLS
 // (HTTP/1.1 only). Call Wait after ctx ends.
 func StartSteadyProcess(ctx context.Context, addr, caFile string, interval time.Duration) (*SteadyClient, error) {
+	if _, child := os.LookupEnv(steadyChildEnv); child {
+		// A program that did not call RunSteadyChildIfAsked would start
+		// itself again and again.
+		return nil, errors.New("steady client process: this process is one already; its main must call RunSteadyChildIfAsked first")
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("steady client process: %w", err)
@@ -65,6 +71,13 @@ func StartSteadyProcess(ctx context.Context, addr, caFile string, interval time.
 			c.reqs = append(c.reqs, r)
 			c.mu.Unlock()
 		}
+		if err := sc.Err(); err != nil {
+			c.mu.Lock()
+			c.reqs = append(c.reqs, SteadyRequest{Due: time.Now(), Err: "steady client process: read: " + err.Error()})
+			c.mu.Unlock()
+			// Keep reading, so that the child never blocks on a full pipe.
+			_, _ = io.Copy(io.Discard, stdout)
+		}
 		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
 			c.mu.Lock()
 			c.reqs = append(c.reqs, SteadyRequest{Due: time.Now(), Err: "steady client process: " + err.Error()})
@@ -83,6 +96,9 @@ func RunSteadyChildIfAsked() {
 	if !ok {
 		return
 	}
+	// The parent stops it (its standard input ends); a Ctrl-C in the
+	// terminal is the parent's to handle.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	if err := runSteadyChild(spec, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "steady client process:", err)
 		os.Exit(1)
@@ -140,8 +156,16 @@ func runSteadyChild(spec string, in io.Reader, out io.Writer) error {
 // A record is "due-unix-nanoseconds latency-nanoseconds keep-alive ok
 // error", the flags 0 or 1, the error last as it may hold spaces.
 func formatSteadyRecord(r SteadyRequest) string {
-	return fmt.Sprintf("%d %d %d %d %s", r.Due.UnixNano(), r.Latency, b2i(r.KeepAlive), b2i(r.OK), strings.ReplaceAll(r.Err, "\n", " "))
+	msg := strings.ReplaceAll(r.Err, "\n", " ")
+	if len(msg) > maxRecordErr {
+		msg = msg[:maxRecordErr]
+	}
+	return fmt.Sprintf("%d %d %d %d %s", r.Due.UnixNano(), r.Latency, b2i(r.KeepAlive), b2i(r.OK), msg)
 }
+
+// maxRecordErr bounds a record's error, well within the parent's line
+// limit.
+const maxRecordErr = 1000
 
 func parseSteadyRecord(line string) (SteadyRequest, error) {
 	f := strings.SplitN(line, " ", 5)
