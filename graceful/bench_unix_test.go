@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,4 +97,99 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDrainBusyConns measures the drain of a server whose n
+// keep-alive connections each have a request in flight when it begins:
+// the handlers all return at once, every answer says Connection: close,
+// and each connection then closes. Its duration and the process's CPU
+// time (the clients read their answers) from the release of the
+// handlers.
+//
+//	go test -run '^$' -bench DrainBusyConns -count 6 ./graceful
+func BenchmarkDrainBusyConns(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var lim syscall.Rlimit
+			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(lim.Cur) < uint64(2*n+100) {
+				b.Skipf("%d connections need %d descriptors at both ends; the limit is %d", n, 2*n+100, lim.Cur)
+			}
+			var wall, cpu time.Duration
+			for range b.N {
+				w, c := drainBusy(b, n)
+				wall += w
+				cpu += c
+			}
+			b.ReportMetric(float64(wall.Microseconds())/1000/float64(b.N), "drain-ms")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms")
+		})
+	}
+}
+
+func drainBusy(b *testing.B, n int) (wall, cpu time.Duration) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	release := make(chan struct{})
+	draining := make(chan (<-chan struct{}), n)
+	var started sync.WaitGroup
+	started.Add(n)
+	cfg := DefaultServerConfig()
+	cfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		draining <- Draining(r.Context())
+		started.Done()
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	})
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s := New("127.0.0.1:0", 0, cfg)
+	if err := s.CreateListener(); err != nil {
+		b.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(context.Background()) }()
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+	for range n {
+		c, err := net.Dial("tcp", s.GetListenedAddress())
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	started.Wait()
+	var readers sync.WaitGroup
+	for _, c := range conns {
+		readers.Go(func() {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+		})
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	<-<-draining // the drain has begun
+	cpu0 := processCPU(b)
+	start := time.Now()
+	b.StartTimer()
+	close(release)
+	if err := <-shut; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	wall = time.Since(start)
+	cpu = processCPU(b) - cpu0
+	readers.Wait()
+	<-errc
+	return wall, cpu
 }
