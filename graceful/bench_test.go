@@ -66,19 +66,27 @@ func BenchmarkKeepAliveGET(b *testing.B) {
 		roundTrips(b, ln.Addr().String())
 	})
 	b.Run("graceful", func(b *testing.B) {
-		cfg := DefaultServerConfig()
-		cfg.Handler = benchHandler
-		cfg.Logger = slog.New(slog.DiscardHandler)
-		s := New("127.0.0.1:0", 0, cfg)
-		if err := s.CreateListener(); err != nil {
-			b.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- s.Serve(context.Background()) }()
+		s, errc := serveBench(b, benchHandler)
 		defer func() {
 			_ = s.Close(context.Background())
 			<-errc
 		}()
 		roundTrips(b, s.GetListenedAddress())
 	})
+}
+
+// serveBench starts a graceful.Server with h and the default settings on
+// a loopback port; Serve's result arrives on the channel.
+func serveBench(b *testing.B, h http.Handler) (*Server, <-chan error) {
+	b.Helper()
+	cfg := DefaultServerConfig()
+	cfg.Handler = h
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s := New("127.0.0.1:0", 0, cfg)
+	if err := s.CreateListener(); err != nil {
+		b.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(context.Background()) }()
+	return s, errc
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -22,7 +21,15 @@ import (
 //
 //	go test -run '^$' -bench DrainIdleConns -count 6 ./graceful
 func BenchmarkDrainIdleConns(b *testing.B) {
-	for _, n := range []int{100, 1000, 5000} {
+	benchDrains(b, []int{100, 1000, 5000}, drainIdle)
+}
+
+// benchDrains runs drain for each number of connections in sizes and
+// reports the drain's duration and the process's CPU time in it, per
+// drain. A size whose descriptors (both ends in this process) exceed the
+// limit is skipped.
+func benchDrains(b *testing.B, sizes []int, drain func(b *testing.B, n int) (wall, cpu time.Duration)) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var lim syscall.Rlimit
 			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(lim.Cur) < uint64(2*n+100) {
@@ -30,7 +37,7 @@ func BenchmarkDrainIdleConns(b *testing.B) {
 			}
 			var wall, cpu time.Duration
 			for range b.N {
-				w, c := drainIdle(b, n)
+				w, c := drain(b, n)
 				wall += w
 				cpu += c
 			}
@@ -46,15 +53,7 @@ func drainIdle(b *testing.B, n int) (wall, cpu time.Duration) {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
-	cfg := DefaultServerConfig()
-	cfg.Handler = benchHandler
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	s := New("127.0.0.1:0", 0, cfg)
-	if err := s.CreateListener(); err != nil {
-		b.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(context.Background()) }()
+	s, errc := serveBench(b, benchHandler)
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
@@ -108,22 +107,7 @@ func processCPU(b *testing.B) time.Duration {
 //
 //	go test -run '^$' -bench DrainBusyConns -count 6 ./graceful
 func BenchmarkDrainBusyConns(b *testing.B) {
-	for _, n := range []int{1000, 5000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			var lim syscall.Rlimit
-			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(lim.Cur) < uint64(2*n+100) {
-				b.Skipf("%d connections need %d descriptors at both ends; the limit is %d", n, 2*n+100, lim.Cur)
-			}
-			var wall, cpu time.Duration
-			for range b.N {
-				w, c := drainBusy(b, n)
-				wall += w
-				cpu += c
-			}
-			b.ReportMetric(float64(wall.Microseconds())/1000/float64(b.N), "drain-ms")
-			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms")
-		})
-	}
+	benchDrains(b, []int{1000, 5000}, drainBusy)
 }
 
 func drainBusy(b *testing.B, n int) (wall, cpu time.Duration) {
@@ -134,20 +118,12 @@ func drainBusy(b *testing.B, n int) (wall, cpu time.Duration) {
 	draining := make(chan (<-chan struct{}), n)
 	var started sync.WaitGroup
 	started.Add(n)
-	cfg := DefaultServerConfig()
-	cfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, errc := serveBench(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		draining <- Draining(r.Context())
 		started.Done()
 		<-release
 		_, _ = io.WriteString(w, "ok")
-	})
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	s := New("127.0.0.1:0", 0, cfg)
-	if err := s.CreateListener(); err != nil {
-		b.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(context.Background()) }()
+	}))
 	conns := make([]net.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
