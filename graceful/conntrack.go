@@ -1,6 +1,7 @@
 package graceful
 
 import (
+	"container/heap"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -215,80 +216,146 @@ func (t *connTracker) counts() connCounts {
 	return n
 }
 
-// idleResult is what one pass of closeIdleHTTP1 did and found.
+// idleResult is what one pass of an idleCloser did and found.
 type idleResult struct {
 	closedNew, closedIdle int       // connections closed, by kind
 	remaining             int       // HTTP/1 connections still open
 	next                  time.Time // when to look again (zero: at the next change)
 }
 
-// closeIdleHTTP1 closes the HTTP/1 connections that have been idle (or
-// new without a byte of a request) for their grace since the later of
-// the moment they went idle and start (when the drain began). A
-// connection is idle only when nothing of a next request has arrived:
-// not in net/http's buffer, not in the TLS layer, not in the socket's
-// receive queue.
+// idleCloser closes a draining server's HTTP/1 connections that have
+// been idle (or new without a byte of a request) for their grace since
+// the later of the moment they went idle and start (when the drain
+// began). A connection is idle only when nothing of a next request has
+// arrived: not in net/http's buffer, not in the TLS layer, not in the
+// socket's receive queue.
 //
 // A connection idle when the drain began is due its grace after start,
 // later by its place in the spread (see spreadIdle), but never later than
 // ceiling after start.
-func (t *connTracker) closeIdleHTTP1(start, now time.Time, grace func(*conn) time.Duration, ceiling time.Duration) idleResult {
+//
+// It keeps the connections it will look at again in a queue, soonest
+// first, so that a pass on a timer costs what is due, not a look at every
+// open connection: a drain that spreads the closing of thousands of idle
+// connections over a second makes hundreds of such passes. A pass after a
+// change (a connection went idle, closed or was hijacked) looks at every
+// connection again. A connection serving a request is not in the queue:
+// it changes (goes idle, closes or is hijacked) before it can be closed.
+type idleCloser struct {
+	t       *connTracker
+	start   time.Time
+	ceiling time.Duration
+	grace   func(*conn) time.Duration
+	queue   dueQueue
+	waiting int // HTTP/1 connections not in the queue: serving a request
+}
+
+func newIdleCloser(t *connTracker, start time.Time, grace func(*conn) time.Duration, ceiling time.Duration) *idleCloser {
+	return &idleCloser{t: t, start: start, ceiling: ceiling, grace: grace}
+}
+
+// pass closes the connections due at now: all of them after a change
+// (full), otherwise those in the queue whose time has come.
+func (ic *idleCloser) pass(now time.Time, full bool) idleResult {
 	var r idleResult
-	wake := func(at time.Time) {
-		if r.next.IsZero() || at.Before(r.next) {
-			r.next = at
-		}
-	}
-	for _, c := range t.snapshot() {
-		k := c.kind(false)
-		switch k {
-		case kindHTTP2, kindHijacked:
-			continue
-		case kindActive:
-			r.remaining++
-			if http.ConnState(c.state.Load()) != http.StateActive {
-				// Bytes that are not a whole request header yet: no
-				// event may come if they never become one (a TLS
-				// alert), so look again soon.
-				wake(now.Add(activeRecheck))
+	if full {
+		ic.queue = ic.queue[:0]
+		ic.waiting = 0
+		for _, c := range ic.t.snapshot() {
+			if at, ok := ic.look(c, now, &r); ok {
+				ic.queue = append(ic.queue, dueConn{at, c})
 			}
-			continue
 		}
-		g := grace(c)
-		since := time.Unix(0, c.idleSince.Load())
-		due := since.Add(g)
-		if since.Before(start) { // idle when the drain began
-			due = start.Add(max(g, min(c.spread+g, ceiling)))
-		}
-		if now.Before(due) {
-			r.remaining++
-			wake(due)
-			continue
-		}
-		// Due: a last look at the socket's receive queue (a system call,
-		// so only now).
-		if c.kind(true) == kindActive {
-			r.remaining++
-			wake(now.Add(activeRecheck))
-			continue
-		}
-		c.closedByDrain.Store(true)
-		_ = c.Conn.Close()
-		t.mu.Lock()
-		delete(t.conns, c)
-		t.mu.Unlock()
-		if k == kindNew {
-			r.closedNew++
-		} else {
-			r.closedIdle++
+		heap.Init(&ic.queue)
+	} else {
+		for len(ic.queue) > 0 && !now.Before(ic.queue[0].at) {
+			e := &ic.queue[0]
+			if at, ok := ic.look(e.c, now, &r); ok {
+				e.at = at
+				heap.Fix(&ic.queue, 0)
+			} else {
+				heap.Pop(&ic.queue)
+			}
 		}
 	}
-	// Wake at most once a millisecond: closes due within it are done in
-	// one pass.
-	if !r.next.IsZero() && r.next.Sub(now) < time.Millisecond {
-		r.next = now.Add(time.Millisecond)
+	r.remaining = ic.waiting + len(ic.queue)
+	if len(ic.queue) > 0 {
+		// Wake at most once a millisecond: closes due within it are done
+		// in one pass.
+		r.next = ic.queue[0].at
+		if r.next.Sub(now) < time.Millisecond {
+			r.next = now.Add(time.Millisecond)
+		}
 	}
 	return r
+}
+
+// look closes c if it is due at now. If it stays open to be looked at
+// again at a time, it returns that time and true; a connection serving
+// a request is counted in waiting instead, and one that is not HTTP/1
+// is left alone.
+func (ic *idleCloser) look(c *conn, now time.Time, r *idleResult) (time.Time, bool) {
+	k := c.kind(false)
+	switch k {
+	case kindHTTP2, kindHijacked:
+		return time.Time{}, false
+	case kindActive:
+		if http.ConnState(c.state.Load()) == http.StateActive {
+			ic.waiting++
+			return time.Time{}, false
+		}
+		// Bytes that are not a whole request header yet: no event may
+		// come if they never become one (a TLS alert), so look again
+		// soon.
+		return now.Add(activeRecheck), true
+	}
+	g := ic.grace(c)
+	since := time.Unix(0, c.idleSince.Load())
+	due := since.Add(g)
+	if since.Before(ic.start) { // idle when the drain began
+		due = ic.start.Add(max(g, min(c.spread+g, ic.ceiling)))
+	}
+	if now.Before(due) {
+		return due, true
+	}
+	// Due: a last look at the socket's receive queue (a system call, so
+	// only now).
+	if c.kind(true) == kindActive {
+		return now.Add(activeRecheck), true
+	}
+	c.closedByDrain.Store(true)
+	_ = c.Conn.Close()
+	ic.t.mu.Lock()
+	delete(ic.t.conns, c)
+	ic.t.mu.Unlock()
+	if k == kindNew {
+		r.closedNew++
+	} else {
+		r.closedIdle++
+	}
+	return time.Time{}, false
+}
+
+// dueConn is a connection in an idleCloser's queue and when to look at
+// it again.
+type dueConn struct {
+	at time.Time
+	c  *conn
+}
+
+// dueQueue is a min-heap of dueConn by time (see container/heap).
+type dueQueue []dueConn
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
+func (q dueQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *dueQueue) Push(x any)        { *q = append(*q, x.(dueConn)) }
+func (q *dueQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	old[len(old)-1] = dueConn{} // the conn is not kept alive by the array
+	*q = old[:len(old)-1]
+	return e
 }
 
 // spreadIdle gives each connection idle when the drain begins an offset

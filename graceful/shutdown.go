@@ -255,11 +255,12 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 	// connection idle when the drain began is closed within the ceiling.
 	ceiling := s.config.IdleDrainGrace
 	rd.conns.spreadIdle(ceiling-min(s.config.IdleDrainGraceMin, ceiling), reconnectCost)
+	closer := newIdleCloser(rd.conns, start, s.idleGrace, ceiling)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for {
+	for full := true; ; {
 		changed := rd.conns.changes()
-		r := rd.conns.closeIdleHTTP1(start, time.Now(), s.idleGrace, ceiling)
+		r := closer.pass(time.Now(), full)
 		total.closedIdle += r.closedIdle
 		total.closedNew += r.closedNew
 		if r.remaining == 0 {
@@ -275,6 +276,14 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 		case <-wake:
 		case <-ctx.Done():
 			return total
+		}
+		// After a change every connection is looked at again; on the
+		// timer only those due (a change may have come as well).
+		select {
+		case <-changed:
+			full = true
+		default:
+			full = false
 		}
 		if !timer.Stop() {
 			select {
@@ -292,8 +301,8 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 // has just connected to send one, and a busy machine may delay it.
 //
 // The round trip is read from the kernel once per connection and drain:
-// the drain looks at every open connection each time one is due, and a
-// system call for each of thousands of idle connections each time would
+// after every change the drain looks at every open connection again, and
+// a system call for each of thousands of idle connections each time would
 // take the CPU the new generation needs for their reconnects.
 func (s *Server) idleGrace(c *conn) time.Duration {
 	ceiling := s.config.IdleDrainGrace

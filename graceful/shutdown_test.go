@@ -597,19 +597,68 @@ func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
 	// A spread longer than the ceiling (100 ms a connection, a 2 s window).
 	tr.spreadIdle(2*time.Second, 100*time.Millisecond)
 	start := time.Now()
-	r := tr.closeIdleHTTP1(start, start.Add(g-time.Millisecond), grace, ceiling)
+	ic := newIdleCloser(tr, start, grace, ceiling)
+	r := ic.pass(start.Add(g-time.Millisecond), true)
 	if r.closedIdle != 0 || r.remaining != n {
 		t.Fatalf("before the grace: closed %d, remaining %d; want 0 and %d", r.closedIdle, r.remaining, n)
 	}
 	if r.next.Before(start.Add(g)) || r.next.After(start.Add(ceiling)) {
 		t.Fatalf("next look at +%s, want within [+%s, +%s]", r.next.Sub(start), g, ceiling)
 	}
-	r = tr.closeIdleHTTP1(start, start.Add(ceiling/2), grace, ceiling)
+	r = ic.pass(start.Add(ceiling/2), false)
 	if r.closedIdle == 0 || r.remaining == 0 {
 		t.Fatalf("half-way through the ceiling: closed %d, remaining %d; want some of each (spread)", r.closedIdle, r.remaining)
 	}
-	r = tr.closeIdleHTTP1(start, start.Add(ceiling), grace, ceiling)
+	r = ic.pass(start.Add(ceiling), false)
 	if r.remaining != 0 {
 		t.Fatalf("at the ceiling: %d connections still open", r.remaining)
 	}
+}
+
+// TestIdleCloserLooksAgainAtWhatChanged: a connection that was idle when
+// the drain last looked at every connection, and is due, is not closed
+// on the timer if part of a next request has arrived since (it is looked
+// at again later), nor if a request is being served (it waits for that
+// request's end); remaining counts both.
+func TestIdleCloserLooksAgainAtWhatChanged(t *testing.T) {
+	tr := newConnTracker()
+	var conns [3]*conn
+	for i := range conns {
+		a, b := net.Pipe()
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		c := &conn{Conn: a, raw: a}
+		c.state.Store(int32(http.StateIdle))
+		tr.add(c)
+		conns[i] = c
+	}
+	g := 50 * time.Millisecond
+	start := time.Now()
+	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, time.Second)
+	if r := ic.pass(start, true); r.remaining != 3 || r.closedIdle != 0 {
+		t.Fatalf("at the start: remaining %d, closed %d; want 3 and 0", r.remaining, r.closedIdle)
+	}
+	conns[0].begun.Add(1)                         // the first byte of a request
+	conns[1].state.Store(int32(http.StateActive)) // a request being served
+	r := ic.pass(start.Add(g), false)
+	if r.closedIdle != 1 || r.remaining != 2 {
+		t.Fatalf("at the grace: closed %d, remaining %d; want 1 and 2", r.closedIdle, r.remaining)
+	}
+	if !connClosedPipe(conns[2]) || connClosedPipe(conns[0]) || connClosedPipe(conns[1]) {
+		t.Fatal("closed the wrong connections")
+	}
+	if want := start.Add(g + activeRecheck); !r.next.Equal(want) {
+		t.Fatalf("next look at +%s, want +%s (the partial request)", r.next.Sub(start), want.Sub(start))
+	}
+	conns[0].done.Add(1) // answered: idle again, and long due
+	r = ic.pass(r.next, false)
+	if r.closedIdle != 1 || r.remaining != 1 || !r.next.IsZero() {
+		t.Fatalf("at the recheck: closed %d, remaining %d, next %v; want 1, 1 and none (the served request ends with a change)", r.closedIdle, r.remaining, r.next)
+	}
+}
+
+// connClosedPipe reports whether c's end of a net.Pipe has been closed.
+func connClosedPipe(c *conn) bool {
+	_ = c.Conn.SetReadDeadline(time.Now())
+	_, err := c.Conn.Read(make([]byte, 1))
+	return errors.Is(err, io.ErrClosedPipe)
 }
