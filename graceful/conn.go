@@ -91,6 +91,25 @@ const (
 // for handlers of hijacked connections that need it.
 func (c *conn) NetConn() net.Conn { return c.raw }
 
+// closeIdle closes c, found idle by the drain, without waiting on its
+// client. A TLS connection's Close first writes close_notify, under a
+// write deadline crypto/tls sets itself (5 s, in place of any set
+// before); a client that stopped reading with its receive window full
+// would hold the caller that long. So a TLS connection closes in a
+// goroutine of its own, and the drain goes on.
+func (c *conn) closeIdle() {
+	if c.tls == nil {
+		_ = c.Conn.Close()
+		return
+	}
+	go func() { _ = c.Conn.Close() }()
+}
+
+// cut closes c's socket at once: a connection cut at the end of a drain
+// gets no TLS close_notify, which could wait on its client (see
+// closeIdle).
+func (c *conn) cut() { _ = c.raw.Close() }
+
 // connOf returns the conn of a connection net/http reports on.
 func connOf(nc net.Conn) *conn {
 	c, _ := nc.(*conn)

@@ -119,10 +119,7 @@ func (t *connTracker) closeHijacked() int {
 	n := 0
 	for c := range t.hijacked {
 		if !connClosed(c.raw) {
-			// A TLS close_notify must not block the shutdown on a
-			// client that stopped reading.
-			_ = c.raw.SetDeadline(time.Now())
-			_ = c.Conn.Close()
+			c.cut()
 			n++
 		}
 		delete(t.hijacked, c)
@@ -324,7 +321,7 @@ func (ic *idleCloser) look(c *conn, now time.Time, r *idleResult) (time.Time, bo
 		return now.Add(activeRecheck), true
 	}
 	c.closedByDrain.Store(true)
-	_ = c.Conn.Close()
+	c.closeIdle()
 	ic.t.mu.Lock()
 	delete(ic.t.conns, c)
 	ic.t.mu.Unlock()

@@ -219,10 +219,12 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	if d.cutCtx.Err() != nil {
 		cut = r.conns.counts()
 		cutRequests = s.inFlight.Load()
-		_ = r.http.Close()
+		// The sockets first: net/http's Close then finds them closed and
+		// does not wait on a client to take a TLS close_notify.
 		for _, c := range r.conns.snapshot() {
-			_ = c.Conn.Close() // connections net/http no longer tracks
+			c.cut()
 		}
+		_ = r.http.Close()
 		hijackedCut += r.conns.closeHijacked()
 	}
 

@@ -3,6 +3,7 @@ package graceful
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -661,4 +662,84 @@ func connClosedPipe(c *conn) bool {
 	_ = c.Conn.SetReadDeadline(time.Now())
 	_, err := c.Conn.Read(make([]byte, 1))
 	return errors.Is(err, io.ErrClosedPipe)
+}
+
+// stuckCloser is a connection whose Close blocks until released, as a
+// TLS connection's does while close_notify waits on a client that
+// stopped reading (crypto/tls gives that write 5 s of its own).
+type stuckCloser struct {
+	net.Conn
+	closing chan struct{} // closed when Close is called
+	release chan struct{}
+}
+
+func newStuckCloser(t *testing.T) (*stuckCloser, net.Conn) {
+	a, b := net.Pipe()
+	s := &stuckCloser{Conn: a, closing: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(func() { close(s.release); _ = b.Close() })
+	return s, b
+}
+
+func (s *stuckCloser) Close() error {
+	close(s.closing)
+	<-s.release
+	return s.Conn.Close()
+}
+
+// stuckWait is how long a test waits for a call that must not block on a
+// stuck close before it says the call blocked: a bound for the failure,
+// not part of a passing verdict.
+const stuckWait = 30 * time.Second
+
+// TestDrainDoesNotWaitOnAnIdleTLSClose: the drain closes an idle TLS
+// connection without waiting for its close_notify to be written, which a
+// client that stopped reading can hold for 5 s; one such client must not
+// hold the closing of the others.
+func TestDrainDoesNotWaitOnAnIdleTLSClose(t *testing.T) {
+	tr := newConnTracker()
+	stuck, _ := newStuckCloser(t)
+	tc := tls.Server(stuck, &tls.Config{})
+	c := &conn{Conn: tc, raw: stuck, tls: tc}
+	c.state.Store(int32(http.StateIdle))
+	c.proto.Store(protoHTTP1)
+	c.reading.Store(true)
+	tr.add(c)
+	start := time.Now()
+	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return 0 }, time.Second)
+	done := make(chan idleResult, 1)
+	go func() { done <- ic.pass(start.Add(time.Second), true) }()
+	select {
+	case r := <-done:
+		if r.closedIdle != 1 || r.remaining != 0 {
+			t.Fatalf("closed %d, remaining %d; want 1 and 0", r.closedIdle, r.remaining)
+		}
+	case <-time.After(stuckWait):
+		t.Fatal("the drain's pass waits for the TLS connection's close")
+	}
+	<-stuck.closing // and it is being closed
+}
+
+// TestCutHijackedConnDoesNotWaitOnItsClient: a hijacked connection cut
+// at the end of its grace is closed at the socket: a TLS close_notify to
+// a client that stopped reading would hold the shutdown 5 s a connection.
+func TestCutHijackedConnDoesNotWaitOnItsClient(t *testing.T) {
+	tr := newConnTracker()
+	stuck, _ := newStuckCloser(t)
+	raw, peer := net.Pipe()
+	t.Cleanup(func() { _ = raw.Close(); _ = peer.Close() })
+	c := &conn{Conn: stuck, raw: raw}
+	tr.hijack(c)
+	done := make(chan int, 1)
+	go func() { done <- tr.closeHijacked() }()
+	select {
+	case n := <-done:
+		if n != 1 {
+			t.Fatalf("closed %d hijacked connections, want 1", n)
+		}
+	case <-time.After(stuckWait):
+		t.Fatal("cutting a hijacked connection waits for the TLS layer's close")
+	}
+	if _, err := peer.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the client's end reads %v, want EOF (the socket closed)", err)
+	}
 }
