@@ -26,8 +26,13 @@ type localGen struct {
 	// drained is closed when the drain of the last round is over; nil
 	// while the generation serves.
 	drained chan struct{}
-	// retired are sockets a successor did not take: closed once drained,
-	// bound again if the generation resumes.
+	// stopping is closed once that drain has begun to stop every server
+	// and closed the sockets it retires (see retired): a rollback serves
+	// again only then.
+	stopping chan struct{}
+	// retired are the sockets a successor did not take: the drain serves
+	// what is queued on them and closes them, so that the address is
+	// free at once; they are bound again if the generation resumes.
 	retired []*socket
 }
 
@@ -102,8 +107,9 @@ func (g *localGen) drain(final bool, took []string) {
 	if len(retire) > 0 {
 		p.logger.Info("the successor does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
 	}
-	drained := make(chan struct{})
-	g.drained = drained
+	drained, stopping := make(chan struct{}), make(chan struct{})
+	g.drained, g.stopping = drained, stopping
+	g.retired = retire // none before: a new round (resume) forgets them
 	set := g.round
 	go func() {
 		timeout := p.drainTimeout()
@@ -113,8 +119,9 @@ func (g *localGen) drain(final bool, took []string) {
 		if final {
 			p.closeSockets()
 		}
-		var wg sync.WaitGroup
-		for _, u := range g.units {
+		stops := make([]func() error, len(g.units))
+		var retiredRounds []*round
+		for i, u := range g.units {
 			ctx := context.Background()
 			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
 			switch {
@@ -123,15 +130,52 @@ func (g *localGen) drain(final bool, took []string) {
 			case u.sock != nil && slices.Contains(quiesced, u.sock):
 				ctx = withQueueServed(ctx) // served above
 			}
-			wg.Go(func() {
-				if _, isServer := u.svc.(*Server); !isServer && timeout > 0 {
+			if u.srv != nil {
+				// Shutdown, in two steps, so that a rollback serves again
+				// only once this round's stop has begun, and the wait is
+				// for this round, not the next. A retired socket's server
+				// is final only at a final stop: a rollback may serve it
+				// again.
+				rd, d := u.srv.beginStop(final && !HandingOver(ctx), queueServed(ctx))
+				stops[i] = func() error { return u.srv.awaitStop(ctx, rd, d) }
+				if retired && !final {
+					retiredRounds = append(retiredRounds, rd)
+				}
+				continue
+			}
+			stops[i] = func() error {
+				if timeout > 0 {
 					// A Server bounds its own drain; another service is
 					// given the servers' bound through ctx.
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
 				}
-				if err := u.svc.Shutdown(ctx); err != nil {
+				return u.svc.Shutdown(ctx)
+			}
+		}
+		// The retired sockets close once their servers have closed their
+		// listeners: the address is free for another process, or for a
+		// rollback to bind it again.
+		for _, rd := range retiredRounds {
+			<-rd.drainCh
+		}
+		p.mu.Lock()
+		for _, s := range retire {
+			s.close()
+		}
+		p.mu.Unlock()
+		for _, s := range retire {
+			p.unstoreSocket(s)
+		}
+		if len(retire) > 0 {
+			p.logger.Info("closed the sockets the successor does not use", "sockets", names)
+		}
+		close(stopping)
+		var wg sync.WaitGroup
+		for i, u := range g.units {
+			wg.Go(func() {
+				if err := stops[i](); err != nil {
 					p.logger.Warn("shutdown cut work in progress", "service", describeService(u.svc), "error", err)
 				}
 			})
@@ -147,13 +191,24 @@ func (g *localGen) drain(final bool, took []string) {
 			"took", sum.Duration.Round(time.Millisecond), "served_while_draining", sum.ServedWhileDraining,
 			"idle_closed", sum.IdleClosed, "hijacked_closed", sum.HijackedClosed,
 			"cut_conns", sum.CutConns, "cut_requests", sum.CutRequests)
-		for _, s := range retire {
-			p.unstoreSocket(s)
-			s.close()
-		}
 		close(drained)
 	}()
-	g.retired = retire // none before: a new round (resume) forgets them
+}
+
+// release closes this process's descriptors of the sockets its
+// successor took, once no rollback can serve them again: should the
+// successor die, connections are refused at once rather than queued on a
+// socket nobody accepts from, and the address is free for a fresh start.
+// (The drain closes the retired ones.)
+func (g *localGen) release() {
+	p := g.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.socks.owned {
+		if !slices.Contains(g.retired, s) { // those the drain closes
+			s.close()
+		}
+	}
 }
 
 // resume serves again after a drain that handed over (a rollback): a new
@@ -161,11 +216,17 @@ func (g *localGen) drain(final bool, took []string) {
 // listeners in its Resume. The drain of the round before goes on.
 func (g *localGen) resume() error {
 	p := g.p
+	if g.stopping != nil {
+		<-g.stopping
+	}
 	var errs []error
 	p.mu.Lock()
 	for _, s := range g.retired {
-		// A socket the successor did not take was closed: bind it again.
-		if fresh, err := bindSocket(s.ep, socketPerm{}); err != nil {
+		// A socket the successor did not take was closed: bind it again,
+		// on the port it had (which an address with port 0 left open).
+		ep := s.ep
+		ep.address = s.addr.String()
+		if fresh, err := bindSocket(ep, socketPerm{}); err != nil {
 			errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
 		} else {
 			s.fd, s.addr = fresh.fd, fresh.addr

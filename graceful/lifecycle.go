@@ -92,6 +92,8 @@ type gen struct {
 	took  []string
 	// lastPong is when it last answered a ping.
 	lastPong time.Time
+	// passedOn: a successor that said it handed over in turn, or stops.
+	passedOn bool
 }
 
 func (g *gen) String() string {
@@ -291,7 +293,9 @@ func (l *lifecycle) finished() bool {
 func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 	p := l.p
 	cur := l.find(stServing)
-	handedOver := cur != nil && cur.kind == genSuccessor
+	// This generation no longer serves: its successor does, or served
+	// and is gone (its sockets are closed once the probation is over).
+	handedOver := l.self != nil && cur != l.self
 	switch {
 	case p.role == RoleWorker && req == nil:
 		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead",
@@ -566,8 +570,11 @@ func (l *lifecycle) endProbation(g *gen) {
 	}
 	g.state = stDraining
 	disarm(&l.probation)
-	if g.kind == genWorker {
+	switch g.kind {
+	case genWorker:
 		_ = g.child.send(linkMsg{Type: msgRelease})
+	case genLocal:
+		g.local.release()
 	}
 }
 
@@ -580,6 +587,7 @@ func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 		// A successor handed over in turn, or was asked to stop: it will
 		// not die as a failed release any more.
 		if g.state == stServing {
+			g.passedOn = true
 			l.endProbation(l.find(stProbation))
 		}
 	case msgTotals:
@@ -620,6 +628,9 @@ func (l *lifecycle) genExited(g *gen) {
 		p.logger.Error("the successor died within the probation; rolling back",
 			"generation", g.String(), "exit", status)
 		l.rollBack(prev)
+	case g.kind == genSuccessor && was == stServing && !g.passedOn && !l.stopping:
+		p.logger.Error("the successor died after its probation: no generation serves; this one drains and exits",
+			"generation", g.String(), "exit", status)
 	case g.kind != genWorker:
 	case was != stServing:
 		p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)

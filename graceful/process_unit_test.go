@@ -794,6 +794,174 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	}
 }
 
+// TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback: a
+// successor that does not take a socket (its address changed) leaves it
+// to the old generation, which serves what was queued on it and closes it
+// at once, though it still drains a long request: the address can be
+// bound by another process (a restart back to it used to fail with
+// "address already in use" until the drain ended). If the successor then
+// dies within the probation, the old generation binds it again and
+// serves (it used to fail: "it was not handed over"), and the end of the
+// old round's drain leaves the new socket alone.
+func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T) {
+	sys := newFakeSystem()
+	sys.endAll(t)
+	logs := &syncBuffer{}
+	cfg := DefaultProcessConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	cfg.Probation = time.Hour
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		_, _ = io.WriteString(w, "ok")
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.GetListenedAddress()
+	errc := runProcess(t, sys, p, srv)
+	slow := dialHTTP(t, addr)
+	if _, err := fmt.Fprint(slow.conn, "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	// It took none: it closes what it inherited, and names nothing.
+	for i, fd := range c.sockFds {
+		closeFd(fd)
+		c.sockFds[i] = -1
+	}
+	c.send(t, linkMsg{Type: msgReady, PID: c.pid(), Sockets: []handoverSocket{}})
+	waitFor(t, "the old generation to close the socket it retires", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "closed the sockets the successor does not use")
+	})
+	other, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the address of a retired socket, while the old generation drains: %v", err)
+	}
+	_ = other.Close()
+	c.exit("exit status 7")
+	waitFor(t, "the rollback", 10*time.Second, func() bool {
+		return srv.Status() == ServerStatusRunning && p.totals.get(totalRollbacks) == 1 || strings.Contains(logs.String(), "rollback failed")
+	})
+	if strings.Contains(logs.String(), "rollback failed") {
+		t.Fatalf("rollback failed:\n%s", logs.String())
+	}
+	get := func() {
+		t.Helper()
+		c := dialHTTP(t, addr)
+		if _, err := fmt.Fprint(c.conn, "GET / HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("GET after the rollback: %v", err)
+		}
+		_ = resp.Body.Close()
+	}
+	get()
+	close(release) // the old round's drain ends
+	_ = slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(slow.br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the request in flight during the rollback: %v %v", resp, err)
+	}
+	waitFor(t, "the old round's drain to end", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), "msg=drained")
+	})
+	p.mu.Lock()
+	fd := p.socks.owned[0].fd
+	p.mu.Unlock()
+	if fd < 0 {
+		t.Fatal("the end of the old round's drain closed the socket the rollback took back")
+	}
+	get()
+	stopProcess(t, sys, errc)
+}
+
+// TestUnitReleasedGenerationLetsItsSocketsGo: once its probation is
+// over, a generation that still drains a long request closes its copies
+// of the sockets its successor serves, so that if the successor dies
+// connections are refused at once (not queued where nobody accepts, until
+// the drain ends) and a fresh start can bind the address; and a restart
+// signal sent to it then is ignored, not a new generation started from it.
+func TestUnitReleasedGenerationLetsItsSocketsGo(t *testing.T) {
+	sys := newFakeSystem()
+	sys.endAll(t)
+	logs := &syncBuffer{}
+	cfg := DefaultProcessConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	cfg.Probation = 0
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan (<-chan struct{}), 1), make(chan struct{})
+	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- Draining(r.Context())
+		<-release
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.GetListenedAddress()
+	errc := runProcess(t, sys, p, srv)
+	slow := dialHTTP(t, addr)
+	if _, err := fmt.Fprint(slow.conn, "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	draining := <-started
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	c.ready(t)
+	<-draining // the server has closed its listener
+	waitFor(t, "the old generation to close its copy of the socket", 5*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.socks.owned[0].fd < 0
+	})
+	c.exit("signal: killed") // the successor dies after its probation
+	conn, err := net.Dial("tcp", addr)
+	if err == nil {
+		_ = conn.Close()
+		t.Fatal("a connection to the address of a successor that died was accepted by the kernel, to wait on a socket nobody serves")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after the successor died: %v, want connection refused", err)
+	}
+	waitFor(t, "the successor's death to be logged", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "the successor died after its probation")
+	})
+	sys.deliver(p.cfg.RestartSignal)
+	waitFor(t, "the restart signal to be handled", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "restart signal ignored: this generation has handed over")
+	})
+	if n := sys.starts(); n != 1 {
+		t.Errorf("%d generations started from this one, want 1 (none after it handed over)", n)
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned while a request was in flight: %v", err)
+	default:
+	}
+	close(release)
+	_ = slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(slow.br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the request in flight: %v %v", resp, err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 // TestUnitUnresponsiveSuccessorIsRolledBack: a new generation that stops
 // answering within the probation (stopped, wedged) is killed and rolled
 // back from, within livenessTimeout and a beat.

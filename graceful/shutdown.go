@@ -66,6 +66,12 @@ type drainState struct {
 // Serve; every call waits for the same shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	rd, d := s.beginStop(!HandingOver(ctx), queueServed(ctx))
+	return s.awaitStop(ctx, rd, d)
+}
+
+// awaitStop waits for the drain d of the round rd to end, and cuts it
+// short when ctx ends (see Shutdown).
+func (s *Server) awaitStop(ctx context.Context, rd *round, d *drainState) error {
 	select {
 	case <-rd.stopped:
 	case <-ctx.Done():
