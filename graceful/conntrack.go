@@ -256,6 +256,7 @@ func newIdleCloser(t *connTracker, start time.Time, grace func(*conn) time.Durat
 func (ic *idleCloser) pass(now time.Time, full bool) idleResult {
 	var r idleResult
 	if full {
+		clear(ic.queue) // no closed connection kept alive by the array
 		ic.queue = ic.queue[:0]
 		ic.waiting = 0
 		for _, c := range ic.t.snapshot() {

@@ -16,8 +16,8 @@ import (
 // the lifecycle on a generation, the same whether the lifecycle of this
 // process decides them (re-exec mode) or a supervisor sends them (a
 // worker). They are called from the lifecycle's loop only. Whether the
-// generation has been released (its probation is over: the sockets close
-// once drained) is its state in the lifecycle (draining or stopping).
+// generation has been released (its probation is over: see release) is
+// its state in the lifecycle (draining or stopping).
 type localGen struct {
 	p     *Process
 	units []*unit
@@ -27,13 +27,27 @@ type localGen struct {
 	// while the generation serves.
 	drained chan struct{}
 	// stopping is closed once that drain has begun to stop every server
-	// and closed the sockets it retires (see retired): a rollback serves
-	// again only then.
+	// and closed the retired sockets it frees early (see retirement): a
+	// rollback serves again only then.
 	stopping chan struct{}
-	// retired are the sockets a successor did not take: the drain serves
-	// what is queued on them and closes them, so that the address is
-	// free at once; they are bound again if the generation resumes.
-	retired []*socket
+	// retired is what that drain does with the sockets the successor did
+	// not take; nil before a drain and after a resume.
+	retired *retirement
+}
+
+// retirement is the sockets a drain retires (the successor did not take
+// them). It serves what is queued on them, then closes them. A socket
+// only servers use, and that systemd does not keep, closes as soon as
+// its servers have closed their listeners, so that its address is free
+// at once (a restart may bind it again); a rollback binds it again. The
+// others (a service's, which holds a listener of its own until its
+// Shutdown returns; one systemd keeps, whose address closing would not
+// free) close when the drain ends, unless a rollback has taken them
+// back by then (taken, guarded by Process.mu): they serve again as
+// they are.
+type retirement struct {
+	socks []*socket
+	taken bool
 }
 
 // serveSet is one round of serving the units: errs delivers the errors of
@@ -109,7 +123,8 @@ func (g *localGen) drain(final bool, took []string) {
 	}
 	drained, stopping := make(chan struct{}), make(chan struct{})
 	g.drained, g.stopping = drained, stopping
-	g.retired = retire // none before: a new round (resume) forgets them
+	ret := &retirement{socks: retire}
+	g.retired = ret // none before: a new round (resume) forgets them
 	set := g.round
 	go func() {
 		timeout := p.drainTimeout()
@@ -121,6 +136,9 @@ func (g *localGen) drain(final bool, took []string) {
 		}
 		stops := make([]func() error, len(g.units))
 		var retiredRounds []*round
+		early := slices.DeleteFunc(slices.Clone(retire), func(s *socket) bool {
+			return p.keptBySystemd(s) || !slices.ContainsFunc(g.units, func(u *unit) bool { return u.srv != nil && u.sock == s })
+		})
 		for i, u := range g.units {
 			ctx := context.Background()
 			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
@@ -154,23 +172,12 @@ func (g *localGen) drain(final bool, took []string) {
 				return u.svc.Shutdown(ctx)
 			}
 		}
-		// The retired sockets close once their servers have closed their
-		// listeners: the address is free for another process, or for a
-		// rollback to bind it again.
+		// The retired sockets only servers use close once their servers
+		// have closed their listeners (see retirement).
 		for _, rd := range retiredRounds {
 			<-rd.drainCh
 		}
-		p.mu.Lock()
-		for _, s := range retire {
-			s.close()
-		}
-		p.mu.Unlock()
-		for _, s := range retire {
-			p.unstoreSocket(s)
-		}
-		if len(retire) > 0 {
-			p.logger.Info("closed the sockets the successor does not use", "sockets", names)
-		}
+		ret.close(p, early)
 		close(stopping)
 		var wg sync.WaitGroup
 		for i, u := range g.units {
@@ -182,6 +189,7 @@ func (g *localGen) drain(final bool, took []string) {
 		}
 		wg.Wait()
 		set.wg.Wait()
+		ret.close(p, ret.socks)
 		sum := p.countDrains(g.units)
 		level := slog.LevelInfo
 		if sum.CutConns > 0 || sum.CutRequests > 0 {
@@ -195,6 +203,28 @@ func (g *localGen) drain(final bool, took []string) {
 	}()
 }
 
+// close closes socks, retired sockets of this drain, unless a rollback
+// has taken them back.
+func (ret *retirement) close(p *Process, socks []*socket) {
+	var closed []string
+	p.mu.Lock()
+	for _, s := range socks {
+		if !ret.taken && s.fd >= 0 {
+			s.close()
+			closed = append(closed, s.name)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range socks {
+		if slices.Contains(closed, s.name) {
+			p.unstoreSocket(s)
+		}
+	}
+	if len(closed) > 0 {
+		p.logger.Info("closed the sockets the successor does not use", "sockets", closed)
+	}
+}
+
 // release closes this process's descriptors of the sockets its
 // successor took, once no rollback can serve them again: should the
 // successor die, connections are refused at once rather than queued on a
@@ -205,7 +235,7 @@ func (g *localGen) release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, s := range p.socks.owned {
-		if !slices.Contains(g.retired, s) { // those the drain closes
+		if g.retired == nil || !slices.Contains(g.retired.socks, s) { // those the drain closes
 			s.close()
 		}
 	}
@@ -221,15 +251,28 @@ func (g *localGen) resume() error {
 	}
 	var errs []error
 	p.mu.Lock()
-	for _, s := range g.retired {
-		// A socket the successor did not take was closed: bind it again,
-		// on the port it had (which an address with port 0 left open).
-		ep := s.ep
-		ep.address = s.addr.String()
-		if fresh, err := bindSocket(ep, socketPerm{}); err != nil {
-			errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
-		} else {
-			s.fd, s.addr = fresh.fd, fresh.addr
+	if ret := g.retired; ret != nil {
+		ret.taken = true
+		for _, s := range ret.socks {
+			if s.fd >= 0 && (s.packet || listenAgain(s.fd)) {
+				continue // still open: it serves again as it is
+			}
+			// Closed (or a unix socket, shut down for good): bind it
+			// again, on the port it had (which an address with port 0
+			// left open), with the permissions its server asked for.
+			s.close()
+			ep, perm := s.ep, socketPerm{}
+			ep.address = s.addr.String()
+			for _, u := range g.units {
+				if u.srv != nil && u.sock == s {
+					perm = u.cfg.socketPerm()
+				}
+			}
+			if fresh, err := bindSocket(ep, perm); err != nil {
+				errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
+			} else {
+				s.fd, s.addr = fresh.fd, fresh.addr
+			}
 		}
 	}
 	g.retired = nil

@@ -432,7 +432,8 @@ func (l *lifecycle) attemptDone(a *attempt) {
 }
 
 // handOver makes g, ready, the serving generation; the one that served
-// drains, in probation when rollback is possible (it keeps its sockets).
+// drains, in probation when rollback is possible (it keeps its copies of
+// the sockets g took).
 func (l *lifecycle) handOver(g *gen) {
 	p := l.p
 	old, first := l.find(stServing), len(l.gens) == 0
@@ -562,8 +563,8 @@ func socketNames(hs []handoverSocket) []string {
 }
 
 // endProbation ends g's probation, if it is in one: it no longer serves
-// again; it closes its sockets once drained (this process's own
-// generation: the loop sees its drain end, see run).
+// again, and lets its sockets go (this process's own generation: see
+// localGen.release; the loop sees its drain end, see run).
 func (l *lifecycle) endProbation(g *gen) {
 	if g == nil || g.state != stProbation {
 		return

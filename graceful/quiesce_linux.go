@@ -58,15 +58,19 @@ func refuseNew(fd int) error {
 	return nil
 }
 
-// acceptAgain undoes refuseNew on a socket a new process inherits: a
-// process that died in the middle of its final shutdown may have left the
-// filter on a socket that systemd or a supervisor kept.
-func acceptAgain(fd int) {
+// listenAgain undoes refuseNew on the listening socket fd and reports
+// whether the socket accepts connections again. It serves a process that
+// takes back a socket it quiesced (a rollback), and one that inherits a
+// socket from a process that died in the middle of its final shutdown,
+// leaving the filter on a socket that systemd or a supervisor kept. A
+// unix socket cannot: shutdown is for good, and it must be bound again.
+func listenAgain(fd int) bool {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil || domain == unix.AF_UNIX {
-		return
+		return false
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
+	return err == nil || errors.Is(err, unix.ENOENT) // ENOENT: no filter
 }
 
 // acceptQueue returns how many connections wait in the accept queue of

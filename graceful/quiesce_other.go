@@ -15,7 +15,7 @@ const quiesceSupported = false
 var errNoQuiesce = errors.New("refusing new connections while serving queued ones needs Linux")
 
 func refuseNew(int) error   { return errNoQuiesce }
-func acceptAgain(int)       {}
+func listenAgain(int) bool  { return true } // nothing refused
 func socketInQueue(int) int { return 0 }
 
 type tcpAddr struct{}

@@ -47,9 +47,12 @@ type StoppingService interface {
 //
 // Resume prepares the service to be served again; the Process then calls
 // Serve anew. It is called while the previous Shutdown may still be
-// draining work from before, which must not be disturbed. A service takes
-// fresh listeners from [Process.Listen] in Resume (the ones it had were
-// closed by its Shutdown); the Process keeps the sockets open throughout.
+// draining work from before, which must not be disturbed, or before that
+// Shutdown has been called: a service whose successor died at once must
+// be ready for either order. A service takes fresh listeners from
+// [Process.Listen] in Resume (the ones it had are closed by its
+// Shutdown); the Process keeps the sockets a service uses open until the
+// rollback or the end of the drain.
 type ResumableService interface {
 	Service
 	Resume() error

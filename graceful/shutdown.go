@@ -266,8 +266,8 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 	closer := newIdleCloser(rd.conns, start, s.idleGrace, ceiling)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	changed := rd.conns.changes()
 	for full := true; ; {
-		changed := rd.conns.changes()
 		r := closer.pass(time.Now(), full)
 		total.closedIdle += r.closedIdle
 		total.closedNew += r.closedNew
@@ -286,13 +286,10 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 			return total
 		}
 		// After a change every connection is looked at again; on the
-		// timer only those due (a change may have come as well).
-		select {
-		case <-changed:
-			full = true
-		default:
-			full = false
-		}
+		// timer only those due. A change replaces the channel, so one
+		// that comes at any time before the next pass is seen.
+		next := rd.conns.changes()
+		full, changed = next != changed, next
 		if !timer.Stop() {
 			select {
 			case <-timer.C:

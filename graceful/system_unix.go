@@ -51,7 +51,7 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 			// A socket filter left by a worker that died in its final
 			// shutdown would refuse every new connection. (A re-exec
 			// parent hands over sockets it serves: none has one.)
-			acceptAgain(hs.Fd)
+			_ = listenAgain(hs.Fd)
 		}
 		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
 		logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
