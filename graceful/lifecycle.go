@@ -620,8 +620,6 @@ func (l *lifecycle) genExited(g *gen) {
 	was := g.state
 	g.state = stExited
 	status := g.child.exitStatus()
-	// The sockets of the last serving worker are what the next one gets.
-	closeSockets(g.socks, l.held)
 	closeFiles(g.files)
 	prev := l.find(stProbation)
 	switch {
@@ -642,6 +640,9 @@ func (l *lifecycle) genExited(g *gen) {
 		p.logger.Error("the serving worker exited", "worker_pid", g.pid, "status", status)
 		l.armRespawn("the serving worker exited: " + status)
 	}
+	// The sockets of the last serving worker are what the next one gets
+	// (a rollback has made them the previous worker's).
+	closeSockets(g.socks, l.held)
 	l.sendTotals()
 	l.runWaiting("running the postponed restart: an older generation has exited")
 }

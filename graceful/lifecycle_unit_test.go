@@ -195,6 +195,46 @@ func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
 	stopSupervisor(t, sys, code, w2)
 }
 
+// TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo: a new worker
+// that serves a new address (Q) dies within the probation; the previous
+// worker, which serves P, serves again, and the supervisor closes its
+// copy of Q: nobody serves Q, so it must not queue connections, and a
+// later worker must be able to bind it.
+func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
+	sys := newFakeSystem()
+	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
+	listen := func() net.Listener {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	lnP, lnQ := listen(), listen()
+	addrP, addrQ := lnP.Addr().String(), lnQ.Addr().String()
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil, lnP)
+	lnP.Close() // the supervisor holds P now
+	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	w2 := <-sys.children
+	w2.readyWorker(t, nil, []string{addrP}, lnQ) // serves Q, not P
+	lnQ.Close()                                  // the supervisor and w2 hold Q now
+	w1.expect(t, msgDrain)
+	w2.exit("exit status 2")
+	w1.expect(t, msgResume)
+	waitFor(t, "Q to be free", 5*time.Second, func() bool {
+		ln, err := net.Listen("tcp", addrQ)
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	})
+	stopSupervisor(t, sys, code, w1)
+}
+
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
 // next worker in its state, with a working descriptor.
 func TestUnitSupervisorPassesFilesOn(t *testing.T) {
