@@ -54,22 +54,9 @@ func drainIdle(b *testing.B, n int) (wall, cpu time.Duration) {
 	b.StopTimer()
 	defer b.StartTimer()
 	s, errc := serveBench(b, benchHandler)
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-	for range n {
-		c, err := net.Dial("tcp", s.GetListenedAddress())
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns = append(conns, c)
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
+	conns := sendRequests(b, s.GetListenedAddress(), n)
+	defer closeConns(conns)
+	for _, c := range conns {
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			b.Fatal(err)
@@ -88,6 +75,31 @@ func drainIdle(b *testing.B, n int) (wall, cpu time.Duration) {
 	cpu = processCPU(b) - cpu0
 	<-errc
 	return wall, cpu
+}
+
+// sendRequests opens n connections to addr and sends GET / on each.
+func sendRequests(b *testing.B, addr string, n int) []net.Conn {
+	b.Helper()
+	conns := make([]net.Conn, 0, n)
+	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			conns = append(conns, c)
+			_, err = c.Write(req)
+		}
+		if err != nil {
+			closeConns(conns)
+			b.Fatal(err)
+		}
+	}
+	return conns
+}
+
+func closeConns(conns []net.Conn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
 
 func processCPU(b *testing.B) time.Duration {
@@ -124,23 +136,8 @@ func drainBusy(b *testing.B, n int) (wall, cpu time.Duration) {
 		<-release
 		_, _ = io.WriteString(w, "ok")
 	}))
-	conns := make([]net.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	}()
-	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-	for range n {
-		c, err := net.Dial("tcp", s.GetListenedAddress())
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns = append(conns, c)
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-	}
+	conns := sendRequests(b, s.GetListenedAddress(), n)
+	defer closeConns(conns)
 	started.Wait()
 	var readers sync.WaitGroup
 	for _, c := range conns {

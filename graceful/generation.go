@@ -137,7 +137,7 @@ func (g *localGen) drain(final bool, took []string) {
 		stops := make([]func() error, len(g.units))
 		var retiredRounds []*round
 		early := slices.DeleteFunc(slices.Clone(retire), func(s *socket) bool {
-			return p.keptBySystemd(s) || !slices.ContainsFunc(g.units, func(u *unit) bool { return u.srv != nil && u.sock == s })
+			return p.keptBySystemd(s) || g.serverOf(s) == nil
 		})
 		for i, u := range g.units {
 			ctx := context.Background()
@@ -206,23 +206,33 @@ func (g *localGen) drain(final bool, took []string) {
 // close closes socks, retired sockets of this drain, unless a rollback
 // has taken them back.
 func (ret *retirement) close(p *Process, socks []*socket) {
-	var closed []string
+	var closed []*socket
+	var names []string
 	p.mu.Lock()
 	for _, s := range socks {
 		if !ret.taken && s.fd >= 0 {
 			s.close()
-			closed = append(closed, s.name)
+			closed = append(closed, s)
+			names = append(names, s.name)
 		}
 	}
 	p.mu.Unlock()
-	for _, s := range socks {
-		if slices.Contains(closed, s.name) {
-			p.unstoreSocket(s)
-		}
+	for _, s := range closed {
+		p.unstoreSocket(s)
 	}
 	if len(closed) > 0 {
-		p.logger.Info("closed the sockets the successor does not use", "sockets", closed)
+		p.logger.Info("closed the sockets the successor does not use", "sockets", names)
 	}
+}
+
+// serverOf returns the unit of the server that serves s, if any.
+func (g *localGen) serverOf(s *socket) *unit {
+	for _, u := range g.units {
+		if u.srv != nil && u.sock == s {
+			return u
+		}
+	}
+	return nil
 }
 
 // release closes this process's descriptors of the sockets its
@@ -232,13 +242,13 @@ func (ret *retirement) close(p *Process, socks []*socket) {
 // (The drain closes the retired ones.)
 func (g *localGen) release() {
 	p := g.p
+	var retired []*socket // the drain closes those
+	if g.retired != nil {
+		retired = g.retired.socks
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, s := range p.socks.owned {
-		if g.retired == nil || !slices.Contains(g.retired.socks, s) { // those the drain closes
-			s.close()
-		}
-	}
+	closeSockets(p.socks.owned, retired)
 }
 
 // resume serves again after a drain that handed over (a rollback): a new
@@ -263,10 +273,8 @@ func (g *localGen) resume() error {
 			s.close()
 			ep, perm := s.ep, socketPerm{}
 			ep.address = s.addr.String()
-			for _, u := range g.units {
-				if u.srv != nil && u.sock == s {
-					perm = u.cfg.socketPerm()
-				}
+			if u := g.serverOf(s); u != nil {
+				perm = u.cfg.socketPerm()
 			}
 			if fresh, err := bindSocket(ep, perm); err != nil {
 				errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -115,4 +116,28 @@ func blockingHandler(started chan<- struct{}, release <-chan struct{}) http.Hand
 
 func isClosedErr(err error) bool {
 	return errors.Is(err, ErrServerClosed)
+}
+
+// listenLoopback listens on a free TCP port of 127.0.0.1.
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// waitBindable waits until a listening socket can be bound at addr: no
+// other socket listens there.
+func waitBindable(t testing.TB, what, addr string) {
+	t.Helper()
+	waitFor(t, what, 5*time.Second, func() bool {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false
+		}
+		_ = ln.Close()
+		return true
+	})
 }

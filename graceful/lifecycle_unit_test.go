@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -157,15 +156,7 @@ func TestUnitSupervisorRollsBackToThePreviousWorker(t *testing.T) {
 func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
 	sys := newFakeSystem()
 	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
-	listen := func() net.Listener {
-		var lc net.ListenConfig
-		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
-	lnP, lnQ := listen(), listen()
+	lnP, lnQ := listenLoopback(t), listenLoopback(t)
 	addrP := lnP.Addr().String()
 	w1 := <-sys.children
 	w1.readyWorker(t, nil, nil, lnP)
@@ -183,14 +174,7 @@ func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
 	}
 	// The fake workers hold no copy of P: once the supervisor has let
 	// its own go, P binds again.
-	waitFor(t, "P to be free", 5*time.Second, func() bool {
-		ln, err := net.Listen("tcp", addrP)
-		if err != nil {
-			return false
-		}
-		ln.Close()
-		return true
-	})
+	waitBindable(t, "P to be free", addrP)
 	lnQ.Close()
 	stopSupervisor(t, sys, code, w2)
 }
@@ -203,15 +187,7 @@ func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
 func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
 	sys := newFakeSystem()
 	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
-	listen := func() net.Listener {
-		var lc net.ListenConfig
-		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
-	lnP, lnQ := listen(), listen()
+	lnP, lnQ := listenLoopback(t), listenLoopback(t)
 	addrP, addrQ := lnP.Addr().String(), lnQ.Addr().String()
 	w1 := <-sys.children
 	w1.readyWorker(t, nil, nil, lnP)
@@ -224,14 +200,7 @@ func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
 	w1.expect(t, msgDrain)
 	w2.exit("exit status 2")
 	w1.expect(t, msgResume)
-	waitFor(t, "Q to be free", 5*time.Second, func() bool {
-		ln, err := net.Listen("tcp", addrQ)
-		if err != nil {
-			return false
-		}
-		ln.Close()
-		return true
-	})
+	waitBindable(t, "Q to be free", addrQ)
 	stopSupervisor(t, sys, code, w1)
 }
 

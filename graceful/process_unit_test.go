@@ -335,6 +335,19 @@ func (p *fakeProc) ready(t *testing.T) {
 	_ = p.stderr.Close() // a ready process writes to its own standard error
 }
 
+// readyTakingNone reports ready as a re-exec generation that serves none
+// of the sockets it was given (the addresses changed): it closes them and
+// names none.
+func (p *fakeProc) readyTakingNone(t *testing.T) {
+	t.Helper()
+	for i, fd := range p.sockFds {
+		closeFd(fd)
+		p.sockFds[i] = -1
+	}
+	p.send(t, linkMsg{Type: msgReady, PID: p.pidN, Sockets: []handoverSocket{}})
+	_ = p.stderr.Close()
+}
+
 // readyWorker reports ready as a worker does: it passes its sockets (all
 // it was given but those named in drop, and the listeners in bound, as if
 // it had bound them) and files.
@@ -437,6 +450,14 @@ func (f *fakeSystem) endAll(t *testing.T) {
 // unitProcess makes a Process on the fake system with one loopback server.
 func unitProcess(t *testing.T, sys *fakeSystem, mutate func(*ProcessConfig)) (*Process, *Server) {
 	t.Helper()
+	return unitProcessServing(t, sys, mutate, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+}
+
+// unitProcessServing is unitProcess with the server's handler h.
+func unitProcessServing(t *testing.T, sys *fakeSystem, mutate func(*ProcessConfig), h http.Handler) (*Process, *Server) {
+	t.Helper()
 	sys.endAll(t)
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
@@ -449,13 +470,59 @@ func unitProcess(t *testing.T, sys *fakeSystem, mutate func(*ProcessConfig)) (*P
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	})))
+	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, h))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p, srv
+}
+
+// slowUnit is a Process on the fake system, run, whose server answers
+// "ok" but holds GET /slow until release is closed, with such a request
+// in flight.
+type slowUnit struct {
+	p        *Process
+	srv      *Server
+	addr     string
+	logs     *syncBuffer
+	errc     <-chan error
+	slow     *rawConn        // the request in flight
+	draining <-chan struct{} // closed once its server has closed its listener
+	release  chan struct{}
+}
+
+func startSlowUnit(t *testing.T, sys *fakeSystem, probation time.Duration) *slowUnit {
+	t.Helper()
+	u := &slowUnit{logs: &syncBuffer{}, release: make(chan struct{})}
+	started := make(chan (<-chan struct{}), 1)
+	u.p, u.srv = unitProcessServing(t, sys, func(c *ProcessConfig) {
+		c.Logger = slog.New(slog.NewTextHandler(u.logs, nil))
+		c.Probation = probation
+	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- Draining(r.Context())
+			<-u.release
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	u.addr = u.srv.GetListenedAddress()
+	u.errc = runProcess(t, sys, u.p, u.srv)
+	u.slow = dialHTTP(t, u.addr)
+	if _, err := fmt.Fprint(u.slow.conn, "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	u.draining = <-started
+	return u
+}
+
+// finishSlow lets the request in flight end and checks its answer.
+func (u *slowUnit) finishSlow(t *testing.T) {
+	t.Helper()
+	close(u.release)
+	_ = u.slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(u.slow.br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the request in flight: %v %v", resp, err)
+	}
 }
 
 // runProcess runs p until it serves and returns Run's result channel.
@@ -805,45 +872,15 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 // old round's drain leaves the new socket alone.
 func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T) {
 	sys := newFakeSystem()
-	sys.endAll(t)
-	logs := &syncBuffer{}
-	cfg := DefaultProcessConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	cfg.Probation = time.Hour
-	p, err := newProcess(cfg, sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, release := make(chan struct{}), make(chan struct{})
-	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			close(started)
-			<-release
-		}
-		_, _ = io.WriteString(w, "ok")
-	})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := srv.GetListenedAddress()
-	errc := runProcess(t, sys, p, srv)
-	slow := dialHTTP(t, addr)
-	if _, err := fmt.Fprint(slow.conn, "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	<-started
+	u := startSlowUnit(t, sys, time.Hour)
+	p, srv, logs := u.p, u.srv, u.logs
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	// It took none: it closes what it inherited, and names nothing.
-	for i, fd := range c.sockFds {
-		closeFd(fd)
-		c.sockFds[i] = -1
-	}
-	c.send(t, linkMsg{Type: msgReady, PID: c.pid(), Sockets: []handoverSocket{}})
+	c.readyTakingNone(t)
 	waitFor(t, "the old generation to close the socket it retires", 5*time.Second, func() bool {
 		return strings.Contains(logs.String(), "closed the sockets the successor does not use")
 	})
-	other, err := net.Listen("tcp", addr)
+	other, err := net.Listen("tcp", u.addr)
 	if err != nil {
 		t.Fatalf("the address of a retired socket, while the old generation drains: %v", err)
 	}
@@ -857,7 +894,7 @@ func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T)
 	}
 	get := func() {
 		t.Helper()
-		c := dialHTTP(t, addr)
+		c := dialHTTP(t, u.addr)
 		if _, err := fmt.Fprint(c.conn, "GET / HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
@@ -869,11 +906,7 @@ func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T)
 		_ = resp.Body.Close()
 	}
 	get()
-	close(release) // the old round's drain ends
-	_ = slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if resp, err := http.ReadResponse(slow.br, nil); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the request in flight during the rollback: %v %v", resp, err)
-	}
+	u.finishSlow(t) // the old round's drain ends
 	waitFor(t, "the old round's drain to end", 10*time.Second, func() bool {
 		return strings.Contains(logs.String(), "msg=drained")
 	})
@@ -884,7 +917,7 @@ func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T)
 		t.Fatal("the end of the old round's drain closed the socket the rollback took back")
 	}
 	get()
-	stopProcess(t, sys, errc)
+	stopProcess(t, sys, u.errc)
 }
 
 // TestUnitReleasedGenerationLetsItsSocketsGo: once its probation is
@@ -895,41 +928,19 @@ func TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback(t *testing.T)
 // signal sent to it then is ignored, not a new generation started from it.
 func TestUnitReleasedGenerationLetsItsSocketsGo(t *testing.T) {
 	sys := newFakeSystem()
-	sys.endAll(t)
-	logs := &syncBuffer{}
-	cfg := DefaultProcessConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	cfg.Probation = 0
-	p, err := newProcess(cfg, sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, release := make(chan (<-chan struct{}), 1), make(chan struct{})
-	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		started <- Draining(r.Context())
-		<-release
-	})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := srv.GetListenedAddress()
-	errc := runProcess(t, sys, p, srv)
-	slow := dialHTTP(t, addr)
-	if _, err := fmt.Fprint(slow.conn, "GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	draining := <-started
+	u := startSlowUnit(t, sys, 0)
+	p, logs := u.p, u.logs
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
 	c.ready(t)
-	<-draining // the server has closed its listener
+	<-u.draining // the server has closed its listener
 	waitFor(t, "the old generation to close its copy of the socket", 5*time.Second, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.socks.owned[0].fd < 0
 	})
 	c.exit("signal: killed") // the successor dies after its probation
-	conn, err := net.Dial("tcp", addr)
+	conn, err := net.Dial("tcp", u.addr)
 	if err == nil {
 		_ = conn.Close()
 		t.Fatal("a connection to the address of a successor that died was accepted by the kernel, to wait on a socket nobody serves")
@@ -948,16 +959,12 @@ func TestUnitReleasedGenerationLetsItsSocketsGo(t *testing.T) {
 		t.Errorf("%d generations started from this one, want 1 (none after it handed over)", n)
 	}
 	select {
-	case err := <-errc:
+	case err := <-u.errc:
 		t.Fatalf("Run returned while a request was in flight: %v", err)
 	default:
 	}
-	close(release)
-	_ = slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if resp, err := http.ReadResponse(slow.br, nil); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the request in flight: %v %v", resp, err)
-	}
-	if err := recvErr(t, errc, 10*time.Second); err != nil {
+	u.finishSlow(t)
+	if err := recvErr(t, u.errc, 10*time.Second); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 }

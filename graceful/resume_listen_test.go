@@ -124,18 +124,8 @@ func TestUnitRollbackServesRetiredSocketsOfServersAndServices(t *testing.T) {
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	for i, fd := range c.sockFds { // it takes none, and closes what it inherited
-		closeFd(fd)
-		c.sockFds[i] = -1
-	}
-	c.send(t, linkMsg{Type: msgReady, PID: c.pid(), Sockets: []handoverSocket{}})
-	waitFor(t, "the server's socket to be closed", 5*time.Second, func() bool {
-		l, err := net.Listen("tcp", srvAddr)
-		if err == nil {
-			_ = l.Close()
-		}
-		return err == nil
-	})
+	c.readyTakingNone(t)
+	waitBindable(t, "the server's socket to be closed", srvAddr)
 	c.exit("exit status 7")
 	waitFor(t, "the rollback", 10*time.Second, func() bool {
 		svc.mu.Lock()
@@ -187,11 +177,7 @@ func TestUnitRollbackBindsARetiredUnixSocketWithItsMode(t *testing.T) {
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
-	for i, fd := range c.sockFds { // it takes none
-		closeFd(fd)
-		c.sockFds[i] = -1
-	}
-	c.send(t, linkMsg{Type: msgReady, PID: c.pid(), Sockets: []handoverSocket{}})
+	c.readyTakingNone(t)
 	waitFor(t, "the server's socket to be closed", 5*time.Second, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
