@@ -251,11 +251,22 @@ func (c *osChild) readLink() {
 			close(c.readyCh)
 			continue
 		}
-		for _, fd := range fds {
-			closeFd(fd) // only a ready message carries descriptors
-		}
-		c.msgs <- m
+		c.deliver(m, fds)
 	}
+}
+
+// deliver passes on m, a message the child sent after it was ready. Only
+// a resumed message keeps the descriptors it carries (its receiver owns
+// them); those of any other are closed.
+func (c *osChild) deliver(m linkMsg, fds []int) {
+	if m.Type == msgResumed {
+		m.fds = fds
+	} else {
+		for _, fd := range fds {
+			closeFd(fd)
+		}
+	}
+	c.msgs <- m
 }
 
 // send sends a message to the child.
@@ -428,13 +439,10 @@ func (c *osChild) readReadyLink() {
 	defer c.link.close()
 	for {
 		m, fds, err := c.link.recv()
-		for _, fd := range fds {
-			closeFd(fd)
-		}
 		if err != nil {
 			return
 		}
-		c.msgs <- m
+		c.deliver(m, fds)
 	}
 }
 

@@ -594,6 +594,27 @@ func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 	case msgTotals:
 		l.p.totals.addAll(m.Totals)
 		l.sendTotals()
+	case msgResumed:
+		// A worker rolled back to passes the sockets it serves again. The
+		// supervisor let go of those its successor did not take, and the
+		// worker has bound them again: it holds them from now on, for the
+		// next worker. The copies of the others it keeps.
+		var added []*socket
+		var names []string
+		for _, s := range l.p.workerSockets(g.pid, m.Sockets, m.fds) {
+			held := slices.ContainsFunc(g.socks, func(h *socket) bool { return h.name == s.name })
+			if g.state != stServing || held {
+				s.close()
+				continue
+			}
+			added, names = append(added, s), append(names, s.name)
+		}
+		if len(added) > 0 {
+			g.socks = append(g.socks, added...)
+			l.held = g.socks
+			l.p.storeSockets(added)
+			l.p.logger.Info("holding the sockets the worker serves again", "worker_pid", g.pid, "sockets", names)
+		}
 	case msgRestart:
 		// The worker's Process.Restart: the outcome goes back over the
 		// link once it is known.
@@ -683,9 +704,19 @@ func (l *lifecycle) rollBack(g *gen) {
 	}
 	g.state = stServing
 	p.totals.add(totalRollbacks, 1)
-	p.logger.Warn("rolled back: serving again", "generation", p.generation)
+	p.logger.Warn("rolled back: serving again")
 	if p.role != RoleWorker {
 		p.notify(fmt.Sprintf("MAINPID=%d\nREADY=1\nSTATUS=serving (generation %d, rolled back)", p.pid, p.generation))
+		return
+	}
+	// The supervisor holds the sockets for the next worker, those this
+	// one has bound again included (see genMsg).
+	p.mu.Lock()
+	owned := slices.Clone(p.socks.owned)
+	p.mu.Unlock()
+	m, fds := p.socketsMsg(msgResumed, owned)
+	if err := p.parent.send(m, fds...); err != nil {
+		p.logger.Warn("could not pass the sockets served again to the supervisor", "error", err)
 	}
 }
 

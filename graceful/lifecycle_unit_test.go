@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -204,6 +205,58 @@ func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
 	stopSupervisor(t, sys, code, w1)
 }
 
+// TestUnitSupervisorHoldsWhatARolledBackWorkerBindsAgain: a worker rolled
+// back to binds again the address its successor had dropped (the
+// supervisor let go of it at the handover) and passes the socket on; the
+// supervisor holds it and gives it to the next worker, which would
+// otherwise find the address taken by the worker it replaces.
+func TestUnitSupervisorHoldsWhatARolledBackWorkerBindsAgain(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, code := unitSupervisor(t, sys, logs, func(c *ProcessConfig) { c.Probation = time.Hour })
+	lnP, lnQ := listenLoopback(t), listenLoopback(t)
+	addrP := lnP.Addr().String()
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil, lnP)
+	lnP.Close() // the supervisor holds P now
+	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	w2 := <-sys.children
+	w2.readyWorker(t, nil, []string{addrP}, lnQ) // serves Q, not P
+	lnQ.Close()
+	w1.expect(t, msgDrain)
+	w2.exit("exit status 2")
+	w1.expect(t, msgResume)
+	// w1 binds P again, as localGen.resume does, and passes it on.
+	waitBindable(t, "P to be free", addrP)
+	again, err := net.Listen("tcp", addrP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	fd, err := dupSocket(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1.send(t, linkMsg{Type: msgResumed, PID: w1.pid(), Sockets: []handoverSocket{{Name: addrP, Fd: 0}}}, fd)
+	closeFd(fd)
+	waitFor(t, "the supervisor to hold P again", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "holding the sockets the worker serves again")
+	})
+	sys.deliver(p.cfg.RestartSignal)
+	w3 := <-sys.children
+	i := slices.IndexFunc(w3.h.Sockets, func(s handoverSocket) bool { return s.Name == addrP })
+	if i < 0 {
+		t.Fatalf("the next worker is given %v, not P (%s)", socketNames(w3.h.Sockets), addrP)
+	}
+	if addr, _, err := inspectSocket(w3.sockFds[i]); err != nil || addr.String() != addrP {
+		t.Fatalf("the next worker's P is %v (%v), want a socket listening on %s", addr, err, addrP)
+	}
+	w3.readyWorker(t, nil, nil)
+	w1.expect(t, msgDrain)
+	stopSupervisor(t, sys, code, w3)
+}
+
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
 // next worker in its state, with a working descriptor.
 func TestUnitSupervisorPassesFilesOn(t *testing.T) {
@@ -382,6 +435,72 @@ func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := sup.send(linkMsg{Type: msgRelease}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestUnitWorkerPassesOnWhatItBindsAgainInARollback: a worker whose
+// successor dropped its address closes the socket (the address is free
+// at once); rolled back to, it binds the address again, serves it, and
+// passes the new socket to its supervisor, which holds it for the next
+// worker.
+func TestUnitWorkerPassesOnWhatItBindsAgainInARollback(t *testing.T) {
+	_, p, srv, sup := unitWorker(t, time.Hour)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	recvType(t, sup, msgReady)
+	addr := srv.GetListenedAddress()
+	if err := sup.send(linkMsg{Type: msgDrain, Sockets: []handoverSocket{}}); err != nil { // the successor took none
+		t.Fatal(err)
+	}
+	waitBindable(t, "the worker to let its address go", addr)
+	if err := sup.send(linkMsg{Type: msgResume}); err != nil {
+		t.Fatal(err)
+	}
+	type received struct {
+		m   linkMsg
+		fds []int
+		err error
+	}
+	got := make(chan received, 1)
+	go func() {
+		for {
+			m, fds, err := sup.recv()
+			if err != nil || m.Type == msgResumed {
+				got <- received{m, fds, err}
+				return
+			}
+			for _, fd := range fds {
+				closeFd(fd)
+			}
+		}
+	}()
+	var r received
+	select {
+	case r = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %q message within 10s of the rollback", msgResumed)
+	}
+	m, fds := r.m, r.fds
+	if r.err != nil {
+		t.Fatalf("waiting for %q: %v", msgResumed, r.err)
+	}
+	for _, fd := range fds {
+		defer closeFd(fd)
+	}
+	if len(m.Sockets) != 1 || m.Sockets[0].Fd != 0 || len(fds) != 1 {
+		t.Fatalf("resumed names %+v with %d descriptors, want the one socket it serves", m.Sockets, len(fds))
+	}
+	if got, _, err := inspectSocket(fds[0]); err != nil || got.String() != addr {
+		t.Fatalf("the socket passed on listens on %v (%v), want %s", got, err, addr)
+	}
+	if code, body, err := get("http://" + addr + "/ready"); err != nil || code != 200 {
+		t.Fatalf("after the rollback: %d %q %v", code, body, err)
+	}
+	if err := sup.send(linkMsg{Type: msgStop}); err != nil {
 		t.Fatal(err)
 	}
 	if err := recvErr(t, errc, 10*time.Second); err != nil {

@@ -57,6 +57,10 @@ type linkMsg struct {
 	// Process.settings): a supervisor whose own differ takes them by
 	// executing itself again.
 	Settings string `json:"settings,omitempty"`
+
+	// fds are the descriptors a resumed message carried, which its
+	// receiver owns (not encoded: they travel beside the JSON).
+	fds []int
 }
 
 // passedFile describes a file passed on from one generation to the next.
@@ -78,6 +82,7 @@ const (
 	msgStop      = "stop"
 	msgRestarted = "restarted"
 	msgReady     = "ready"
+	msgResumed   = "resumed"
 	msgFailed    = "failed"
 	msgReleased  = "released"
 	msgRestart   = "restart"
@@ -124,7 +129,7 @@ func decodeLinkMsg(b []byte, fds int) (linkMsg, error) {
 	}
 	switch m.Type {
 	case msgState, msgPing, msgPong, msgTotals, msgDrain, msgResume, msgRelease, msgStop,
-		msgRestarted, msgReady, msgFailed, msgReleased, msgRestart:
+		msgRestarted, msgReady, msgResumed, msgFailed, msgReleased, msgRestart:
 	default:
 		return linkMsg{}, fmt.Errorf("unknown link message %q", m.Type)
 	}

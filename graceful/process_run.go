@@ -142,18 +142,7 @@ func (p *Process) becomeReady() error {
 		serving = append(serving, describeService(u.svc))
 	}
 	p.mu.Unlock()
-	msg := linkMsg{Type: msgReady, PID: p.pid}
-	var fds []int
-	for _, s := range owned {
-		hs := handoverSocket{Name: s.name, FdName: s.fdName, Fd: -1}
-		if p.role == RoleWorker && s.fd >= 0 {
-			// The supervisor holds the worker's sockets for the next
-			// worker, and the files it passes on.
-			hs.Fd = len(fds)
-			fds = append(fds, s.fd)
-		}
-		msg.Sockets = append(msg.Sockets, hs)
-	}
+	msg, fds := p.socketsMsg(msgReady, owned)
 	if p.role == RoleWorker {
 		msg.Settings = p.settings()
 		for _, f := range p.lineage.ownFiles() {
@@ -194,6 +183,24 @@ func (p *Process) becomeReady() error {
 	p.stderr.switchAway() // none without a parent
 	p.logger.Info("ready", "serving", serving)
 	return nil
+}
+
+// socketsMsg returns a message of type typ that names the sockets in
+// owned, and the descriptors it carries: a worker's supervisor holds the
+// worker's sockets for the next worker (and the files it passes on).
+// The caller holds no lock.
+func (p *Process) socketsMsg(typ string, owned []*socket) (linkMsg, []int) {
+	msg := linkMsg{Type: typ, PID: p.pid}
+	var fds []int
+	for _, s := range owned {
+		hs := handoverSocket{Name: s.name, FdName: s.fdName, Fd: -1}
+		if p.role == RoleWorker && s.fd >= 0 {
+			hs.Fd = len(fds)
+			fds = append(fds, s.fd)
+		}
+		msg.Sockets = append(msg.Sockets, hs)
+	}
+	return msg, fds
 }
 
 // cleanUpFinal removes what only the last generation (or the supervisor)

@@ -128,19 +128,7 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		// supervisor holds them for the next worker.
 		names, fds, files, fileFds := c.readyHandover()
 		g := &gen{kind: kind, n: n, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}
-		for _, hs := range names {
-			if hs.Fd < 0 || hs.Fd >= len(fds) {
-				continue
-			}
-			fd := fds[hs.Fd]
-			addr, packet, err := inspectSocket(fd)
-			if err != nil {
-				p.logger.Warn("the worker passed a socket that is not one", "worker_pid", c.pid(), "error", err)
-				closeFd(fd)
-				continue
-			}
-			g.socks = append(g.socks, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
-		}
+		g.socks = p.workerSockets(c.pid(), names, fds)
 		for i := range min(len(files), len(fileFds)) {
 			g.files = append(g.files, heldFile{files[i], fileFds[i]})
 		}
@@ -195,4 +183,25 @@ func (p *Process) notify(state string, fds ...int) {
 		first, _, _ := strings.Cut(state, "\n")
 		p.logger.Warn("sd_notify failed", "state", first, "error", err)
 	}
+}
+
+// workerSockets returns the sockets a worker (pid) passed with a message:
+// named by socks, with the descriptors fds, which they then own. A
+// descriptor that is not a socket is closed.
+func (p *Process) workerSockets(pid int, socks []handoverSocket, fds []int) []*socket {
+	var out []*socket
+	for _, hs := range socks {
+		if hs.Fd < 0 || hs.Fd >= len(fds) {
+			continue
+		}
+		fd := fds[hs.Fd]
+		addr, packet, err := inspectSocket(fd)
+		if err != nil {
+			p.logger.Warn("the worker passed a socket that is not one", "worker_pid", pid, "error", err)
+			closeFd(fd)
+			continue
+		}
+		out = append(out, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
+	}
+	return out
 }
