@@ -51,7 +51,9 @@ type retirement struct {
 }
 
 // serveSet is one round of serving the units: errs delivers the errors of
-// services that failed while serving, wg waits for every Serve to return.
+// services and servers that failed while serving (one each at most), wg
+// waits for the Serve of every service that is not a server to return
+// (the drain waits for each server to stop).
 type serveSet struct {
 	errs chan error
 	wg   sync.WaitGroup
@@ -61,20 +63,17 @@ type serveSet struct {
 func (g *localGen) serve() {
 	set := &serveSet{errs: make(chan error, len(g.units))}
 	for _, u := range g.units {
-		serve := u.svc.Serve
 		if u.srv != nil {
 			// A server made by NewServer serves from here on: a drain
 			// that follows the ready message at once finds it serving.
-			wait, err := u.srv.start()
-			serve = func(ctx context.Context) error {
-				if err != nil {
-					return err
-				}
-				return wait(ctx)
+			// It needs no goroutine of its own to say that it failed.
+			if _, err := u.srv.start(func(err error) { set.errs <- err }); err != nil && !errors.Is(err, ErrServerClosed) {
+				set.errs <- err
 			}
+			continue
 		}
 		set.wg.Go(func() {
-			err := serve(context.Background())
+			err := u.svc.Serve(context.Background())
 			if err != nil && !errors.Is(err, ErrServerClosed) {
 				set.errs <- err
 			}
@@ -102,18 +101,27 @@ func (g *localGen) drain(final bool, took []string) {
 	// process but the ones systemd keeps, whose queues wait for the next
 	// start; at a handover those it retires.
 	var qs []quiescer
-	var quiesced, retire []*socket
+	var retire []*socket
 	var names []string
+	retiredSet, quiesced := map[*socket]bool{}, map[*socket]bool{}
+	var kept map[string]bool // the sockets the successor took, by name
+	if !final && took != nil {
+		kept = make(map[string]bool, len(took))
+		for _, name := range took {
+			kept[name] = true
+		}
+	}
 	p.mu.Lock()
 	for _, s := range p.socks.owned {
-		retired := !final && took != nil && !slices.Contains(took, s.name)
+		retired := kept != nil && !kept[s.name]
 		if retired {
 			retire = append(retire, s)
+			retiredSet[s] = true
 			names = append(names, s.name)
 		}
 		if (retired || final && !p.keptBySystemd(s)) && !s.packet && s.fd >= 0 {
 			fd := s.fd
-			quiesced = append(quiesced, s)
+			quiesced[s] = true
 			qs = append(qs, quiescer{name: s.name, control: func(fn func(int)) bool { fn(fd); return true }})
 		}
 	}
@@ -136,16 +144,22 @@ func (g *localGen) drain(final bool, took []string) {
 		}
 		stops := make([]func() error, len(g.units))
 		var retiredRounds []*round
+		served := make(map[*socket]bool, len(g.units)) // the sockets of servers
+		for _, u := range g.units {
+			if u.srv != nil && u.sock != nil {
+				served[u.sock] = true
+			}
+		}
 		early := slices.DeleteFunc(slices.Clone(retire), func(s *socket) bool {
-			return p.keptBySystemd(s) || g.serverOf(s) == nil
+			return p.keptBySystemd(s) || !served[s]
 		})
 		for i, u := range g.units {
 			ctx := context.Background()
-			retired := final || u.sock != nil && slices.Contains(retire, u.sock)
+			retired := final || u.sock != nil && retiredSet[u.sock]
 			switch {
 			case !retired || u.sock != nil && p.keptBySystemd(u.sock):
 				ctx = withHandingOver(ctx) // a successor, or systemd, serves its queue
-			case u.sock != nil && slices.Contains(quiesced, u.sock):
+			case u.sock != nil && quiesced[u.sock]:
 				ctx = withQueueServed(ctx) // served above
 			}
 			if u.srv != nil {

@@ -486,8 +486,12 @@ func (l *lifecycle) handOver(g *gen) {
 			}
 			// The supervisor's copies of sockets the new worker does not
 			// use go now: their address must be free to bind again.
+			took := make(map[string]bool, len(g.took))
+			for _, name := range g.took {
+				took[name] = true
+			}
 			old.socks = slices.DeleteFunc(old.socks, func(s *socket) bool {
-				gone := !slices.Contains(g.took, s.name)
+				gone := !took[s.name]
 				if gone {
 					s.close()
 				}

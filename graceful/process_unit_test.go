@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1233,5 +1234,35 @@ func TestDrainTimeoutOfServices(t *testing.T) {
 		}
 		p.closeSockets()
 		sys.stopSignals(p.sigCh)
+	}
+}
+
+// TestUnitAServerWhoseListenerFailsStopsTheProcess: a server whose
+// listening socket fails (here shut down under it, so that accept(2)
+// fails for good) is closed, and the process stops with an error that
+// names it, as for any service that fails; its other server is drained.
+func TestUnitAServerWhoseListenerFailsStopsTheProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("shutdown(2) of a listening TCP socket makes accept fail on Linux")
+	}
+	sys := newFakeSystem()
+	p, srv := unitProcess(t, sys, nil)
+	other, err := p.NewServer("127.0.0.2:0", testConfig(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := runProcess(t, sys, p, srv)
+	p.mu.Lock()
+	fd := p.socks.owned[0].fd // srv's
+	p.mu.Unlock()
+	if err := syscall.Shutdown(fd, syscall.SHUT_RD); err != nil {
+		t.Fatal(err)
+	}
+	err = recvErr(t, errc, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "serve "+srv.GetListenedAddress()) {
+		t.Fatalf("Run = %v, want the server's failure", err)
+	}
+	if srv.Status() != ServerStatusStopped || other.Status() != ServerStatusStopped {
+		t.Errorf("after the failure: the server is %v, the other one %v; want both stopped", srv.Status(), other.Status())
 	}
 }

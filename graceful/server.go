@@ -266,7 +266,7 @@ func (s *Server) openListeners() ([]net.Listener, error) {
 // and the error otherwise: a listener that cannot be created or that
 // fails while serving (the server is then closed).
 func (s *Server) Serve(ctx context.Context) error {
-	wait, err := s.start()
+	wait, err := s.start(nil)
 	if err != nil {
 		return err
 	}
@@ -276,8 +276,11 @@ func (s *Server) Serve(ctx context.Context) error {
 // start begins serving: the round is serving and its accept loops are
 // started when it returns, so that a shutdown from then on drains it as
 // one that served (a Process reports ready after starting its servers,
-// and a drain may follow at once). wait is the rest of Serve.
-func (s *Server) start() (wait func(ctx context.Context) error, err error) {
+// and a drain may follow at once). wait is the rest of Serve. With
+// failed set (a Process's server), nothing need call wait: failed is
+// called once, in a goroutine of its own, if a listener fails while the
+// server is not stopping, after the server has been closed.
+func (s *Server) start(failed func(error)) (wait func(ctx context.Context) error, err error) {
 	s.mu.Lock()
 	r := s.rd
 	if r.stopping {
@@ -306,11 +309,17 @@ func (s *Server) start() (wait func(ctx context.Context) error, err error) {
 	}
 	r.status.Store(int32(ServerStatusRunning))
 	errc := make(chan error, len(listeners))
+	var failOnce sync.Once
 	for _, ln := range listeners {
 		r.serveWG.Add(1)
 		go func() {
 			defer r.serveWG.Done()
-			errc <- r.http.Serve(ln)
+			err := r.http.Serve(ln)
+			if failed == nil {
+				errc <- err
+			} else if !s.isStopping(r) {
+				failOnce.Do(func() { go func() { failed(s.serveFailed(err)) }() })
+			}
 		}()
 	}
 	s.mu.Unlock()
@@ -325,15 +334,21 @@ func (s *Server) start() (wait func(ctx context.Context) error, err error) {
 		case <-r.drainCh:
 		case err := <-errc:
 			if !s.isStopping(r) {
-				err = fmt.Errorf("graceful: serve %s: %w", s.describe(), err)
-				s.logger.Error("serving failed; closing the server", "address", s.describe(), "error", err)
-				_ = s.Close(context.WithoutCancel(ctx))
-				return err
+				return s.serveFailed(err)
 			}
 		}
 		<-r.stopped
 		return nil
 	}, nil
+}
+
+// serveFailed closes the server, one of whose listeners failed with err
+// while it was not stopping, and returns the error that says so.
+func (s *Server) serveFailed(err error) error {
+	err = fmt.Errorf("graceful: serve %s: %w", s.describe(), err)
+	s.logger.Error("serving failed; closing the server", "address", s.describe(), "error", err)
+	_ = s.Close(context.Background())
+	return err
 }
 
 func (s *Server) isStopping(r *round) bool {

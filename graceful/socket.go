@@ -35,6 +35,9 @@ type socket struct {
 type sockets struct {
 	owned     []*socket // used by this generation, in the order asked
 	inherited []*socket // received and not (yet) used
+	// byName indexes owned by name, so that a process with thousands of
+	// servers takes each socket in constant time.
+	byName map[string]*socket
 }
 
 // take returns the socket for ep: one this generation already uses (when
@@ -42,13 +45,11 @@ type sockets struct {
 // name, exact name or address, else a freshly bound one.
 func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, error) {
 	name := ep.String()
-	for _, s := range ss.owned {
-		if s.name == name {
-			if reuse {
-				return s, nil
-			}
-			return nil, fmt.Errorf("the process already listens on %s", name)
+	if s := ss.byName[name]; s != nil {
+		if reuse {
+			return s, nil
 		}
+		return nil, fmt.Errorf("the process already listens on %s", name)
 	}
 	if s, err := ss.inherit(ep, name); s != nil || err != nil {
 		if err == nil && (ep.network == "unix" || ep.network == "unixgram") {
@@ -58,7 +59,7 @@ func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, erro
 		if err != nil {
 			return nil, err
 		}
-		ss.owned = append(ss.owned, s)
+		ss.own(s)
 		return s, nil
 	}
 	if ep.fdName != "" {
@@ -69,20 +70,21 @@ func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, erro
 		return nil, fmt.Errorf("%w%s", err, ss.unusedHint())
 	}
 	s.name = name
-	ss.owned = append(ss.owned, s)
+	ss.own(s)
 	return s, nil
 }
 
-// ownedSocket returns the socket this generation uses for ep, or nil.
-func (ss *sockets) ownedSocket(ep endpoint) *socket {
-	name := ep.String()
-	for _, s := range ss.owned {
-		if s.name == name {
-			return s
-		}
+// own adds s, named, to the sockets this generation uses.
+func (ss *sockets) own(s *socket) {
+	if ss.byName == nil {
+		ss.byName = make(map[string]*socket)
 	}
-	return nil
+	ss.owned = append(ss.owned, s)
+	ss.byName[s.name] = s
 }
+
+// ownedSocket returns the socket this generation uses for ep, or nil.
+func (ss *sockets) ownedSocket(ep endpoint) *socket { return ss.byName[ep.String()] }
 
 // drop closes a socket this generation took and no longer uses.
 func (ss *sockets) drop(s *socket) {
@@ -90,6 +92,9 @@ func (ss *sockets) drop(s *socket) {
 		return
 	}
 	ss.owned = slices.DeleteFunc(ss.owned, func(o *socket) bool { return o == s })
+	if ss.byName[s.name] == s {
+		delete(ss.byName, s.name)
+	}
 	s.close()
 }
 
@@ -101,7 +106,12 @@ func (ss *sockets) drop(s *socket) {
 func (ss *sockets) inherit(ep endpoint, name string) (*socket, error) {
 	pick := func(i int) *socket {
 		s := ss.inherited[i]
-		ss.inherited = append(ss.inherited[:i], ss.inherited[i+1:]...)
+		if i == 0 {
+			// Servers usually ask in the order the sockets came.
+			ss.inherited = ss.inherited[1:]
+		} else {
+			ss.inherited = slices.Delete(ss.inherited, i, i+1)
+		}
 		s.name, s.ep = name, ep
 		return s
 	}

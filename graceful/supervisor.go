@@ -86,8 +86,12 @@ func (p *Process) supervise(ctx context.Context) int {
 
 // closeSockets closes the sockets in socks that are not in keep.
 func closeSockets(socks, keep []*socket) {
+	kept := make(map[*socket]bool, len(keep))
+	for _, s := range keep {
+		kept[s] = true
+	}
 	for _, s := range socks {
-		if !slices.Contains(keep, s) {
+		if !kept[s] {
 			s.close()
 		}
 	}
