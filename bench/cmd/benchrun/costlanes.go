@@ -172,15 +172,18 @@ func (r *runner) handoverLane(res *report.Results, p costParams) error {
 // scaleLane restarts graceful.Process and tableflip serving n sockets
 // each, for every n of p.scaleSizes.
 func (r *runner) scaleLane(res *report.Results, p costParams) error {
-	res.ScaleDesc = fmt.Sprintf("graceful.Process with n servers (`Process.NewServer` for each of n consecutive ports) against tableflip with n listeners (`Upgrader.Listen` for each, all served by one `http.Server`). %d alternating rounds per n: a new-connection client on the first and on the last port, and two keep-alive clients asking `GET /?sleep=250ms` back to back on each of them. Handover: signal to the first answer from the new PID on both ports; old exit: signal to the old process's exit.",
+	res.ScaleDesc = fmt.Sprintf("graceful.Process with n servers (`Process.NewServer` for each of n consecutive ports) against tableflip with n listeners (`Upgrader.Listen` for each, all served by one `http.Server`). %d alternating rounds per n: a new-connection client on the first and on the last port, and two keep-alive clients asking `GET /?sleep=250ms` back to back on each of them. Handover: signal to the first answer from the new PID on both ports; old exit: signal to the old process's exit. graceful.Process@REV, when present, is the graceful.Process subject built from revision REV of the repository (`-base REV`), restarted in the same alternating rounds.",
 		p.scaleRounds)
 	for _, n := range p.scaleSizes {
 		if r.ctx.Err() != nil {
 			break
 		}
 		var specs []subject.Spec
-		for _, name := range []string{gracefulProc, tableflip} {
-			s := r.cat.specs[name]
+		for _, name := range []string{gracefulProc, gracefulProcBase, tableflip} {
+			s, ok := r.cat.specs[name]
+			if !ok {
+				continue // no -base
+			}
 			s.Restartable, s.Servers = true, n
 			specs = append(specs, s)
 		}

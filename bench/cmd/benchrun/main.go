@@ -41,7 +41,7 @@ func main() {
 	flag.BoolVar(&o.smoke, "smoke", false, "run the callgrind, handover, scale, idle, rss and h3 lanes with a few rounds each: a check that they work, not a measurement")
 	flag.StringVar(&o.faultFilter, "fault", "", "with -only faults: run only the failure scenarios whose name contains this")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
-	flag.StringVar(&o.base, "base", "", "also measure graceful.Process built from this git revision of the repository (a worktree made for the run) in the idle lane, named graceful.Process@REV: a before/after in the same run")
+	flag.StringVar(&o.base, "base", "", "also measure graceful.Process built from this git revision of the repository (a worktree made for the run) in the idle and scale lanes, named graceful.Process@REV: a before/after in the same run")
 	flag.StringVar(&o.idleSizes, "idle-sizes", "", "comma-separated numbers of idle connections of the idle lane (default 100,1000,5000)")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
 	flag.Parse()
