@@ -84,9 +84,9 @@ type gen struct {
 	state genState
 	local *localGen // genLocal
 	child child     // genWorker, genSuccessor
-	// socks are the sockets a worker passed when it became ready (this
-	// supervisor's descriptors), files those it passes on; took names the
-	// sockets a successor serves.
+	// socks are the sockets a worker passed when it became ready, and
+	// after a rollback (this supervisor's descriptors), files those it
+	// passes on; took names the sockets a successor serves.
 	socks []*socket
 	files []heldFile
 	took  []string
@@ -603,11 +603,16 @@ func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 		// supervisor let go of those its successor did not take, and the
 		// worker has bound them again: it holds them from now on, for the
 		// next worker. The copies of the others it keeps.
+		if g.kind != genWorker || g.state != stServing || l.stopping {
+			for _, fd := range m.fds {
+				closeFd(fd)
+			}
+			return
+		}
 		var added []*socket
 		var names []string
 		for _, s := range l.p.workerSockets(g.pid, m.Sockets, m.fds) {
-			held := slices.ContainsFunc(g.socks, func(h *socket) bool { return h.name == s.name })
-			if g.state != stServing || held {
+			if slices.ContainsFunc(g.socks, func(h *socket) bool { return h.name == s.name }) {
 				s.close()
 				continue
 			}

@@ -257,6 +257,67 @@ func TestUnitSupervisorHoldsWhatARolledBackWorkerBindsAgain(t *testing.T) {
 	stopSupervisor(t, sys, code, w3)
 }
 
+// TestUnitSupervisorDistrustsTheSocketsAWorkerPasses: a worker's
+// resumed message that names one socket twice, passes a descriptor that
+// no socket names, and points past its descriptors leaves the supervisor
+// holding the first socket of that name only, every other descriptor
+// closed, and the next worker started with a valid handover.
+func TestUnitSupervisorDistrustsTheSocketsAWorkerPasses(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, code := unitSupervisor(t, sys, logs, func(c *ProcessConfig) { c.Probation = time.Hour })
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil)
+	first, second := listenLoopback(t), listenLoopback(t)
+	defer first.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var fds []int
+	for _, ln := range []net.Listener{first, second} {
+		fd, err := dupSocket(ln)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	w1.send(t, linkMsg{Type: msgResumed, PID: w1.pid(), Sockets: []handoverSocket{
+		{Name: "twice", Fd: 0}, {Name: "twice", Fd: 1}, {Name: "beyond", Fd: 7},
+	}}, append(fds, int(r.Fd()))...)
+	// This process's copies go: only the supervisor's may be left.
+	closeFd(fds[0])
+	closeFd(fds[1])
+	addr2 := second.Addr().String()
+	second.Close()
+	r.Close()
+	waitFor(t, "the supervisor to hold the socket", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "holding the sockets the worker serves again")
+	})
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Error("the descriptor no socket named is still open in the supervisor")
+	}
+	if c, err := net.DialTimeout("tcp", addr2, time.Second); err == nil {
+		c.Close()
+		t.Error("the second socket named twice is still open in the supervisor")
+	}
+	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	var w2 *fakeProc
+	select {
+	case w2 = <-sys.children:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no new worker started:\n%s", logs.String())
+	}
+	if got := socketNames(w2.h.Sockets); !slices.Equal(got, []string{"twice"}) {
+		t.Fatalf("the next worker is given %v, want [twice]", got)
+	}
+	w2.readyWorker(t, nil, nil)
+	w1.expect(t, msgDrain)
+	stopSupervisor(t, sys, code, w2)
+}
+
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
 // next worker in its state, with a working descriptor.
 func TestUnitSupervisorPassesFilesOn(t *testing.T) {

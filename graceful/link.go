@@ -28,6 +28,8 @@ import (
 //   - ready: it serves. It names the sockets it took; a worker passes
 //     them, and the files it passes on, so that its supervisor holds them
 //     for the next worker;
+//   - resumed: (a worker, after a rollback) it serves again; it passes
+//     its sockets, those it bound again included, as with ready;
 //   - failed: why Run failed before the generation was ready;
 //   - released: (a re-exec generation) it handed over to a successor of
 //     its own, or was asked to stop: its parent's probation is over;
@@ -37,8 +39,8 @@ import (
 type linkMsg struct {
 	Type string `json:"type"`
 	PID  int    `json:"pid,omitempty"`
-	// Sockets name the sockets of a ready message; a worker's carry
-	// descriptors, in order, before those of Files.
+	// Sockets name the sockets of a ready or resumed message; a
+	// worker's carry descriptors, in order, before those of Files.
 	Sockets []handoverSocket `json:"sockets,omitempty"`
 	// Files are the files passed on (see Process.PassOn), with a
 	// descriptor each.

@@ -361,6 +361,13 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		l.gens = append(l.gens, g)
 		l.watch(g)
 	}
+	if cur := l.find(stServing); cur != nil {
+		// The sockets held for the next worker are the serving worker's
+		// (see handOver): one set of descriptors, not two copies, so that
+		// what that worker stops using is closed once.
+		closeSockets(l.held, nil)
+		l.held = cur.socks
+	}
 	if st.ProbationLeft > 0 && l.find(stProbation) != nil {
 		l.armProbation(st.ProbationLeft)
 	}

@@ -186,14 +186,22 @@ func (p *Process) notify(state string, fds ...int) {
 }
 
 // workerSockets returns the sockets a worker (pid) passed with a message:
-// named by socks, with the descriptors fds, which they then own. A
-// descriptor that is not a socket is closed.
+// named by socks, with the descriptors fds, which they then own. The
+// worker is not trusted: a descriptor that is not a socket, one named
+// by no socket or by two, and a socket with no name or with the name of
+// another are left out, and every descriptor left out is closed.
 func (p *Process) workerSockets(pid int, socks []handoverSocket, fds []int) []*socket {
 	var out []*socket
+	used := make([]bool, len(fds))
+	names := make(map[string]bool, len(socks))
 	for _, hs := range socks {
-		if hs.Fd < 0 || hs.Fd >= len(fds) {
+		if hs.Fd < 0 || hs.Fd >= len(fds) || used[hs.Fd] || hs.Name == "" || names[hs.Name] {
+			if hs.Fd >= 0 {
+				p.logger.Warn("the worker passed a socket it had named already, or with no name", "worker_pid", pid, "name", hs.Name)
+			}
 			continue
 		}
+		used[hs.Fd] = true
 		fd := fds[hs.Fd]
 		addr, packet, err := inspectSocket(fd)
 		if err != nil {
@@ -201,7 +209,13 @@ func (p *Process) workerSockets(pid int, socks []handoverSocket, fds []int) []*s
 			closeFd(fd)
 			continue
 		}
+		names[hs.Name] = true
 		out = append(out, &socket{name: hs.Name, fd: fd, addr: addr, packet: packet, from: "worker", fdName: hs.FdName})
+	}
+	for i, fd := range fds {
+		if !used[i] {
+			closeFd(fd)
+		}
 	}
 	return out
 }

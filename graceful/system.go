@@ -86,7 +86,8 @@ type child interface {
 	// ready.
 	readySettings() string
 	// messages delivers the child's messages after it is ready; it is
-	// closed when the link closes.
+	// closed when the link closes. The receiver owns the descriptors of
+	// a resumed message (linkMsg.fds); those of the others are closed.
 	messages() <-chan linkMsg
 	send(m linkMsg) error
 	// exited is closed once the child has exited and been reaped.
