@@ -446,10 +446,10 @@ func (c *osChild) readReadyLink() {
 	}
 }
 
-func (c *osChild) readySettings() string {
+func (c *osChild) readyMessage() linkMsg {
 	c.readyMu.Lock()
 	defer c.readyMu.Unlock()
-	return c.readyMsg.Settings
+	return c.readyMsg
 }
 
 // isDir reports whether path names a directory.

@@ -23,9 +23,13 @@ type localGen struct {
 	units []*unit
 	round *serveSet
 
-	// drained is closed when the drain of the last round is over; nil
-	// while the generation serves.
+	// drained is closed when the drain of the last round is over, and
+	// those of the rounds before it; nil while the generation serves.
 	drained chan struct{}
+	// before is the drained of the round a rollback followed: its drain
+	// goes on (the requests it serves began before the restart), and the
+	// next drain ends only after it.
+	before chan struct{}
 	// stopping is closed once that drain has begun to stop every server
 	// and closed the retired sockets it frees early (see retirement): a
 	// rollback serves again only then.
@@ -131,6 +135,8 @@ func (g *localGen) drain(final bool, took []string) {
 	}
 	drained, stopping := make(chan struct{}), make(chan struct{})
 	g.drained, g.stopping = drained, stopping
+	before := g.before
+	g.before = nil
 	ret := &retirement{socks: retire}
 	g.retired = ret // none before: a new round (resume) forgets them
 	set := g.round
@@ -204,6 +210,9 @@ func (g *localGen) drain(final bool, took []string) {
 		wg.Wait()
 		set.wg.Wait()
 		ret.close(p, ret.socks)
+		if before != nil {
+			<-before // the round before the rollback
+		}
 		sum := p.countDrains(g.units)
 		level := slog.LevelInfo
 		if sum.CutConns > 0 || sum.CutRequests > 0 {
@@ -274,6 +283,7 @@ func (g *localGen) resume() error {
 		<-g.stopping
 	}
 	var errs []error
+	unbound := map[*socket]bool{} // retired sockets that could not be bound again
 	p.mu.Lock()
 	if ret := g.retired; ret != nil {
 		ret.taken = true
@@ -292,6 +302,7 @@ func (g *localGen) resume() error {
 			}
 			if fresh, err := bindSocket(ep, perm); err != nil {
 				errs = append(errs, fmt.Errorf("bind %s again: %w", s.name, err))
+				unbound[s] = true
 			} else {
 				s.fd, s.addr = fresh.fd, fresh.addr
 			}
@@ -299,7 +310,7 @@ func (g *localGen) resume() error {
 	}
 	g.retired = nil
 	for _, u := range g.units {
-		if u.sock == nil {
+		if u.sock == nil || unbound[u.sock] {
 			continue
 		}
 		ln, err := u.sock.listener()
@@ -324,7 +335,9 @@ func (g *localGen) resume() error {
 		return err
 	}
 	p.stopping.Store(false)
+	before := g.drained
 	g.serve()
+	g.before = before
 	return nil
 }
 

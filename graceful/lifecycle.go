@@ -48,6 +48,9 @@ const (
 	// none serves (supervisor mode).
 	respawnMin = 100 * time.Millisecond
 	respawnMax = 30 * time.Second
+	// killGrace is the most a worker that was released or told to stop
+	// gets beyond its stop limit before its supervisor kills it.
+	killGrace = 5 * time.Second
 	// outputCopyWait bounds how long a generation that handed over waits,
 	// before it exits, for its successor's early output to be copied (a
 	// subprocess the successor started may hold that output open).
@@ -90,6 +93,10 @@ type gen struct {
 	socks []*socket
 	files []heldFile
 	took  []string
+	// stopLimit is how long a worker may take to exit once released or
+	// told to stop (0: not known); kill fires after it (see deadline).
+	stopLimit time.Duration
+	kill      *time.Timer
 	// lastPong is when it last answered a ping.
 	lastPong time.Time
 	// passedOn: a successor that said it handed over in turn, or stops.
@@ -578,9 +585,30 @@ func (l *lifecycle) endProbation(g *gen) {
 	switch g.kind {
 	case genWorker:
 		_ = g.child.send(linkMsg{Type: msgRelease})
+		l.deadline(g)
 	case genLocal:
 		g.local.release()
 	}
+}
+
+// deadline kills worker g unless it has exited within its stop limit
+// (and as much again, up to killGrace) from now: it was released or told
+// to stop, and one that is stopped or wedged would otherwise hold its
+// sockets, and the supervisor's exit, for good.
+func (l *lifecycle) deadline(g *gen) {
+	if g.kind != genWorker || g.stopLimit <= 0 || g.kill != nil {
+		return
+	}
+	limit := g.stopLimit + min(g.stopLimit, killGrace)
+	c, pid, logger := g.child, g.pid, l.p.logger
+	g.kill = time.AfterFunc(limit, func() {
+		select {
+		case <-c.exited():
+		default:
+			logger.Error("the worker has not exited within its stop limit; killing it", "worker_pid", pid, "limit", limit)
+			c.signal(syscall.SIGKILL)
+		}
+	})
 }
 
 // genMsg handles a message from a generation this process started.
@@ -649,6 +677,9 @@ func (l *lifecycle) genExited(g *gen) {
 	p := l.p
 	was := g.state
 	g.state = stExited
+	if g.kill != nil {
+		g.kill.Stop()
+	}
 	status := g.child.exitStatus()
 	closeFiles(g.files)
 	prev := l.find(stProbation)
@@ -709,6 +740,7 @@ func (l *lifecycle) rollBack(g *gen) {
 		// the generation ends.
 		l.result = fmt.Errorf("graceful: rollback failed: %w", err)
 		g.state = stStopping
+		p.stopBegan = time.Now()
 		return
 	}
 	g.state = stServing
@@ -861,6 +893,7 @@ func (l *lifecycle) stop(cause string) {
 			if err := w.child.send(linkMsg{Type: msgStop}); err != nil {
 				w.child.signal(syscall.SIGTERM)
 			}
+			l.deadline(w)
 		}
 		closeSockets(l.held, nil)
 		l.held = nil

@@ -318,6 +318,53 @@ func TestUnitSupervisorDistrustsTheSocketsAWorkerPasses(t *testing.T) {
 	stopSupervisor(t, sys, code, w2)
 }
 
+// TestUnitSupervisorKillsAWorkerThatDoesNotExit: a worker told to stop
+// (or released after a handover) that has not exited within the stop
+// limit it reported, and as much again, is killed: a stopped or wedged
+// worker no longer keeps its sockets and the supervisor for good.
+func TestUnitSupervisorKillsAWorkerThatDoesNotExit(t *testing.T) {
+	for _, how := range []string{"stop", "release"} {
+		t.Run(how, func(t *testing.T) {
+			sys := newFakeSystem()
+			logs := &syncBuffer{}
+			p, code := unitSupervisor(t, sys, logs, nil) // probation 0: released at the handover
+			w1 := <-sys.children
+			w1.send(t, linkMsg{Type: msgReady, PID: w1.pid(), StopLimit: 20 * time.Millisecond})
+			_ = w1.stderr.Close()
+			waitFor(t, "the first worker to serve", 5*time.Second, func() bool { return strings.Contains(sys.lastNote(), "serving (worker 1,") })
+			if how == "release" {
+				sys.deliver(p.cfg.RestartSignal)
+				w2 := <-sys.children
+				w2.readyWorker(t, nil, nil)
+				w1.expect(t, msgRelease) // and w1 does not exit
+				select {
+				case <-w1.exited():
+				case <-time.After(10 * time.Second):
+					t.Fatalf("the released worker was not killed:\n%s", logs.String())
+				}
+				stopSupervisor(t, sys, code, w2)
+			} else {
+				sys.deliver(syscall.SIGTERM)
+				w1.expect(t, msgStop) // and w1 does not exit
+				select {
+				case c := <-code:
+					if c != 1 {
+						t.Errorf("supervisor exit code %d, want 1 (its worker was killed)", c)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("the supervisor did not exit:\n%s", logs.String())
+				}
+			}
+			if sigs := w1.gotSignals(); !slices.Contains(sigs, syscall.SIGKILL) {
+				t.Errorf("the worker got %v, want SIGKILL", sigs)
+			}
+			if !strings.Contains(logs.String(), "has not exited within its stop limit; killing it") {
+				t.Error("the kill is not logged")
+			}
+		})
+	}
+}
+
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
 // next worker in its state, with a working descriptor.
 func TestUnitSupervisorPassesFilesOn(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // A link joins a process and a generation it started (a successor, or a
@@ -59,6 +60,10 @@ type linkMsg struct {
 	// Process.settings): a supervisor whose own differ takes them by
 	// executing itself again.
 	Settings string `json:"settings,omitempty"`
+	// StopLimit, in a worker's ready message, is how long it may take to
+	// exit once released or told to stop (its shutdown delay and drain
+	// limit): its supervisor kills it after that, and a grace.
+	StopLimit time.Duration `json:"stop_limit,omitempty"`
 
 	// fds are the descriptors a resumed message carried, which its
 	// receiver owns (not encoded: they travel beside the JSON).

@@ -663,7 +663,11 @@ func TestUnitRestartWhileRestartingAndOnAHandedOverGeneration(t *testing.T) {
 
 func TestUnitStopSignalAbandonsRestart(t *testing.T) {
 	sys := newFakeSystem()
-	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.UpgradeTimeout = time.Hour })
+	logs := &syncBuffer{}
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
+		c.UpgradeTimeout = time.Hour
+		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	})
 	errc := runProcess(t, sys, p, srv)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
@@ -672,6 +676,10 @@ func TestUnitStopSignalAbandonsRestart(t *testing.T) {
 	case <-c.exited():
 	default:
 		t.Error("the abandoned child was not stopped")
+	}
+	// The log does not say that anything goes on serving.
+	if out := logs.String(); strings.Contains(out, "still serving") || !strings.Contains(out, "restart abandoned: this process stops") {
+		t.Errorf("the log of an abandoned restart:\n%s", out)
 	}
 }
 
@@ -1264,5 +1272,79 @@ func TestUnitAServerWhoseListenerFailsStopsTheProcess(t *testing.T) {
 	}
 	if srv.Status() != ServerStatusStopped || other.Status() != ServerStatusStopped {
 		t.Errorf("after the failure: the server is %v, the other one %v; want both stopped", srv.Status(), other.Status())
+	}
+}
+
+// TestUnitStopAfterARollbackWaitsForRequestsFromBeforeIt: a request that
+// began before a restart, still in flight after a rollback, is drained
+// by the stop that follows (and by a later handover): the process does
+// not end before it has its answer.
+func TestUnitStopAfterARollbackWaitsForRequestsFromBeforeIt(t *testing.T) {
+	for _, then := range []string{"stop", "handover"} {
+		t.Run(then, func(t *testing.T) {
+			sys := newFakeSystem()
+			u := startSlowUnit(t, sys, time.Hour)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(u.logs.String())
+				}
+			})
+			sys.deliver(u.p.cfg.RestartSignal)
+			c := <-sys.children
+			c.ready(t)
+			<-u.draining
+			c.exit("exit status 7") // the new generation dies: rollback
+			waitFor(t, "the rollback", 5*time.Second, func() bool {
+				return u.p.totals.get(totalRollbacks) == 1 && u.srv.Status() == ServerStatusRunning
+			})
+			if then == "stop" {
+				sys.deliver(syscall.SIGTERM)
+			} else {
+				sys.deliver(u.p.cfg.RestartSignal)
+				c2 := <-sys.children
+				c2.ready(t)
+				c2.send(t, linkMsg{Type: msgReleased, PID: c2.pid()})
+			}
+			waitFor(t, "the drain of the round after the rollback", 5*time.Second, func() bool { return u.srv.Status() == ServerStatusStopped })
+			select {
+			case err := <-u.errc:
+				t.Fatalf("Run returned (%v) with a request from before the rollback in flight", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			u.finishSlow(t)
+			if err := recvErr(t, u.errc, 10*time.Second); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+		})
+	}
+}
+
+// TestUnitRollbackOntoATakenAddressSaysWhy: a rollback whose retired
+// address another program has bound meanwhile fails, and says so (not a
+// platform limit); the process ends once the requests from before the
+// restart have their answers, with an error naming the address.
+func TestUnitRollbackOntoATakenAddressSaysWhy(t *testing.T) {
+	sys := newFakeSystem()
+	u := startSlowUnit(t, sys, time.Hour)
+	sys.deliver(u.p.cfg.RestartSignal)
+	c := <-sys.children
+	c.readyTakingNone(t)
+	waitFor(t, "the old generation to close the socket it retires", 5*time.Second, func() bool {
+		return strings.Contains(u.logs.String(), "closed the sockets the successor does not use")
+	})
+	other, err := net.Listen("tcp", u.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c.exit("exit status 7")
+	waitFor(t, "the rollback to fail", 10*time.Second, func() bool { return strings.Contains(u.logs.String(), "rollback failed") })
+	u.finishSlow(t)
+	err = recvErr(t, u.errc, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "again: listen on "+u.addr) || strings.Contains(err.Error(), "cannot pass sockets") {
+		t.Fatalf("Run = %v, want the rollback's bind error alone", err)
+	}
+	if out := u.logs.String(); !strings.Contains(out, "msg=stopped") || strings.Contains(out, "2562047h") {
+		t.Errorf("the log of the stop after the failed rollback:\n%s", out)
 	}
 }

@@ -63,6 +63,8 @@ type stateGen struct {
 	Socks []stateSocket `json:"socks,omitempty"`
 	Took  []string      `json:"took,omitempty"`
 	Files []stateFile   `json:"files,omitempty"`
+	// StopLimit is the worker's (see gen.stopLimit).
+	StopLimit time.Duration `json:"stop_limit,omitempty"`
 }
 
 type stateFile struct {
@@ -89,7 +91,7 @@ func (p *Process) settings() string {
 // wantsReexec reports whether the supervisor should execute itself again
 // now that g serves: its binary or its settings changed.
 func (p *Process) wantsReexec(g *gen) (bool, string) {
-	if s := g.child.readySettings(); s != "" && s != p.settings() {
+	if s := g.child.readyMessage().Settings; s != "" && s != p.settings() {
 		return true, "new settings"
 	}
 	if changed(p.executable(), p.image) {
@@ -171,7 +173,7 @@ func (l *lifecycle) reexecSupervisor() {
 			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", "worker_pid", g.pid, "generation", g.n, "error", err)
 			continue
 		}
-		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took}
+		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took, StopLimit: g.stopLimit}
 		closeFd(lfd)
 		sg.Socks = keepSockets(g.socks)
 		for _, f := range g.files {
@@ -347,7 +349,7 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 			return nil, nil, fmt.Errorf("graceful: worker %d's link: %w", sg.PID, err)
 		}
 		c := followWorker(p.sys, sg.PID, lk, rp)
-		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, lastPong: time.Now()}
+		g := &gen{kind: genWorker, n: sg.N, pid: sg.PID, child: c, took: sg.Took, lastPong: time.Now(), stopLimit: max(sg.StopLimit, 0)}
 		g.state = stDraining
 		for _, s := range []genState{stServing, stProbation, stDraining, stStopping} {
 			if s.String() == sg.State {
@@ -360,6 +362,9 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		}
 		l.gens = append(l.gens, g)
 		l.watch(g)
+		if g.state == stDraining || g.state == stStopping {
+			l.deadline(g) // released or told to stop by the previous image
+		}
 	}
 	if cur := l.find(stServing); cur != nil {
 		// The sockets held for the next worker are the serving worker's

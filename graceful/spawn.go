@@ -129,6 +129,9 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		names, fds, files, fileFds := c.readyHandover()
 		g := &gen{kind: kind, n: n, pid: c.pid(), state: stServing, child: c, took: socketNames(names)}
 		g.socks = p.workerSockets(c.pid(), names, fds)
+		if kind == genWorker {
+			g.stopLimit = max(c.readyMessage().StopLimit, 0)
+		}
 		for i := range min(len(files), len(fileFds)) {
 			g.files = append(g.files, heldFile{files[i], fileFds[i]})
 		}
@@ -151,8 +154,14 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 	if !serving {
 		msg = "restart failed; no generation serves"
 	}
-	p.logger.Error(msg, attrs...)
-	if restart {
+	if ctx.Err() != nil {
+		// Given up on by a stop (or a failed service): not a failure of
+		// the successor, and nothing goes on serving.
+		p.logger.Warn("restart abandoned: this process stops", attrs...)
+	} else {
+		p.logger.Error(msg, attrs...)
+	}
+	if restart && ctx.Err() == nil {
 		p.notify("READY=1\nSTATUS=restart failed: " + why + "; still serving")
 	}
 	if err != nil {

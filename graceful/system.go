@@ -82,9 +82,9 @@ type child interface {
 	// failure is the child's own account of why it failed before it was
 	// ready, if it gave one.
 	failure() string
-	// readySettings returns the settings a worker sent as it became
-	// ready.
-	readySettings() string
+	// readyMessage returns the message a worker sent as it became
+	// ready, without its descriptors (see readyHandover).
+	readyMessage() linkMsg
 	// messages delivers the child's messages after it is ready; it is
 	// closed when the link closes. The receiver owns the descriptors of
 	// a resumed message (linkMsg.fds); those of the others are closed.
