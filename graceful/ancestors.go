@@ -6,7 +6,9 @@ import (
 
 // awaitAncestors waits, after a final shutdown has drained this
 // generation, until the older generations still draining have exited too,
-// for at most limit. The newest generation is then the last process of the
+// for at most limit; those still there then (stopped, or wedged beyond
+// their own drain limit) are killed, on Linux, where a process can be
+// seen to hold its lifeline. The newest generation is then the last process of the
 // service to exit: a service manager that waits for its main process
 // knows that nothing drains any more, and under systemd, which follows
 // the newest generation through MAINPID=, it exits as systemd's child, so
@@ -35,7 +37,14 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 			select {
 			case <-a.gone:
 			case <-timer.C:
-				p.logger.Warn("older generations still running; exiting anyway", "pids", pids, "waited", limit)
+				// Stopped or wedged, beyond its own drain limit: it would
+				// hold its sockets for good.
+				p.logger.Error("older generations still running after the drain limit; killing them", "pids", pids, "waited", limit)
+				for _, a := range live {
+					if err := p.lineage.kill(a); err != nil {
+						p.logger.Warn("an older generation could not be killed", "pid", a.pid, "error", err)
+					}
+				}
 				return
 			}
 		}

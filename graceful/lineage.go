@@ -289,6 +289,19 @@ func (l *lineage) watchAncestors(lines []*lifeline) {
 	}
 }
 
+// kill kills ancestor a with SIGKILL, if it has not exited meanwhile
+// and still holds its lifeline (see killHolder).
+func (l *lineage) kill(a *lifeline) error {
+	l.mu.Lock()
+	defer l.mu.Unlock() // a.fd stays open meanwhile
+	select {
+	case <-a.gone:
+		return nil
+	default:
+	}
+	return killHolder(a.pid, a.fd)
+}
+
 // liveAncestors returns the older generations whose lifeline is open.
 func (l *lineage) liveAncestors() []*lifeline {
 	l.mu.Lock()

@@ -46,3 +46,5 @@ func followWorker(system, int, *link, *reaper) child   { return nil }
 
 func pipeCloexec() (int, int, error)     { return -1, -1, ErrRestartNotSupported }
 func childEnviron(env []string) []string { return env }
+
+func killHolder(int, int) error { return ErrRestartNotSupported }

@@ -2,7 +2,10 @@
 
 package graceful
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // parentToSystemd: only Linux has CLONE_PARENT (and systemd).
 func parentToSystemd(*syscall.ProcAttr) bool { return false }
@@ -12,3 +15,7 @@ func (c *osChild) watchSystemdChild() {}
 func parentIsSystemd() bool { return false }
 
 func processGone(pid int) bool { return !processAlive(pid) }
+
+func killHolder(int, int) error {
+	return errors.New("only Linux can tell that a process holds a lifeline: not killed")
+}
