@@ -885,7 +885,8 @@ func (l *lifecycle) stop(cause string) {
 		// generation (it serves what is queued on the sockets before it
 		// closes them), the others finishing their drain; the
 		// supervisor's own copies of the sockets go, as the workers drain
-		// on their own descriptors of them.
+		// on their own descriptors of them. (held keeps them, closed, for
+		// the clean-up of their files once the workers have exited.)
 		for _, w := range l.gens {
 			if w.state == stExited {
 				continue
@@ -896,7 +897,6 @@ func (l *lifecycle) stop(cause string) {
 			l.deadline(w)
 		}
 		closeSockets(l.held, nil)
-		l.held = nil
 		return
 	}
 	if d := p.cfg.ShutdownDelay; d > 0 && l.result == nil {

@@ -4,12 +4,14 @@ package graceful
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -362,6 +364,29 @@ func TestUnitSupervisorKillsAWorkerThatDoesNotExit(t *testing.T) {
 				t.Error("the kill is not logged")
 			}
 		})
+	}
+}
+
+// TestUnitSupervisorRemovesTheUnixSocketFilesAtItsStop: the files of the
+// unix sockets the serving worker used are removed once the supervisor
+// has stopped, as the last generation of a re-exec service removes
+// them.
+func TestUnitSupervisorRemovesTheUnixSocketFilesAtItsStop(t *testing.T) {
+	sys := newFakeSystem()
+	_, code := unitSupervisor(t, sys, nil, nil)
+	path := filepath.Join(t.TempDir(), "app.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil, ln)
+	ln.Close() // the supervisor holds it now; the file stays
+	waitFor(t, "the worker to serve", 5*time.Second, func() bool { return strings.Contains(sys.lastNote(), "serving (worker 1,") })
+	stopSupervisor(t, sys, code, w1)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the socket file after the stop: %v, want it removed", err)
 	}
 }
 
