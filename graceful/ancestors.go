@@ -39,8 +39,15 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 			case <-timer.C:
 				// Stopped or wedged, beyond its own drain limit: it would
 				// hold its sockets for good.
-				p.logger.Error("older generations still running after the drain limit; killing them", "pids", pids, "waited", limit)
+				// One whose own drain has no bound, or a longer one, may
+				// still be serving a request: it is left to end on its
+				// own.
+				p.logger.Error("older generations still running after the drain limit; killing those whose own limit has passed", "pids", pids, "waited", limit)
 				for _, a := range live {
+					if a.limit <= 0 || a.limit > limit {
+						p.logger.Warn("an older generation may drain longer; exiting without it", "pid", a.pid, "its_limit", a.limit)
+						continue
+					}
 					if err := p.lineage.kill(a); err != nil {
 						p.logger.Warn("an older generation could not be killed", "pid", a.pid, "error", err)
 					}

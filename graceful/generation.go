@@ -372,6 +372,16 @@ func (p *Process) keptBySystemd(s *socket) bool {
 // margin.
 func (p *Process) drainLimit() time.Duration { return drainLimitOf(p.drainTimeout()) }
 
+// boundedDrainLimit is drainLimit, or 0 when the drain has no bound (no
+// server has a GracefulShutdownTimeout): how long another process may
+// wait for this one's drain before it takes it for stopped or wedged.
+func (p *Process) boundedDrainLimit() time.Duration {
+	if d := p.drainTimeout(); d > 0 {
+		return drainLimitOf(d)
+	}
+	return 0
+}
+
 // drainLimitOf is drainLimit for a drain timeout of d.
 func drainLimitOf(d time.Duration) time.Duration { return max(5*time.Second, d+time.Second) }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // HandoverEnv is the environment variable through which a process describes
@@ -75,6 +76,8 @@ type ancestor struct {
 	// Lifeline is the descriptor of its lifeline, or -1 (a worker's
 	// supervisor, whose link tells when it is gone).
 	Lifeline int `json:"lifeline"`
+	// DrainLimit bounds how long its drain may take (0: no bound).
+	DrainLimit time.Duration `json:"drain_limit,omitempty"`
 }
 
 // handoverSocket names one socket handed over.

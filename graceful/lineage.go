@@ -229,12 +229,14 @@ type lifeline struct {
 	pid, generation int
 	fd              int
 	gone            chan struct{}
+	limit           time.Duration // its drain limit; 0 if it has none
 }
 
 // ancestorsToPass returns the older generations a successor gets: those
-// still alive and this one (pid, generation), each with a new descriptor
-// of its lifeline, which the caller closes once the successor started.
-func (l *lineage) ancestorsToPass(pid, generation int) ([]ancestor, error) {
+// still alive and this one (pid, generation, whose drain limit is limit),
+// each with a new descriptor of its lifeline, which the caller closes
+// once the successor started.
+func (l *lineage) ancestorsToPass(pid, generation int, limit time.Duration) ([]ancestor, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lifeW < 0 {
@@ -245,7 +247,7 @@ func (l *lineage) ancestorsToPass(pid, generation int) ([]ancestor, error) {
 		l.lifeR, l.lifeW = r, w
 	}
 	var out []ancestor
-	for _, a := range append(slices.Clone(l.ancestors), &lifeline{pid: pid, generation: generation, fd: l.lifeR, gone: make(chan struct{})}) {
+	for _, a := range append(slices.Clone(l.ancestors), &lifeline{pid: pid, generation: generation, fd: l.lifeR, gone: make(chan struct{}), limit: limit}) {
 		select {
 		case <-a.gone:
 			continue
@@ -258,7 +260,7 @@ func (l *lineage) ancestorsToPass(pid, generation int) ([]ancestor, error) {
 			}
 			return nil, fmt.Errorf("lifeline of generation %d: %w", a.generation, err)
 		}
-		out = append(out, ancestor{PID: a.pid, Generation: a.generation, Lifeline: fd})
+		out = append(out, ancestor{PID: a.pid, Generation: a.generation, Lifeline: fd, DrainLimit: a.limit})
 	}
 	return out, nil
 }

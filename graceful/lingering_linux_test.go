@@ -35,8 +35,9 @@ func startHolder(t *testing.T, w *os.File) *exec.Cmd {
 
 // TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled: an older
 // generation still holding its lifeline once the newest one's wait for
-// it is over (stopped, wedged) is killed; a PID that names a process not
-// holding that lifeline is left alone.
+// it is over (stopped, wedged) is killed if its own drain limit has
+// passed; one whose drain has no bound, and a PID that names a process
+// not holding that lifeline, are left alone.
 func TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -50,14 +51,19 @@ func TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		pid    int
+		limit  time.Duration
 		killed bool
-	}{{"a PID that does not hold the lifeline", stranger.Process.Pid, false}, {"the older generation", ancestor.Process.Pid, true}} {
+	}{
+		{"a PID that does not hold the lifeline", stranger.Process.Pid, 5 * time.Millisecond, false},
+		{"an older generation whose drain has no bound", ancestor.Process.Pid, 0, false},
+		{"the older generation", ancestor.Process.Pid, 5 * time.Millisecond, true},
+	} {
 		fd, err := dupFd(int(r.Fd()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		lin := newLineage()
-		lin.watchAncestors([]*lifeline{{pid: c.pid, generation: 1, fd: fd, gone: make(chan struct{})}})
+		lin.watchAncestors([]*lifeline{{pid: c.pid, generation: 1, fd: fd, gone: make(chan struct{}), limit: c.limit}})
 		p := &Process{role: RoleProcess, logger: slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)), sys: newFakeSystem(), lineage: lin}
 		p.awaitAncestors(10 * time.Millisecond)
 		err = syscall.Kill(c.pid, 0)
@@ -70,7 +76,7 @@ func TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled(t *testing.T) {
 			t.Errorf("%s (%d) was killed", c.name, c.pid)
 		}
 	}
-	if !strings.Contains(logs.String(), "killing them") || !strings.Contains(logs.String(), "does not hold the lifeline") {
+	if out := logs.String(); !strings.Contains(out, "killing those whose own limit has passed") || !strings.Contains(out, "does not hold the lifeline") || !strings.Contains(out, "may drain longer") {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }

@@ -318,7 +318,7 @@ func (p *Process) inherit() error {
 	var lines []*lifeline
 	for _, a := range h.Ancestors {
 		if a.Lifeline >= 0 {
-			lines = append(lines, &lifeline{pid: a.PID, generation: a.Generation, fd: a.Lifeline, gone: make(chan struct{})})
+			lines = append(lines, &lifeline{pid: a.PID, generation: a.Generation, fd: a.Lifeline, gone: make(chan struct{}), limit: max(a.DrainLimit, 0)})
 		}
 	}
 	p.lineage.watchAncestors(lines)

@@ -145,7 +145,9 @@ func (p *Process) becomeReady() error {
 	msg, fds := p.socketsMsg(msgReady, owned)
 	if p.role == RoleWorker {
 		msg.Settings = p.settings()
-		msg.StopLimit = p.cfg.ShutdownDelay + p.drainLimit()
+		if d := p.boundedDrainLimit(); d > 0 {
+			msg.StopLimit = p.cfg.ShutdownDelay + d
+		}
 		for _, f := range p.lineage.ownFiles() {
 			msg.Files = append(msg.Files, f.passedFile)
 			fds = append(fds, f.fd)

@@ -26,7 +26,7 @@ func (p *Process) successorSpec() (childSpec, error) {
 	if p.pid == 1 {
 		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
 	}
-	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation)
+	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation, p.boundedDrainLimit())
 	if err != nil {
 		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %w", err))
 	}
