@@ -5,10 +5,11 @@ import (
 )
 
 // awaitAncestors waits, after a final shutdown has drained this
-// generation, until the older generations still draining have exited too,
-// for at most limit; those still there then (stopped, or wedged beyond
-// their own drain limit) are killed, on Linux, where a process can be
-// seen to hold its lifeline. The newest generation is then the last process of the
+// generation, until the older generations still draining have exited too:
+// for limit, or until the drain limit each passed down is over if that is
+// later. One still there then whose drain limit is over is stopped or
+// wedged, and is killed (see endAncestors); one with no limit is left to
+// end on its own. The newest generation is then the last process of the
 // service to exit: a service manager that waits for its main process
 // knows that nothing drains any more, and under systemd, which follows
 // the newest generation through MAINPID=, it exits as systemd's child, so
@@ -27,32 +28,31 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	live := p.lineage.liveAncestors()
 	if len(live) > 0 {
 		pids := make([]int, len(live))
+		// The wait ends at limit, or later, once the drain limit of each
+		// older generation that has one is over, counted from this
+		// generation's stop (each began its drain before): one still
+		// there then is stopped or wedged.
+		began := p.stopBegan
+		if began.IsZero() {
+			began = time.Now()
+		}
+		deadline := time.Now().Add(limit)
 		for i, a := range live {
 			pids[i] = a.pid
+			if a.limit > 0 && began.Add(a.limit).After(deadline) {
+				deadline = began.Add(a.limit)
+			}
 		}
-		p.logger.Info("waiting for older generations to finish draining", "pids", pids, "limit", limit)
-		timer := time.NewTimer(limit)
+		p.logger.Info("waiting for older generations to finish draining", "pids", pids, "limit", time.Until(deadline).Round(time.Millisecond))
+		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
+	wait:
 		for _, a := range live {
 			select {
 			case <-a.gone:
 			case <-timer.C:
-				// Stopped or wedged, beyond its own drain limit: it would
-				// hold its sockets for good.
-				// One whose own drain has no bound, or a longer one, may
-				// still be serving a request: it is left to end on its
-				// own.
-				p.logger.Error("older generations still running after the drain limit; killing those whose own limit has passed", "pids", pids, "waited", limit)
-				for _, a := range live {
-					if a.limit <= 0 || a.limit > limit {
-						p.logger.Warn("an older generation may drain longer; exiting without it", "pid", a.pid, "its_limit", a.limit)
-						continue
-					}
-					if err := p.lineage.kill(a); err != nil {
-						p.logger.Warn("an older generation could not be killed", "pid", a.pid, "error", err)
-					}
-				}
-				return
+				p.endAncestors(live, began)
+				break wait
 			}
 		}
 	}
@@ -66,6 +66,41 @@ func (p *Process) awaitAncestors(limit time.Duration) {
 	for _, a := range p.lineage.ancestorsSeen() {
 		for !processGone(a.pid) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// endAncestors deals with the older generations still there once the
+// wait for them is over: one whose own drain limit is over since began
+// would keep its sockets for good, so it is killed, where that can be
+// done safely (see killHolder); one without a limit may still serve a
+// request, and this process exits without it.
+func (p *Process) endAncestors(live []*lifeline, began time.Time) {
+	var killed []*lifeline
+	for _, a := range live {
+		select {
+		case <-a.gone:
+			continue
+		default:
+		}
+		if a.limit <= 0 || time.Since(began) < a.limit {
+			p.logger.Warn("an older generation is still draining, with no limit or a longer one; exiting without it", "pid", a.pid)
+			continue
+		}
+		if err := p.lineage.kill(a); err != nil {
+			p.logger.Warn("an older generation is still there after its drain limit; it could not be killed", "pid", a.pid, "error", err)
+			continue
+		}
+		p.logger.Error("an older generation was still there after its drain limit (stopped or wedged): killed it", "pid", a.pid, "limit", a.limit)
+		killed = append(killed, a)
+	}
+	// Gone before this one exits, as far as a second allows.
+	timeout := time.After(time.Second)
+	for _, a := range killed {
+		select {
+		case <-a.gone:
+		case <-timeout:
+			return
 		}
 	}
 }

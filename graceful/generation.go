@@ -372,12 +372,24 @@ func (p *Process) keptBySystemd(s *socket) bool {
 // margin.
 func (p *Process) drainLimit() time.Duration { return drainLimitOf(p.drainTimeout()) }
 
-// boundedDrainLimit is drainLimit, or 0 when the drain has no bound (no
-// server has a GracefulShutdownTimeout): how long another process may
-// wait for this one's drain before it takes it for stopped or wedged.
+// boundedDrainLimit bounds how long this process may take to drain and
+// exit once it drains (a handover's drain or a final stop, after the
+// shutdown delay): what is queued on its sockets served, then every
+// server and service shut down, each within drainLimit. It is 0 when the
+// drain has no bound (a server without a GracefulShutdownTimeout).
+// Another process that waits for this one longer than that takes it for
+// stopped or wedged, and kills it.
 func (p *Process) boundedDrainLimit() time.Duration {
+	p.mu.Lock()
+	for _, u := range p.units {
+		if u.srv != nil && u.srv.config.GracefulShutdownTimeout <= 0 {
+			p.mu.Unlock()
+			return 0
+		}
+	}
+	p.mu.Unlock()
 	if d := p.drainTimeout(); d > 0 {
-		return drainLimitOf(d)
+		return 2 * drainLimitOf(d)
 	}
 	return 0
 }

@@ -76,7 +76,8 @@ type ancestor struct {
 	// Lifeline is the descriptor of its lifeline, or -1 (a worker's
 	// supervisor, whose link tells when it is gone).
 	Lifeline int `json:"lifeline"`
-	// DrainLimit bounds how long its drain may take (0: no bound).
+	// DrainLimit bounds how long its drain may take (see
+	// Process.boundedDrainLimit; 0: no bound).
 	DrainLimit time.Duration `json:"drain_limit,omitempty"`
 }
 

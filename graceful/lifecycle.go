@@ -154,7 +154,7 @@ type lifecycle struct {
 // attempt is one restart under way, and then its outcome: the successor
 // that serves, or why there is none.
 type attempt struct {
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	req    *restartRequest
 	g      *gen
 	err    error
@@ -385,7 +385,7 @@ func (l *lifecycle) begin(req *restartRequest, restart bool) {
 	if req != nil {
 		ctx = req.ctx
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	a := &attempt{cancel: cancel, req: req}
 	l.att = a
 	disarm(&l.respawn)
@@ -403,7 +403,7 @@ func (l *lifecycle) begin(req *restartRequest, restart bool) {
 // finish ends the restart under way once its outcome a has arrived: the
 // caller of Restart that asked for it gets the outcome.
 func (l *lifecycle) finish(a *attempt) *attempt {
-	a.cancel()
+	a.cancel(nil)
 	l.att = nil
 	if a.req != nil {
 		a.req.result <- a.err
@@ -411,13 +411,18 @@ func (l *lifecycle) finish(a *attempt) *attempt {
 	return a
 }
 
+// errAbandoned is why a restart under way was given up on: this process
+// stops (or a service failed), rather than the caller of Restart giving
+// up on it.
+var errAbandoned = errors.New("this process stops")
+
 // abandon gives up on the restart under way, if any, and returns the
 // successor that became ready meanwhile, if one did: it serves.
 func (l *lifecycle) abandon() *gen {
 	if l.att == nil {
 		return nil
 	}
-	l.att.cancel()
+	l.att.cancel(errAbandoned)
 	return l.finish(<-l.results).g
 }
 

@@ -76,7 +76,7 @@ func TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled(t *testing.T) {
 			t.Errorf("%s (%d) was killed", c.name, c.pid)
 		}
 	}
-	if out := logs.String(); !strings.Contains(out, "killing those whose own limit has passed") || !strings.Contains(out, "does not hold the lifeline") || !strings.Contains(out, "may drain longer") {
+	if out := logs.String(); !strings.Contains(out, "killed it") || !strings.Contains(out, "does not hold the lifeline") || !strings.Contains(out, "exiting without it") {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }

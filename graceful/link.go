@@ -61,8 +61,9 @@ type linkMsg struct {
 	// executing itself again.
 	Settings string `json:"settings,omitempty"`
 	// StopLimit, in a worker's ready message, is how long it may take to
-	// exit once released or told to stop (its shutdown delay and drain
-	// limit): its supervisor kills it after that, and a grace.
+	// exit once released or told to stop (its shutdown delay and
+	// Process.boundedDrainLimit; 0: no bound): its supervisor kills it
+	// after that, and a grace.
 	StopLimit time.Duration `json:"stop_limit,omitempty"`
 
 	// fds are the descriptors a resumed message carried, which its

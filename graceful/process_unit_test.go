@@ -1348,3 +1348,57 @@ func TestUnitRollbackOntoATakenAddressSaysWhy(t *testing.T) {
 		t.Errorf("the log of the stop after the failed rollback:\n%s", out)
 	}
 }
+
+// TestUnitDrainBoundIsNoneWhenAServerHasNone: a process whose servers
+// all bound their drain reports a bound (both steps of a drain: what is
+// queued served, then the shutdown, each within drainLimit); one server
+// without a GracefulShutdownTimeout makes it none, so that no other
+// process ever kills this one for draining long.
+func TestUnitDrainBoundIsNoneWhenAServerHasNone(t *testing.T) {
+	sys := newFakeSystem()
+	p, _ := unitProcess(t, sys, nil)
+	cfg := testConfig(t, nil)
+	cfg.GracefulShutdownTimeout = 10 * time.Second
+	if _, err := p.NewServer("127.0.0.2:0", cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.boundedDrainLimit(), 2*drainLimitOf(p.drainTimeout()); got != want || got <= 0 {
+		t.Fatalf("bounded servers: %v, want %v", got, want)
+	}
+	cfg.GracefulShutdownTimeout = 0
+	if _, err := p.NewServer("127.0.0.3:0", cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.boundedDrainLimit(); got != 0 {
+		t.Fatalf("with a server whose drain has no bound: %v, want 0 (none)", got)
+	}
+}
+
+// TestUnitRestartGivenUpByItsCallerIsAFailureNotAStop: a Restart whose
+// context ends before the successor is ready fails as any restart does:
+// the log says the process still serves, and systemd is told the reload
+// is over; only a stop abandons a restart.
+func TestUnitRestartGivenUpByItsCallerIsAFailureNotAStop(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
+		c.UpgradeTimeout = time.Hour
+		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	})
+	errc := runProcess(t, sys, p, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- p.Restart(ctx) }()
+	<-sys.children // never ready
+	cancel()
+	if err := recvErr(t, res, 10*time.Second); err == nil {
+		t.Fatal("Restart = nil, want its failure")
+	}
+	waitFor(t, "the failure to be told to systemd", 5*time.Second, func() bool {
+		return strings.Contains(sys.lastNote(), "READY=1") && strings.Contains(sys.lastNote(), "still serving")
+	})
+	if out := logs.String(); !strings.Contains(out, "restart failed; still serving") || strings.Contains(out, "restart abandoned") {
+		t.Errorf("the log of a restart its caller gave up on:\n%s", out)
+	}
+	stopProcess(t, sys, errc)
+}

@@ -2,6 +2,7 @@ package graceful
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -154,14 +155,15 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 	if !serving {
 		msg = "restart failed; no generation serves"
 	}
-	if ctx.Err() != nil {
+	abandoned := errors.Is(context.Cause(ctx), errAbandoned)
+	if abandoned {
 		// Given up on by a stop (or a failed service): not a failure of
 		// the successor, and nothing goes on serving.
 		p.logger.Warn("restart abandoned: this process stops", attrs...)
 	} else {
 		p.logger.Error(msg, attrs...)
 	}
-	if restart && ctx.Err() == nil {
+	if restart && !abandoned {
 		p.notify("READY=1\nSTATUS=restart failed: " + why + "; still serving")
 	}
 	if err != nil {
