@@ -84,14 +84,14 @@ func (p *Process) endAncestors(live []*lifeline, began time.Time) {
 		default:
 		}
 		if a.limit <= 0 || time.Since(began) < a.limit {
-			p.logger.Warn("an older generation is still draining, with no limit or a longer one; exiting without it", "pid", a.pid)
+			p.logger.Warn("an older generation is still draining, with no limit or a longer one; exiting without it", "ancestor_pid", a.pid)
 			continue
 		}
 		if err := p.lineage.kill(a); err != nil {
-			p.logger.Warn("an older generation is still there after its drain limit; it could not be killed", "pid", a.pid, "error", err)
+			p.logger.Warn("an older generation is still there after its drain limit; it could not be killed", "ancestor_pid", a.pid, "error", err)
 			continue
 		}
-		p.logger.Error("an older generation was still there after its drain limit (stopped or wedged): killed it", "pid", a.pid, "limit", a.limit)
+		p.logger.Error("an older generation was still there after its drain limit (stopped or wedged): killed it", "ancestor_pid", a.pid, "limit", a.limit)
 		killed = append(killed, a)
 	}
 	// Gone before this one exits, as far as a second allows.
