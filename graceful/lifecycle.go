@@ -946,6 +946,13 @@ func (l *lifecycle) drained() {
 			case <-time.After(outputCopyWait):
 			}
 		}
+		if p.role == RoleProcess {
+			// The successor wrote its PID file before it was ready: this
+			// one's still names this process only if the path changed.
+			if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+				p.logger.Warn("remove the PID file of the previous path", "error", err)
+			}
+		}
 		p.logger.Info("handed over and drained; exiting")
 	}
 	l.self.state = stExited

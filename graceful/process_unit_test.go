@@ -1402,3 +1402,37 @@ func TestUnitRestartGivenUpByItsCallerIsAFailureNotAStop(t *testing.T) {
 	}
 	stopProcess(t, sys, errc)
 }
+
+// TestUnitAHandedOverGenerationRemovesAPIDFileOnlyItNames: after a
+// handover, the old generation removes its PID file if it still names it
+// (the successor wrote another: process.pidFile changed), and leaves it
+// when the successor wrote its own PID there.
+func TestUnitAHandedOverGenerationRemovesAPIDFileOnlyItNames(t *testing.T) {
+	for _, successorWrites := range []bool{false, true} {
+		t.Run(fmt.Sprint("successor writes the same path: ", successorWrites), func(t *testing.T) {
+			sys := newFakeSystem()
+			pidFile := filepath.Join(t.TempDir(), "app.pid")
+			p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.PIDFile = pidFile })
+			errc := runProcess(t, sys, p, srv)
+			sys.deliver(p.cfg.RestartSignal)
+			c := <-sys.children
+			if successorWrites {
+				if err := writePIDFile(pidFile, c.pid()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.ready(t)
+			c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
+			if err := recvErr(t, errc, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(pidFile)
+			switch {
+			case successorWrites && (err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(c.pid())):
+				t.Errorf("the successor's PID file: %q %v, want its PID", b, err)
+			case !successorWrites && !errors.Is(err, os.ErrNotExist):
+				t.Errorf("the old generation's PID file after the handover: %q %v, want it removed", b, err)
+			}
+		})
+	}
+}
