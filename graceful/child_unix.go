@@ -262,9 +262,7 @@ func (c *osChild) deliver(m linkMsg, fds []int) {
 	if m.Type == msgResumed {
 		m.fds = fds
 	} else {
-		for _, fd := range fds {
-			closeFd(fd)
-		}
+		closeAll(fds)
 	}
 	c.msgs <- m
 }

@@ -107,20 +107,16 @@ func (g *localGen) drain(final bool, took []string) {
 	var qs []quiescer
 	var retire []*socket
 	var names []string
-	retiredSet, quiesced := map[*socket]bool{}, map[*socket]bool{}
+	quiesced := map[*socket]bool{}
 	var kept map[string]bool // the sockets the successor took, by name
 	if !final && took != nil {
-		kept = make(map[string]bool, len(took))
-		for _, name := range took {
-			kept[name] = true
-		}
+		kept = setOf(took)
 	}
 	p.mu.Lock()
 	for _, s := range p.socks.owned {
 		retired := kept != nil && !kept[s.name]
 		if retired {
 			retire = append(retire, s)
-			retiredSet[s] = true
 			names = append(names, s.name)
 		}
 		if (retired || final && !p.keptBySystemd(s)) && !s.packet && s.fd >= 0 {
@@ -130,6 +126,7 @@ func (g *localGen) drain(final bool, took []string) {
 		}
 	}
 	p.mu.Unlock()
+	retiredSet := setOf(retire)
 	if len(retire) > 0 {
 		p.logger.Info("the successor does not use these sockets: serving what is queued on them, then closing them", "sockets", names)
 	}

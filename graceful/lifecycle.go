@@ -498,10 +498,7 @@ func (l *lifecycle) handOver(g *gen) {
 			}
 			// The supervisor's copies of sockets the new worker does not
 			// use go now: their address must be free to bind again.
-			took := make(map[string]bool, len(g.took))
-			for _, name := range g.took {
-				took[name] = true
-			}
+			took := setOf(g.took)
 			old.socks = slices.DeleteFunc(old.socks, func(s *socket) bool {
 				gone := !took[s.name]
 				if gone {
@@ -637,9 +634,7 @@ func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 		// worker has bound them again: it holds them from now on, for the
 		// next worker. The copies of the others it keeps.
 		if g.kind != genWorker || g.state != stServing || l.stopping {
-			for _, fd := range m.fds {
-				closeFd(fd)
-			}
+			closeAll(m.fds)
 			return
 		}
 		var added []*socket

@@ -190,9 +190,20 @@ func TestUnitSupervisorLetsAnAbandonedAddressGo(t *testing.T) {
 func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
 	sys := newFakeSystem()
 	p, code := unitSupervisor(t, sys, nil, func(c *ProcessConfig) { c.Probation = time.Hour })
+	w1, _, addrQ := rollBackAfterAddressChange(t, sys, p)
+	waitBindable(t, "Q to be free", addrQ)
+	stopSupervisor(t, sys, code, w1)
+}
+
+// rollBackAfterAddressChange runs a supervisor's first worker on P; a
+// restart's new worker serves Q and not P, and dies within the
+// probation, so that the first is told to serve again. It returns the
+// first worker and the two addresses.
+func rollBackAfterAddressChange(t *testing.T, sys *fakeSystem, p *Process) (w1 *fakeProc, addrP, addrQ string) {
+	t.Helper()
 	lnP, lnQ := listenLoopback(t), listenLoopback(t)
-	addrP, addrQ := lnP.Addr().String(), lnQ.Addr().String()
-	w1 := <-sys.children
+	addrP, addrQ = lnP.Addr().String(), lnQ.Addr().String()
+	w1 = <-sys.children
 	w1.readyWorker(t, nil, nil, lnP)
 	lnP.Close() // the supervisor holds P now
 	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
@@ -203,8 +214,7 @@ func TestUnitSupervisorRollbackLetsTheDeadWorkersAddressGo(t *testing.T) {
 	w1.expect(t, msgDrain)
 	w2.exit("exit status 2")
 	w1.expect(t, msgResume)
-	waitBindable(t, "Q to be free", addrQ)
-	stopSupervisor(t, sys, code, w1)
+	return w1, addrP, addrQ
 }
 
 // TestUnitSupervisorHoldsWhatARolledBackWorkerBindsAgain: a worker rolled
@@ -216,19 +226,7 @@ func TestUnitSupervisorHoldsWhatARolledBackWorkerBindsAgain(t *testing.T) {
 	sys := newFakeSystem()
 	logs := &syncBuffer{}
 	p, code := unitSupervisor(t, sys, logs, func(c *ProcessConfig) { c.Probation = time.Hour })
-	lnP, lnQ := listenLoopback(t), listenLoopback(t)
-	addrP := lnP.Addr().String()
-	w1 := <-sys.children
-	w1.readyWorker(t, nil, nil, lnP)
-	lnP.Close() // the supervisor holds P now
-	waitFor(t, "the supervisor to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
-	sys.deliver(p.cfg.RestartSignal)
-	w2 := <-sys.children
-	w2.readyWorker(t, nil, []string{addrP}, lnQ) // serves Q, not P
-	lnQ.Close()
-	w1.expect(t, msgDrain)
-	w2.exit("exit status 2")
-	w1.expect(t, msgResume)
+	w1, addrP, _ := rollBackAfterAddressChange(t, sys, p)
 	// w1 binds P again, as localGen.resume does, and passes it on.
 	waitBindable(t, "P to be free", addrP)
 	again, err := net.Listen("tcp", addrP)

@@ -526,6 +526,19 @@ func (u *slowUnit) finishSlow(t *testing.T) {
 	}
 }
 
+// runPatientProcess runs a process on sys whose restarts are never
+// given up on for their time (UpgradeTimeout an hour), with its log in
+// logs as well as the test's; it returns Run's result channel.
+func runPatientProcess(t *testing.T, sys *fakeSystem) (*Process, <-chan error, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
+		c.UpgradeTimeout = time.Hour
+		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	})
+	return p, runProcess(t, sys, p, srv), logs
+}
+
 // runProcess runs p until it serves and returns Run's result channel.
 func runProcess(t *testing.T, sys *fakeSystem, p *Process, srv *Server) <-chan error {
 	t.Helper()
@@ -663,12 +676,7 @@ func TestUnitRestartWhileRestartingAndOnAHandedOverGeneration(t *testing.T) {
 
 func TestUnitStopSignalAbandonsRestart(t *testing.T) {
 	sys := newFakeSystem()
-	logs := &syncBuffer{}
-	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
-		c.UpgradeTimeout = time.Hour
-		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
-	})
-	errc := runProcess(t, sys, p, srv)
+	p, errc, logs := runPatientProcess(t, sys)
 	sys.deliver(p.cfg.RestartSignal)
 	c := <-sys.children
 	stopProcess(t, sys, errc)
@@ -1380,12 +1388,7 @@ func TestUnitDrainBoundIsNoneWhenAServerHasNone(t *testing.T) {
 // is over; only a stop abandons a restart.
 func TestUnitRestartGivenUpByItsCallerIsAFailureNotAStop(t *testing.T) {
 	sys := newFakeSystem()
-	logs := &syncBuffer{}
-	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
-		c.UpgradeTimeout = time.Hour
-		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
-	})
-	errc := runProcess(t, sys, p, srv)
+	p, errc, logs := runPatientProcess(t, sys)
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan error, 1)
 	go func() { res <- p.Restart(ctx) }()

@@ -84,12 +84,18 @@ func (p *Process) supervise(ctx context.Context) int {
 	return 0
 }
 
+// setOf returns the set of the values in vs.
+func setOf[T comparable](vs []T) map[T]bool {
+	set := make(map[T]bool, len(vs))
+	for _, v := range vs {
+		set[v] = true
+	}
+	return set
+}
+
 // closeSockets closes the sockets in socks that are not in keep.
 func closeSockets(socks, keep []*socket) {
-	kept := make(map[*socket]bool, len(keep))
-	for _, s := range keep {
-		kept[s] = true
-	}
+	kept := setOf(keep)
 	for _, s := range socks {
 		if !kept[s] {
 			s.close()
