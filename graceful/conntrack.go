@@ -26,8 +26,9 @@ type connTracker struct {
 
 func newConnTracker() *connTracker {
 	return &connTracker{
-		conns:     make(map[*conn]struct{}),
-		hijacked:  make(map[*conn]struct{}),
+		// conns and hijacked are made on first use: a process with
+		// thousands of servers, most of them idle, makes thousands of
+		// trackers on its way to ready.
 		pruneNext: 64,
 		changed:   make(chan struct{}),
 	}
@@ -35,6 +36,9 @@ func newConnTracker() *connTracker {
 
 func (t *connTracker) add(c *conn) {
 	t.mu.Lock()
+	if t.conns == nil {
+		t.conns = make(map[*conn]struct{})
+	}
 	t.conns[c] = struct{}{}
 	t.mu.Unlock()
 }
@@ -55,6 +59,9 @@ func (t *connTracker) remove(c *conn) {
 func (t *connTracker) hijack(c *conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	if t.hijacked == nil {
+		t.hijacked = make(map[*conn]struct{})
+	}
 	t.hijacked[c] = struct{}{}
 	if len(t.hijacked) >= t.pruneNext {
 		t.pruneHijackedLocked()

@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"net"
+	"os"
 )
 
 // Fd returns 0 on platforms without Unix descriptor passing (Windows):
@@ -17,13 +18,13 @@ func adoptListener(fd int, _ string) (net.Listener, error) {
 	return nil, errNoDescriptors
 }
 
-func fileListener(int, string) (net.Listener, error)     { return nil, errNoDescriptors }
-func filePacketConn(int, string) (net.PacketConn, error) { return nil, errNoDescriptors }
-func closeFd(int)                                        {}
-func inspectSocket(int) (net.Addr, bool, error)          { return nil, false, errNoDescriptors }
-func inheritable(int) error                              { return errNoDescriptors }
-func markCloseOnExec(int)                                {}
-func dupSocket(any) (int, error)                         { return -1, errNoDescriptors }
+func fileListener(*os.File) (net.Listener, error)     { return nil, errNoDescriptors }
+func filePacketConn(*os.File) (net.PacketConn, error) { return nil, errNoDescriptors }
+func closeFd(int)                                     {}
+func inspectSocket(int) (net.Addr, bool, error)       { return nil, false, errNoDescriptors }
+func inheritable(int) error                           { return errNoDescriptors }
+func markCloseOnExec(int)                             {}
+func dupSocket(any) (int, error)                      { return -1, errNoDescriptors }
 
 // socketOf keeps the socket just bound: without descriptor passing it is
 // lent to its one server as it is.

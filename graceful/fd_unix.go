@@ -73,13 +73,9 @@ func dupSocket(c any) (int, error) {
 	return dup, nil
 }
 
-// fileListener makes a listener on a duplicate of fd.
-func fileListener(fd int, name string) (net.Listener, error) {
-	f, err := dupFile(fd, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// fileListener makes a listener on a duplicate of f's descriptor; f stays
+// open.
+func fileListener(f *os.File) (net.Listener, error) {
 	ln, err := net.FileListener(f)
 	if err != nil {
 		return nil, err
@@ -90,15 +86,9 @@ func fileListener(fd int, name string) (net.Listener, error) {
 	return ln, nil
 }
 
-// filePacketConn makes a packet connection on a duplicate of fd.
-func filePacketConn(fd int, name string) (net.PacketConn, error) {
-	f, err := dupFile(fd, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return net.FilePacketConn(f)
-}
+// filePacketConn makes a packet connection on a duplicate of f's
+// descriptor; f stays open.
+func filePacketConn(f *os.File) (net.PacketConn, error) { return net.FilePacketConn(f) }
 
 func dupFile(fd int, name string) (*os.File, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -254,7 +244,12 @@ func adoptListener(fd int, address string) (net.Listener, error) {
 			return nil, fmt.Errorf("fd %d listens on %s, not on %s", fd, formatAddr(addr), ep)
 		}
 	}
-	ln, err := fileListener(fd, fmt.Sprintf("inherited fd %d", fd))
+	f, err := dupFile(fd, fmt.Sprintf("inherited fd %d", fd))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := fileListener(f)
+	_ = f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("fd %d: %w", fd, err)
 	}

@@ -168,24 +168,46 @@ func parseHandover(raw string) (handover, error) {
 			errs = append(errs, fmt.Errorf("ancestor PID %d has no lifeline", a.PID))
 		}
 	}
-	seen := map[int]string{}
-	names := map[string]bool{}
-	check := func(what string, fd int) {
+	// Who names each descriptor, described only for an error: with
+	// thousands of sockets, a description each would be most of what a
+	// new generation allocates on its way to ready.
+	const (
+		byLink = -1 - iota
+		byStderr
+		byPipe
+		byAncestor // byAncestor - i: the lifeline of h.Ancestors[i]
+	)
+	describe := func(by int) string {
+		switch {
+		case by >= 0:
+			return fmt.Sprintf("socket %q", h.Sockets[by].Name)
+		case by == byLink:
+			return "link"
+		case by == byStderr:
+			return "stderr"
+		case by == byPipe:
+			return "stderr pipe"
+		}
+		return fmt.Sprintf("lifeline of PID %d", h.Ancestors[byAncestor-by].PID)
+	}
+	seen := make(map[int]int, len(h.Sockets)+len(h.Ancestors)+3)
+	names := make(map[string]bool, len(h.Sockets))
+	check := func(by, fd int) {
 		if other, dup := seen[fd]; dup {
-			errs = append(errs, fmt.Errorf("%s fd %d is also given as %s", what, fd, other))
+			errs = append(errs, fmt.Errorf("%s fd %d is also given as %s", describe(by), fd, describe(other)))
 			return
 		}
-		seen[fd] = what
+		seen[fd] = by
 	}
-	check("link", h.LinkFd)
-	check("stderr", h.StderrFd)
-	check("stderr pipe", h.PipeFd)
-	for _, a := range h.Ancestors {
+	check(byLink, h.LinkFd)
+	check(byStderr, h.StderrFd)
+	check(byPipe, h.PipeFd)
+	for i, a := range h.Ancestors {
 		if a.Lifeline >= 0 {
-			check(fmt.Sprintf("lifeline of PID %d", a.PID), a.Lifeline)
+			check(byAncestor-i, a.Lifeline)
 		}
 	}
-	for _, s := range h.Sockets {
+	for i, s := range h.Sockets {
 		switch {
 		case s.Name == "":
 			errs = append(errs, fmt.Errorf("socket fd %d has no name", s.Fd))
@@ -193,13 +215,13 @@ func parseHandover(raw string) (handover, error) {
 			errs = append(errs, fmt.Errorf("socket name %q is given twice", s.Name))
 		}
 		names[s.Name] = true
-		check(fmt.Sprintf("socket %q", s.Name), s.Fd)
+		check(i, s.Fd)
 	}
 	// exec passes the descriptors as 3, 4, 5, ...: any other number is
 	// not one the parent passed.
 	for i, fd := range h.fds() {
 		if want := 3 + i; fd != want {
-			errs = append(errs, fmt.Errorf("fd %d (%s): the descriptors of a handover are 3 to %d, in a row", fd, seen[fd], 2+len(seen)))
+			errs = append(errs, fmt.Errorf("fd %d (%s): the descriptors of a handover are 3 to %d, in a row", fd, describe(seen[fd]), 2+len(seen)))
 			break
 		}
 	}

@@ -18,6 +18,9 @@ type link struct {
 	conn *net.UnixConn
 	wmu  sync.Mutex
 	once sync.Once
+	// rbuf and roob are recv's buffers, kept from one message to the next
+	// (a packet can be 64 KiB): one goroutine at a time reads a link.
+	rbuf, roob []byte
 }
 
 // newLinkPair makes a socket pair: the parent's end, and the descriptor
@@ -104,10 +107,13 @@ func (l *link) write(typ string, b []byte, fds []int) error {
 // recv waits for the next message and the descriptors passed with it,
 // which the caller owns (close-on-exec), putting together one sent in
 // parts. It returns errLinkClosed once the other process has closed its
-// end or died.
+// end or died. One goroutine at a time reads a link.
 func (l *link) recv() (linkMsg, []int, error) {
-	buf := make([]byte, maxLinkPacket+1)
-	oob := make([]byte, unix.CmsgSpace(4*maxLinkFds))
+	if l.rbuf == nil {
+		l.rbuf = make([]byte, maxLinkPacket+1)
+		l.roob = make([]byte, unix.CmsgSpace(4*maxLinkFds))
+	}
+	buf, oob := l.rbuf, l.roob
 	var msg []byte
 	var fds []int
 	parts := 0

@@ -258,6 +258,7 @@ func (p *Process) inherit() error {
 			return fmt.Errorf("graceful: sockets passed by systemd: %w", err)
 		}
 		p.socks.inherited = socks
+		prepareListeners(socks)
 		p.totals = newTotals(nil)
 		close(p.parentGone)
 		return nil
@@ -301,6 +302,7 @@ func (p *Process) inherit() error {
 		p.totals.add(totalRestartsSucceeded, 1)
 	}
 	p.socks.inherited = socks
+	prepareListeners(socks)
 	p.parent = l
 	// The first message is the state: the service's secret and the
 	// files older generations pass on. A parent that died before it
@@ -485,7 +487,9 @@ func (p *Process) takeLocked(what string, ep endpoint, perm socketPerm) (*socket
 	if err != nil {
 		return nil, fmt.Errorf("graceful: %s: %w", ep, err)
 	}
-	p.logger.Debug("socket ready", "address", s.name, "bound", formatAddr(s.addr), "from", s.from)
+	if p.logger.Enabled(context.Background(), slog.LevelDebug) {
+		p.logger.Debug("socket ready", "address", s.name, "bound", formatAddr(s.addr), "from", s.from)
+	}
 	return s, nil
 }
 

@@ -308,7 +308,10 @@ func (s *Server) start(failed func(error)) (wait func(ctx context.Context) error
 		listeners[i] = &listener{Listener: ln, srv: s, rd: r, tlsConfig: s.tlsConfig}
 	}
 	r.status.Store(int32(ServerStatusRunning))
-	errc := make(chan error, len(listeners))
+	var errc chan error // the listeners' errors, for wait (with no failed)
+	if failed == nil {
+		errc = make(chan error, len(listeners))
+	}
 	var failOnce sync.Once
 	for _, ln := range listeners {
 		r.serveWG.Add(1)
@@ -324,7 +327,9 @@ func (s *Server) start(failed func(error)) (wait func(ctx context.Context) error
 	}
 	s.mu.Unlock()
 
-	s.logger.Log(context.Background(), s.infoLevel(), "serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
+	if level := s.infoLevel(); s.logger.Enabled(context.Background(), level) {
+		s.logger.Log(context.Background(), level, "serving", "address", s.GetListenedAddress(), "https", s.IsHttps())
+	}
 
 	return func(ctx context.Context) error {
 		select {

@@ -147,13 +147,23 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 		s.finishLocked(r)
 		return r, d
 	}
-	go s.runDrain(r, d, final, final && !served)
+	quiesce := final && !served
+	if !quiesce {
+		// Stop accepting now, not once the drain's goroutine runs: a
+		// process stops its servers one after another, and with thousands
+		// of them the last would go on taking the successor's connections
+		// for as long as starting every drain takes.
+		r.draining.Store(true)
+		r.conns.draining.Store(true)
+		d.listenerErr = closeListeners(r.raw)
+	}
+	go s.runDrain(r, d, final, quiesce)
 	return r, d
 }
 
 // runDrain performs a graceful shutdown of a serving round.
 // quiesce: the server serves the queues of its listeners before it closes
-// them.
+// them; otherwise beginStop has closed them.
 func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	start := time.Now()
 	if t := s.config.GracefulShutdownTimeout; t > 0 {
@@ -170,8 +180,11 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	queueServed := 0
 	if quiesce {
 		queueServed = quiesceListeners(d.cutCtx, r.raw, s.logger)
+		err := closeListeners(r.raw)
+		s.mu.Lock()
+		d.listenerErr = err
+		s.mu.Unlock()
 	}
-	lnErr := closeListeners(r.raw)
 	r.serveWG.Wait()
 
 	// 2. Tell handlers and hijacked connections.
@@ -247,7 +260,6 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	d.cut4 = cut
 	d.idle = idle
 	d.cause = context.Cause(d.cutCtx)
-	d.listenerErr = lnErr
 	s.logResult(d)
 	s.finishLocked(r)
 	s.mu.Unlock()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // A socket is a listening stream socket or a bound datagram socket that
@@ -17,14 +19,22 @@ import (
 // keeps queueing connections and datagrams on it, so none is refused
 // while one generation replaces another.
 type socket struct {
-	name   string   // handover key: the endpoint as written (see endpoint.String)
-	ep     endpoint // as the program asked for it
-	fd     int      // the Process's own descriptor, close-on-exec; -1 where there is none
+	name string   // handover key: the endpoint as written (see endpoint.String)
+	ep   endpoint // as the program asked for it
+	fd   int      // the Process's own descriptor, close-on-exec; -1 where there is none
+	// file holds fd for net.FileListener and net.FilePacketConn, which
+	// take an *os.File: made on first use and kept until close, so that a
+	// listener costs the one duplicate net makes and no more (with
+	// thousands of servers, a restart's path to ready is mostly this).
+	file   *os.File
 	addr   net.Addr // where it is bound
 	packet bool
 	from   string // "bound", "parent", "supervisor" or "systemd"
 	// fdName is the name systemd knows the socket by, if it passed it.
 	fdName string
+	// prep is a listener made ahead, on another goroutine, for an
+	// inherited stream socket (see prepareListeners); listener lends it.
+	prep *prepared
 	// live is the bound listener or packet connection itself, where the
 	// platform cannot duplicate descriptors (fd is then -1): it is lent
 	// once.
@@ -77,7 +87,9 @@ func (ss *sockets) take(ep endpoint, perm socketPerm, reuse bool) (*socket, erro
 // own adds s, named, to the sockets this generation uses.
 func (ss *sockets) own(s *socket) {
 	if ss.byName == nil {
-		ss.byName = make(map[string]*socket)
+		// Sized for the inherited sockets, which a program usually
+		// takes every one of.
+		ss.byName = make(map[string]*socket, len(ss.inherited)+1)
 	}
 	ss.owned = append(ss.owned, s)
 	ss.byName[s.name] = s
@@ -185,6 +197,17 @@ func (s *socket) listener() (net.Listener, error) {
 	if s.packet {
 		return nil, fmt.Errorf("%s is a datagram socket: use ListenPacket", s.name)
 	}
+	if pr := s.prep; pr != nil {
+		s.prep = nil
+		f, ln, err := pr.get(s.fd, s.name)
+		if f != nil {
+			s.file = f
+		}
+		if err != nil {
+			return nil, fmt.Errorf("socket %s: %w", s.name, err)
+		}
+		return ln, nil
+	}
 	if s.fd < 0 {
 		ln, ok := s.live.(net.Listener)
 		if !ok {
@@ -193,7 +216,7 @@ func (s *socket) listener() (net.Listener, error) {
 		s.live = nil
 		return ln, nil
 	}
-	ln, err := fileListener(s.fd, s.name)
+	ln, err := fileListener(s.osFile())
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", s.name, err)
 	}
@@ -213,7 +236,7 @@ func (s *socket) packetConn() (net.PacketConn, error) {
 		s.live = nil
 		return pc, nil
 	}
-	pc, err := filePacketConn(s.fd, s.name)
+	pc, err := filePacketConn(s.osFile())
 	if err != nil {
 		return nil, fmt.Errorf("socket %s: %w", s.name, err)
 	}
@@ -223,10 +246,32 @@ func (s *socket) packetConn() (net.PacketConn, error) {
 // close closes the Process's descriptor. It never removes a unix socket
 // file: during a handover the path belongs to whoever serves it next.
 func (s *socket) close() {
-	if s.fd >= 0 {
-		closeFd(s.fd)
-		s.fd = -1
+	if pr := s.prep; pr != nil {
+		s.prep = nil
+		pr.once.Do(func() {}) // no longer made; or made: closed here
+		if pr.ln != nil {
+			_ = pr.ln.Close()
+		}
+		if pr.file != nil {
+			s.file = pr.file
+		}
 	}
+	switch {
+	case s.file != nil:
+		_ = s.file.Close()
+		s.file = nil
+	case s.fd >= 0:
+		closeFd(s.fd)
+	}
+	s.fd = -1
+}
+
+// osFile returns s.file, made if need be; s.fd must be open.
+func (s *socket) osFile() *os.File {
+	if s.file == nil {
+		s.file = os.NewFile(uintptr(s.fd), s.name)
+	}
+	return s.file
 }
 
 // listenPacket binds a fresh datagram socket for ep.
@@ -254,3 +299,53 @@ func listenPacket(ctx context.Context, ep endpoint, perm socketPerm) (net.Packet
 }
 
 var errNoDescriptors = errors.New("this platform cannot pass sockets between processes")
+
+// A prepared listener is one made for an inherited stream socket before
+// the program asks for it. A new generation with thousands of servers
+// spends most of its way to ready making their listeners (each an
+// os.File, a duplicate and its registration with the poller); made on a
+// goroutine of their own, they are made on another core while the program
+// sets up its servers, and the successor serves sooner.
+type prepared struct {
+	once sync.Once
+	file *os.File // the socket's own descriptor, for socket.file
+	ln   net.Listener
+	err  error
+}
+
+// get makes the listener on fd, once; a call made meanwhile waits for it.
+func (pr *prepared) get(fd int, name string) (*os.File, net.Listener, error) {
+	pr.once.Do(func() {
+		pr.file = os.NewFile(uintptr(fd), name)
+		pr.ln, pr.err = fileListener(pr.file)
+	})
+	return pr.file, pr.ln, pr.err
+}
+
+// prepareListeners makes listeners for the inherited stream sockets, in
+// the order they came (the order servers usually ask for them), on a
+// goroutine that ends once it has made them all. A socket taken or
+// closed first is skipped (see socket.listener and socket.close).
+func prepareListeners(socks []*socket) {
+	type job struct {
+		pr   *prepared
+		fd   int
+		name string
+	}
+	var jobs []job
+	for _, s := range socks {
+		if s.packet || s.fd < 0 || s.prep != nil || s.file != nil {
+			continue
+		}
+		s.prep = &prepared{}
+		jobs = append(jobs, job{s.prep, s.fd, s.name})
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	go func() {
+		for _, j := range jobs {
+			_, _, _ = j.pr.get(j.fd, j.name)
+		}
+	}()
+}

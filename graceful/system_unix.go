@@ -3,6 +3,7 @@
 package graceful
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,9 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 			_ = listenAgain(hs.Fd)
 		}
 		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
-		logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
+		if logger.Enabled(context.Background(), slog.LevelDebug) {
+			logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
+		}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(h.PipeFd, &st); err != nil || uint32(st.Mode)&unix.S_IFMT != unix.S_IFIFO {

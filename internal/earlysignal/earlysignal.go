@@ -15,15 +15,37 @@ const HandoverEnv = "GRACEFUL_HANDOVER"
 var (
 	restart = make(chan os.Signal, 8)
 	stop    = make(chan os.Signal, 8)
+	// caught is closed once the signals are caught.
+	caught = make(chan struct{})
 )
 
 func init() {
 	v, ok := os.LookupEnv(HandoverEnv)
 	if !ok {
+		close(caught)
 		return
 	}
-	signal.Notify(restart, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	if strings.Contains(v, `"role":"supervisor"`) {
+		// A supervisor's next image: its workers depend on it, so the
+		// stop signals are caught before any other package initializes.
+		catch(true)
+		return
+	}
+	// A new generation, on its way to ready while the previous one
+	// serves: the first signal.Notify of a process waits for the runtime
+	// to start a thread for its signal mask (about half a millisecond),
+	// which the start need not wait for. Until this goroutine has run,
+	// as before this package's init, a restart signal ends the process;
+	// no one sends it one before the process is ready (the PID file and
+	// systemd's MAINPID name it then), and the window ends well before.
+	go catch(false)
+}
+
+// catch catches the restart signals, and a supervisor's stop signals.
+func catch(supervisor bool) {
+	defer close(caught)
+	signal.Notify(restart, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	if supervisor {
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	}
 }
@@ -36,6 +58,7 @@ func TakeRestart() []os.Signal { return take(restart) }
 func TakeStop() []os.Signal { return take(stop) }
 
 func take(ch chan os.Signal) []os.Signal {
+	<-caught
 	signal.Stop(ch)
 	var got []os.Signal
 	for {
