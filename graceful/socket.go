@@ -322,10 +322,12 @@ func (pr *prepared) get(fd int, name string) (*os.File, net.Listener, error) {
 	return pr.file, pr.ln, pr.err
 }
 
-// prepareListeners makes listeners for the inherited stream sockets, in
-// the order they came (the order servers usually ask for them), on a
-// goroutine that ends once it has made them all. A socket taken or
-// closed first is skipped (see socket.listener and socket.close).
+// prepareListeners makes listeners for the inherited stream sockets on a
+// goroutine that ends once it has made them all. It goes from the last to
+// the first: the program usually asks for them in the order they came,
+// making the listeners of those it reaches first itself, and the two meet
+// without waiting on each other. A socket taken or closed first is
+// skipped (see socket.listener and socket.close).
 func prepareListeners(socks []*socket) {
 	type job struct {
 		pr   *prepared
@@ -344,7 +346,7 @@ func prepareListeners(socks []*socket) {
 		return
 	}
 	go func() {
-		for _, j := range jobs {
+		for _, j := range slices.Backward(jobs) {
 			_, _, _ = j.pr.get(j.fd, j.name)
 		}
 	}()
