@@ -458,7 +458,7 @@ func (l *lifecycle) handOver(g *gen) {
 	disarm(&l.respawn)
 	l.backoff = respawnMin
 	if g.kind == genWorker {
-		l.held = g.socks
+		l.hold(g.socks)
 		p.storeSockets(g.socks)
 		l.sendTotals()
 		// The supervisor is ready once its first worker is.
@@ -529,6 +529,30 @@ func (l *lifecycle) handOver(g *gen) {
 			l.reexecSupervisor()
 		}
 	}
+}
+
+// hold makes socks the sockets the supervisor holds for the next worker.
+// Those it held before that neither socks nor a worker alive has are
+// closed: the copies a worker that died had passed (kept for its
+// respawn), or the ones the supervisor started with. Dropped unclosed,
+// each death of the serving worker left the supervisor one more
+// descriptor of every socket, and an address no worker serves any more
+// bound in it for good.
+func (l *lifecycle) hold(socks []*socket) {
+	keep := setOf(socks)
+	for _, g := range l.gens {
+		if g.state != stExited {
+			for _, s := range g.socks {
+				keep[s] = true
+			}
+		}
+	}
+	for _, s := range l.held {
+		if !keep[s] {
+			s.close()
+		}
+	}
+	l.held = socks
 }
 
 // armProbation starts a probation of d for the generation that handed
@@ -721,7 +745,7 @@ func (l *lifecycle) rollBack(g *gen) {
 		}
 		g.state = stServing
 		p.totals.add(totalRollbacks, 1)
-		l.held = g.socks
+		l.hold(g.socks)
 		p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
 		l.sendTotals()

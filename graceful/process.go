@@ -233,6 +233,9 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	attrs := []any{"pid", p.pid, "role", string(p.role)}
 	if p.role != RoleSupervisor {
 		attrs = append(attrs, "generation", p.generation)
+		// This process serves what it inherited: their listeners are
+		// made ahead (a supervisor only holds them for its workers).
+		prepareListeners(p.socks.inherited)
 	}
 	p.attrs = attrs
 	p.logger = p.logger.With(attrs...)
@@ -258,7 +261,6 @@ func (p *Process) inherit() error {
 			return fmt.Errorf("graceful: sockets passed by systemd: %w", err)
 		}
 		p.socks.inherited = socks
-		prepareListeners(socks)
 		p.totals = newTotals(nil)
 		close(p.parentGone)
 		return nil
@@ -302,7 +304,6 @@ func (p *Process) inherit() error {
 		p.totals.add(totalRestartsSucceeded, 1)
 	}
 	p.socks.inherited = socks
-	prepareListeners(socks)
 	p.parent = l
 	// The first message is the state: the service's secret and the
 	// files older generations pass on. A parent that died before it
