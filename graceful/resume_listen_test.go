@@ -12,22 +12,37 @@ import (
 )
 
 // relisten is a ResumableService that takes a fresh listener from
-// Process.Listen in Resume, as a gRPC adapter does.
+// Process.Listen in Resume, as a gRPC adapter does. Each Shutdown closes
+// the listener of the oldest round not stopped yet: as the interface
+// says, a rollback's Resume may come before the Shutdown of the round
+// before it, so the listener Resume took last is not always the one to
+// close (a service that closed it left the older round's Serve blocked
+// in Accept, and the process never finished its stop).
 type relisten struct {
 	p       *Process
 	addr    string
 	mu      sync.Mutex
-	ln      net.Listener
+	ln      net.Listener // the first round's (set by the test)
+	rounds  []net.Listener
+	stopped int // rounds whose listener a Shutdown has closed
 	resumed int
 	// hold, if set, keeps Shutdown from closing the listener and
 	// returning (work still draining) until it is closed.
 	hold chan struct{}
 }
 
-func (s *relisten) Serve(context.Context) error {
+// round returns the listener of the newest round.
+func (s *relisten) round() net.Listener {
 	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if len(s.rounds) == 0 {
+		s.rounds = []net.Listener{s.ln}
+	}
+	return s.rounds[len(s.rounds)-1]
+}
+
+func (s *relisten) Serve(context.Context) error {
+	ln := s.round()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -39,8 +54,10 @@ func (s *relisten) Serve(context.Context) error {
 }
 
 func (s *relisten) Shutdown(context.Context) error {
+	s.round() // the first round's, if nothing served yet
 	s.mu.Lock()
-	ln := s.ln
+	ln := s.rounds[s.stopped]
+	s.stopped++
 	s.mu.Unlock()
 	if s.hold != nil {
 		<-s.hold
@@ -53,8 +70,9 @@ func (s *relisten) Resume() error {
 	if err != nil {
 		return err
 	}
+	s.round() // the first round's is kept first
 	s.mu.Lock()
-	s.ln = ln
+	s.rounds = append(s.rounds, ln)
 	s.resumed++
 	s.mu.Unlock()
 	return nil
