@@ -200,9 +200,7 @@ func (s *socket) listener() (net.Listener, error) {
 	if pr := s.prep; pr != nil {
 		s.prep = nil
 		f, ln, err := pr.get(s.fd, s.name)
-		if f != nil {
-			s.file = f
-		}
+		s.file = f
 		if err != nil {
 			return nil, fmt.Errorf("socket %s: %w", s.name, err)
 		}
