@@ -348,7 +348,10 @@ func describeFds(listener string) string {
 		if err != nil {
 			continue // the directory's own descriptor, closed by now
 		}
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil {
+			continue // a client connection closed since the listing
+		}
 		if strings.HasPrefix(target, "socket:") && target != listener {
 			continue
 		}
