@@ -55,18 +55,26 @@ type retirement struct {
 }
 
 // serveSet is one round of serving the units: errs delivers the errors of
-// services and servers that failed while serving (one each at most), wg
-// waits for the Serve of every service that is not a server to return
-// (the drain waits for each server to stop).
+// services and servers that failed while serving (one each at most);
+// returned[i] is closed when the Serve of g.units[i] has returned, for
+// a service that is not a server (nil for a server: the drain waits for
+// each server to stop).
 type serveSet struct {
-	errs chan error
-	wg   sync.WaitGroup
+	errs     chan error
+	returned []chan struct{}
 }
+
+// serviceGrace is how long a drain waits for a service that breaks its
+// contract (see [Service]): for its Shutdown to return once its ctx has
+// ended, and for its Serve to return once its Shutdown has returned.
+// Past it the drain logs an error that names the service and goes on
+// without it, so that a service cannot keep a generation from exiting.
+const serviceGrace = time.Second
 
 // serve starts a round of serving every unit.
 func (g *localGen) serve() {
-	set := &serveSet{errs: make(chan error, len(g.units))}
-	for _, u := range g.units {
+	set := &serveSet{errs: make(chan error, len(g.units)), returned: make([]chan struct{}, len(g.units))}
+	for i, u := range g.units {
 		if u.srv != nil {
 			// A server made by NewServer serves from here on: a drain
 			// that follows the ready message at once finds it serving.
@@ -76,12 +84,15 @@ func (g *localGen) serve() {
 			}
 			continue
 		}
-		set.wg.Go(func() {
+		returned := make(chan struct{})
+		set.returned[i] = returned
+		go func() {
+			defer close(returned)
 			err := u.svc.Serve(context.Background())
 			if err != nil && !errors.Is(err, ErrServerClosed) {
 				set.errs <- err
 			}
-		})
+		}()
 	}
 	g.round, g.drained = set, nil
 }
@@ -186,7 +197,7 @@ func (g *localGen) drain(final bool, took []string) {
 					ctx, cancel = context.WithTimeout(ctx, timeout)
 					defer cancel()
 				}
-				return u.svc.Shutdown(ctx)
+				return p.shutdownService(ctx, u.svc, set.returned[i])
 			}
 		}
 		// The retired sockets only servers use close once their servers
@@ -205,7 +216,6 @@ func (g *localGen) drain(final bool, took []string) {
 			})
 		}
 		wg.Wait()
-		set.wg.Wait()
 		ret.close(p, ret.socks)
 		if before != nil {
 			<-before // the round before the rollback
@@ -221,6 +231,41 @@ func (g *localGen) drain(final bool, took []string) {
 			"cut_conns", sum.CutConns, "cut_requests", sum.CutRequests)
 		close(drained)
 	}()
+}
+
+// shutdownService calls svc.Shutdown(ctx) and then waits for its Serve
+// to return (returned is closed), each at most serviceGrace past its
+// contract: past ctx's end for Shutdown, past Shutdown's return for
+// Serve. A service that overstays is logged and left behind.
+func (p *Process) shutdownService(ctx context.Context, svc Service, returned <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() { done <- svc.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		t := time.NewTimer(serviceGrace)
+		defer t.Stop()
+		select {
+		case err = <-done:
+		case <-t.C:
+			p.logger.Error("a service's Shutdown did not return once its context ended; the drain goes on without it",
+				"service", describeService(svc), "waited", serviceGrace)
+			return ctx.Err()
+		}
+	}
+	if returned == nil {
+		return err
+	}
+	t := time.NewTimer(serviceGrace)
+	defer t.Stop()
+	select {
+	case <-returned:
+	case <-t.C:
+		p.logger.Error("a service's Serve did not return once its Shutdown had; the drain goes on without it",
+			"service", describeService(svc), "waited", serviceGrace)
+	}
+	return err
 }
 
 // close closes socks, retired sockets of this drain, unless a rollback

@@ -1216,6 +1216,72 @@ func TestUnitAServiceThatNeverFinishesIsCut(t *testing.T) {
 	}
 }
 
+// stuckService breaks the Service contract: its Serve never returns
+// (serveStuck) or its Shutdown ignores its ctx (shutdownStuck). release
+// lets what is stuck return when the test ends.
+type stuckService struct {
+	serveStuck, shutdownStuck bool
+	stop, release             chan struct{}
+}
+
+func (s *stuckService) Serve(context.Context) error {
+	if s.serveStuck {
+		<-s.release
+	} else {
+		<-s.stop
+	}
+	return ErrServerClosed
+}
+
+func (s *stuckService) Shutdown(ctx context.Context) error {
+	close(s.stop)
+	if s.shutdownStuck {
+		<-s.release
+	}
+	return nil
+}
+
+// TestUnitAServiceThatBreaksItsContractDoesNotHoldTheStop: a service
+// whose Serve does not return after its Shutdown, or whose Shutdown does
+// not return after its ctx ended, is named in an error and left behind;
+// the stop ends (before, it waited for them forever).
+func TestUnitAServiceThatBreaksItsContractDoesNotHoldTheStop(t *testing.T) {
+	sys := newFakeSystem()
+	sys.endAll(t)
+	logs := &syncBuffer{}
+	cfg := DefaultProcessConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := testConfig(t, nil)
+	scfg.GracefulShutdownTimeout = 100 * time.Millisecond
+	srv, err := p.NewServer("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	svcs := []*stuckService{{serveStuck: true}, {shutdownStuck: true}}
+	for _, svc := range svcs {
+		svc.stop, svc.release = make(chan struct{}), release
+		if err := p.Add(svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := runProcess(t, sys, p, srv)
+	stopProcess(t, sys, errc)
+	for _, want := range []string{
+		"a service's Serve did not return once its Shutdown had",
+		"a service's Shutdown did not return once its context ended",
+	} {
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("%d lines %q, want 1", n, want)
+		}
+	}
+}
+
 // TestDrainTimeoutOfServices: the bound of a service's Shutdown is the
 // longest GracefulShutdownTimeout of the servers, the default without
 // servers, and none when no server has a limit.

@@ -26,7 +26,10 @@ type Service interface {
 	// process's servers ([DefaultGracefulShutdownTimeout] when it has
 	// none, never when none of them has a limit), so that work that never
 	// ends (a stream a client keeps open) cannot keep an old generation
-	// alive.
+	// alive. A Shutdown still running a second after ctx ended, or a
+	// Serve still running a second after Shutdown returned, is logged as
+	// an error and left behind: the drain, and the process's exit, go on
+	// without it.
 	Shutdown(ctx context.Context) error
 }
 
