@@ -50,9 +50,13 @@ func TestSupervisorUpgradeUnderLoad(t *testing.T) {
 		name: "reload-supervisor-upgrade",
 		addr: addr,
 		bin:  bin,
+		// Every idle connection gets the full grace (see
+		// TestFinalStopUnderDirectLoadLosesNothing).
 		yaml: `process:
   mode: supervisor
   probation: 1s
+server:
+  idleDrainGraceMin: 1s
 log:
   level: info
 `,

@@ -182,7 +182,7 @@ func TestFinalShutdownServesTheAcceptQueue(t *testing.T) {
 	})
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	waitFor(t, "the drain to begin", 5*time.Second, func() bool { return s.Stats().Draining })
+	waitFor(t, "the drain to refuse new connections", 5*time.Second, func() bool { return s.Stats().Draining && refusingNew(s) })
 	late, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
 	if err == nil {
 		late.Close()

@@ -716,8 +716,10 @@ func TestUnitSupervisorKeepsNoDescriptorOfADeadWorker(t *testing.T) {
 	w1.exit("signal: killed")
 	w2 := <-sys.children
 	w2.readyWorker(t, nil, nil)
+	// systemd is told the worker serves once the supervisor holds its
+	// sockets (the "is ready" log line comes before).
 	waitFor(t, "the supervisor to take the second worker's sockets", 5*time.Second, func() bool {
-		return strings.Count(logs.String(), "is ready") >= 2
+		return strings.Contains(sys.lastNote(), "serving (worker 2,")
 	})
 	// This process is the supervisor and the fake workers: one descriptor
 	// is w2's, one the supervisor's.

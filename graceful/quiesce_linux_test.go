@@ -4,6 +4,7 @@ import (
 	"net"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,4 +53,27 @@ func TestHandshakesCountsEveryListener(t *testing.T) {
 			t.Errorf("handshakes to %d listeners: %d (%v), want %d", len(tc.locals), n, err, tc.want)
 		}
 	}
+}
+
+// refusingNew reports whether every TCP listener of s's current round
+// refuses new connections: the drain has attached its SYN filter, or
+// closed it. Stats().Draining turns true just before the filter.
+func refusingNew(s *Server) bool {
+	s.mu.Lock()
+	raw := s.rd.raw
+	s.mu.Unlock()
+	all := len(raw) > 0
+	for _, ln := range raw {
+		// A listener that is closed already (fdOf fails) refuses too.
+		fdOf(ln, func(fd int) {
+			// With no room for it (optlen 0), SO_GET_FILTER returns the
+			// length of the socket's filter: 0 when it has none.
+			var n uint32
+			_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_GET_FILTER, 0, uintptr(unsafe.Pointer(&n)), 0)
+			if errno != 0 || n == 0 {
+				all = false
+			}
+		})
+	}
+	return all
 }

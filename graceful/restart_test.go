@@ -169,18 +169,29 @@ func TestSlowRequestFinishesOnOldGeneration(t *testing.T) {
 	c.checkClean()
 }
 
+// The upgrade timeouts of the tests whose child hangs or stops in its
+// start-up: long enough for a child built with -race, on a machine under
+// stress, to reach the hang it was asked for, so that what the parent
+// reports is that hang. A child that ends on its own gets a timeout it
+// never reaches.
+const (
+	hangTimeout  = "2s"
+	neverTimeout = "60s"
+)
+
 func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
 	for _, tc := range []struct {
 		behaviour string
+		timeout   string
 		reason    string // in the parent's log
 		stderr    string // the child's words, in the parent's log
 	}{
-		{"crash", "exited before it was ready: exit status 3", "crashing during start-up as asked"},
-		{"badconfig", "exited before it was ready: exit status 1", `server.readTimeout: \"fast\" is not a duration`},
-		{"hang", "was not ready within the upgrade timeout of 500ms", "hanging during start-up as asked"},
+		{"crash", neverTimeout, "exited before it was ready: exit status 3", "crashing during start-up as asked"},
+		{"badconfig", neverTimeout, "exited before it was ready: exit status 1", `server.readTimeout: \"fast\" is not a duration`},
+		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout, "hanging during start-up as asked"},
 	} {
 		t.Run(tc.behaviour, func(t *testing.T) {
-			c := startCluster(t, clusterOptions{env: []string{envTimeout + "=500ms"}})
+			c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + tc.timeout}})
 			parent := c.pidFromFile()
 			stop := startLoad(c, 1)
 			c.setBehaviour(tc.behaviour)
@@ -249,7 +260,7 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 }
 
 func TestRestartFromCode(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=1s"}})
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout}})
 	old := c.pidFromFile()
 	body, err := c.get("/restart")
 	if err != nil || !strings.Contains(body, fmt.Sprintf("restarted by pid=%d", old)) {
@@ -386,7 +397,9 @@ func TestUnixSocketSurvivesHandover(t *testing.T) {
 }
 
 func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envDelay + "=1s"}})
+	// Long enough for the checks below to run within it on a busy machine.
+	const delay = 3 * time.Second
+	c := startCluster(t, clusterOptions{env: []string{envDelay + "=" + delay.String()}})
 	pid := c.pidFromFile()
 	if _, err := c.get("/ready"); err != nil {
 		t.Fatalf("readiness before shutdown: %v", err)
@@ -405,8 +418,8 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 		t.Errorf("request during the delay: %q %v", body, err)
 	}
 	c.WaitGone(pid, 30*time.Second)
-	if took := time.Since(begin); took < time.Second {
-		t.Errorf("stopped after %s, before the 1s shutdown delay", took)
+	if took := time.Since(begin); took < delay {
+		t.Errorf("stopped after %s, before the %s shutdown delay", took, delay)
 	}
 	r := stop()
 	// Once the delay is over the listener closes: clients then see
@@ -664,7 +677,7 @@ func TestNewGenerationOutlivesItsParent(t *testing.T) {
 // itself (SIGTERM cannot end it) is killed soon after the restart timeout,
 // and a restart asked for meanwhile then runs.
 func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=500ms"}})
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout}})
 	pid := c.pidFromFile()
 	c.setBehaviour("stop")
 	begin := time.Now()
@@ -679,9 +692,9 @@ func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
 	})
 	c.mustSignal(pid, syscall.SIGHUP) // during the restart: remembered
 	c.setBehaviour("ok")              // for the second attempt
-	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving", "upgrade timeout of 500ms")
-	// A bound on a hang, not a race: 500ms + the 2s stop grace, with room.
-	if took := time.Since(begin); took > 500*time.Millisecond+notReadyStopGrace+10*time.Second {
+	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving", "upgrade timeout of "+hangTimeout)
+	// A bound on a hang, not a race: the timeout + the 2s stop grace, with room.
+	if took := time.Since(begin); took > 2*time.Second+notReadyStopGrace+10*time.Second {
 		t.Errorf("the stopped child was given up on after %s", took)
 	}
 	for _, child := range c.failedChildren() {

@@ -80,7 +80,9 @@ func TestShutdownRefusesNewConnections(t *testing.T) {
 	<-started
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	waitFor(t, "shutdown to begin", 5*time.Second, func() bool { return s.Stats().Draining })
+	// A connection that arrives once shutdown has begun, but before the
+	// listener refuses new ones, is queued and served: wait for the latter.
+	waitFor(t, "shutdown to refuse new connections", 5*time.Second, func() bool { return s.Stats().Draining && refusingNew(s) })
 
 	// A connection that never opens: on Linux the socket drops the SYN
 	// while the queue is served, then closes (refused); elsewhere it is
@@ -212,6 +214,12 @@ func TestShutdownLosesNothingUnderLoad(t *testing.T) {
 			})
 			cfg := testConfig(t, mux)
 			cfg.Logger = testLoggerQuiet(t)
+			// A keep-alive client stalled by a busy machine (-race, stress)
+			// past the default floor of 50 ms would send its next request
+			// as its idle connection is closed: the race IdleDrainGrace
+			// bounds, not a loss of the drain. Every idle connection gets
+			// the full grace.
+			cfg.IdleDrainGraceMin = cfg.IdleDrainGrace
 			s := New("127.0.0.1:0", 0, cfg)
 			errc := serve(t, s)
 
@@ -273,10 +281,12 @@ func TestIdleKeepAliveConnectionGetsGrace(t *testing.T) {
 	}
 	waitFor(t, "both connections idle", 5*time.Second, func() bool { return s.Stats().IdleConns == 2 })
 
+	// A connection idle when the drain begins is due its grace from the
+	// drain's start, which comes after begin.
+	begin := time.Now()
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	waitFor(t, "shutdown to begin", 5*time.Second, func() bool { return s.Stats().Draining })
-	begin := time.Now()
 
 	if resp := talker.roundTrip(t); !resp.Close {
 		t.Error("response during drain did not carry Connection: close")
@@ -287,9 +297,7 @@ func TestIdleKeepAliveConnectionGetsGrace(t *testing.T) {
 	if _, err := sleeper.br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("idle connection: read = %v, want EOF", err)
 	}
-	// The drain began before begin was taken: allow for the time it
-	// took the test to see it.
-	if took := time.Since(begin); took < 250*time.Millisecond {
+	if took := time.Since(begin); took < 300*time.Millisecond {
 		t.Errorf("idle connection closed %s after the drain began, before its 300ms grace", took)
 	}
 	if err := <-shut; err != nil {

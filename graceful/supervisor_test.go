@@ -36,12 +36,21 @@ func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 	if firstWorker == supervisor {
 		t.Fatal("the supervisor serves requests itself")
 	}
+	// A worker serves before it reports ready, and lets go of the
+	// descriptors of its start-up (its standard error to the supervisor)
+	// just after: its own "ready" line says it has.
+	waitReady := func(worker int) {
+		c.waitLog(30*time.Second, "msg=ready", fmt.Sprintf("pid=%d ", worker), "role=worker")
+	}
+	waitReady(firstWorker)
 	firstFds := withoutRuntimeFds(c.fds())
 	stop := startLoad(c, 2)
 	n := restartCount(t) / 2
 	workers := map[int]bool{firstWorker: true}
+	last := firstWorker
 	for range n {
 		pid, _ := c.restart()
+		last = pid
 		if workers[pid] {
 			t.Fatalf("restart did not start a new worker (pid %d again)", pid)
 		}
@@ -51,6 +60,7 @@ func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 		}
 	}
 	requireNoFailures(t, stop())
+	waitReady(last)
 	if lastFds := withoutRuntimeFds(c.fds()); len(lastFds) != len(firstFds) {
 		t.Errorf("worker descriptors: %d in the first worker, %d after %d restarts\nfirst:\n%s\nlast:\n%s",
 			len(firstFds), len(lastFds), n, strings.Join(firstFds, "\n"), strings.Join(lastFds, "\n"))
@@ -66,12 +76,12 @@ func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 }
 
 func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
-	for _, tc := range []struct{ behaviour, reason string }{
-		{"crash", "exited before it was ready: exit status 3"},
-		{"hang", "was not ready within the upgrade timeout of 500ms"},
+	for _, tc := range []struct{ behaviour, timeout, reason string }{
+		{"crash", neverTimeout, "exited before it was ready: exit status 3"},
+		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout},
 	} {
 		t.Run(tc.behaviour, func(t *testing.T) {
-			c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envTimeout + "=500ms"}})
+			c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envTimeout + "=" + tc.timeout}})
 			supervisor := c.pidFromFile()
 			worker := c.servingPID()
 			stop := startLoad(c, 1)

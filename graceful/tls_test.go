@@ -131,6 +131,7 @@ func TestTLSShutdownLosesNothing(t *testing.T) {
 	pair := testcert.Write(t, t.TempDir())
 	cfg := testConfig(t, protoHandler())
 	cfg.Logger = testLoggerQuiet(t)
+	cfg.IdleDrainGraceMin = cfg.IdleDrainGrace // as in TestShutdownLosesNothingUnderLoad
 	s := New("127.0.0.1:0", 0, cfg)
 	if err := s.CreateListenerTLS(pair.CertFile, pair.KeyFile); err != nil {
 		t.Fatal(err)

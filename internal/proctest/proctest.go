@@ -144,9 +144,18 @@ func Start(t testing.TB, o Options) *Group {
 func (g *Group) Name() string { return g.name }
 
 // Output returns what the members wrote to standard output and error so
-// far.
+// far: everything they wrote, once none of them is alive.
 func (g *Group) Output() string {
 	if g.output != nil {
+		if g.copied != nil && len(g.LivePIDs()) == 0 {
+			// The last bytes may still be in the pipe; it ends when the
+			// last writer has exited (a process outside the group that
+			// holds it is reported by cleanup).
+			select {
+			case <-g.copied:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		return g.output.String()
 	}
 	b, _ := os.ReadFile(g.logFile)
