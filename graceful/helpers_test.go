@@ -3,22 +3,94 @@ package graceful
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
 
 // testLogger sends a server's log lines to the test's output.
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return checkedLogger(t, t.Output(), slog.LevelDebug)
 }
 
 // testLoggerQuiet drops info lines, for tests that start many servers.
 func testLoggerQuiet(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return checkedLogger(t, t.Output(), slog.LevelWarn)
+}
+
+// captureLogger writes INFO lines and above to logs and to the test's
+// output.
+func captureLogger(t testing.TB, logs io.Writer) *slog.Logger {
+	return checkedLogger(t, io.MultiWriter(logs, t.Output()), slog.LevelInfo)
+}
+
+// checkedLogger writes text lines at level and above to w. When the test
+// ends it fails if a line had a key twice, with the logger's own
+// attributes: in a JSON log such a line is ambiguous, and a key names
+// one thing (pid and generation are the logging process's).
+func checkedLogger(t testing.TB, w io.Writer, level slog.Level) *slog.Logger {
+	dup := &duplicateKeys{}
+	t.Cleanup(func() {
+		dup.mu.Lock()
+		defer dup.mu.Unlock()
+		for _, l := range dup.lines {
+			t.Errorf("a log line has a key twice: %s", l)
+		}
+	})
+	return slog.New(uniqueKeys{Handler: slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}), dup: dup})
+}
+
+type duplicateKeys struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// uniqueKeys is a slog.Handler that records the lines with a key twice.
+type uniqueKeys struct {
+	slog.Handler
+	dup  *duplicateKeys
+	keys []string // of WithAttrs
+}
+
+func (h uniqueKeys) WithAttrs(as []slog.Attr) slog.Handler {
+	keys := slices.Clone(h.keys)
+	for _, a := range as {
+		keys = append(keys, a.Key)
+	}
+	return uniqueKeys{Handler: h.Handler.WithAttrs(as), dup: h.dup, keys: keys}
+}
+
+// WithGroup: keys in a group may repeat those outside it; not checked.
+func (h uniqueKeys) WithGroup(name string) slog.Handler { return h.Handler.WithGroup(name) }
+
+func (h uniqueKeys) Handle(ctx context.Context, r slog.Record) error {
+	seen := make(map[string]bool, len(h.keys)+r.NumAttrs())
+	twice := ""
+	for _, k := range h.keys {
+		if seen[k] {
+			twice = k
+		}
+		seen[k] = true
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if seen[a.Key] {
+			twice = a.Key
+		}
+		seen[a.Key] = true
+		return true
+	})
+	if twice != "" {
+		h.dup.mu.Lock()
+		h.dup.lines = append(h.dup.lines, fmt.Sprintf("%q: key %q", r.Message, twice))
+		h.dup.mu.Unlock()
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 // testConfig is DefaultServerConfig with the test's logger and handler.

@@ -110,6 +110,20 @@ func (g *gen) String() string {
 	return fmt.Sprintf("generation %d (pid %d)", g.n, g.pid)
 }
 
+// logAttrs names g in a log line, followed by more, with the keys the
+// other lines use for it: none for this process's own generation (its
+// logger has pid and generation), worker_generation and worker_pid for a
+// worker, next_generation and child_pid for a successor.
+func (g *gen) logAttrs(more ...any) []any {
+	switch g.kind {
+	case genWorker:
+		return append([]any{"worker_generation", g.n, "worker_pid", g.pid}, more...)
+	case genSuccessor:
+		return append([]any{"next_generation", g.n, "child_pid", g.pid}, more...)
+	}
+	return more
+}
+
 // lifecycle is the state machine of one process.
 type lifecycle struct {
 	p *Process
@@ -573,13 +587,13 @@ func (l *lifecycle) probationTick() {
 	case prev == nil:
 		l.probation = nil
 	case !time.Now().Before(l.probationEnds):
-		l.p.logger.Debug("probation over", "generation", prev.String())
+		l.p.logger.Debug("probation over", prev.logAttrs()...)
 		l.endProbation(prev)
 	default:
 		if cur != nil { // the successor that serves
 			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
 				l.p.logger.Error("the successor does not answer within the probation; killing it to roll back",
-					"generation", cur.String(), "silent_for", silent.Round(time.Millisecond))
+					cur.logAttrs("silent_for", silent.Round(time.Millisecond))...)
 				cur.child.signal(syscall.SIGKILL)
 				cur.lastPong = time.Now() // once
 			} else {
@@ -709,12 +723,11 @@ func (l *lifecycle) genExited(g *gen) {
 	prev := l.find(stProbation)
 	switch {
 	case was == stServing && prev != nil && !l.stopping:
-		p.logger.Error("the successor died within the probation; rolling back",
-			"generation", g.String(), "exit", status)
+		p.logger.Error("the successor died within the probation; rolling back", g.logAttrs("exit", status)...)
 		l.rollBack(prev)
 	case g.kind == genSuccessor && was == stServing && !g.passedOn && !l.stopping:
 		p.logger.Error("the successor died after its probation: no generation serves; this one drains and exits",
-			"generation", g.String(), "exit", status)
+			g.logAttrs("exit", status)...)
 	case g.kind != genWorker:
 	case was != stServing:
 		p.logger.Info("old worker exited", "worker_pid", g.pid, "status", status)
@@ -738,7 +751,7 @@ func (l *lifecycle) rollBack(g *gen) {
 	disarm(&l.probation)
 	if g.kind == genWorker {
 		if err := g.child.send(linkMsg{Type: msgResume}); err != nil {
-			p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+			p.logger.Error("rollback failed", g.logAttrs("error", err)...)
 			g.state = stDraining
 			l.armRespawn("rollback failed")
 			return
@@ -759,7 +772,7 @@ func (l *lifecycle) rollBack(g *gen) {
 		}
 	}
 	if err := g.local.resume(); err != nil {
-		p.logger.Error("rollback failed", "generation", g.String(), "error", err)
+		p.logger.Error("rollback failed", g.logAttrs("error", err)...)
 		// The drain of the round before is under way: once it is over,
 		// the generation ends.
 		l.result = fmt.Errorf("graceful: rollback failed: %w", err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -36,7 +35,7 @@ func unitSupervisor(t *testing.T, sys *fakeSystem, logs io.Writer, mutate func(*
 	cfg.Probation = 0
 	cfg.Logger = testLogger(t)
 	if logs != nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+		cfg.Logger = captureLogger(t, logs)
 	}
 	if mutate != nil {
 		mutate(&cfg)

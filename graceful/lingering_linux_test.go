@@ -2,8 +2,6 @@ package graceful
 
 import (
 	"bytes"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -64,7 +62,7 @@ func TestUnitAnOlderGenerationThatOutlivesTheWaitIsKilled(t *testing.T) {
 		}
 		lin := newLineage()
 		lin.watchAncestors([]*lifeline{{pid: c.pid, generation: 1, fd: fd, gone: make(chan struct{}), limit: c.limit}})
-		p := &Process{role: RoleProcess, logger: slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)), sys: newFakeSystem(), lineage: lin}
+		p := &Process{role: RoleProcess, logger: captureLogger(t, &logs), sys: newFakeSystem(), lineage: lin}
 		p.awaitAncestors(10 * time.Millisecond)
 		err = syscall.Kill(c.pid, 0)
 		alive := err == nil

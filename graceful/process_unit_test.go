@@ -534,7 +534,7 @@ func runPatientProcess(t *testing.T, sys *fakeSystem) (*Process, <-chan error, *
 	logs := &syncBuffer{}
 	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
 		c.UpgradeTimeout = time.Hour
-		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+		c.Logger = captureLogger(t, logs)
 	})
 	return p, runProcess(t, sys, p, srv), logs
 }
@@ -1250,7 +1250,7 @@ func TestUnitAServiceThatBreaksItsContractDoesNotHoldTheStop(t *testing.T) {
 	sys.endAll(t)
 	logs := &syncBuffer{}
 	cfg := DefaultProcessConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))
+	cfg.Logger = captureLogger(t, logs)
 	p, err := newProcess(cfg, sys)
 	if err != nil {
 		t.Fatal(err)
