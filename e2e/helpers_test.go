@@ -137,6 +137,7 @@ type subject struct {
 	t          *testing.T
 	g          *proctest.Group
 	pidFile    string
+	conf       string // the configuration file, which a test may rewrite
 	supervisor bool
 	probe      *http.Client // a new connection per request
 	probeURL   string
@@ -170,6 +171,7 @@ func startSubject(t *testing.T, o subjectOptions) *subject {
 	s := &subject{
 		t:          t,
 		pidFile:    filepath.Join(dir, o.name+".pid"),
+		conf:       conf,
 		supervisor: o.supervisor,
 		seen:       map[int]bool{},
 	}
