@@ -139,4 +139,3 @@ func checkValue(dec *json.Decoder) error {
 	}
 	return nil
 }
-
