@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracekit/gracekit/internal/docpos"
 )
 
 // TestJSONLogIsOneObjectPerLineWithUniqueKeys runs examples/reload with
@@ -85,59 +86,11 @@ func TestJSONLogIsOneObjectPerLineWithUniqueKeys(t *testing.T) {
 // checkJSONObject returns an error unless line is one JSON object whose
 // keys, at every level, are each there once.
 func checkJSONObject(line string) error {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return fmt.Errorf("not a JSON object (%v)", err)
+	if !strings.HasPrefix(line, "{") || !json.Valid([]byte(line)) {
+		return errors.New("not one JSON object")
 	}
-	if err := checkObject(dec); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("more than one JSON value (%v)", err)
-	}
-	return nil
-}
-
-// checkObject reads the rest of an object whose '{' was read.
-func checkObject(dec *json.Decoder) error {
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return fmt.Errorf("the key %q is there twice", key)
-		}
-		seen[key] = true
-		if err := checkValue(dec); err != nil {
-			return err
-		}
-	}
-	_, err := dec.Token() // '}'
-	return err
-}
-
-// checkValue reads one value, checking the objects in it.
-func checkValue(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		return checkObject(dec)
-	case json.Delim('['):
-		for dec.More() {
-			if err := checkValue(dec); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token() // ']'
-		return err
+	if d := docpos.JSON([]byte(line), docpos.Limits{}).Duplicates(); len(d) > 0 {
+		return fmt.Errorf("the key %q is there %d times", strings.Join(d[0].Path, "."), d[0].Count)
 	}
 	return nil
 }

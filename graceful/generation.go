@@ -244,24 +244,17 @@ func (p *Process) shutdownService(ctx context.Context, svc Service, returned <-c
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		t := time.NewTimer(serviceGrace)
-		defer t.Stop()
 		select {
 		case err = <-done:
-		case <-t.C:
+		case <-time.After(serviceGrace):
 			p.logger.Error("a service's Shutdown did not return once its context ended; the drain goes on without it",
 				"service", describeService(svc), "waited", serviceGrace)
 			return ctx.Err()
 		}
 	}
-	if returned == nil {
-		return err
-	}
-	t := time.NewTimer(serviceGrace)
-	defer t.Stop()
 	select {
 	case <-returned:
-	case <-t.C:
+	case <-time.After(serviceGrace):
 		p.logger.Error("a service's Serve did not return once its Shutdown had; the drain goes on without it",
 			"service", describeService(svc), "waited", serviceGrace)
 	}

@@ -112,12 +112,12 @@ func (g *gen) String() string {
 
 // logAttrs names g in a log line, followed by more, with the keys the
 // other lines use for it: none for this process's own generation (its
-// logger has pid and generation), worker_generation and worker_pid for a
+// logger has pid and generation), worker_pid and worker_generation for a
 // worker, next_generation and child_pid for a successor.
 func (g *gen) logAttrs(more ...any) []any {
 	switch g.kind {
 	case genWorker:
-		return append([]any{"worker_generation", g.n, "worker_pid", g.pid}, more...)
+		return append([]any{"worker_pid", g.pid, "worker_generation", g.n}, more...)
 	case genSuccessor:
 		return append([]any{"next_generation", g.n, "child_pid", g.pid}, more...)
 	}
@@ -521,7 +521,7 @@ func (l *lifecycle) handOver(g *gen) {
 				return gone
 			})
 			p.totals.add(totalRestartsSucceeded, 1)
-			p.logger.Info("handed over to the new worker", "worker_pid", g.pid, "worker_generation", g.n, "old_worker_pid", old.pid, "probation", !release)
+			p.logger.Info("handed over to the new worker", g.logAttrs("old_worker_pid", old.pid, "probation", !release)...)
 		}
 		if release {
 			l.endProbation(old)
@@ -553,19 +553,13 @@ func (l *lifecycle) handOver(g *gen) {
 // descriptor of every socket, and an address no worker serves any more
 // bound in it for good.
 func (l *lifecycle) hold(socks []*socket) {
-	keep := setOf(socks)
+	keep := slices.Clone(socks)
 	for _, g := range l.gens {
 		if g.state != stExited {
-			for _, s := range g.socks {
-				keep[s] = true
-			}
+			keep = append(keep, g.socks...)
 		}
 	}
-	for _, s := range l.held {
-		if !keep[s] {
-			s.close()
-		}
-	}
+	closeSockets(l.held, keep)
 	l.held = socks
 }
 
@@ -759,7 +753,7 @@ func (l *lifecycle) rollBack(g *gen) {
 		g.state = stServing
 		p.totals.add(totalRollbacks, 1)
 		l.hold(g.socks)
-		p.logger.Warn("rolled back: the previous worker serves again", "worker_pid", g.pid, "worker_generation", g.n)
+		p.logger.Warn("rolled back: the previous worker serves again", g.logAttrs()...)
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d, rolled back)", g.n, g.pid))
 		l.sendTotals()
 		return

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The lifecycle's unit tests of supervisor mode and of a worker, on the
@@ -694,70 +692,4 @@ func TestUnitWorkerStopsAsTheLastGenerationWhenToldTo(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestUnitSupervisorKeepsNoDescriptorOfADeadWorker: once the worker
-// started after the serving one died is ready, the supervisor holds its
-// sockets and lets go of those the dead worker had passed. It used to
-// keep them: one more descriptor of every socket for each death, and an
-// address no worker serves any more bound in it for good.
-func TestUnitSupervisorKeepsNoDescriptorOfADeadWorker(t *testing.T) {
-	sys := newFakeSystem()
-	logs := &syncBuffer{}
-	_, code := unitSupervisor(t, sys, logs, nil)
-	w1 := <-sys.children
-	ln := listenLoopback(t)
-	addr := ln.Addr().String()
-	w1.readyWorker(t, nil, nil, ln)
-	inode := socketInode(t, ln)
-	_ = ln.Close()
-	waitFor(t, "the supervisor to serve", 5*time.Second, func() bool { return strings.Contains(logs.String(), "msg=ready") })
-	w1.exit("signal: killed")
-	w2 := <-sys.children
-	w2.readyWorker(t, nil, nil)
-	// systemd is told the worker serves once the supervisor holds its
-	// sockets (the "is ready" log line comes before).
-	waitFor(t, "the supervisor to take the second worker's sockets", 5*time.Second, func() bool {
-		return strings.Contains(sys.lastNote(), "serving (worker 2,")
-	})
-	// This process is the supervisor and the fake workers: one descriptor
-	// is w2's, one the supervisor's.
-	if n := descriptorsOf(t, inode); n != 2 {
-		t.Errorf("%d descriptors of the socket on %s are open, want 2 (the serving worker's and the supervisor's)", n, addr)
-	}
-	stopSupervisor(t, sys, code, w2)
-	if n := descriptorsOf(t, inode); n != 0 {
-		t.Errorf("%d descriptors of the socket on %s are open after the stop, want 0", n, addr)
-	}
-}
-
-// socketInode returns the /proc/self/fd link of ln's socket.
-func socketInode(t *testing.T, ln net.Listener) string {
-	t.Helper()
-	rc, err := ln.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := rc.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("socket:[%d]", st.Ino)
-}
-
-// descriptorsOf counts this process's descriptors whose /proc link is
-// target.
-func descriptorsOf(t *testing.T, target string) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range entries {
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == target {
-			n++
-		}
-	}
-	return n
 }

@@ -1168,6 +1168,32 @@ func TestUnitInheritedSocketMustBeWhereItsNameSays(t *testing.T) {
 	}
 }
 
+// runWithServices runs a Process on sys, logging to logger, with one
+// server whose drain is bounded by timeout and the services svcs; it
+// returns Run's result channel.
+func runWithServices(t *testing.T, sys *fakeSystem, logger *slog.Logger, timeout time.Duration, svcs ...Service) <-chan error {
+	t.Helper()
+	sys.endAll(t)
+	cfg := DefaultProcessConfig()
+	cfg.Logger = logger
+	p, err := newProcess(cfg, sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := testConfig(t, nil)
+	scfg.GracefulShutdownTimeout = timeout
+	srv, err := p.NewServer("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs {
+		if err := p.Add(svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return runProcess(t, sys, p, srv)
+}
+
 // endlessService's work never ends (a stream a client keeps open): its
 // Shutdown returns only when its ctx ends, with ctx's error.
 type endlessService struct {
@@ -1192,25 +1218,8 @@ func (s *endlessService) Shutdown(ctx context.Context) error {
 // that never ends cannot keep a generation alive.
 func TestUnitAServiceThatNeverFinishesIsCut(t *testing.T) {
 	sys := newFakeSystem()
-	sys.endAll(t)
-	cfg := DefaultProcessConfig()
-	cfg.Logger = testLogger(t)
-	p, err := newProcess(cfg, sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg := testConfig(t, nil)
-	scfg.GracefulShutdownTimeout = 200 * time.Millisecond
-	srv, err := p.NewServer("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	svc := &endlessService{stop: make(chan struct{}), cut: make(chan error, 1)}
-	if err := p.Add(svc); err != nil {
-		t.Fatal(err)
-	}
-	errc := runProcess(t, sys, p, srv)
-	stopProcess(t, sys, errc)
+	stopProcess(t, sys, runWithServices(t, sys, testLogger(t), 200*time.Millisecond, svc))
 	if err := <-svc.cut; !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the service's Shutdown ended with %v, want the deadline", err)
 	}
@@ -1247,31 +1256,12 @@ func (s *stuckService) Shutdown(ctx context.Context) error {
 // the stop ends (before, it waited for them forever).
 func TestUnitAServiceThatBreaksItsContractDoesNotHoldTheStop(t *testing.T) {
 	sys := newFakeSystem()
-	sys.endAll(t)
 	logs := &syncBuffer{}
-	cfg := DefaultProcessConfig()
-	cfg.Logger = captureLogger(t, logs)
-	p, err := newProcess(cfg, sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg := testConfig(t, nil)
-	scfg.GracefulShutdownTimeout = 100 * time.Millisecond
-	srv, err := p.NewServer("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
 	defer close(release)
-	svcs := []*stuckService{{serveStuck: true}, {shutdownStuck: true}}
-	for _, svc := range svcs {
-		svc.stop, svc.release = make(chan struct{}), release
-		if err := p.Add(svc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	errc := runProcess(t, sys, p, srv)
-	stopProcess(t, sys, errc)
+	serve := &stuckService{serveStuck: true, stop: make(chan struct{}), release: release}
+	shutdown := &stuckService{shutdownStuck: true, stop: make(chan struct{}), release: release}
+	stopProcess(t, sys, runWithServices(t, sys, captureLogger(t, logs), 100*time.Millisecond, serve, shutdown))
 	for _, want := range []string{
 		"a service's Serve did not return once its Shutdown had",
 		"a service's Shutdown did not return once its context ended",

@@ -170,7 +170,7 @@ func (l *lifecycle) reexecSupervisor() {
 			// Its link is closed only once the worker has exited (a
 			// drained worker, released a moment ago): the next image
 			// reaps it as any child it does not follow.
-			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", "worker_pid", g.pid, "worker_generation", g.n, "error", err)
+			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", g.logAttrs("error", err)...)
 			continue
 		}
 		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took, StopLimit: g.stopLimit}

@@ -175,23 +175,23 @@ func TestSlowRequestFinishesOnOldGeneration(t *testing.T) {
 // reports is that hang. A child that ends on its own gets a timeout it
 // never reaches.
 const (
-	hangTimeout  = "2s"
-	neverTimeout = "60s"
+	hangTimeout  = 2 * time.Second
+	neverTimeout = time.Minute
 )
 
 func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
 	for _, tc := range []struct {
 		behaviour string
-		timeout   string
+		timeout   time.Duration
 		reason    string // in the parent's log
 		stderr    string // the child's words, in the parent's log
 	}{
 		{"crash", neverTimeout, "exited before it was ready: exit status 3", "crashing during start-up as asked"},
 		{"badconfig", neverTimeout, "exited before it was ready: exit status 1", `server.readTimeout: \"fast\" is not a duration`},
-		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout, "hanging during start-up as asked"},
+		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout.String(), "hanging during start-up as asked"},
 	} {
 		t.Run(tc.behaviour, func(t *testing.T) {
-			c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + tc.timeout}})
+			c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + tc.timeout.String()}})
 			parent := c.pidFromFile()
 			stop := startLoad(c, 1)
 			c.setBehaviour(tc.behaviour)
@@ -260,7 +260,7 @@ func TestSignalStormStartsOneSuccessor(t *testing.T) {
 }
 
 func TestRestartFromCode(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout}})
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout.String()}})
 	old := c.pidFromFile()
 	body, err := c.get("/restart")
 	if err != nil || !strings.Contains(body, fmt.Sprintf("restarted by pid=%d", old)) {
@@ -677,7 +677,7 @@ func TestNewGenerationOutlivesItsParent(t *testing.T) {
 // itself (SIGTERM cannot end it) is killed soon after the restart timeout,
 // and a restart asked for meanwhile then runs.
 func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
-	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout}})
+	c := startCluster(t, clusterOptions{env: []string{envTimeout + "=" + hangTimeout.String()}})
 	pid := c.pidFromFile()
 	c.setBehaviour("stop")
 	begin := time.Now()
@@ -692,9 +692,9 @@ func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
 	})
 	c.mustSignal(pid, syscall.SIGHUP) // during the restart: remembered
 	c.setBehaviour("ok")              // for the second attempt
-	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving", "upgrade timeout of "+hangTimeout)
+	c.waitLog(30*time.Second, fmt.Sprintf("pid=%d ", pid), "restart failed; still serving", "upgrade timeout of "+hangTimeout.String())
 	// A bound on a hang, not a race: the timeout + the 2s stop grace, with room.
-	if took := time.Since(begin); took > 2*time.Second+notReadyStopGrace+10*time.Second {
+	if took := time.Since(begin); took > hangTimeout+notReadyStopGrace+10*time.Second {
 		t.Errorf("the stopped child was given up on after %s", took)
 	}
 	for _, child := range c.failedChildren() {

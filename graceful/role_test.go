@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -315,18 +316,33 @@ func waitGate(name string) error {
 	return f.Close()
 }
 
-// listenerInode returns the inode of the server's listening socket.
+// listenerInode returns the /proc/self/fd link of the server's listening
+// socket.
 func listenerInode(s *Server) string {
 	s.mu.Lock()
 	ln := s.rd.raw[0]
 	s.mu.Unlock()
+	return socketInode(ln)
+}
+
+// socketInode returns the /proc/self/fd link of ln's socket, or "".
+func socketInode(ln net.Listener) string {
 	rc, err := ln.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return ""
 	}
 	var st unix.Stat_t
-	_ = rc.Control(func(fd uintptr) { _ = unix.Fstat(int(fd), &st) })
+	var statErr error
+	if err := rc.Control(func(fd uintptr) { statErr = unix.Fstat(int(fd), &st) }); err != nil || statErr != nil {
+		return ""
+	}
 	return fmt.Sprintf("socket:[%d]", st.Ino)
+}
+
+// descriptorsOf counts this process's descriptors of the socket whose
+// /proc/self/fd link is inode.
+func descriptorsOf(inode string) int {
+	return strings.Count(describeFds(inode), " "+inode+"\n")
 }
 
 // describeFds lists the process's open descriptors above 2 with their

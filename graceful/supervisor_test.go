@@ -76,12 +76,16 @@ func TestSupervisorRestartsUnderLoadLoseNothing(t *testing.T) {
 }
 
 func TestSupervisorFailedWorkerKeepsOldServing(t *testing.T) {
-	for _, tc := range []struct{ behaviour, timeout, reason string }{
+	for _, tc := range []struct {
+		behaviour string
+		timeout   time.Duration
+		reason    string
+	}{
 		{"crash", neverTimeout, "exited before it was ready: exit status 3"},
-		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout},
+		{"hang", hangTimeout, "was not ready within the upgrade timeout of " + hangTimeout.String()},
 	} {
 		t.Run(tc.behaviour, func(t *testing.T) {
-			c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envTimeout + "=" + tc.timeout}})
+			c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envTimeout + "=" + tc.timeout.String()}})
 			supervisor := c.pidFromFile()
 			worker := c.servingPID()
 			stop := startLoad(c, 1)
@@ -223,4 +227,42 @@ func TestSupervisorFollowsAnAddressChange(t *testing.T) {
 		t.Errorf("%d binds failed", n)
 	}
 	c.stopSupervisor(supervisor)
+}
+
+// TestUnitSupervisorKeepsNoDescriptorOfADeadWorker: once the worker
+// started after the serving one died is ready, the supervisor holds its
+// sockets and lets go of those the dead worker had passed. It used to
+// keep them: one more descriptor of every socket for each death, and an
+// address no worker serves any more bound in it for good.
+func TestUnitSupervisorKeepsNoDescriptorOfADeadWorker(t *testing.T) {
+	sys := newFakeSystem()
+	logs := &syncBuffer{}
+	_, code := unitSupervisor(t, sys, logs, nil)
+	w1 := <-sys.children
+	ln := listenLoopback(t)
+	addr := ln.Addr().String()
+	w1.readyWorker(t, nil, nil, ln)
+	inode := socketInode(ln)
+	if inode == "" {
+		t.Fatal("no inode for the test's listener")
+	}
+	_ = ln.Close()
+	waitFor(t, "the supervisor to serve", 5*time.Second, func() bool { return strings.Contains(logs.String(), "msg=ready") })
+	w1.exit("signal: killed")
+	w2 := <-sys.children
+	w2.readyWorker(t, nil, nil)
+	// systemd is told the worker serves once the supervisor holds its
+	// sockets (the "is ready" log line comes before).
+	waitFor(t, "the supervisor to take the second worker's sockets", 5*time.Second, func() bool {
+		return strings.Contains(sys.lastNote(), "serving (worker 2,")
+	})
+	// This process is the supervisor and the fake workers: one descriptor
+	// is w2's, one the supervisor's.
+	if n := descriptorsOf(inode); n != 2 {
+		t.Errorf("%d descriptors of the socket on %s are open, want 2 (the serving worker's and the supervisor's)", n, addr)
+	}
+	stopSupervisor(t, sys, code, w2)
+	if n := descriptorsOf(inode); n != 0 {
+		t.Errorf("%d descriptors of the socket on %s are open after the stop, want 0", n, addr)
+	}
 }
