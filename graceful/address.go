@@ -3,6 +3,7 @@ package graceful
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -216,6 +217,9 @@ func (e endpoint) matches(actual net.Addr) bool {
 		if !ok {
 			return false
 		}
+		if ip, port, ok := e.literal(); ok {
+			return sameIPPort(ip, port, got.IP, got.Port)
+		}
 		want, err := net.ResolveTCPAddr(e.network, e.address)
 		return err == nil && sameIPPort(want.IP, want.Port, got.IP, got.Port)
 	case "udp", "udp4", "udp6":
@@ -223,10 +227,29 @@ func (e endpoint) matches(actual net.Addr) bool {
 		if !ok {
 			return false
 		}
+		if ip, port, ok := e.literal(); ok {
+			return sameIPPort(ip, port, got.IP, got.Port)
+		}
 		want, err := net.ResolveUDPAddr(e.network, e.address)
 		return err == nil && sameIPPort(want.IP, want.Port, got.IP, got.Port)
 	}
 	return false
+}
+
+// literal returns the IP and port of an endpoint of network "tcp" or
+// "udp" whose address is an IP literal and a port, as the resolver would,
+// without it: a new generation with hundreds of servers checks each
+// inherited socket against its endpoint on its way to ready. ok is false
+// for any other endpoint, which the resolver checks.
+func (e endpoint) literal() (ip net.IP, port int, ok bool) {
+	if e.network != "tcp" && e.network != "udp" {
+		return nil, 0, false
+	}
+	ap, err := netip.ParseAddrPort(e.address)
+	if err != nil {
+		return nil, 0, false
+	}
+	return net.IP(ap.Addr().AsSlice()), int(ap.Port()), true
 }
 
 func sameIPPort(wantIP net.IP, wantPort int, gotIP net.IP, gotPort int) bool {

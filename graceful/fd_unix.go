@@ -130,7 +130,10 @@ func inspectSocket(fd int) (addr net.Addr, packet bool, err error) {
 	case err != nil:
 		return nil, false, fmt.Errorf("fd %d: read socket type: %w", fd, err)
 	}
-	sa, err := unix.Getsockname(fd)
+	// syscall's, not unix's: x/sys/unix asks an IPv4 or IPv6 socket for
+	// its protocol as well (an L2TP check), one more system call per
+	// socket, which a new generation with hundreds of sockets waits for.
+	sa, err := syscall.Getsockname(fd)
 	if err != nil {
 		return nil, false, fmt.Errorf("fd %d: read socket address: %w", fd, err)
 	}
@@ -162,15 +165,15 @@ func inspectSocket(fd int) (addr net.Addr, packet bool, err error) {
 }
 
 // sockaddrAddr turns a socket address into a net.Addr of the right kind.
-func sockaddrAddr(sa unix.Sockaddr, packet bool) net.Addr {
+func sockaddrAddr(sa syscall.Sockaddr, packet bool) net.Addr {
 	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		ip := net.IP(append([]byte(nil), sa.Addr[:]...))
 		if packet {
 			return &net.UDPAddr{IP: ip, Port: sa.Port}
 		}
 		return &net.TCPAddr{IP: ip, Port: sa.Port}
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		ip := net.IP(append([]byte(nil), sa.Addr[:]...))
 		zone := ""
 		if sa.ZoneId != 0 {
@@ -182,7 +185,7 @@ func sockaddrAddr(sa unix.Sockaddr, packet bool) net.Addr {
 			return &net.UDPAddr{IP: ip, Port: sa.Port, Zone: zone}
 		}
 		return &net.TCPAddr{IP: ip, Port: sa.Port, Zone: zone}
-	case *unix.SockaddrUnix:
+	case *syscall.SockaddrUnix:
 		if packet {
 			return &net.UnixAddr{Name: sa.Name, Net: "unixgram"}
 		}

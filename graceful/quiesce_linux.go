@@ -91,14 +91,14 @@ func acceptQueue(fd int) (queued int, local tcpAddr, ok bool, err error) {
 	}
 	// For a listening socket, tcpi_unacked is its accept queue's length.
 	queued = int(info.Unacked)
-	sa, err := unix.Getsockname(fd)
+	sa, err := syscall.Getsockname(fd) // one system call; unix's makes two
 	if err != nil {
 		return queued, local, false, fmt.Errorf("getsockname: %w", err)
 	}
 	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return queued, tcpAddr{unix.AF_INET, a.Port, a.Addr[:]}, true, nil
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		return queued, tcpAddr{unix.AF_INET6, a.Port, a.Addr[:]}, true, nil
 	}
 	return queued, local, false, nil

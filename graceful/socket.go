@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -318,6 +319,36 @@ func (pr *prepared) get(fd int, name string) (*os.File, net.Listener, error) {
 		pr.ln, pr.err = fileListener(pr.file)
 	})
 	return pr.file, pr.ln, pr.err
+}
+
+// concurrently calls f(i) for each i from 0 to n-1, spread over as many
+// goroutines as there are processors to run them, each taking a run of at
+// least 64 calls: fewer are not worth a goroutine. It returns once every
+// call has returned; f must be safe to call concurrently for distinct i.
+func concurrently(n int, f func(i int)) {
+	const minRun = 64
+	workers := min(runtime.GOMAXPROCS(0), n/minRun)
+	if workers < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := n*w/workers, n*(w+1)/workers
+		run := func() {
+			for i := from; i < to; i++ {
+				f(i)
+			}
+		}
+		if w == workers-1 {
+			run() // the last run on the caller's goroutine
+			break
+		}
+		wg.Go(run)
+	}
+	wg.Wait()
 }
 
 // prepareListeners makes listeners for the inherited stream sockets on a

@@ -24,29 +24,27 @@ import (
 // made close-on-exec, so that the program's own subprocesses never get
 // them.
 func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) {
-	var errs []error
-	for _, fd := range h.fds() {
-		if err := inheritable(fd); err != nil {
-			errs = append(errs, err)
+	// Each descriptor costs a few system calls; with hundreds of sockets
+	// they are on the new generation's way to ready, so they are spread
+	// over the processors.
+	fds := h.fds()
+	errs := make([]error, len(fds))
+	concurrently(len(fds), func(i int) {
+		if errs[i] = inheritable(fds[i]); errs[i] == nil {
+			markCloseOnExec(fds[i])
 		}
-	}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, fmt.Errorf("%s names descriptors this process was not given: %w", HandoverEnv, err)
 	}
-	var socks []*socket
-	fail := func(err error) (*link, []*socket, error) {
-		for _, s := range socks {
-			s.close()
-		}
-		return nil, nil, err
-	}
-	for _, fd := range h.fds() {
-		markCloseOnExec(fd)
-	}
-	for _, hs := range h.Sockets {
+	socks := make([]*socket, len(h.Sockets))
+	errs = make([]error, len(h.Sockets))
+	concurrently(len(h.Sockets), func(i int) {
+		hs := h.Sockets[i]
 		addr, packet, err := inspectSocket(hs.Fd)
 		if err != nil {
-			return fail(fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err))
+			errs[i] = fmt.Errorf("socket %q handed over by the parent: %w", hs.Name, err)
+			return
 		}
 		if !packet && h.Role != roleNameProcess {
 			// A socket filter left by a worker that died in its final
@@ -54,9 +52,24 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 			// parent hands over sockets it serves: none has one.)
 			_ = listenAgain(hs.Fd)
 		}
-		socks = append(socks, &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName})
-		if logger.Enabled(context.Background(), slog.LevelDebug) {
-			logger.Debug("inherited a socket", "name", hs.Name, "bound", formatAddr(addr), "from", "parent")
+		socks[i] = &socket{name: hs.Name, fd: hs.Fd, addr: addr, packet: packet, from: "parent", fdName: hs.FdName}
+	})
+	fail := func(err error) (*link, []*socket, error) {
+		for _, s := range socks {
+			if s != nil {
+				s.close()
+			}
+		}
+		return nil, nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		for _, s := range socks {
+			logger.Debug("inherited a socket", "name", s.name, "bound", formatAddr(s.addr), "from", "parent")
 		}
 	}
 	var st unix.Stat_t
