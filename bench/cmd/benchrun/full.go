@@ -105,6 +105,16 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		}
 		cp.idleSizes = sizes
 	}
+	if o.scaleSizes != "" {
+		sizes, err := parseSizes(o.scaleSizes)
+		if err != nil {
+			return fmt.Errorf("-scale-sizes: %w", err)
+		}
+		cp.scaleSizes = sizes
+	}
+	if o.scaleRounds > 0 {
+		cp.scaleRounds = o.scaleRounds
+	}
 	if want("callgrind") {
 		step("figure 8: instructions per request (callgrind)")
 		if err := extclient.Need("valgrind", "callgrind_control"); err != nil {
@@ -171,6 +181,12 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	}
 	if o.idleSizes != "" {
 		res.Command += " -idle-sizes " + o.idleSizes
+	}
+	if o.scaleSizes != "" {
+		res.Command += " -scale-sizes " + o.scaleSizes
+	}
+	if o.scaleRounds > 0 {
+		res.Command += fmt.Sprintf(" -scale-rounds %d", o.scaleRounds)
 	}
 	res.Took = time.Since(started)
 	var md bytes.Buffer
