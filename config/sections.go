@@ -154,8 +154,9 @@ type Process struct {
 	// lost). 0s turns rollback off.
 	Probation Duration `koanf:"probation"`
 
-	// File that receives the PID of the serving process before it reports
-	// ready, removed at the final shutdown. Empty means no PID file.
+	// File that names the serving process: replaced in one step once a new
+	// generation has reported ready, removed at the final shutdown. Empty
+	// means no PID file.
 	PIDFile string `koanf:"pidFile"`
 
 	// How long, once a shutdown is requested, the process keeps serving

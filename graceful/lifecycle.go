@@ -962,7 +962,8 @@ func (l *lifecycle) drained() {
 		}
 		p.logger.Info("stopped", "drain_took", time.Since(p.stopBegan).Round(time.Millisecond))
 	} else {
-		if succ := l.find(stServing); succ != nil {
+		succ := l.find(stServing)
+		if succ != nil {
 			// The successor's counters go on from this generation's last.
 			_ = succ.child.send(linkMsg{Type: msgTotals, Totals: p.totals.snapshot()})
 			// What it logged before it was ready came through this
@@ -972,9 +973,11 @@ func (l *lifecycle) drained() {
 			case <-time.After(outputCopyWait):
 			}
 		}
-		if p.role == RoleProcess {
-			// The successor wrote its PID file before it was ready: this
-			// one's still names this process only if the path changed.
+		// A successor that said it writes the same PID file puts it in
+		// place itself, maybe just after its ready message; an older one
+		// wrote it before. This one's still names this process only if
+		// the path changed.
+		if p.role == RoleProcess && (succ == nil || succ.child.readyMessage().PIDFile != p.cfg.PIDFile) {
 			if err := removePIDFile(p.cfg.PIDFile, p.pid); err != nil {
 				p.logger.Warn("remove the PID file of the previous path", "error", err)
 			}

@@ -65,6 +65,9 @@ type linkMsg struct {
 	// Process.boundedDrainLimit; 0: no bound): its supervisor kills it
 	// after that, and a grace.
 	StopLimit time.Duration `json:"stop_limit,omitempty"`
+	// PIDFile, in a re-exec successor's ready message, is the PID file it
+	// puts in place once it has sent the message (see becomeReady).
+	PIDFile string `json:"pid_file,omitempty"`
 
 	// fds are the descriptors a resumed message carried, which its
 	// receiver owns (not encoded: they travel beside the JSON).

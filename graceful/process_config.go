@@ -70,11 +70,13 @@ type ProcessConfig struct {
 	// one that serves again.
 	Probation time.Duration
 
-	// PIDFile, when set, is written atomically (without waiting for the
-	// disk) with the PID of the process that serves, before it reports
-	// ready and again when it rolls back, and removed at the final
-	// shutdown. In supervisor mode it holds the supervisor's PID, written
-	// once the first worker is ready.
+	// PIDFile, when set, holds the PID of the process that serves. It is
+	// replaced atomically (without waiting for the disk): by a first start
+	// before it reports ready, by a new generation just after (it never
+	// names a process that is not ready, and the handover does not wait
+	// for the rename), and by a generation that rolls back. It is removed
+	// at the final shutdown. In supervisor mode it holds the supervisor's
+	// PID, written once the first worker is ready.
 	PIDFile string
 
 	// ShutdownDelay is how long, once a shutdown is requested, the

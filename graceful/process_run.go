@@ -158,6 +158,7 @@ func (p *Process) becomeReady() error {
 	} else {
 		var encoded []byte
 		if p.parent != nil {
+			msg.PIDFile = p.cfg.PIDFile
 			// Encoded before anything says that this process serves: a
 			// message that cannot be sent fails the start.
 			var err error
@@ -165,8 +166,17 @@ func (p *Process) becomeReady() error {
 				return fmt.Errorf("graceful: report ready to the previous generation: %w", err)
 			}
 		}
-		if err := writePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+		pidFile, err := preparePIDFile(p.cfg.PIDFile, p.pid)
+		if err != nil {
 			return fmt.Errorf("graceful: %w", err)
+		}
+		if p.parent == nil {
+			// A first start has no one waiting for it: the file is in
+			// place before systemd hears READY=1, and a rename that fails
+			// fails the start.
+			if err := pidFile.publish(); err != nil {
+				return fmt.Errorf("graceful: %w", err)
+			}
 		}
 		p.storeSockets(owned)
 		state := fmt.Sprintf("READY=1\nSTATUS=serving (generation %d)", p.generation)
@@ -180,6 +190,14 @@ func (p *Process) becomeReady() error {
 				// The parent died during the handover: this process
 				// goes on alone.
 				p.logger.Warn("the previous generation is gone; serving alone", "error", err)
+			}
+			// A successor puts the file in place once it has reported
+			// ready (the ready message names the path, so that the
+			// previous generation leaves it alone): it never names a
+			// process that is not ready. The rename fails here only if
+			// the directory changed since the file was written.
+			if err := pidFile.publish(); err != nil {
+				p.logger.Error("the PID file still names the previous generation", "error", err)
 			}
 		}
 	}

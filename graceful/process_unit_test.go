@@ -1465,33 +1465,77 @@ func TestUnitRestartGivenUpByItsCallerIsAFailureNotAStop(t *testing.T) {
 // TestUnitAHandedOverGenerationRemovesAPIDFileOnlyItNames: after a
 // handover, the old generation removes its PID file if it still names it
 // (the successor wrote another: process.pidFile changed), and leaves it
-// when the successor wrote its own PID there.
+// when the successor wrote its own PID there, or said in its ready
+// message that it puts its file at the same path once ready (it may not
+// have yet when the old generation has drained).
 func TestUnitAHandedOverGenerationRemovesAPIDFileOnlyItNames(t *testing.T) {
-	for _, successorWrites := range []bool{false, true} {
-		t.Run(fmt.Sprint("successor writes the same path: ", successorWrites), func(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		writesBefore, saysSameAs bool
+		want                     string // what the file names after the old generation's exit
+	}{
+		{"successor writes another path", false, false, "removed"},
+		{"successor wrote the same path before ready", true, false, "successor"},
+		{"successor puts the same path in place after ready", false, true, "old"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			sys := newFakeSystem()
 			pidFile := filepath.Join(t.TempDir(), "app.pid")
 			p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.PIDFile = pidFile })
 			errc := runProcess(t, sys, p, srv)
 			sys.deliver(p.cfg.RestartSignal)
 			c := <-sys.children
-			if successorWrites {
+			if tc.writesBefore {
 				if err := writePIDFile(pidFile, c.pid()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			c.ready(t)
+			ready := linkMsg{Type: msgReady, PID: c.pid()}
+			for _, s := range c.h.Sockets {
+				ready.Sockets = append(ready.Sockets, handoverSocket{Name: s.Name, Fd: -1})
+			}
+			if tc.saysSameAs {
+				ready.PIDFile = pidFile
+			}
+			c.send(t, ready)
+			_ = c.stderr.Close()
 			c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
 			if err := recvErr(t, errc, 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			b, err := os.ReadFile(pidFile)
+			got := strings.TrimSpace(string(b))
 			switch {
-			case successorWrites && (err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(c.pid())):
-				t.Errorf("the successor's PID file: %q %v, want its PID", b, err)
-			case !successorWrites && !errors.Is(err, os.ErrNotExist):
+			case tc.want == "removed" && !errors.Is(err, os.ErrNotExist):
 				t.Errorf("the old generation's PID file after the handover: %q %v, want it removed", b, err)
+			case tc.want == "successor" && (err != nil || got != strconv.Itoa(c.pid())):
+				t.Errorf("the successor's PID file: %q %v, want its PID", b, err)
+			case tc.want == "old" && (err != nil || got != strconv.Itoa(p.pid)):
+				t.Errorf("the PID file the successor puts in place: %q %v, want it left for the successor to replace (still the old PID %d)", b, err, p.pid)
 			}
 		})
+	}
+}
+
+// TestUnitAPIDFileThatIsADirectoryFailsTheStart: the PID file's path is
+// checked before the process reports ready, with an error that says
+// what is wrong, and nothing is left beside it.
+func TestUnitAPIDFileThatIsADirectoryFailsTheStart(t *testing.T) {
+	sys := newFakeSystem()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "app.pid")
+	if err := os.Mkdir(pidFile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := unitProcess(t, sys, func(c *ProcessConfig) { c.PIDFile = pidFile })
+	err := p.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "write PID file "+pidFile+": it is a directory") {
+		t.Fatalf("Run = %v, want the PID file named as a directory", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries in the PID file's directory, want only the directory in the way: %v", len(entries), entries)
+	}
+	if strings.Contains(sys.lastNote(), "READY=1") {
+		t.Errorf("systemd was told READY=1: %q", sys.lastNote())
 	}
 }
