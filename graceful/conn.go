@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -385,6 +386,11 @@ type listener struct {
 func (l *listener) Accept() (net.Conn, error) {
 	nc, err := l.Listener.Accept()
 	if err != nil {
+		if l.rd.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Turned away by the drain (see turnAway): net/http would
+			// retry a timeout; this listener is done.
+			return nil, net.ErrClosed
+		}
 		return nil, err
 	}
 	return l.srv.newConn(l.rd, nc, l.tlsConfig), nil

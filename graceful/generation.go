@@ -157,6 +157,7 @@ func (g *localGen) drain(final bool, took []string) {
 			p.closeSockets()
 		}
 		stops := make([]func() error, len(g.units))
+		var drains []func() // every listener closes before any drain starts
 		var retiredRounds []*round
 		served := make(map[*socket]bool, len(g.units)) // the sockets of servers
 		for _, u := range g.units {
@@ -182,7 +183,10 @@ func (g *localGen) drain(final bool, took []string) {
 				// for this round, not the next. A retired socket's server
 				// is final only at a final stop: a rollback may serve it
 				// again.
-				rd, d := u.srv.beginStop(final && !HandingOver(ctx), queueServed(ctx))
+				rd, d, drain := u.srv.stopAccepting(final && !HandingOver(ctx), queueServed(ctx))
+				if drain != nil {
+					drains = append(drains, drain)
+				}
 				stops[i] = func() error { return u.srv.awaitStop(ctx, rd, d) }
 				if retired && !final {
 					retiredRounds = append(retiredRounds, rd)
@@ -199,6 +203,9 @@ func (g *localGen) drain(final bool, took []string) {
 				}
 				return p.shutdownService(ctx, u.svc, set.returned[i])
 			}
+		}
+		for _, drain := range drains {
+			go drain()
 		}
 		// The retired sockets only servers use close once their servers
 		// have closed their listeners (see retirement).

@@ -121,13 +121,26 @@ type drainKey struct{}
 // afterwards; served, that the caller has already served what was queued
 // on them and made them refuse new connections (see quiesce.go).
 func (s *Server) beginStop(final, served bool) (*round, *drainState) {
+	r, d, drain := s.stopAccepting(final, served)
+	if drain != nil {
+		go drain()
+	}
+	return r, d
+}
+
+// stopAccepting is beginStop without starting the drain: drain, when not
+// nil, is the rest of the shutdown, for the caller to run on a goroutine
+// of its own. A process that stops many servers closes every listener
+// first and starts the drains after, so that the last listener does not
+// wait for hundreds of goroutines to be made and scheduled.
+func (s *Server) stopAccepting(final, served bool) (r *round, d *drainState, drain func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.rd
+	r = s.rd
 	if r.drain != nil {
-		return r, r.drain
+		return r, r.drain, nil
 	}
-	d := &drainState{}
+	d = &drainState{}
 	d.cutCtx, d.cut = context.WithCancelCause(context.Background())
 	r.drain = d
 	r.stopping = true
@@ -145,7 +158,7 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 		}
 		close(r.drainCh)
 		s.finishLocked(r)
-		return r, d
+		return r, d, nil
 	}
 	quiesce := final && !served
 	if !quiesce {
@@ -155,15 +168,33 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 		// for as long as starting every drain takes.
 		r.draining.Store(true)
 		r.conns.draining.Store(true)
-		d.listenerErr = closeListeners(r.raw)
+		d.listenerErr = turnAway(r.raw)
 	}
-	go s.runDrain(r, d, final, quiesce)
-	return r, d
+	return r, d, func() { s.runDrain(r, d, final, quiesce) }
+}
+
+// turnAway makes listeners stop accepting without waiting: one with a
+// deadline (as net's are) gets one in the past, which wakes its Accept
+// and fails every Accept from then on before it takes a connection; the
+// drain closes it. Closing it here would wait until the goroutine in its
+// Accept has run and returned, and a process stopping hundreds of
+// servers would wait for each in turn. Another listener is closed.
+func turnAway(raw []net.Listener) error {
+	var errs []error
+	for _, ln := range raw {
+		if dl, ok := ln.(interface{ SetDeadline(time.Time) error }); ok && dl.SetDeadline(time.Unix(1, 0)) == nil {
+			continue
+		}
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // runDrain performs a graceful shutdown of a serving round.
 // quiesce: the server serves the queues of its listeners before it closes
-// them; otherwise beginStop has closed them.
+// them; otherwise stopAccepting has turned them away, and they close here.
 func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	start := time.Now()
 	if t := s.config.GracefulShutdownTimeout; t > 0 {
@@ -180,9 +211,10 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 	queueServed := 0
 	if quiesce {
 		queueServed = quiesceListeners(d.cutCtx, r.raw, s.logger)
-		err := closeListeners(r.raw)
+	}
+	if err := closeListeners(r.raw); err != nil {
 		s.mu.Lock()
-		d.listenerErr = err
+		d.listenerErr = errors.Join(d.listenerErr, err)
 		s.mu.Unlock()
 	}
 	r.serveWG.Wait()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -69,24 +70,43 @@ func TestUnitPreparedListenersServeAndCloseWithTheirSockets(t *testing.T) {
 }
 
 // TestUnitAHandoverStopsAcceptingBeforeBeginStopReturns: when a server
-// stops for a successor, its listeners are closed by the time beginStop
-// returns, not later on the drain's goroutine: a process stops its
-// servers one after another, and with thousands of them the last would
-// otherwise go on taking the successor's connections until every drain
-// had started.
+// stops for a successor, it accepts nothing more by the time beginStop
+// (stopAccepting) returns, not later on the drain's goroutine: a process
+// stops its servers one after another, and with thousands of them the
+// last would otherwise go on taking the successor's connections until
+// every drain had started. A connection queued then stays queued, for the
+// successor.
 func TestUnitAHandoverStopsAcceptingBeforeBeginStopReturns(t *testing.T) {
 	s := New("127.0.0.1:0", 0, testConfig(t, http.NotFoundHandler()))
 	errc := serve(t, s)
-	r, d := s.beginStop(false, false)
+	// The successor's descriptor of the socket.
+	s.mu.Lock()
+	successor, err := s.rd.raw[0].(*net.TCPListener).File()
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer successor.Close()
+	r, d, drain := s.stopAccepting(false, false)
+	if drain == nil {
+		t.Fatal("stopAccepting of a serving server returned no drain")
+	}
+	c, err := net.DialTimeout("tcp", s.GetListenedAddress(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial after stopAccepting: %v (the socket must stay open for a successor)", err)
+	}
+	defer c.Close()
 	for _, ln := range r.raw {
-		rc, err := ln.(syscall.Conn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rc.Control(func(uintptr) {}); err == nil {
-			t.Errorf("listener on %s is still open when beginStop has returned", ln.Addr())
+		if nc, err := ln.Accept(); err == nil {
+			nc.Close()
+			t.Fatalf("listener on %s accepted a connection after stopAccepting returned", ln.Addr())
+		} else if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+			// Turned away by its deadline, or closed already by net/http
+			// as its Serve returned.
+			t.Fatalf("Accept after stopAccepting: %v, want it turned away", err)
 		}
 	}
+	go drain()
 	if err := s.awaitStop(context.Background(), r, d); err != nil {
 		t.Fatalf("awaitStop: %v", err)
 	}
