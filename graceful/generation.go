@@ -157,7 +157,7 @@ func (g *localGen) drain(final bool, took []string) {
 			p.closeSockets()
 		}
 		stops := make([]func() error, len(g.units))
-		var drains []func() // every listener closes before any drain starts
+		var drains []func() // every listener is turned away before any drain starts
 		var retiredRounds []*round
 		served := make(map[*socket]bool, len(g.units)) // the sockets of servers
 		for _, u := range g.units {

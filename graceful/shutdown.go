@@ -130,7 +130,7 @@ func (s *Server) beginStop(final, served bool) (*round, *drainState) {
 
 // stopAccepting is beginStop without starting the drain: drain, when not
 // nil, is the rest of the shutdown, for the caller to run on a goroutine
-// of its own. A process that stops many servers closes every listener
+// of its own. A process that stops many servers turns every listener away
 // first and starts the drains after, so that the last listener does not
 // wait for hundreds of goroutines to be made and scheduled.
 func (s *Server) stopAccepting(final, served bool) (r *round, d *drainState, drain func()) {
