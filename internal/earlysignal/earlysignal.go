@@ -50,34 +50,16 @@ func catch(supervisor bool) {
 	}
 }
 
-// TakeRestart returns the restart signals caught early and stops the
-// early catching, without waiting for it: the caller must catch the
-// restart signal itself first (graceful.NewProcess does), so that none is
-// lost, and what the early catching gets from then on is dropped. A new
-// generation thus does not wait, on its way to ready, for the runtime's
-// signal thread, which starting to catch (the first signal.Notify of a
-// process) and stopping (signal.Stop of the signals no one else wants)
-// each wait for: about a third of a millisecond together on this
-// project's machines.
-func TakeRestart() []os.Signal {
-	got := drain(restart)
-	go func() {
-		<-caught
-		signal.Stop(restart)
-	}()
-	return got
-}
+// TakeRestart stops the early catching of restart signals and returns
+// what it caught.
+func TakeRestart() []os.Signal { return take(restart) }
 
-// TakeStop stops the early catching of the stop signals and returns what
-// it caught; it waits for the catching to have begun.
-func TakeStop() []os.Signal {
+// TakeStop does the same for the stop signals.
+func TakeStop() []os.Signal { return take(stop) }
+
+func take(ch chan os.Signal) []os.Signal {
 	<-caught
-	signal.Stop(stop)
-	return drain(stop)
-}
-
-// drain returns what ch holds.
-func drain(ch chan os.Signal) []os.Signal {
+	signal.Stop(ch)
 	var got []os.Signal
 	for {
 		select {
