@@ -516,7 +516,11 @@ func TestRestartSignalBeforeNewProcessDoesNotKillTheChild(t *testing.T) {
 	c.setBehaviour("gated")
 	c.mustSignal(parent, syscall.SIGHUP)
 	child := c.waitAtGate("start", 30*time.Second)
-	// The child has not called NewProcess yet: it holds at the gate.
+	// The child has not called NewProcess yet: it holds at the gate. The
+	// early catching begins on a goroutine started in its package's init
+	// (see internal/earlysignal), which a busy machine may not have run
+	// yet: the signal goes once the kernel says SIGHUP is caught.
+	waitFor(t, "the child to catch SIGHUP", 30*time.Second, func() bool { return catches(child, syscall.SIGHUP) })
 	c.mustSignal(child, syscall.SIGHUP)
 	release()
 	if got := c.waitServingPID(parent, 30*time.Second); got != child {
@@ -708,4 +712,20 @@ func TestStoppedNewGenerationIsKilledPromptly(t *testing.T) {
 	c.WaitGone(pid, 30*time.Second)
 	c.stop()
 	c.checkClean()
+}
+
+// catches reports whether process pid has a handler for sig, from the
+// SigCgt mask in /proc/pid/status.
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && m&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
 }
