@@ -34,9 +34,8 @@ type pendingPIDFile struct {
 // read-only disk, a directory the process may not write to, or a path
 // that is a directory fails here. publish renames it over path. The two
 // are apart because on ext4 a rename over an existing file first starts
-// writing the new file out (auto_da_alloc), about 0.4 ms on this
-// project's machines, which a successor does once it has reported ready
-// rather than on its way there.
+// writing the new file out (auto_da_alloc; BenchmarkPIDFile), which a
+// successor does once it has reported ready rather than on its way there.
 func preparePIDFile(path string, pid int) (pendingPIDFile, error) {
 	if path == "" {
 		return pendingPIDFile{}, nil
