@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ type costParams struct {
 	scaleSizes       []int
 	scaleRounds      int
 	idleSizes        []int
+	idleTransports   []string
 	idleRounds       int
 	rssRounds        int
 	pause            time.Duration
@@ -58,6 +60,7 @@ func fullCost() costParams {
 		scaleSizes:       []int{1, 10, 100, 500},
 		scaleRounds:      8,
 		idleSizes:        []int{100, 1000, 5000},
+		idleTransports:   idleTransports,
 		idleRounds:       3,
 		rssRounds:        10,
 		pause:            150 * time.Millisecond,
@@ -233,9 +236,13 @@ func printSeries(what string, ss []*scenario.RestartSeries) {
 	}
 }
 
+// idleTransports are the idle lane's transports: plain HTTP, TLS with
+// clients that keep no session, TLS with clients that each keep theirs.
+var idleTransports = []string{"http", "tls", "tls-resume"}
+
 // idleLane restarts graceful.Process and tableflip while each holds n
-// idle keep-alive connections, plain and over TLS, for every n of
-// p.idleSizes.
+// idle keep-alive connections, over each transport of p.idleTransports,
+// for every n of p.idleSizes.
 func (r *runner) idleLane(res *report.Results, p costParams) error {
 	dir := filepath.Join(r.work, "tls-idle")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -247,18 +254,23 @@ func (r *runner) idleLane(res *report.Results, p costParams) error {
 	}
 	o := scenario.IdleOptions{SteadyEvery: 5 * time.Millisecond, Before: time.Second, Rounds: p.idleRounds, Pause: 1300 * time.Millisecond,
 		HandoverTimeout: 15 * time.Second, ExitTimeout: 40 * time.Second}
-	res.IdleDesc = fmt.Sprintf("n keep-alive connections that each got one answer and then sit idle (as pooled connections do between requests); when the server closes one, its client reconnects at once (the pool opens its first connections 64 at a time, but never holds a reconnection back, as independent clients would not), sends one `GET /` and sits idle again on the new connection, so a restart makes a wave of reconnects (and, with TLS, of handshakes) into the new process, shaped by the server alone. Beside them a steady client, a process of its own (so that its latencies are not those of the load generator's scheduler, busy with the reconnects), sends `GET /` every %s on a new connection each time and, in a second loop, every %s on one keep-alive connection; its latency runs from when a request was due, so a request held up by the one before it counts its wait. %d alternating restarts per subject and n, plain HTTP and TLS (HTTP/1.1, a certificate made for the run). Old exit: signal to the old process's exit. Close spread: from the first idle connection the old process closed to the last. Steady p99 in the wave: the steady client's requests due from the signal until the old process has exited and every reconnected client has its answer, all rounds together; since that p99 falls as the window grows with quiet requests (a server that waits before it closes anything adds them), the count of the wave's steady requests over 20 ms, per restart, which does not; beside them the p99 of the second before each signal (restarts are 1.3 s apart after a wave, so that second holds none of the wave before). graceful.Process@REV, when present, is the graceful.Process subject built from revision REV of the repository (`-base REV`), restarted in the same alternating rounds. Failures count the idle clients' reconnects and the steady client's requests; the steady keep-alive loop never retries, so a keep-alive connection closed under its next request is a failure.",
+	res.IdleDesc = fmt.Sprintf("n keep-alive connections that each got one answer and then sit idle (as pooled connections do between requests); when the server closes one, its client reconnects at once (the pool opens its first connections 64 at a time, but never holds a reconnection back, as independent clients would not), sends one `GET /` and sits idle again on the new connection, so a restart makes a wave of reconnects (and, with TLS, of handshakes) into the new process, shaped by the server alone. Beside them a steady client, a process of its own (so that its latencies are not those of the load generator's scheduler, busy with the reconnects), sends `GET /` every %s on a new connection each time and, in a second loop, every %s on one keep-alive connection; its latency runs from when a request was due, so a request held up by the one before it counts its wait. %d alternating restarts per subject and n, plain HTTP and TLS (HTTP/1.1, a certificate made for the run), the TLS clients either keeping no session (every reconnect a full handshake) or, as browsers and nginx's upstream connections do, each keeping the session of its last connection and offering its ticket when it reconnects (\"TLS, resuming\"; the steady client never resumes). Resumed: the reconnects whose session the new process resumed, per restart. Old exit: signal to the old process's exit. Close spread: from the first idle connection the old process closed to the last. Steady p99 in the wave: the steady client's requests due from the signal until the old process has exited and every reconnected client has its answer, all rounds together; since that p99 falls as the window grows with quiet requests (a server that waits before it closes anything adds them), the count of the wave's steady requests over 20 ms, per restart, which does not; beside them the p99 of the second before each signal (restarts are 1.3 s apart after a wave, so that second holds none of the wave before). graceful.Process@REV, when present, is the graceful.Process subject built from revision REV of the repository (`-base REV`), restarted in the same alternating rounds. Failures count the idle clients' reconnects and the steady client's requests; the steady keep-alive loop never retries, so a keep-alive connection closed under its next request is a failure.",
 		o.SteadyEvery, o.SteadyEvery, o.Rounds)
 	for _, n := range p.idleSizes {
-		for _, useTLS := range []bool{false, true} {
+		for _, transport := range p.idleTransports {
 			if r.ctx.Err() != nil {
 				return nil
 			}
 			var specs []subject.Spec
 			o := o
 			o.Conns, o.TLS = n, nil
+			useTLS := transport != "http"
 			if useTLS {
 				o.TLS, o.CAFile = cert.ClientConfig("http/1.1"), cert.CertFile
+			}
+			if transport == "tls-resume" {
+				// A marker: the pool gives each client a cache of its own.
+				o.TLS.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 			}
 			for _, name := range []string{gracefulProc, gracefulProcBase, tableflip} {
 				s, ok := r.cat.specs[name]
@@ -285,7 +297,7 @@ func (r *runner) idleLane(res *report.Results, p costParams) error {
 					exits = append(exits, rd.OldExit)
 					wave = append(wave, rd.Wave...)
 				}
-				fmt.Printf("  idle %d tls=%v %s: old exit p50 %s, steady p99 in the wave %s, %d of %d failed %s %s\n", n, useTLS, run.Subject,
+				fmt.Printf("  idle %d %s %s: old exit p50 %s, steady p99 in the wave %s, %d of %d failed %s %s\n", n, transport, run.Subject,
 					report.Quantile(exits, 0.5), report.Quantile(scenario.SteadyLatencies(wave), 0.99), run.Failed, run.Requests, run.FirstFailure, run.Err)
 			}
 			res.Idle = append(res.Idle, runs...)

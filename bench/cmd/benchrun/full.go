@@ -105,6 +105,15 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		}
 		cp.idleSizes = sizes
 	}
+	if o.idleTransports != "" {
+		cp.idleTransports = nil
+		for _, t := range strings.Split(o.idleTransports, ",") {
+			if !slices.Contains(idleTransports, t) {
+				return fmt.Errorf("-idle-transports: %q is not one of %s", t, strings.Join(idleTransports, ", "))
+			}
+			cp.idleTransports = append(cp.idleTransports, t)
+		}
+	}
 	if o.scaleSizes != "" {
 		sizes, err := parseSizes(o.scaleSizes)
 		if err != nil {

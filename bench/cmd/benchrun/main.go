@@ -43,6 +43,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.StringVar(&o.base, "base", "", "also measure graceful.Process built from this git revision of the repository (a worktree made for the run) in the idle and scale lanes, named graceful.Process@REV: a before/after in the same run")
 	flag.StringVar(&o.idleSizes, "idle-sizes", "", "comma-separated numbers of idle connections of the idle lane (default 100,1000,5000)")
+	flag.StringVar(&o.idleTransports, "idle-transports", "", "comma-separated transports of the idle lane: http, tls, tls-resume (default all three)")
 	flag.StringVar(&o.scaleSizes, "scale-sizes", "", "comma-separated numbers of sockets and servers of the scale lane (default 1,10,100,500)")
 	flag.IntVar(&o.scaleRounds, "scale-rounds", 0, "alternating rounds per size of the scale lane (default 8)")
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound of the whole run (default 100s quick, 45m full)")
@@ -63,6 +64,7 @@ type options struct {
 	faultFilter             string
 	base, idleSizes         string
 	scaleSizes              string
+	idleTransports          string
 	scaleRounds             int
 	keep, smoke, merge      bool
 	timeout                 time.Duration

@@ -23,13 +23,13 @@ import (
 // restart that closes them all makes a wave of reconnects.
 type IdlePool struct {
 	addr string
-	cfg  *tls.Config
 
 	connected atomic.Int64 // connections open and idle after their answer
 
 	mu       sync.Mutex
 	closes   []time.Time // when a client saw the server close its idle connection
 	answered []time.Time // when a reconnected client's GET was answered
+	resumed  []time.Time // when a reconnect that resumed its TLS session was answered
 	failed   int
 	requests int
 	first    string
@@ -44,11 +44,21 @@ const maxIdleCycles = 10_000
 // not nil; it must offer HTTP/1.1 only), at most 64 dials at a time (a
 // reconnection after the server closed a connection is not held back),
 // and keeps them until ctx ends. Call Wait after ctx ends.
+//
+// When cfg has a ClientSessionCache, each client gets a cache of its own
+// instead (one session, as an independent client keeps for a server), so
+// that a reconnect resumes the session its client last had when the
+// server accepts its ticket.
 func StartIdlePool(ctx context.Context, addr string, cfg *tls.Config, n int) *IdlePool {
-	p := &IdlePool{addr: addr, cfg: cfg}
+	p := &IdlePool{addr: addr}
 	sem := make(chan struct{}, 64)
 	for range n {
-		p.wg.Go(func() { p.client(ctx, sem) })
+		cfg := cfg
+		if cfg != nil && cfg.ClientSessionCache != nil {
+			cfg = cfg.Clone()
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+		}
+		p.wg.Go(func() { p.client(ctx, cfg, sem) })
 	}
 	return p
 }
@@ -75,6 +85,18 @@ func (p *IdlePool) WaitConnected(ctx context.Context, n int, timeout time.Durati
 // Since returns when, at or after t, clients saw their idle connection
 // closed, and when their GETs on the new connections were answered.
 func (p *IdlePool) Since(t time.Time) (closes, answered []time.Time) {
+	closes, answered, _ = p.since(t)
+	return closes, answered
+}
+
+// ResumedSince returns how many reconnects answered at or after t resumed
+// their TLS session.
+func (p *IdlePool) ResumedSince(t time.Time) int {
+	_, _, resumed := p.since(t)
+	return resumed
+}
+
+func (p *IdlePool) since(t time.Time) (closes, answered []time.Time, resumed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.closes {
@@ -87,7 +109,12 @@ func (p *IdlePool) Since(t time.Time) (closes, answered []time.Time) {
 			answered = append(answered, a)
 		}
 	}
-	return closes, answered
+	for _, r := range p.resumed {
+		if !r.Before(t) {
+			resumed++
+		}
+	}
+	return closes, answered, resumed
 }
 
 // Failed returns the failed requests (a failed dial counts), the requests
@@ -107,7 +134,7 @@ func (p *IdlePool) fail(err error) {
 	}
 }
 
-func (p *IdlePool) client(ctx context.Context, sem chan struct{}) {
+func (p *IdlePool) client(ctx context.Context, cfg *tls.Config, sem chan struct{}) {
 	reconnect, retrying := false, false
 	for range maxIdleCycles {
 		if ctx.Err() != nil {
@@ -126,7 +153,7 @@ func (p *IdlePool) client(ctx context.Context, sem chan struct{}) {
 				return
 			}
 		}
-		conn, br, err := dialGet(ctx, p.addr, p.cfg)
+		conn, br, err := dialGet(ctx, p.addr, cfg)
 		if limited {
 			<-sem
 		}
@@ -134,7 +161,11 @@ func (p *IdlePool) client(ctx context.Context, sem chan struct{}) {
 		if ctx.Err() == nil {
 			p.requests++
 			if err == nil && reconnect {
-				p.answered = append(p.answered, time.Now())
+				now := time.Now()
+				p.answered = append(p.answered, now)
+				if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().DidResume {
+					p.resumed = append(p.resumed, now)
+				}
 			}
 		}
 		p.mu.Unlock()

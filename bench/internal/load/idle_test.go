@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -59,5 +61,48 @@ func TestIdlePoolReconnectsAndSteadyClientAnswers(t *testing.T) {
 	}
 	if keepAliveOK == 0 {
 		t.Error("the steady keep-alive loop had no answer after the connections were closed")
+	}
+}
+
+// Over TLS, a pool whose config has a session cache resumes each
+// reconnect's session (every client with a cache of its own); without
+// one, none resumes.
+func TestIdlePoolResumesTLSSessionsOnlyWithACache(t *testing.T) {
+	srv := httptest.NewTLSServer(handler.New(handler.Options{}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	roots := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	for _, resume := range []bool{false, true} {
+		cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+		if resume {
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		pool := StartIdlePool(ctx, addr, cfg, 5)
+		if !pool.WaitConnected(ctx, 5, 10*time.Second) {
+			cancel()
+			t.Fatalf("resume %v: %d of 5 idle connections open", resume, pool.Connected())
+		}
+		t0 := time.Now()
+		srv.CloseClientConnections()
+		var answered []time.Time
+		for time.Since(t0) < 10*time.Second {
+			if _, answered = pool.Since(t0); len(answered) >= 5 && pool.Connected() == 5 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		resumed := pool.ResumedSince(t0)
+		cancel()
+		pool.Wait()
+		if len(answered) < 5 {
+			t.Fatalf("resume %v: %d reconnects answered, want 5", resume, len(answered))
+		}
+		if want := map[bool]int{false: 0, true: len(answered)}[resume]; resumed != want {
+			t.Errorf("resume %v: %d of %d reconnects resumed, want %d", resume, resumed, len(answered), want)
+		}
+		if failed, reqs, first := pool.Failed(); failed != 0 {
+			t.Errorf("resume %v: %d of %d failed (%s)", resume, failed, reqs, first)
+		}
 	}
 }

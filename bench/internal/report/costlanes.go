@@ -218,16 +218,17 @@ func (p *printer) idle(r *Results) {
 	p.f("## 11. Idle keep-alive connections at the restart\n\n")
 	p.command(r)
 	p.f("%s\n\n", r.IdleDesc)
-	p.header("idle connections", "transport", "subject", "restarts", "old exit p50", "old exit max", "closed by the old process (per restart)", "close spread p50", "last reconnect answered p50", "steady p50 in the wave", "steady p99 in the wave", "steady max in the wave", fmt.Sprintf("steady over %s in the wave (per restart)", dur(slowSteady)), "steady p99 before", "failed")
+	p.header("idle connections", "transport", "subject", "restarts", "old exit p50", "old exit max", "closed by the old process (per restart)", "resumed (per restart)", "close spread p50", "last reconnect answered p50", "steady p50 in the wave", "steady p99 in the wave", "steady max in the wave", fmt.Sprintf("steady over %s in the wave (per restart)", dur(slowSteady)), "steady p99 before", "failed")
 	for _, run := range r.Idle {
 		var exits, spreads, lasts []time.Duration
 		var wave, before []time.Duration
-		closed, slow := 0, 0
+		closed, slow, resumed := 0, 0, 0
 		for _, rd := range run.Rounds {
 			exits = append(exits, rd.OldExit)
 			spreads = append(spreads, rd.Spread)
 			lasts = append(lasts, rd.LastAnswer)
 			closed += rd.Closed
+			resumed += rd.Resumed
 			lat := scenario.SteadyLatencies(rd.Wave)
 			wave = append(wave, lat...)
 			for _, l := range lat {
@@ -237,26 +238,22 @@ func (p *printer) idle(r *Results) {
 			}
 			before = append(before, scenario.SteadyLatencies(rd.Reference)...)
 		}
-		transport := "HTTP"
-		if run.TLS {
-			transport = "TLS"
-		}
-		perRestart, slowPer := "-", "-"
+		perRestart, slowPer, resumedPer := "-", "-", "-"
 		if len(run.Rounds) > 0 {
 			perRestart = fmt.Sprint(closed / len(run.Rounds))
+			if run.TLS {
+				resumedPer = fmt.Sprint(resumed / len(run.Rounds))
+			}
 			slowPer = fmt.Sprintf("%.1f", float64(slow)/float64(len(run.Rounds)))
 		}
-		p.row(fmt.Sprint(run.Conns), transport, run.Subject, fmt.Sprint(len(run.Rounds)), dur(Quantile(exits, 0.5)), dur(Quantile(exits, 1)),
-			perRestart, dur(Quantile(spreads, 0.5)), dur(Quantile(lasts, 0.5)),
+		p.row(fmt.Sprint(run.Conns), idleTransport(run), run.Subject, fmt.Sprint(len(run.Rounds)), dur(Quantile(exits, 0.5)), dur(Quantile(exits, 1)),
+			perRestart, resumedPer, dur(Quantile(spreads, 0.5)), dur(Quantile(lasts, 0.5)),
 			dur(Quantile(wave, 0.5)), dur(Quantile(wave, 0.99)), dur(Quantile(wave, 1)), slowPer, dur(Quantile(before, 0.99)),
 			fmt.Sprintf("%d of %d", run.Failed, run.Requests))
 	}
 	p.f("\n")
 	for _, run := range r.Idle {
-		transport := "HTTP"
-		if run.TLS {
-			transport = "TLS"
-		}
+		transport := idleTransport(run)
 		if run.FirstFailure != "" {
 			p.f("- %s, %d %s: first failure: `%s`\n", run.Subject, run.Conns, transport, run.FirstFailure)
 		}
@@ -265,6 +262,17 @@ func (p *printer) idle(r *Results) {
 		}
 	}
 	p.f("\n")
+}
+
+// idleTransport names the transport of an idle lane's run.
+func idleTransport(run scenario.IdleRun) string {
+	switch {
+	case run.Resume:
+		return "TLS, resuming"
+	case run.TLS:
+		return "TLS"
+	}
+	return "HTTP"
 }
 
 func (p *printer) rss(r *Results) {

@@ -18,7 +18,9 @@ type IdleOptions struct {
 	// Conns is the number of idle keep-alive connections.
 	Conns int
 	// TLS, when set, makes every client speak TLS (HTTP/1.1 only); the
-	// steady client, in a process of its own, trusts CAFile.
+	// steady client, in a process of its own, trusts CAFile. With a
+	// ClientSessionCache in it, each idle client keeps its own session
+	// (see load.StartIdlePool); the steady client never resumes.
 	TLS    *tls.Config
 	CAFile string
 	// SteadyEvery is the interval of each of the steady client's loops.
@@ -45,6 +47,8 @@ type IdleRound struct {
 	// the signal to the last reconnected client's answer.
 	Closed             int
 	Spread, LastAnswer time.Duration
+	// Resumed counts the reconnects that resumed their TLS session.
+	Resumed int
 	// Wave is the steady client's requests due from the signal to the
 	// end of the wave (the old process's exit or the last reconnected
 	// answer, whichever is later); Reference those due in the Before
@@ -59,7 +63,9 @@ type IdleRun struct {
 	Subject string
 	Conns   int
 	TLS     bool
-	Rounds  []IdleRound
+	// Resume is true when the idle clients keep a TLS session cache.
+	Resume bool
+	Rounds []IdleRound
 	// Failed counts the idle clients' failed requests (and dials) and
 	// the steady client's; Requests all of them.
 	Failed, Requests int
@@ -85,7 +91,7 @@ func IdleLane(ctx context.Context, ins []*subject.Instance, o IdleOptions) []Idl
 	defer stop()
 	var xs []*idleInstance
 	for _, in := range ins {
-		x := &idleInstance{in: in, run: &IdleRun{Subject: in.Name, Conns: o.Conns, TLS: o.TLS != nil}}
+		x := &idleInstance{in: in, run: &IdleRun{Subject: in.Name, Conns: o.Conns, TLS: o.TLS != nil, Resume: o.TLS != nil && o.TLS.ClientSessionCache != nil}}
 		x.pool = load.StartIdlePool(lctx, in.Addr, o.TLS, o.Conns)
 		xs = append(xs, x)
 		// The steady client runs in a process of its own, so that its
@@ -173,6 +179,7 @@ func idleRestart(ctx context.Context, x *idleInstance, o IdleOptions) IdleRound 
 		time.Sleep(5 * time.Millisecond) // polling interval, bounded by deadline
 	}
 	r.Closed = len(closes)
+	r.Resumed = x.pool.ResumedSince(t0)
 	if len(closes) > 0 {
 		r.Spread = slices.MaxFunc(closes, time.Time.Compare).Sub(slices.MinFunc(closes, time.Time.Compare))
 	}
