@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -386,9 +385,10 @@ type listener struct {
 func (l *listener) Accept() (net.Conn, error) {
 	nc, err := l.Listener.Accept()
 	if err != nil {
-		if l.rd.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-			// Turned away by the drain (see turnAway): net/http would
-			// retry a timeout; this listener is done.
+		if l.rd.turnedAway.Load() {
+			// Turned away by the drain (see turnAway): whatever error its
+			// deadline made (os.ErrDeadlineExceeded, or a listener's own
+			// timeout), net/http would retry it; this listener is done.
 			return nil, net.ErrClosed
 		}
 		return nil, err

@@ -74,6 +74,7 @@ type round struct {
 
 	status     atomic.Int32
 	draining   atomic.Bool
+	turnedAway atomic.Bool // the drain has turned its listeners away (see turnAway)
 	drainedReq atomic.Uint64
 
 	drainCh chan struct{} // closed when a shutdown begins

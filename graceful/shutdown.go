@@ -168,6 +168,7 @@ func (s *Server) stopAccepting(final, served bool) (r *round, d *drainState, dra
 		// for as long as starting every drain takes.
 		r.draining.Store(true)
 		r.conns.draining.Store(true)
+		r.turnedAway.Store(true)
 		d.listenerErr = turnAway(r.raw)
 	}
 	return r, d, func() { s.runDrain(r, d, final, quiesce) }

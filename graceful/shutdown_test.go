@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -749,5 +750,67 @@ func TestCutHijackedConnDoesNotWaitOnItsClient(t *testing.T) {
 	}
 	if _, err := peer.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("the client's end reads %v, want EOF (the socket closed)", err)
+	}
+}
+
+// ownTimeout is a listener's own timeout error: a net.Error that does not
+// wrap os.ErrDeadlineExceeded, which net/http's Serve retries.
+type ownTimeout struct{}
+
+func (ownTimeout) Error() string   { return "accept: my own timeout" }
+func (ownTimeout) Timeout() bool   { return true }
+func (ownTimeout) Temporary() bool { return true }
+
+// ownTimeoutListener reports its deadline with ownTimeout, and says when
+// it is closed.
+type ownTimeoutListener struct {
+	*net.TCPListener
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *ownTimeoutListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, ownTimeout{}
+	}
+	return c, err
+}
+
+func (l *ownTimeoutListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.TCPListener.Close()
+}
+
+// A configured listener turned away by a handover's drain ends its Serve
+// at once, whatever error its deadline makes: net/http would otherwise
+// retry it, logging each retry, until the drain closes the listener.
+func TestUnitATurnedAwayListenerWithItsOwnTimeoutErrorIsDone(t *testing.T) {
+	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &ownTimeoutListener{TCPListener: tl, closed: make(chan struct{})}
+	cfg := testConfig(t, http.NotFoundHandler())
+	cfg.Listeners = []net.Listener{ln}
+	s := New("", 0, cfg)
+	errc := serve(t, s)
+	r, d, drain := s.stopAccepting(false, false)
+	if drain == nil {
+		t.Fatal("stopAccepting of a serving server returned no drain")
+	}
+	// The drain has not run: only net/http's Serve, done with the
+	// listener, closes it now.
+	select {
+	case <-ln.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the turned-away listener was not closed within 10s of stopAccepting: net/http is retrying its timeout")
+	}
+	go drain()
+	if err := s.awaitStop(context.Background(), r, d); err != nil {
+		t.Fatalf("awaitStop: %v", err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
