@@ -121,6 +121,9 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 		}
 		cp.scaleSizes = sizes
 	}
+	if o.idleRounds > 0 {
+		cp.idleRounds = o.idleRounds
+	}
 	if o.scaleRounds > 0 {
 		cp.scaleRounds = o.scaleRounds
 	}

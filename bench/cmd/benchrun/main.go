@@ -43,6 +43,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the subjects' logs")
 	flag.StringVar(&o.base, "base", "", "also measure graceful.Process built from this git revision of the repository (a worktree made for the run) in the idle and scale lanes, named graceful.Process@REV: a before/after in the same run")
 	flag.StringVar(&o.idleSizes, "idle-sizes", "", "comma-separated numbers of idle connections of the idle lane (default 100,1000,5000)")
+	flag.IntVar(&o.idleRounds, "idle-rounds", 0, "alternating restarts per subject, size and transport of the idle lane (default 3)")
 	flag.StringVar(&o.idleTransports, "idle-transports", "", "comma-separated transports of the idle lane: http, tls, tls-resume (default all three)")
 	flag.StringVar(&o.scaleSizes, "scale-sizes", "", "comma-separated numbers of sockets and servers of the scale lane (default 1,10,100,500)")
 	flag.IntVar(&o.scaleRounds, "scale-rounds", 0, "alternating rounds per size of the scale lane (default 8)")
@@ -65,6 +66,7 @@ type options struct {
 	base, idleSizes         string
 	scaleSizes              string
 	idleTransports          string
+	idleRounds              int
 	scaleRounds             int
 	keep, smoke, merge      bool
 	timeout                 time.Duration
