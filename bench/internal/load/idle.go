@@ -85,36 +85,28 @@ func (p *IdlePool) WaitConnected(ctx context.Context, n int, timeout time.Durati
 // Since returns when, at or after t, clients saw their idle connection
 // closed, and when their GETs on the new connections were answered.
 func (p *IdlePool) Since(t time.Time) (closes, answered []time.Time) {
-	closes, answered, _ = p.since(t)
-	return closes, answered
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return atOrAfter(p.closes, t), atOrAfter(p.answered, t)
 }
 
 // ResumedSince returns how many reconnects answered at or after t resumed
 // their TLS session.
 func (p *IdlePool) ResumedSince(t time.Time) int {
-	_, _, resumed := p.since(t)
-	return resumed
-}
-
-func (p *IdlePool) since(t time.Time) (closes, answered []time.Time, resumed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range p.closes {
-		if !c.Before(t) {
-			closes = append(closes, c)
+	return len(atOrAfter(p.resumed, t))
+}
+
+// atOrAfter returns the times of ts that are not before t.
+func atOrAfter(ts []time.Time, t time.Time) []time.Time {
+	var out []time.Time
+	for _, x := range ts {
+		if !x.Before(t) {
+			out = append(out, x)
 		}
 	}
-	for _, a := range p.answered {
-		if !a.Before(t) {
-			answered = append(answered, a)
-		}
-	}
-	for _, r := range p.resumed {
-		if !r.Before(t) {
-			resumed++
-		}
-	}
-	return closes, answered, resumed
+	return out
 }
 
 // Failed returns the failed requests (a failed dial counts), the requests
