@@ -47,6 +47,10 @@ type supervisorState struct {
 	ProbationLeft time.Duration `json:"probation_left,omitempty"`
 	// Signals were caught by the old image and not handled yet.
 	Signals []string `json:"signals,omitempty"`
+	// Exiting are the workers the old image did not hand over because
+	// they were exiting: children of this process still, which the new
+	// image reaps.
+	Exiting []int `json:"exiting,omitempty"`
 }
 
 type stateSocket struct {
@@ -169,8 +173,9 @@ func (l *lifecycle) reexecSupervisor() {
 		if err != nil {
 			// Its link is closed only once the worker has exited (a
 			// drained worker, released a moment ago): the next image
-			// reaps it as any child it does not follow.
+			// only reaps it.
 			p.logger.Info("a worker that is exiting is not handed to the supervisor's next image", g.logAttrs("error", err)...)
+			st.Exiting = append(st.Exiting, g.pid)
 			continue
 		}
 		sg := stateGen{N: g.n, PID: g.pid, State: g.state.String(), Link: keep(lfd), Took: g.took, StopLimit: g.stopLimit}
@@ -317,6 +322,11 @@ func readSupervisorState(fd int) (supervisorState, error) {
 			errs = append(errs, fmt.Errorf("worker PID %d", g.PID))
 		}
 	}
+	for _, pid := range st.Exiting {
+		if pid < 2 {
+			errs = append(errs, fmt.Errorf("exiting worker PID %d", pid))
+		}
+	}
 	return st, errors.Join(errs...)
 }
 
@@ -364,6 +374,23 @@ func (p *Process) resumeSupervisor(l *lifecycle, st supervisorState, rp *reaper)
 		l.watch(g)
 		if g.state == stDraining || g.state == stStopping {
 			l.deadline(g) // released or told to stop by the previous image
+		}
+	}
+	if rp == nil {
+		// A PID 1's reaper collects every child; otherwise nothing waits
+		// for these, and each would stay a zombie for this image's life.
+		// One the previous image reaped just before it executed this one
+		// is not a child any more: the check comes before this image
+		// starts a worker, which could be given the same PID.
+		exited := func(pid int, status string) {
+			p.logger.Info("a worker the previous image did not hand over has exited", "worker_pid", pid, "status", status)
+		}
+		for _, pid := range st.Exiting {
+			if status, running := pollChild(pid); running {
+				go func() { exited(pid, p.sys.wait(pid)) }()
+			} else if status != "" {
+				exited(pid, status)
+			}
 		}
 	}
 	if cur := l.find(stServing); cur != nil {

@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -264,5 +265,61 @@ func TestUnitSupervisorKeepsNoDescriptorOfADeadWorker(t *testing.T) {
 	stopSupervisor(t, sys, code, w2)
 	if n := descriptorsOf(inode); n != 0 {
 		t.Errorf("%d descriptors of the socket on %s are open after the stop, want 0", n, addr)
+	}
+}
+
+// TestResumedSupervisorReapsTheWorkersItWasNotHanded: a worker that was
+// exiting when the supervisor executed its new image (its link already
+// closed) is not handed to that image, but it is the supervisor's child
+// still: the new image reaps it, whether it has exited already or exits
+// later, and says how it ended. Before, it stayed a zombie for as long as
+// the supervisor lived (unless the supervisor was PID 1).
+func TestResumedSupervisorReapsTheWorkersItWasNotHanded(t *testing.T) {
+	start := func(argv ...string) int {
+		t.Helper()
+		pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(pid, &ws, 0, nil) // ECHILD once reaped
+		})
+		return pid
+	}
+	exited := start("/bin/sh", "-c", "exit 3")
+	waitFor(t, "the first worker to exit", 10*time.Second, func() bool { return procState(exited) == "Z" })
+	running := start("/bin/sleep", "60")
+
+	var logs syncBuffer
+	cfg := DefaultProcessConfig()
+	cfg.Mode = RestartModeSupervisor
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p, err := newProcess(cfg, osSystem{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.sys.stopSignals(p.sigCh) })
+	st := supervisorState{Secret: make([]byte, secretSize), Exiting: []int{exited, running}}
+	if _, _, err := p.resumeSupervisor(newLifecycle(p), st, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := procState(exited); s != "" {
+		t.Errorf("the worker that had exited is still there (state %s) after the new image started", s)
+	}
+	want := fmt.Sprintf("worker_pid=%d status=\"exit status 3\"", exited)
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("the log does not say %s:\n%s", want, logs.String())
+	}
+	if err := syscall.Kill(running, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	want = fmt.Sprintf("worker_pid=%d status=\"signal: terminated\"", running)
+	waitFor(t, "the new image to reap the worker that was running", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), want)
+	})
+	if s := procState(running); s != "" {
+		t.Errorf("the worker that was running is still there (state %s) once reaped", s)
 	}
 }

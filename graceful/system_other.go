@@ -30,6 +30,7 @@ func (osSystem) forkExec(string, []string, *syscall.ProcAttr) (int, error) {
 }
 func (osSystem) kill(int, syscall.Signal) error { return ErrRestartNotSupported }
 func (osSystem) wait(int) string                { return "" }
+func pollChild(int) (string, bool)              { return "", false }
 
 func takeEarlySignals() []os.Signal { return nil }
 

@@ -228,6 +228,25 @@ func (osSystem) wait(pid int) string {
 	}
 }
 
+// pollChild reaps the child pid if it has exited, and says how it ended;
+// running is true when pid is a child of this process that has not
+// exited. For a PID that is no child of this one it returns "" and false.
+func pollChild(pid int) (status string, running bool) {
+	var ws unix.WaitStatus
+	for {
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return "", false
+		case got == 0:
+			return "", true
+		}
+		return waitStatusString(ws), false
+	}
+}
+
 func (osSystem) exec(exe string, args, env []string) error { return syscall.Exec(exe, args, env) }
 
 // dupInheritable duplicates fd into a descriptor (3 or above) without
