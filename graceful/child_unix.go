@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Bounds of what a parent keeps of a child's standard error before it is
@@ -38,6 +40,11 @@ type osChild struct {
 	exitedCh chan struct{}
 	exitOnce sync.Once
 	status   string
+
+	// linkIno is the inode of the child's end of the link (0: unknown),
+	// by which stop finds what the child left behind (see killLeftovers).
+	linkIno   uint64
+	leftovers int // processes stop killed that way
 
 	out      *heldOutput
 	stopOnce sync.Once
@@ -120,6 +127,8 @@ func startChild(sys system, spec childSpec) (child, error) {
 		closeFd(pipeR)
 		return nil, fmt.Errorf("send the state to the new process: %w", err)
 	}
+	var linkStat unix.Stat_t
+	_ = unix.Fstat(childLink, &linkStat)
 	pid, err := sys.forkExec(spec.exe, spec.args, attr)
 	closeChildEnds()
 	if err != nil {
@@ -146,6 +155,7 @@ func startChild(sys system, spec childSpec) (child, error) {
 		linkDone: make(chan struct{}),
 		exitedCh: make(chan struct{}),
 		out:      newHeldOutput(os.NewFile(uintptr(pipeR), "child stderr")),
+		linkIno:  uint64(linkStat.Ino),
 	}
 	go c.out.copy()
 	go c.readLink()
@@ -309,24 +319,25 @@ func (c *osChild) signal(sig os.Signal) {
 
 // stop asks the child to stop (SIGTERM), kills it after grace (SIGKILL,
 // which also ends a stopped process), and returns once it has been reaped.
-func (c *osChild) stop(grace time.Duration) {
+func (c *osChild) stop(grace time.Duration) int {
 	c.stopOnce.Do(func() {
 		select {
 		case <-c.exitedCh:
-			return
 		default:
+			c.signal(syscall.SIGTERM)
+			t := time.NewTimer(grace)
+			select {
+			case <-c.exitedCh:
+			case <-t.C:
+				c.signal(syscall.SIGKILL)
+			}
+			t.Stop()
 		}
-		c.signal(syscall.SIGTERM)
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-c.exitedCh:
-			return
-		case <-t.C:
-		}
-		c.signal(syscall.SIGKILL)
+		<-c.exitedCh
+		c.leftovers = killLeftovers(c.linkIno)
 	})
 	<-c.exitedCh
+	return c.leftovers
 }
 
 // heldOutput copies a child's standard error: held until the child is

@@ -220,6 +220,74 @@ func TestFailedRestartKeepsOldGenerationServing(t *testing.T) {
 	}
 }
 
+// TestAFailedStartLeavesNothingHoldingTheSockets: a new binary that is a
+// wrapper script, which runs a program without exec and then fails (it
+// exits, or hangs until the upgrade timeout), is stopped as before; the
+// program it started inherited the child's descriptors, the listening
+// socket among them, and is killed too. Before, it kept the socket open
+// after the service had stopped: connections were queued that nobody
+// would accept, and a new start could not bind the port.
+func TestAFailedStartLeavesNothingHoldingTheSockets(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []RestartMode{RestartModeReexec, RestartModeSupervisor} {
+		for _, tc := range []struct {
+			name, end string
+			timeout   time.Duration
+			reason    string
+		}{
+			{"exits", "exit 7", neverTimeout, "exited before it was ready: exit status 7"},
+			{"hangs", "wait", hangTimeout, "was not ready within the upgrade timeout"},
+		} {
+			t.Run(string(mode)+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				app := filepath.Join(dir, "app")
+				if err := os.Symlink(self, app); err != nil {
+					t.Fatal(err)
+				}
+				c := startCluster(t, clusterOptions{mode: mode, exe: app, env: []string{envTimeout + "=" + tc.timeout.String()}})
+				first := c.pidFromFile()
+				stop := startLoad(c, 1)
+				leftover := filepath.Join(dir, "leftover.pid")
+				script := "#!/bin/sh\nsleep 600 &\necho $! > " + leftover + "\n" + tc.end + "\n"
+				if err := os.WriteFile(app+".new", []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(app+".new", app); err != nil {
+					t.Fatal(err)
+				}
+				c.mustSignal(first, syscall.SIGHUP)
+				waitFor(t, "the restart to fail", 20*time.Second, func() bool {
+					return c.logCount("restart failed; still serving", tc.reason) == 1
+				})
+				b, err := os.ReadFile(leftover)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st := procState(pid); st != "" && st != "Z" {
+					t.Errorf("the program the failed binary started (pid %d) is still running (state %s)", pid, st)
+				}
+				if c.logCount("restart failed; still serving", "leftovers_killed=1") != 1 {
+					t.Errorf("the log does not say that a leftover process was killed:\n%s", c.Output())
+				}
+				requireNoFailures(t, stop())
+				if mode == RestartModeSupervisor {
+					c.stopSupervisor(first)
+					return
+				}
+				c.stop()
+				c.checkClean()
+			})
+		}
+	}
+}
+
 func TestSignalStormStartsOneSuccessor(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	stop := startLoad(c, 1)

@@ -93,7 +93,7 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 	spec.handover.Totals = p.totals.snapshot()
 	spec.state = linkMsg{Type: msgState, Secret: p.lineage.secret[:], Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()}
 	c, err := startChild(p.sys, spec)
-	why := ""
+	why, leftovers := "", 0
 	if err != nil {
 		why = err.Error()
 	} else {
@@ -114,7 +114,7 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		default:
 		}
 		if why != "" {
-			c.stop(notReadyStopGrace)
+			leftovers = c.stop(notReadyStopGrace)
 		}
 	}
 	if why == "" {
@@ -148,6 +148,11 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		}
 		if tail := c.stderrTail(); tail != "" {
 			attrs = append(attrs, "child_stderr", tail)
+		}
+		if leftovers > 0 {
+			// Processes the child started (a wrapper script's), which
+			// held its descriptors: the sockets would have stayed open.
+			attrs = append(attrs, "leftovers_killed", leftovers)
 		}
 	}
 	p.totals.add(totalRestartsFailed, 1)

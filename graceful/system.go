@@ -107,8 +107,10 @@ type child interface {
 	// signal sends a signal to the child unless it has been reaped.
 	signal(sig os.Signal)
 	// stop asks the child to stop (SIGTERM), kills it after grace, and
-	// returns once it has been reaped.
-	stop(grace time.Duration)
+	// returns once it has been reaped; then it kills the processes the
+	// child left holding its descriptors (see killLeftovers), and
+	// returns how many.
+	stop(grace time.Duration) int
 }
 
 // osSystem is the real operating system.

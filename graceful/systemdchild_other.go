@@ -16,6 +16,8 @@ func parentIsSystemd() bool { return false }
 
 func processGone(pid int) bool { return !processAlive(pid) }
 
+func killLeftovers(uint64) int { return 0 }
+
 func killHolder(int, int) error {
 	return errors.New("only Linux can tell that a process holds a lifeline: not killed")
 }
