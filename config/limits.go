@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 
@@ -66,10 +69,26 @@ func withLimits(l limits) Option {
 // errTooLarge is returned by readLimited for a file above the limit.
 var errTooLarge = errors.New("too large")
 
+// pipeWait bounds how long a named pipe may take to give its whole
+// content: a writer that started and does not finish.
+const pipeWait = 10 * time.Second
+
 // readLimited reads the file at path, refusing one larger than max bytes
 // without reading more than max+1 of them.
+//
+// A named pipe (a FIFO, or a shell's process substitution) is read too,
+// within pipeWait; one that no process writes to is an error at once.
+// Opening it the usual way would wait for a writer for ever.
 func readLimited(path string, max int) ([]byte, int64, error) {
-	f, err := os.Open(path)
+	pipe := false
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		pipe = true
+	}
+	flag := os.O_RDONLY
+	if pipe {
+		flag |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -81,11 +100,20 @@ func readLimited(path string, max int) ([]byte, int64, error) {
 			return nil, size, errTooLarge
 		}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
-	if err != nil {
-		return nil, size, err
+	if pipe {
+		_ = f.SetReadDeadline(time.Now().Add(pipeWait))
 	}
-	if len(data) > max {
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	switch {
+	case pipe && errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, size, fmt.Errorf("%s is a named pipe whose writer did not finish within %s", path, pipeWait)
+	case err != nil:
+		return nil, size, err
+	case pipe && len(data) == 0:
+		// Without waiting, a pipe that no process holds open for writing
+		// reads as empty at once.
+		return nil, size, fmt.Errorf("%s is a named pipe that gave nothing: no process writes to it, or its writer wrote nothing", path)
+	case len(data) > max:
 		return nil, size, errTooLarge
 	}
 	return data, int64(len(data)), nil
