@@ -483,6 +483,11 @@ func (l *lifecycle) handOver(g *gen) {
 				return
 			}
 			p.logger.Info("ready", "worker_pid", g.pid)
+		} else if wrote, err := rewritePIDFile(p.cfg.PIDFile, p.pid); err != nil {
+			// The worker serves already: the restart stands.
+			p.logger.Error("the PID file no longer names the supervisor, and it could not be written again", "error", err)
+		} else if wrote {
+			p.logger.Warn("the PID file no longer named the supervisor: written again", "pid_file", p.cfg.PIDFile)
 		}
 		p.notify(fmt.Sprintf("READY=1\nSTATUS=serving (worker %d, pid %d)", g.n, g.pid))
 	}

@@ -99,3 +99,16 @@ func removePIDFile(path string, pid int) error {
 	}
 	return nil
 }
+
+// rewritePIDFile writes pid to path again unless the file names it
+// already, and says whether it wrote: a supervisor's PID file, written
+// once at its start, that has since been removed or overwritten.
+func rewritePIDFile(path string, pid int) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
+	if data, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(pid) {
+		return false, nil
+	}
+	return true, writePIDFile(path, pid)
+}

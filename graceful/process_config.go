@@ -76,7 +76,9 @@ type ProcessConfig struct {
 	// names a process that is not ready, and the handover does not wait
 	// for the rename), and by a generation that rolls back. It is removed
 	// at the final shutdown. In supervisor mode it holds the supervisor's
-	// PID, written once the first worker is ready.
+	// PID, written once the first worker is ready, and again after a
+	// restart if it no longer names the supervisor (removed or
+	// overwritten meanwhile).
 	PIDFile string
 
 	// ShutdownDelay is how long, once a shutdown is requested, the

@@ -323,3 +323,33 @@ func TestResumedSupervisorReapsTheWorkersItWasNotHanded(t *testing.T) {
 		t.Errorf("the worker that was running is still there (state %s) once reaped", s)
 	}
 }
+
+// TestSupervisorWritesItsPIDFileAgainAtARestart: the supervisor writes
+// its PID file once, at its start; one that has since been removed or
+// overwritten names the supervisor again after the next restart, and the
+// log says so. Before, it stayed missing or wrong for the supervisor's
+// life, while every restart succeeded.
+func TestSupervisorWritesItsPIDFileAgainAtARestart(t *testing.T) {
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor})
+	supervisor := c.pidFromFile()
+	for i, damage := range []func() error{
+		func() error { return os.Remove(c.pidFile) },
+		func() error { return os.WriteFile(c.pidFile, []byte("garbage\n"), 0o644) },
+	} {
+		old := c.servingPID()
+		if err := damage(); err != nil {
+			t.Fatal(err)
+		}
+		c.mustSignal(supervisor, syscall.SIGHUP)
+		c.record(c.waitServingPID(old, 30*time.Second))
+		waitFor(t, "the PID file to name the supervisor again", 30*time.Second, func() bool {
+			return c.pidFromFile() == supervisor
+		})
+		c.waitLog(10*time.Second, "the PID file no longer named the supervisor: written again")
+		if n := c.logCount("the PID file no longer named the supervisor: written again"); n != i+1 {
+			t.Errorf("%d log lines say the PID file was written again, want %d", n, i+1)
+		}
+		c.WaitGone(old, 30*time.Second)
+	}
+	c.stopSupervisor(supervisor)
+}
