@@ -46,6 +46,8 @@ const (
 	// envProbation sets ProcessConfig.Probation; unset, it is 0 (off), so
 	// that an old generation exits as soon as it has drained.
 	envProbation = "GRACEFUL_TEST_PROBATION"
+	// envListenFds is the LISTEN_FDS the activate role sets (1 unset).
+	envListenFds = "GRACEFUL_TEST_LISTEN_FDS"
 )
 
 func TestMain(m *testing.M) {
@@ -384,7 +386,11 @@ func describeFds(listener string) string {
 // its own PID and replaces itself with the server role, which inherits
 // fd 3 (the listener the test passed) and adopts it.
 func activateRole() int {
-	env := []string{"LISTEN_PID=" + strconv.Itoa(os.Getpid()), "LISTEN_FDS=1", "LISTEN_FDNAMES=web", envRole + "=server"}
+	n := os.Getenv(envListenFds)
+	if n == "" {
+		n = "1"
+	}
+	env := []string{"LISTEN_PID=" + strconv.Itoa(os.Getpid()), "LISTEN_FDS=" + n, "LISTEN_FDNAMES=web", envRole + "=server"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, envRole+"=") {
 			env = append(env, kv)

@@ -90,20 +90,24 @@ func inheritHandover(h handover, logger *slog.Logger) (*link, []*socket, error) 
 // datagram socket is an error: the unit file and the program disagree,
 // and guessing would serve the wrong socket.
 func activationSockets(logger *slog.Logger) ([]*socket, error) {
+	if err := checkActivationFds(); err != nil {
+		return nil, err
+	}
 	files := activation.Files(true)
 	var socks []*socket
 	var errs []error
-	for _, f := range files {
-		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		_ = f.Close()
+	for i, f := range files {
+		passed := activationFdsStart + i
+		addr, packet, err := inspectSocket(passed)
 		if err != nil {
+			_ = f.Close()
 			errs = append(errs, fmt.Errorf("passed socket %q: %w", f.Name(), err))
 			continue
 		}
-		addr, packet, err := inspectSocket(fd)
+		fd, err := unix.FcntlInt(uintptr(passed), unix.F_DUPFD_CLOEXEC, 0)
+		_ = f.Close()
 		if err != nil {
-			closeFd(fd)
-			errs = append(errs, fmt.Errorf("passed socket %q: %w", f.Name(), err))
+			errs = append(errs, fmt.Errorf("passed socket %q (fd %d): %w", f.Name(), passed, err))
 			continue
 		}
 		s := &socket{name: f.Name(), fd: fd, addr: addr, packet: packet, from: "systemd", fdName: f.Name()}
@@ -120,6 +124,36 @@ func activationSockets(logger *slog.Logger) ([]*socket, error) {
 		return nil, err
 	}
 	return socks, nil
+}
+
+// activationFdsStart is the first descriptor of socket activation
+// (SD_LISTEN_FDS_START).
+const activationFdsStart = 3
+
+// checkActivationFds checks, before activation.Files takes them, that
+// the descriptors LISTEN_FDS names for this process were passed to it:
+// open and not close-on-exec. A wrong count (a typing error, or a
+// variable meant for another program) would otherwise have that package
+// take and close descriptors this process opened itself, the Go
+// runtime's poller among them, and the process would crash instead of
+// saying what is wrong. Variables meant for another process (LISTEN_PID)
+// or that do not parse are left to activation.Files, which ignores them.
+func checkActivationFds() error {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	for fd := activationFdsStart; fd < activationFdsStart+n; fd++ {
+		if err := inheritable(fd); err != nil {
+			return fmt.Errorf("LISTEN_FDS=%d names descriptors %d to %d, and %w; fix the service manager's socket settings or unset LISTEN_FDS and LISTEN_PID",
+				n, activationFdsStart, activationFdsStart+n-1, err)
+		}
+	}
+	return nil
 }
 
 // sdNotify sends a state to systemd when NOTIFY_SOCKET is set, and does

@@ -4,6 +4,7 @@ package graceful
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -210,6 +211,32 @@ func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("output does not explain %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// TestABadListenFDsIsAnErrorNotACrash: LISTEN_FDS that counts more
+// descriptors than the process was passed is refused, naming the first
+// one that was not passed (here one the Go runtime opened, or none).
+// Before, go-systemd's activation.Files took every descriptor it named
+// and the server closed them, the runtime's poller among them, and the
+// process crashed ("fatal error: runtime: netpoll failed").
+func TestABadListenFDsIsAnErrorNotACrash(t *testing.T) {
+	f, _ := listeningFile(t, "127.0.0.1:0")
+	for _, n := range []string{"2", "100000"} {
+		t.Run(n, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), envRole+"=activate", envAddr+"=127.0.0.1:0", envListenFds+"="+n)
+			cmd.ExtraFiles = []*os.File{f} // fd 3, the one passed
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("want exit status 1, got %v:\n%s", err, out)
+			}
+			if want := "sockets passed by systemd: LISTEN_FDS=" + n + " names descriptors 3 to "; !strings.Contains(string(out), want) ||
+				!strings.Contains(string(out), "fd 4 ") {
+				t.Errorf("the error does not name LISTEN_FDS and fd 4:\n%s", out)
 			}
 		})
 	}
