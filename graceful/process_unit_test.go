@@ -691,6 +691,42 @@ func TestUnitStopSignalAbandonsRestart(t *testing.T) {
 	}
 }
 
+// TestUnitAnAbandonedChildThatBecomesReadyStopsOnItsOwn: a stop abandons
+// a restart while the child's ready message is on its way. The child,
+// ready and told to stop, drains and waits for this process to exit; this
+// process no longer waits for the child's exit in turn, which held both
+// until the SIGKILL at the end of the stop grace (an outside-in fault run
+// found it: SIGTERM 5 ms after SIGHUP, about one run in ten).
+func TestUnitAnAbandonedChildThatBecomesReadyStopsOnItsOwn(t *testing.T) {
+	sys := newFakeSystem()
+	p, errc, logs := runPatientProcess(t, sys)
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	c.mu.Lock()
+	c.ignoreTerm = true // a ready generation drains on SIGTERM; it does not exit at once
+	c.mu.Unlock()
+	t.Cleanup(func() { c.exit("exit status 0") })
+	sys.deliver(syscall.SIGTERM)
+	waitFor(t, "the child to be told to stop", 10*time.Second, func() bool {
+		return slices.Contains(c.gotSignals(), syscall.SIGTERM)
+	})
+	c.ready(t) // sent before it was told; it arrives now
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if slices.Contains(c.gotSignals(), syscall.SIGKILL) {
+		t.Error("the child that had become ready was killed")
+	}
+	select {
+	case <-c.exited():
+		t.Error("the child that had become ready was made to exit")
+	default:
+	}
+	if out := logs.String(); !strings.Contains(out, "the new generation became ready as this process stopped") {
+		t.Errorf("the log does not say that the child became ready:\n%s", out)
+	}
+}
+
 // liveAncestors gives p n older generations that still drain: their
 // lifelines' write ends, which the test closes to end them.
 func liveAncestors(t *testing.T, p *Process, n int) []int {

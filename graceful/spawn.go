@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -93,7 +94,7 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 	spec.handover.Totals = p.totals.snapshot()
 	spec.state = linkMsg{Type: msgState, Secret: p.lineage.secret[:], Totals: p.totals.snapshot(), RestartNanos: p.lastRestart.Load()}
 	c, err := startChild(p.sys, spec)
-	why, leftovers := "", 0
+	why, leftovers, readyLate := "", 0, false
 	if err != nil {
 		why = err.Error()
 	} else {
@@ -113,9 +114,31 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 			why = "" // it became ready at the very moment: it serves
 		default:
 		}
-		if why != "" {
-			leftovers = c.stop(notReadyStopGrace)
+		grace := notReadyStopGrace
+		if why != "" && errors.Is(context.Cause(ctx), errAbandoned) {
+			// A stop gave up on it, and its ready message may be on its
+			// way. Told to stop, a child that has become ready drains and
+			// waits for this process to exit: waiting here for its exit
+			// would hold both until the SIGKILL.
+			c.signal(syscall.SIGTERM)
+			t := time.NewTimer(grace)
+			select {
+			case <-c.ready():
+				readyLate = true
+			case <-c.exited():
+			case <-t.C:
+			}
+			t.Stop()
+			grace = 0 // it had its grace
 		}
+		if why != "" && !readyLate {
+			leftovers = c.stop(grace)
+		}
+	}
+	if readyLate {
+		p.logger.Info("restart abandoned: the new generation became ready as this process stopped; told to stop too, it drains on its own",
+			"next_generation", n, "child_pid", c.pid(), "took", time.Since(begin).Round(time.Millisecond))
+		return nil, fmt.Errorf("graceful: restart abandoned: %s (pid %d) became ready as this process (pid %d) stopped, and stops too", what, c.pid(), p.pid)
 	}
 	if why == "" {
 		took := time.Since(begin)
