@@ -115,11 +115,12 @@ func (p *Process) startNext(ctx context.Context, spec childSpec, restart, servin
 		default:
 		}
 		grace := notReadyStopGrace
-		if why != "" && errors.Is(context.Cause(ctx), errAbandoned) {
+		if why != "" && kind == genSuccessor && errors.Is(context.Cause(ctx), errAbandoned) {
 			// A stop gave up on it, and its ready message may be on its
-			// way. Told to stop, a child that has become ready drains and
-			// waits for this process to exit: waiting here for its exit
-			// would hold both until the SIGKILL.
+			// way. Told to stop, a successor that has become ready drains
+			// and waits for this process to exit: waiting here for its
+			// exit would hold both until the SIGKILL. (A worker does not
+			// wait for its supervisor, which waits for it as before.)
 			c.signal(syscall.SIGTERM)
 			t := time.NewTimer(grace)
 			select {
