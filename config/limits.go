@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -80,24 +79,22 @@ const pipeWait = 10 * time.Second
 // within pipeWait; one that no process writes to is an error at once.
 // Opening it the usual way would wait for a writer for ever.
 func readLimited(path string, max int) ([]byte, int64, error) {
-	pipe := false
-	if fi, err := os.Stat(path); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-		pipe = true
-	}
-	flag := os.O_RDONLY
-	if pipe {
-		flag |= syscall.O_NONBLOCK
-	}
-	f, err := os.OpenFile(path, flag, 0)
+	// Opened without waiting, so that the kind of file is told from the
+	// descriptor itself: a path that changes between a stat and the open
+	// cannot make the open wait on a pipe.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoWait, 0)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	size := int64(-1)
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = fi.Size()
-		if size > int64(max) {
-			return nil, size, errTooLarge
+	size, pipe := int64(-1), false
+	if fi, err := f.Stat(); err == nil {
+		pipe = fi.Mode()&fs.ModeNamedPipe != 0
+		if fi.Mode().IsRegular() {
+			size = fi.Size()
+			if size > int64(max) {
+				return nil, size, errTooLarge
+			}
 		}
 	}
 	if pipe {
