@@ -60,13 +60,17 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := cfg.Log.NewLogger(stderr)
+	// The Process adds its pid, role and generation to the lines it and
+	// its servers log; this program's own lines name its pid too, since
+	// every generation of a restart writes to one stream.
+	base := cfg.Log.NewLogger(stderr)
+	logger := base.With("pid", os.Getpid())
 	pcfg, err := cfg.Process.ProcessConfig()
 	if err != nil {
 		logger.Error("invalid process configuration", "error", err)
 		return 1
 	}
-	pcfg.Logger = logger
+	pcfg.Logger = base
 	if *pidfile != "" {
 		pcfg.PIDFile = *pidfile
 	}
@@ -90,7 +94,7 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	scfg := cfg.Server.ServerConfig()
-	scfg.Logger = logger
+	scfg.Logger = base
 	scfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "pid=%d\n", pid)
 	})

@@ -103,20 +103,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := cfg.Log.NewLogger(stderr)
+	// The Process adds its pid, role and generation to the lines it and
+	// its servers log; this program's own lines name its pid too, since
+	// every generation of a restart writes to one stream.
+	base := cfg.Log.NewLogger(stderr)
+	logger := base.With("pid", os.Getpid())
 	pcfg, err := cfg.Process.ProcessConfig()
 	if err != nil {
 		logger.Error("invalid process configuration", "error", err)
 		return 1
 	}
-	pcfg.Logger = logger
+	pcfg.Logger = base
 	proc, err := graceful.NewProcess(pcfg)
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return 1
 	}
 	// From here on this code runs in the serving process only.
-	if err := serve(proc, cfg, *certFile, *keyFile, *rate, logger); err != nil {
+	if err := serve(proc, cfg, *certFile, *keyFile, *rate, base); err != nil {
 		logger.Error("stopped with an error", "error", err)
 		return 1
 	}

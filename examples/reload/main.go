@@ -81,13 +81,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	logger := cfg.Log.NewLogger(stderr)
+	// The Process adds its pid, role and generation to the lines it and
+	// its servers log; this program's own lines name its pid too, since
+	// every generation of a restart writes to one stream.
+	base := cfg.Log.NewLogger(stderr)
+	logger := base.With("pid", os.Getpid())
 	pcfg, err := cfg.Process.ProcessConfig()
 	if err != nil {
 		logger.Error("invalid process configuration", "error", err)
 		return 1
 	}
-	pcfg.Logger = logger
+	pcfg.Logger = base
 	proc, err := graceful.NewProcess(pcfg)
 	if err != nil {
 		logger.Error("cannot start", "error", err)
@@ -105,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		mux.Handle("/", h)
 		h = mux
 	}
-	if _, err := cfg.Server.NewServers(proc, h, logger); err != nil {
+	if _, err := cfg.Server.NewServers(proc, h, base); err != nil {
 		logger.Error("cannot listen", "error", err)
 		return 1
 	}

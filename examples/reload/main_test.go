@@ -105,6 +105,32 @@ func TestCheckMode(t *testing.T) {
 	}
 }
 
+// TestItsOwnLinesNameItsPID: the generations of a restart write to one
+// stream, so the program's own lines, such as the error Run returned,
+// name the process as the library's lines do.
+func TestItsOwnLinesNameItsPID(t *testing.T) {
+	bin := exampletest.Build(t, "reload")
+	pidFile := filepath.Join(t.TempDir(), "missing", "reload.pid")
+	cmd := exec.Command(bin, "-addr", exampletest.FreeAddr(t, "tcp"), "-pidfile", pidFile)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("with the PID file in a missing directory: %v, want exit status 1\n%s", err, out.String())
+	}
+	want := fmt.Sprintf("pid=%d", cmd.Process.Pid)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "stopped with an error") {
+			if !strings.Contains(line, want) {
+				t.Errorf("the program's own error line does not name its pid (%s):\n%s", want, line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no \"stopped with an error\" line:\n%s", out.String())
+}
+
 // TestRestartRereadsConfigAndSurvivesABadOne: a restart reads the file
 // again; a file made invalid fails the new process, never the old one.
 func TestRestartRereadsConfigAndSurvivesABadOne(t *testing.T) {
