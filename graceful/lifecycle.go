@@ -269,7 +269,7 @@ func (l *lifecycle) run(ctx context.Context) error {
 		case <-p.lineage.changes():
 			l.runWaiting("running the postponed restart: an older generation has exited")
 		case sig := <-l.stopCh:
-			l.stop(sig.String())
+			l.stopSignal(sig)
 		case <-ctx.Done():
 			l.stop("context: " + context.Cause(ctx).Error())
 			ctx = context.Background()
@@ -872,6 +872,24 @@ func (l *lifecycle) serviceFailed(err error) {
 	l.stop("a service failed")
 }
 
+// stopSignal handles a stop signal. A worker leaves its stop to its
+// supervisor, as it does its restarts, for as long as the supervisor is
+// there: a signal sent to the whole process group (a terminal's Ctrl-C,
+// dumb-init, tini -g, supervisord's stopasgroup, systemd's default
+// KillMode) reaches the supervisor too, which stops the service with its
+// shutdown delay and then tells the worker to drain as the last one; and
+// a signal sent to a worker alone would leave no worker accepting while
+// it drains.
+func (l *lifecycle) stopSignal(sig os.Signal) {
+	p := l.p
+	if p.role == RoleWorker && p.parentMsgs != nil {
+		p.logger.Info("stop signal ignored: the supervisor stops workers; signal it instead",
+			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)
+		return
+	}
+	l.stop(sig.String())
+}
+
 // stop handles a stop signal, the end of Run's context, or a supervisor's
 // stop.
 func (l *lifecycle) stop(cause string) {
@@ -906,6 +924,7 @@ func (l *lifecycle) stop(cause string) {
 		return
 	}
 	l.endProbation(l.find(stProbation)) // a supervisor's old worker
+	p.stopRequested.Store(true)
 	p.markStopping()
 	if p.role == RoleProcess && p.parent != nil {
 		// A parent in probation must not roll back when a process that

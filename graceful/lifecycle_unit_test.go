@@ -572,6 +572,39 @@ func TestUnitWorkerDoesWhatItsSupervisorSays(t *testing.T) {
 	}
 }
 
+// TestUnitWorkerLeavesItsStopToItsSupervisor: a stop signal that reaches
+// a worker, sent to its process group or to it alone, is ignored while
+// its supervisor is there: the worker serves on and stays ready, and
+// stops, as the last generation, when its supervisor says.
+func TestUnitWorkerLeavesItsStopToItsSupervisor(t *testing.T) {
+	sys, p, srv, sup := unitWorker(t, time.Hour)
+	var logs syncBuffer
+	p.logger = captureLogger(t, &logs)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	recvType(t, sup, msgReady)
+	sys.deliver(syscall.SIGTERM)
+	sys.deliver(syscall.SIGINT)
+	waitFor(t, "the worker to say it ignored both stop signals", 5*time.Second, func() bool {
+		return strings.Count(logs.String(), "stop signal ignored: the supervisor stops workers") == 2
+	})
+	if p.Stopping() || srv.Status() != ServerStatusRunning {
+		t.Fatalf("after the stop signals: stopping %v, server %v; want serving\n%s", p.Stopping(), srv.Status(), logs.String())
+	}
+	if code, body, err := get("http://" + srv.GetListenedAddress() + "/ready"); err != nil || code != 200 {
+		t.Fatalf("readiness after the stop signals: %d %q %v", code, body, err)
+	}
+	if err := sup.send(linkMsg{Type: msgStop}); err != nil {
+		t.Fatal(err)
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if !strings.Contains(logs.String(), "final=true") || strings.Contains(logs.String(), "cut short") {
+		t.Errorf("the supervisor's stop did not drain the worker as the last generation:\n%s", logs.String())
+	}
+}
+
 // TestUnitWorkerPassesOnWhatItBindsAgainInARollback: a worker whose
 // successor dropped its address closes the socket (the address is free
 // at once); rolled back to, it binds the address again, serves it, and

@@ -106,7 +106,10 @@ type Process struct {
 	sigCh    chan os.Signal
 	requests chan restartRequest
 	loopDone chan struct{} // closed once Run no longer takes Restart calls
-	stopping atomic.Bool   // readiness is 503 from the moment this is set
+	stopping atomic.Bool   // this process no longer serves: it stops, or handed over
+	// stopRequested: the service stops (a stop of the generation that
+	// serves); readiness answers 503 from then on.
+	stopRequested atomic.Bool
 	// finalStop: a worker's supervisor said the service stops (see
 	// msgStop).
 	finalStop atomic.Bool
@@ -643,16 +646,19 @@ func (p *Process) healthHandler(next http.Handler) http.Handler {
 	})
 }
 
-// ReadinessHandler answers 200 "ready" while the process serves and 503
-// "shutting down" from the moment a shutdown is requested (before the
-// [ProcessConfig.ShutdownDelay]) or the process has handed over to a new
-// generation. Mount it where your load balancer or Kubernetes readiness
-// probe looks, or set [ProcessConfig.ReadinessPath].
+// ReadinessHandler answers for the service, not for the process whose
+// connection the probe happens to use: 200 "ready", and 503 "shutting
+// down" from the moment a stop of the service is requested (before the
+// [ProcessConfig.ShutdownDelay]). A generation that has handed over to a
+// successor, which serves, answers 200 on the connections it drains: a
+// probe that reaches it during a restart finds the service ready, as it
+// is. Mount it where your load balancer or Kubernetes readiness probe
+// looks, or set [ProcessConfig.ReadinessPath].
 func (p *Process) ReadinessHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if p.stopping.Load() {
+		if p.stopRequested.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("shutting down\n"))
 			return

@@ -25,8 +25,9 @@ type ProcessStats struct {
 	PID        int
 	Role       Role
 	Generation int
-	// Ready is true while the process serves and its readiness endpoint
-	// answers 200.
+	// Ready is true while this process serves: it has neither handed
+	// over to a successor nor begun to stop. (Its readiness endpoint
+	// answers for the service: see [Process.ReadinessHandler].)
 	Ready bool
 	// GenerationsAlive counts the processes of the service that hold its
 	// sockets: this one and the older ones still draining or in

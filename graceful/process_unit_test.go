@@ -914,6 +914,46 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	}
 }
 
+// TestUnitReadinessAnswersForTheServiceDuringARestart: a readiness probe
+// that the generation which has handed over answers, on a connection it
+// accepted before the restart, finds the service ready, as it is: its
+// successor serves. (A probe with a failure threshold of one would
+// otherwise take the instance out of its load balancer at a restart.)
+func TestUnitReadinessAnswersForTheServiceDuringARestart(t *testing.T) {
+	sys := newFakeSystem()
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour })
+	errc := runProcess(t, sys, p, srv)
+	conn := dialHTTP(t, srv.GetListenedAddress())
+	// The probe's request is on its way as the restart happens.
+	if _, err := fmt.Fprint(conn.conn, "GET /ready HTTP/1.1\r\nHost: test\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the probe's first bytes to be read", 5*time.Second, func() bool { return srv.Stats().ActiveConns == 1 })
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	c.ready(t)
+	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Stats().Draining })
+	if _, err := fmt.Fprint(conn.conn, "\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(conn.br, nil)
+	if err != nil {
+		t.Fatalf("the probe: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != "ready\n" {
+		t.Errorf("the probe answered by the generation that handed over got %d %q, want 200 \"ready\"", resp.StatusCode, body)
+	}
+	if !p.Stopping() || p.Stats().Ready {
+		t.Errorf("the generation that handed over: Stopping %v, Stats().Ready %v; want true, false", p.Stopping(), p.Stats().Ready)
+	}
+	c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUnitRetiredSocketIsFreeAtOnceAndServedAgainAfterARollback: a
 // successor that does not take a socket (its address changed) leaves it
 // to the old generation, which serves what was queued on it and closes it

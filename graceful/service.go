@@ -33,10 +33,12 @@ type Service interface {
 	Shutdown(ctx context.Context) error
 }
 
-// A StoppingService is told, as the readiness endpoint is, the moment its
-// process stops being ready: a shutdown was requested (before
-// [ProcessConfig.ShutdownDelay]) or a successor took over. A gRPC server
-// sets its health status to NOT_SERVING there.
+// A StoppingService is told the moment its process stops serving: a
+// shutdown was requested (before [ProcessConfig.ShutdownDelay]) or a
+// successor took over. A gRPC server sets its health status to
+// NOT_SERVING there, so that clients move to the connections of the
+// generation that serves. (The readiness endpoint answers for the
+// service instead: see [Process.ReadinessHandler].)
 type StoppingService interface {
 	Service
 	Stopping()

@@ -31,7 +31,7 @@
 //	name                                   type     labels                     meaning
 //	gracekit_info                          gauge    role, pid                  always 1; the role (process, worker) and PID of the serving process
 //	gracekit_generation                    gauge                               generation of the serving process (1 for the first)
-//	gracekit_ready                         gauge                               1 while the process serves and its readiness endpoint answers 200, else 0
+//	gracekit_ready                         gauge                               1 while this process serves (it has neither handed over nor begun to stop), else 0
 //	gracekit_generations_alive             gauge                               processes holding the service's sockets: the serving one and those draining or in probation
 //	gracekit_restarts_total                counter  result=succeeded|failed    restarts by outcome (lineage); a refused restart counts as failed
 //	gracekit_rollbacks_total               counter                             times an old generation served again after the new one died in probation (lineage)
@@ -87,7 +87,7 @@ func newDescs() *descs {
 	return &descs{
 		info:         desc("info", "Always 1: the role and PID of the serving process.", "role", "pid"),
 		generation:   desc("generation", "Generation of the serving process, 1 for the first."),
-		ready:        desc("ready", "1 while the process serves and its readiness endpoint answers 200, else 0."),
+		ready:        desc("ready", "1 while this process serves (it has neither handed over nor begun to stop), else 0."),
 		alive:        desc("generations_alive", "Processes holding the service's sockets: the serving one and those draining or in probation."),
 		restarts:     desc("restarts_total", "Restarts by outcome, over the life of the service; a refused restart counts as failed.", "result"),
 		rollbacks:    desc("rollbacks_total", "Times an old generation served again because the new one died within the probation."),

@@ -75,7 +75,7 @@ gracekit_http_requests_total{address="127.0.0.1:8080"} 10
 # HELP gracekit_info Always 1: the role and PID of the serving process.
 # TYPE gracekit_info gauge
 gracekit_info{pid="42",role="worker"} 1
-# HELP gracekit_ready 1 while the process serves and its readiness endpoint answers 200, else 0.
+# HELP gracekit_ready 1 while this process serves (it has neither handed over nor begun to stop), else 0.
 # TYPE gracekit_ready gauge
 gracekit_ready 1
 # HELP gracekit_restart_duration_seconds Duration of the last successful restart, from its start to the new generation's ready; 0 before the first.
