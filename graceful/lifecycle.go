@@ -318,6 +318,8 @@ func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 	// and is gone (its sockets are closed once the probation is over).
 	handedOver := l.self != nil && cur != l.self
 	switch {
+	case sig != nil && sig != p.cfg.RestartSignal:
+		p.logger.Warn("signal ignored: it is not the restart signal", "signal", sig, "restart_signal", p.cfg.RestartSignal)
 	case p.role == RoleWorker && req == nil:
 		p.logger.Info("restart signal ignored: the supervisor restarts workers; signal it instead",
 			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)

@@ -210,7 +210,11 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	}
 	// Catch the restart signal at once, then stop the early catching: a
 	// restart signal must never kill a process that is still starting.
-	sys.notifySignals(p.sigCh, cfg.RestartSignal)
+	// The other signals a restart may be configured with are caught too,
+	// and ignored (see lifecycle.restart): an operator may still send the
+	// one an earlier configuration named, and its default action ends the
+	// process.
+	sys.notifySignals(p.sigCh, restartSignalCandidates()...)
 	early := sys.earlySignals()
 
 	var err error

@@ -40,7 +40,11 @@ type ProcessConfig struct {
 
 	// RestartSignal is the signal that triggers a zero-downtime restart
 	// (SIGHUP by default; see [RestartSignalNames]). SIGTERM and SIGINT
-	// always mean a graceful shutdown.
+	// always mean a graceful shutdown. The other signals of
+	// RestartSignalNames are caught and ignored, with a log line: one that
+	// an earlier configuration named, and that an operator still sends
+	// after a restart changed the setting, must not end the process,
+	// which their default action would.
 	RestartSignal os.Signal
 
 	// UpgradeTimeout bounds how long a new generation may take to become

@@ -914,6 +914,35 @@ func TestUnitRollbackWhenTheSuccessorDiesInProbation(t *testing.T) {
 	}
 }
 
+// TestUnitOnlyTheRestartSignalRestarts: the other signals a restart may
+// be configured with are caught and ignored, so that the one an earlier
+// configuration named cannot end the process; the configured one
+// restarts.
+func TestUnitOnlyTheRestartSignalRestarts(t *testing.T) {
+	sys := newFakeSystem()
+	var logs syncBuffer
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) {
+		c.RestartSignal = syscall.SIGUSR1
+		c.Logger = captureLogger(t, &logs)
+	})
+	errc := runProcess(t, sys, p, srv)
+	sys.deliver(syscall.SIGHUP)
+	sys.deliver(syscall.SIGUSR2)
+	waitFor(t, "the other signals to be ignored", 5*time.Second, func() bool {
+		return strings.Count(logs.String(), "signal ignored: it is not the restart signal") == 2
+	})
+	if n := sys.starts(); n != 0 || srv.Status() != ServerStatusRunning {
+		t.Fatalf("after SIGHUP and SIGUSR2: %d starts, server %v; want none, running", n, srv.Status())
+	}
+	sys.deliver(syscall.SIGUSR1)
+	c := <-sys.children
+	c.ready(t)
+	c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUnitReadinessAnswersForTheServiceDuringARestart: a readiness probe
 // that the generation which has handed over answers, on a connection it
 // accepted before the restart, finds the service ready, as it is: its
