@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -38,7 +39,7 @@ func buildTLSConfig(certFile, keyFile string, given ...*tls.Config) (*tls.Config
 	}
 	switch {
 	case certFile != "" || keyFile != "":
-		cert, err := loadKeyPair(certFile, keyFile)
+		cert, err := LoadKeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, err
 		}
@@ -55,17 +56,23 @@ func buildTLSConfig(certFile, keyFile string, given ...*tls.Config) (*tls.Config
 	return cfg, nil
 }
 
-// loadKeyPair reads a certificate and its key, with errors that say which
-// file is at fault.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+// LoadKeyPair reads a certificate chain and its private key from PEM
+// files, as [tls.LoadX509KeyPair] does, with errors that say which file is
+// at fault, and within bounds: each must be a regular file (or a symbolic
+// link to one, as Kubernetes mounts secrets) of at most 1 MiB, so that a
+// path naming a device, a terminal or a pipe gets an error at once rather
+// than taking memory or time without bound. [Server.CreateListenerTLS]
+// loads its files with it; use it for the certificates of other
+// listeners (HTTP/3, gRPC) too.
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	if certFile == "" || keyFile == "" {
 		return tls.Certificate{}, fmt.Errorf("TLS needs both a certificate file and a key file (certificate %q, key %q)", certFile, keyFile)
 	}
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := readPEMFile(certFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("read TLS certificate: %w", err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := readPEMFile(keyFile)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("read TLS key: %w", err)
 	}
@@ -74,4 +81,35 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
 	}
 	return cert, nil
+}
+
+// maxPEMFile bounds a certificate or key file: a chain of PEM
+// certificates is a few kilobytes.
+const maxPEMFile = 1 << 20
+
+// readPEMFile reads a certificate or key file, which must be a regular
+// file (a symbolic link to one included) of at most maxPEMFile bytes: a
+// device such as /dev/zero, a terminal or a pipe would otherwise take
+// memory or time without bound.
+func readPEMFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s): give the path of a PEM file", path, fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxPEMFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes: it is not a PEM certificate or key", path, maxPEMFile)
+	}
+	return data, nil
 }

@@ -80,6 +80,14 @@ func TestTLSErrorsNameTheProblem(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A file above the bound, sparse: reading it whole would take 1 GiB.
+	huge := filepath.Join(dir, "huge.pem")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, cert, key, want string
 	}{
@@ -87,6 +95,8 @@ func TestTLSErrorsNameTheProblem(t *testing.T) {
 		{"missing key", a.CertFile, filepath.Join(dir, "nope.pem"), "read TLS key"},
 		{"mismatched", a.CertFile, b.KeyFile, "private key does not match public key"},
 		{"garbage", garbage, a.KeyFile, "garbage.pem"},
+		{"a device", os.DevNull, a.KeyFile, os.DevNull + " is not a regular file"},
+		{"huge key", a.CertFile, huge, "huge.pem is larger than 1048576 bytes"},
 		{"only cert", a.CertFile, "", "both a certificate file and a key file"},
 		{"nothing", "", "", "TLS needs a certificate"},
 	}

@@ -247,7 +247,7 @@ func stream(w http.ResponseWriter, r *http.Request, pid, n, rate int) {
 // tlsConfig loads the certificate, or makes a self-signed one.
 func tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err := graceful.LoadKeyPair(certFile, keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("certificate: %w", err)
 		}
