@@ -165,19 +165,20 @@ type Process struct {
 	ShutdownDelay Duration `koanf:"shutdownDelay"`
 
 	// URL path of the readiness endpoint served on every server: 200 while
-	// serving, 503 once a shutdown is requested. Empty means none; else it
-	// starts with "/".
+	// the service serves (during a restart too), 503 once a shutdown is
+	// requested. Empty means none; else a plain path other than "/", such
+	// as "/ready".
 	ReadinessPath string `koanf:"readinessPath"`
 
 	// URL path of the liveness endpoint served on every server: 200 as
 	// long as the process runs, draining included. Empty means none; else
-	// it starts with "/".
+	// a plain path other than "/", such as "/live".
 	LivenessPath string `koanf:"livenessPath"`
 
 	// URL path where a program serves its Prometheus metrics (see the
 	// prometheus package; examples/reload does). The graceful package
-	// itself does not serve them. Empty means none; else it starts with
-	// "/".
+	// itself does not serve them. Empty means none; else a plain path
+	// other than "/", such as "/metrics".
 	MetricsPath string `koanf:"metricsPath"`
 }
 

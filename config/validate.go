@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -196,8 +197,8 @@ func (p Process) Validate() []Problem {
 		add("maxGenerations", fmt.Sprintf("%d is too few: at least 2 generations (the serving one and one draining) must be allowed", p.MaxGenerations))
 	}
 	for _, f := range []struct{ key, path string }{{"readinessPath", p.ReadinessPath}, {"livenessPath", p.LivenessPath}, {"metricsPath", p.MetricsPath}} {
-		if f.path != "" && !strings.HasPrefix(f.path, "/") {
-			add(f.key, fmt.Sprintf("%q does not start with \"/\": write a URL path such as \"/%s\", or leave it empty for none", f.path, strings.TrimLeft(f.path, " ")))
+		if msg := checkURLPath(f.path, strings.TrimSuffix(f.key, "Path")); msg != "" {
+			add(f.key, msg)
 		}
 	}
 	if p.ReadinessPath != "" && p.ReadinessPath == p.LivenessPath {
@@ -252,4 +253,30 @@ func (l Log) Validate() []Problem {
 		ps = append(ps, Problem{Key: "format", Message: msg})
 	}
 	return ps
+}
+
+// checkURLPath checks the path of an endpoint (name: "readiness", ...):
+// empty (none), or a plain URL path other than the root, which the
+// servers match exactly and a program may give to http.ServeMux as a
+// pattern: no wildcards ({name}), spaces, query or fragment, and no
+// segment that a client's path would be cleaned of.
+func checkURLPath(p, name string) string {
+	if p == "" {
+		return ""
+	}
+	example := "/" + name
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/-._~!$&'()*+,;=:@", c)) {
+			return fmt.Sprintf("%q holds %q, which this setting does not take: write a plain URL path of letters, digits and /-._~ such as %q, or leave it empty for none", p, c, example)
+		}
+	}
+	switch cleaned := path.Clean(p); {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("%q does not start with \"/\": write a URL path such as \"/%s\", or leave it empty for none", p, p)
+	case p == "/":
+		return fmt.Sprintf("\"/\" is the root of every server: the endpoint needs a path of its own, such as %q", example)
+	case cleaned != p && cleaned+"/" != p:
+		return fmt.Sprintf("%q is not a clean path (a client's request for it is redirected to %q): write %q", p, cleaned, cleaned)
+	}
+	return ""
 }

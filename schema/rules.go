@@ -66,8 +66,11 @@ func fieldExtra(name string) func(*jsonschema.Schema) {
 	}[name]
 }
 
-// urlPathPattern matches an empty string or a path that starts with "/".
-const urlPathPattern = `^(?:/[\s\S]*)?$`
+// urlPathPattern matches what config.Load takes as an endpoint's path:
+// empty, or segments of letters, digits and -._~!$&'()*+,;=:@ after each
+// "/" (none empty, "." or ".."), with an optional final "/"; so not "/"
+// alone.
+const urlPathPattern = `^(?:(?:/(?:[A-Za-z0-9\-_~!$&'()*+,;=:@][A-Za-z0-9\-_~!$&'()*+,;=:@.]*|\.[A-Za-z0-9\-_~!$&'()*+,;=:@][A-Za-z0-9\-_~!$&'()*+,;=:@.]*|\.\.[A-Za-z0-9\-_~!$&'()*+,;=:@.]+))+/?)?$`
 
 // emptyOr makes a pattern that also matches the empty string.
 func emptyOr(pattern string) string {
