@@ -74,6 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		// A stray word (a value without its flag, a flag after it) would
+		// otherwise be dropped, and a -t after it with it.
+		fmt.Fprintf(stderr, "config: unexpected arguments %q: every setting is a flag, such as -server.address=:8080\n", fs.Args())
+		return 2
+	}
 
 	opts := []config.Option{config.WithFiles(configFiles...), config.WithGoFlags(fs)}
 	if *test {

@@ -75,6 +75,16 @@ func TestFlagsOverride(t *testing.T) {
 	}
 }
 
+// TestStrayArgumentsAreRefused: a word that is not a flag stops the flag
+// parsing, and the flags after it (-t among them) would be dropped: the
+// program refuses it rather than start serving.
+func TestStrayArgumentsAreRefused(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"-config", "app.yaml", "foo", "-t"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected arguments ["foo" "-t"]`) {
+		t.Fatalf("exit %d, stderr %q; want 2 and the arguments named", code, stderr.String())
+	}
+}
+
 func TestCheckModeRefusesBadConfig(t *testing.T) {
 	t.Setenv("GRACEKIT_APP_MAX_UPLOAD_SIZE", "1.5")
 	var out, errOut bytes.Buffer
