@@ -155,6 +155,7 @@ type lifecycle struct {
 	backoff       time.Duration
 	delay         *time.Timer // the shutdown delay
 	stopping      bool        // a stop was asked for
+	signalled     bool        // a stop signal has come (see stopSignal)
 	pending       *restartRequest
 	result        error
 	status        string // the serving worker's exit status, for the supervisor's
@@ -346,6 +347,8 @@ func (l *lifecycle) restart(sig os.Signal, req *restartRequest) {
 		l.begin(req, true)
 	case l.stopping:
 		p.logger.Info("restart signal ignored: the service is stopping", "signal", sig)
+	case handedOver && l.passOn(msgRestart):
+		p.logger.Info("restart signal passed on to the successor, which serves", "signal", sig)
 	case handedOver:
 		p.logger.Info("restart signal ignored: this generation has handed over", "signal", sig)
 	case l.att != nil:
@@ -856,9 +859,16 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 		l.rollBack(g)
 	case m.Type == msgRelease:
 		l.endProbation(g)
-	case m.Type == msgStop:
+	case m.Type == msgStop && p.role == RoleWorker:
 		p.finalStop.Store(true)
 		l.stop("the supervisor stops")
+	case m.Type == msgStop && l.stopping:
+		p.logger.Info("a stop signal the previous generation passed on: the stop under way goes on")
+	case m.Type == msgStop:
+		l.stop("a stop signal the previous generation passed on")
+	case m.Type == msgRestart && p.role != RoleWorker:
+		p.logger.Info("a restart signal the previous generation passed on")
+		l.restart(p.cfg.RestartSignal, nil)
 	}
 }
 
@@ -889,7 +899,41 @@ func (l *lifecycle) stopSignal(sig os.Signal) {
 			"signal", sig, "supervisor_pid", p.ancestors[len(p.ancestors)-1].PID)
 		return
 	}
+	first := !l.signalled
+	l.signalled = true
+	switch g := l.self; {
+	case l.stopping && first:
+		// Only a second signal cuts a stop short: this stop began
+		// without one (Run's context, or a stop passed on by the
+		// previous generation).
+		p.logger.Info("stop signal: the stop under way goes on", "signal", sig)
+		return
+	case g != nil && g.state != stServing && !l.stopping && l.passOn(msgStop):
+		p.logger.Info("stop signal passed on to the successor, which serves", "signal", sig)
+	}
 	l.stop(sig.String())
+}
+
+// passOn passes a signal that reached this generation after its handover
+// on to its re-exec successor, as a message of type typ (which passes it
+// on in turn if it has handed over too), and reports whether it did. A
+// restart signal always is: this generation cannot restart the service,
+// its successor can. A stop signal is within the probation, or while the
+// PID file still names this generation: the successor puts its own in
+// place just after its ready message, so a sender that read the file
+// about the time of the handover meant the service. Later, one that
+// signals an old PID it knew stops that generation alone, whose drain
+// goes on.
+func (l *lifecycle) passOn(typ string) bool {
+	p := l.p
+	succ := l.find(stServing)
+	if succ == nil || succ.kind != genSuccessor {
+		return false
+	}
+	if typ == msgStop && l.self.state != stProbation && !pidFileNames(p.cfg.PIDFile, p.pid) {
+		return false
+	}
+	return succ.child.send(linkMsg{Type: typ, PID: p.pid}) == nil
 }
 
 // stop handles a stop signal, the end of Run's context, or a supervisor's
@@ -910,8 +954,12 @@ func (l *lifecycle) stop(cause string) {
 			p.logger.Info("shutdown delay cut short", "cause", cause)
 			l.finalStop()
 		} else if cur := l.find(stServing); l.self == nil && cur != nil {
+			// The worker ignores stop signals while its supervisor is
+			// there: a second stop message cuts its shutdown delay short.
 			p.logger.Info("passing the signal on to the worker", "worker_pid", cur.pid)
-			cur.child.signal(syscall.SIGTERM)
+			if err := cur.child.send(linkMsg{Type: msgStop}); err != nil {
+				cur.child.signal(syscall.SIGTERM)
+			}
 		}
 		return
 	}

@@ -387,6 +387,35 @@ func TestUnitSupervisorRemovesTheUnixSocketFilesAtItsStop(t *testing.T) {
 	}
 }
 
+// TestUnitSupervisorPassesASecondStopSignalOverTheLink: the second stop
+// signal a supervisor gets reaches its serving worker as a second stop
+// message, which cuts its shutdown delay short: the worker ignores stop
+// signals while its supervisor is there.
+func TestUnitSupervisorPassesASecondStopSignalOverTheLink(t *testing.T) {
+	sys := newFakeSystem()
+	_, code := unitSupervisor(t, sys, nil, nil)
+	w1 := <-sys.children
+	w1.readyWorker(t, nil, nil)
+	waitFor(t, "the worker to serve", 5*time.Second, func() bool { return strings.Contains(sys.lastNote(), "serving (worker 1,") })
+	waitFor(t, "the supervisor to catch SIGTERM", 5*time.Second, func() bool { return sys.subscribed(syscall.SIGTERM) })
+	sys.deliver(syscall.SIGTERM)
+	w1.expect(t, msgStop)
+	sys.deliver(syscall.SIGINT)
+	w1.expect(t, msgStop)
+	if sigs := w1.gotSignals(); len(sigs) != 0 {
+		t.Errorf("the worker got the signals %v, want none (messages only)", sigs)
+	}
+	w1.exit("exit status 0")
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("supervisor exit code %d, want 0", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the supervisor did not exit")
+	}
+}
+
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
 // next worker in its state, with a working descriptor.
 func TestUnitSupervisorPassesFilesOn(t *testing.T) {
@@ -477,6 +506,22 @@ func TestUnitWorkerExitingDuringARestartLeavesItsFilesValid(t *testing.T) {
 // end of the link.
 func unitWorker(t *testing.T, probation time.Duration) (*fakeSystem, *Process, *Server, *link) {
 	t.Helper()
+	sys, p, srv, sup := unitStarted(t, RoleWorker, probation)
+	if p.role != RoleWorker {
+		t.Fatalf("role %s, want worker", p.role)
+	}
+	return sys, p, srv, sup
+}
+
+// unitStarted makes a Process of role (a worker, or a re-exec successor)
+// whose parent the test plays over a real link; it returns the process,
+// its server, and the parent's end of the link. A successor's handover
+// would name its parent's lifeline as descriptor 6, which a test cannot
+// promise to have free: it is made from a worker's handover, and then
+// given its role, which is what its lifecycle goes by (its parent has no
+// lifeline: as if it had exited already).
+func unitStarted(t *testing.T, role Role, probation time.Duration) (*fakeSystem, *Process, *Server, *link) {
+	t.Helper()
 	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
 	if err != nil {
 		t.Fatal(err)
@@ -495,7 +540,9 @@ func unitWorker(t *testing.T, probation time.Duration) (*fakeSystem, *Process, *
 		t.Fatal(err)
 	}
 	sys := newFakeSystem()
-	sys.env[HandoverEnv] = `{"v":3,"role":"worker","generation":1,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	// A worker's supervisor has no lifeline; a successor's parent does
+	// (a PID that does not hold it, so that nothing here is killed).
+	sys.env[HandoverEnv] = `{"v":3,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
 	sys.inheritLink = mine
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
@@ -505,9 +552,7 @@ func unitWorker(t *testing.T, probation time.Duration) (*fakeSystem, *Process, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.role != RoleWorker {
-		t.Fatalf("role %s, want worker", p.role)
-	}
+	p.role = role
 	srv, err := p.NewServer("127.0.0.1:0", testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	})))
@@ -602,6 +647,49 @@ func TestUnitWorkerLeavesItsStopToItsSupervisor(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "final=true") || strings.Contains(logs.String(), "cut short") {
 		t.Errorf("the supervisor's stop did not drain the worker as the last generation:\n%s", logs.String())
+	}
+}
+
+// TestUnitSuccessorTakesTheSignalsItsParentPassesOn: a re-exec successor
+// restarts when its previous generation passes a restart signal on, and
+// stops when it passes a stop signal on; a stop passed on is not a
+// signal of this process's own, so the first one it gets does not cut
+// the shutdown delay short, and a second one does.
+func TestUnitSuccessorTakesTheSignalsItsParentPassesOn(t *testing.T) {
+	sys, p, srv, parent := unitStarted(t, RoleProcess, time.Hour)
+	var logs syncBuffer
+	p.logger = captureLogger(t, &logs)
+	p.cfg.ShutdownDelay = time.Hour
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	recvType(t, parent, msgReady)
+	if err := parent.send(linkMsg{Type: msgRestart, PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var c *fakeProc
+	select {
+	case c = <-sys.children: // the restart the signal asked for
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the restart signal passed on started no restart:\n%s", logs.String())
+	}
+	c.exit("exit status 1")
+	waitFor(t, "the restart to fail", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "restart failed; still serving")
+	})
+	if err := parent.send(linkMsg{Type: msgStop, PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shutdown delay", 5*time.Second, func() bool { return p.Stopping() })
+	sys.deliver(syscall.SIGTERM)
+	waitFor(t, "its own first stop signal to let the stop go on", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "the stop under way goes on")
+	})
+	if srv.Status() != ServerStatusRunning {
+		t.Fatalf("the first stop signal of its own cut the shutdown delay short:\n%s", logs.String())
+	}
+	sys.deliver(syscall.SIGINT)
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package graceful
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,6 +78,25 @@ func (f pendingPIDFile) publish() error {
 	return nil
 }
 
+// pidFileNames reports whether the PID file at path names pid. It reads
+// a regular file only, and a few bytes of it: whatever replaced the file
+// cannot make it wait or take memory.
+func pidFileNames(path string, pid int) bool {
+	if path == "" {
+		return false
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 32))
+	return err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(pid)
+}
+
 // removePIDFile removes path if it still holds pid: a PID file that
 // another generation has taken over is left alone. An empty path (no PID
 // file) removes nothing.
@@ -107,7 +127,7 @@ func rewritePIDFile(path string, pid int) (bool, error) {
 	if path == "" {
 		return false, nil
 	}
-	if data, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(pid) {
+	if pidFileNames(path, pid) {
 		return false, nil
 	}
 	return true, writePIDFile(path, pid)

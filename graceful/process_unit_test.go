@@ -391,15 +391,15 @@ func (p *fakeProc) send(t *testing.T, m linkMsg, fds ...int) {
 	}
 }
 
-// expect waits for the next message of type typ from the parent (others
-// are skipped).
+// expect waits for the next message of type typ (or of one of the types
+// "a|b" names) from the parent (others are skipped).
 func (p *fakeProc) expect(t *testing.T, typ string) linkMsg {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case m := <-p.got:
-			if m.Type == typ {
+			if slices.Contains(strings.Split(typ, "|"), m.Type) {
 				return m
 			}
 		case <-timeout:
@@ -492,13 +492,16 @@ type slowUnit struct {
 	release  chan struct{}
 }
 
-func startSlowUnit(t *testing.T, sys *fakeSystem, probation time.Duration) *slowUnit {
+func startSlowUnit(t *testing.T, sys *fakeSystem, probation time.Duration, mutate ...func(*ProcessConfig)) *slowUnit {
 	t.Helper()
 	u := &slowUnit{logs: &syncBuffer{}, release: make(chan struct{})}
 	started := make(chan (<-chan struct{}), 1)
 	u.p, u.srv = unitProcessServing(t, sys, func(c *ProcessConfig) {
 		c.Logger = slog.New(slog.NewTextHandler(u.logs, nil))
 		c.Probation = probation
+		for _, m := range mutate {
+			m(c)
+		}
 	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			started <- Draining(r.Context())
@@ -940,6 +943,64 @@ func TestUnitOnlyTheRestartSignalRestarts(t *testing.T) {
 	c.send(t, linkMsg{Type: msgReleased, PID: c.pid()})
 	if err := recvErr(t, errc, 10*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnitSignalsToAGenerationThatHandedOverArePassedOn: a re-exec
+// generation that has handed over passes the restart signals it gets on
+// to its successor, which serves (ignored, they were lost); and the stop
+// signals within its probation, or while the PID file still names it:
+// the successor renames its own over it just after its ready message, so
+// the sender read the file about the time of the handover and meant the
+// service. Past both, a stop signal here stops this generation alone,
+// whose drain goes on.
+func TestUnitSignalsToAGenerationThatHandedOverArePassedOn(t *testing.T) {
+	for _, tc := range []struct {
+		probation    time.Duration
+		fileNamesOld bool
+		wantPassed   bool
+	}{
+		{time.Hour, true, true},
+		{time.Hour, false, true},
+		{0, true, true},
+		{0, false, false},
+	} {
+		t.Run(fmt.Sprintf("probation %s, PID file names the old generation %v", tc.probation, tc.fileNamesOld), func(t *testing.T) {
+			sys := newFakeSystem()
+			pidFile := filepath.Join(t.TempDir(), "app.pid")
+			// A request in flight keeps the old generation draining.
+			u := startSlowUnit(t, sys, tc.probation, func(c *ProcessConfig) { c.PIDFile = pidFile })
+			p, logs := u.p, u.logs
+			sys.deliver(p.cfg.RestartSignal)
+			c := <-sys.children
+			c.ready(t)
+			<-u.draining
+			if !tc.fileNamesOld {
+				if err := writePIDFile(pidFile, c.pid()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sys.deliver(p.cfg.RestartSignal)
+			c.expect(t, msgRestart)
+			sys.deliver(syscall.SIGTERM)
+			waitFor(t, "the stop signal to be handled", 5*time.Second, func() bool {
+				return strings.Contains(logs.String(), "stop requested while draining")
+			})
+			u.finishSlow(t)
+			// The link keeps the order: what the old generation sent
+			// before its last message (the counters, as it exits) has
+			// arrived by then.
+			passed := false
+			for m := c.expect(t, msgStop+"|"+msgTotals); m.Type != msgTotals; m = c.expect(t, msgStop+"|"+msgTotals) {
+				passed = true
+			}
+			if passed != tc.wantPassed {
+				t.Errorf("stop signal passed on: %v, want %v\n%s", passed, tc.wantPassed, logs.String())
+			}
+			if err := recvErr(t, u.errc, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
