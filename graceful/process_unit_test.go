@@ -47,6 +47,8 @@ type fakeSystem struct {
 	// beforeStart, when set, runs once when a start gathers what the
 	// child gets (environ), after the files it passes are chosen.
 	beforeStart func()
+	// container is what containerParent says.
+	container string
 }
 
 func newFakeSystem() *fakeSystem {
@@ -276,6 +278,12 @@ func (f *fakeSystem) blockForExec(...os.Signal) func() { return func() {} }
 func (f *fakeSystem) exit(code int) { f.exited <- code }
 
 func (f *fakeSystem) parentIsSystemd() bool { return false }
+
+func (f *fakeSystem) containerParent() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.container
+}
 
 // fakeProc is a process the fake system started: it reads its state from
 // the link as a real one does, answers pings (unless stopped), and does
@@ -1002,6 +1010,30 @@ func TestUnitSignalsToAGenerationThatHandedOverArePassedOn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnitReexecRestartRefusedUnderAContainerInit: a re-exec restart
+// ends with this process exiting; when that would end its container (its
+// parent is a container init such as tini, or is outside its PID
+// namespace), the restart is refused, with a reason that says what to
+// use instead, and the process goes on serving.
+func TestUnitReexecRestartRefusedUnderAContainerInit(t *testing.T) {
+	sys := newFakeSystem()
+	sys.container = "its parent is PID 1, tini, a container init that ends the container when its child exits"
+	var logs syncBuffer
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Logger = captureLogger(t, &logs) })
+	errc := runProcess(t, sys, p, srv)
+	sys.deliver(p.cfg.RestartSignal)
+	waitFor(t, "the restart to be refused", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "restart refused; still serving")
+	})
+	if out := logs.String(); !strings.Contains(out, "tini") || !strings.Contains(out, "use process.mode: supervisor") {
+		t.Errorf("the refusal does not say why and what to use:\n%s", out)
+	}
+	if n := sys.starts(); n != 0 || srv.Status() != ServerStatusRunning {
+		t.Errorf("after the refusal: %d starts, server %v; want none, running", n, srv.Status())
+	}
+	stopProcess(t, sys, errc)
 }
 
 // TestUnitReadinessAnswersForTheServiceDuringARestart: a readiness probe

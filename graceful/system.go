@@ -49,6 +49,9 @@ type system interface {
 	// parentIsSystemd reports whether systemd supervises the process as
 	// its child (see parentToSystemd).
 	parentIsSystemd() bool
+	// containerParent says why this process's exit would end its
+	// container, or "" (see containerParent).
+	containerParent() string
 	exit(code int)
 }
 
@@ -135,5 +138,6 @@ func (osSystem) activationSockets(logger *slog.Logger) ([]*socket, error) {
 func (osSystem) sdNotify(state string, fds ...int) error { return sdNotify(state, fds...) }
 func (osSystem) sdBarrier(timeout time.Duration) error   { return sdBarrier(timeout) }
 func (osSystem) parentIsSystemd() bool                   { return parentIsSystemd() }
+func (osSystem) containerParent() string                 { return containerParent() }
 func (osSystem) processAlive(pid int) bool               { return processAlive(pid) }
 func (osSystem) exit(code int)                           { os.Exit(code) }

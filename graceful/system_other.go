@@ -36,6 +36,8 @@ func takeEarlySignals() []os.Signal { return nil }
 
 func parentIsSystemd() bool { return false }
 
+func containerParent() string { return "" }
+
 func processGone(int) bool { return true }
 
 func (osSystem) exec(string, []string, []string) error { return ErrRestartNotSupported }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,30 @@ func parentIsSystemd() bool {
 	}
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
 	return err == nil && string(comm) == "systemd\n"
+}
+
+// containerParent says why this process's exit would end its container,
+// or "" when it would not: its parent is outside its PID namespace
+// (getppid is 0: it is the main process of a container, as in a
+// Kubernetes pod that shares its PID namespace), or its parent is PID 1
+// and a container init that exits with its child (tini, which docker run
+// --init runs as docker-init, dumb-init, catatonit, which podman run
+// --init runs). A PID 1 that is systemd, or any other init, is not one.
+func containerParent() string {
+	switch os.Getppid() {
+	case 0:
+		return "its parent is outside its PID namespace: it is the main process of its container, which ends when it exits"
+	case 1:
+		comm, err := os.ReadFile("/proc/1/comm")
+		if err != nil {
+			return ""
+		}
+		switch name := strings.TrimSpace(string(comm)); name {
+		case "tini", "tini-static", "docker-init", "dumb-init", "catatonit":
+			return fmt.Sprintf("its parent is PID 1, %s, a container init that ends the container when its child exits", name)
+		}
+	}
+	return ""
 }
 
 // processGone reports whether no trace of pid is left: not even a zombie,

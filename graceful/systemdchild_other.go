@@ -14,6 +14,9 @@ func (c *osChild) watchSystemdChild() {}
 
 func parentIsSystemd() bool { return false }
 
+// containerParent: only Linux has the PID namespaces of containers.
+func containerParent() string { return "" }
+
 func processGone(pid int) bool { return !processAlive(pid) }
 
 func killLeftovers(uint64) int { return 0 }
