@@ -4,7 +4,10 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/graceful"
 	"github.com/gracekit/gracekit/internal/exampletest"
 	"github.com/gracekit/gracekit/internal/proctest"
 )
@@ -164,5 +168,70 @@ func TestEchoAcrossRestarts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTCPEchoAnswersTheLinesItHasReadBeforeItCloses: a connection whose
+// client has sent two lines in one write, as the drain begins, gets both
+// answers before it is closed; closing after the first would throw the
+// second away, read but unanswered, with a clean FIN the client cannot
+// tell from an answer that never had to come.
+func TestTCPEchoAnswersTheLinesItHasReadBeforeItCloses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &tcpEcho{pid: 7, grace: 10 * time.Second, ln: ln, conns: map[net.Conn]struct{}{}}
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(context.Background()) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	exchange := func(send string, want ...string) {
+		t.Helper()
+		if _, err := c.Write([]byte(send)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for _, w := range want {
+			if got, err := br.ReadString('\n'); err != nil || got != w {
+				t.Fatalf("answer %q, %v; want %q", got, err, w)
+			}
+		}
+	}
+	// The connection is served: its handler waits for its first line
+	// (it looks at the drain only after an answer).
+	for {
+		e.mu.Lock()
+		n := len(e.conns)
+		e.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- e.Shutdown(context.Background()) }()
+	for {
+		e.mu.Lock()
+		draining := e.draining
+		e.mu.Unlock()
+		if draining {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	exchange("a\nb\n", "pid=7 a\n", "pid=7 b\n")
+	if _, err := br.ReadString('\n'); err != io.EOF {
+		t.Errorf("after the answers: %v, want the connection closed", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, graceful.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
 	}
 }

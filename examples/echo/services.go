@@ -91,8 +91,11 @@ func (e *tcpEcho) handle(c net.Conn) {
 		e.mu.Lock()
 		draining := e.draining
 		e.mu.Unlock()
-		if draining {
-			return // this exchange is done; the client reconnects to the next generation
+		if draining && r.Buffered() == 0 {
+			// This exchange is done; the client reconnects to the next
+			// generation. Lines it has sent already, read into r, are
+			// answered first: closing would throw them away unanswered.
+			return
 		}
 	}
 }
