@@ -220,6 +220,16 @@ var ruleCases = []struct {
 		envWant: []string{`process.maxGenerations: "1e+20" is out of range: write a whole number from -9223372036854775808 to 9223372036854775807`},
 	},
 	{
+		name: "unix socket group out of range",
+		doc:  m{"server": m{"unixSocketGroup": "99999999999"}},
+		want: []string{`server.unixSocketGroup: "99999999999" is not a group ID: write a number from 0 to 4294967294, or a group name`},
+	},
+	{
+		name: "unix socket group negative",
+		doc:  m{"server": m{"unixSocketGroup": "-1"}},
+		want: []string{`server.unixSocketGroup: "-1" is not a group ID: write a number from 0 to 4294967294, or a group name`},
+	},
+	{
 		name: "readiness path without slash",
 		doc:  m{"process": m{"readinessPath": "ready"}},
 		want: []string{`process.readinessPath: "ready" does not start with "/": write a URL path such as "/ready", or leave it empty for none`},

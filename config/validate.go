@@ -6,6 +6,7 @@ import (
 	"path"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gracekit/gracekit/graceful"
@@ -153,6 +154,10 @@ func (s Server) Validate() []Problem {
 	}
 	if g := s.UnixSocketGroup; g != "" && strings.TrimSpace(g) != g {
 		add("unixSocketGroup", fmt.Sprintf("%q has spaces around the group name", g))
+	} else if digits := strings.TrimLeft(g, "+-"); digits != "" && strings.Trim(digits, "0123456789") == "" {
+		if n, err := strconv.ParseInt(g, 10, 64); err != nil || n < 0 || n > 1<<32-2 {
+			add("unixSocketGroup", fmt.Sprintf("%q is not a group ID: write a number from 0 to 4294967294, or a group name", g))
+		}
 	}
 	if uint64(s.MaxHeaderBytes) > math.MaxInt && s.MaxHeaderBytes > 0 {
 		add("maxHeaderBytes", fmt.Sprintf("%d bytes is too large for this platform: the largest is %d", int64(s.MaxHeaderBytes), math.MaxInt))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 )
 
 // socketPerm is who may connect to a unix socket a server binds: the
@@ -68,13 +69,19 @@ func (p socketPerm) apply(path string) error {
 	return nil
 }
 
-// lookupGroup resolves a group name or a numeric group ID.
+// maxGID is the largest group ID a socket may be given: chown takes
+// (gid_t)-1, 4294967295, to mean "leave the group as it is".
+const maxGID = 1<<32 - 2
+
+// lookupGroup resolves a group name or a numeric group ID (digits, with
+// an optional sign).
 func lookupGroup(group string) (int, error) {
-	if gid, err := strconv.Atoi(group); err == nil {
-		if gid < 0 {
-			return 0, fmt.Errorf("unix socket group %q: a group ID is 0 or more", group)
+	if digits := strings.TrimPrefix(strings.TrimPrefix(group, "-"), "+"); digits != "" && strings.Trim(digits, "0123456789") == "" {
+		gid, err := strconv.ParseInt(group, 10, 64)
+		if err != nil || gid < 0 || gid > maxGID {
+			return 0, fmt.Errorf("unix socket group %q: a group ID is a number from 0 to %d", group, maxGID)
 		}
-		return gid, nil
+		return int(gid), nil
 	}
 	g, err := user.LookupGroup(group)
 	if err != nil {

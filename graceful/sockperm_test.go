@@ -81,7 +81,7 @@ func TestUnixSocketBadSettings(t *testing.T) {
 	}{
 		{"unknown group", 0o660, "no-such-group-gracekit", `unix socket group "no-such-group-gracekit"`},
 		{"mode bits", os.ModeSetuid | 0o660, "", "bits other than permissions"},
-		{"negative gid", 0, "-3", "a group ID is 0 or more"},
+		{"negative gid", 0, "-3", "a group ID is a number from 0 to 4294967294"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.sock")
@@ -96,5 +96,24 @@ func TestUnixSocketBadSettings(t *testing.T) {
 				t.Errorf("a socket file was left at %s: %v", path, err)
 			}
 		})
+	}
+}
+
+// TestLookupGroupTakesOnlyAGroupID: a numeric group is a group ID from 0
+// to 4294967294; one out of range is an error, never cut to 32 bits or
+// taken as chown's "leave the group" (4294967295).
+func TestLookupGroupTakesOnlyAGroupID(t *testing.T) {
+	for _, tc := range []struct {
+		group string
+		want  int
+	}{{"0", 0}, {"33", 33}, {"4294967294", 4294967294}} {
+		if got, err := lookupGroup(tc.group); err != nil || got != tc.want {
+			t.Errorf("lookupGroup(%q) = %d, %v; want %d", tc.group, got, err, tc.want)
+		}
+	}
+	for _, group := range []string{"-1", "4294967295", "99999999999", "+99999999999999999999"} {
+		if got, err := lookupGroup(group); err == nil || !strings.Contains(err.Error(), "a group ID is a number from 0 to 4294967294") {
+			t.Errorf("lookupGroup(%q) = %d, %v; want the range named", group, got, err)
+		}
 	}
 }
