@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -36,20 +37,73 @@ type Problem struct {
 }
 
 // Error formats the problem as "source:line: key: message", leaving out the
-// parts that are unknown.
+// parts that are unknown, on one line of at most about 2 KiB: a key, a
+// file name or a message that quotes a document holds what the document
+// holds, so control characters (a newline, an escape sequence) are
+// written as Go escapes, and the middle of a very long message is left
+// out, with a mark that says how much. A log line cannot be forged by a
+// file, nor flooded by one.
 func (p Problem) Error() string {
 	var b strings.Builder
 	if p.Source != "" {
-		b.WriteString(p.Source)
+		b.WriteString(printable(p.Source))
 		if p.Line > 0 {
 			b.WriteString(":" + strconv.Itoa(p.Line))
 		}
 		b.WriteString(": ")
 	}
 	if p.Key != "" {
-		b.WriteString(p.Key + ": ")
+		b.WriteString(printable(p.Key) + ": ")
 	}
-	b.WriteString(p.Message)
+	b.WriteString(printable(shortened(p.Message)))
+	return b.String()
+}
+
+// maxMessage is the length beyond which a problem's message loses its
+// middle (see Problem.Error).
+const maxMessage = 2048
+
+// shortened keeps the start and the end of a message longer than
+// maxMessage: the key and the value it begins with, and the fix it ends
+// with.
+func shortened(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	head, tail := msg[:maxMessage/2], msg[len(msg)-maxMessage/2:]
+	// Whole characters only.
+	for len(head) > 0 && !utf8.ValidString(head) {
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.ValidString(tail) {
+		tail = tail[1:]
+	}
+	return fmt.Sprintf("%s…(%d bytes left out)…%s", head, len(msg)-len(head)-len(tail), tail)
+}
+
+// printable writes the characters of s that could end or forge a line of
+// a log or a terminal (control characters, line and paragraph
+// separators, text direction overrides, bytes that are not UTF-8) as Go
+// escapes; it returns s itself when it has none.
+func printable(s string) string {
+	unsafe := func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == utf8.RuneError ||
+			r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	}
+	if !strings.ContainsFunc(s, unsafe) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unsafe(r) {
+			q := strconv.QuoteToASCII(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
 	return b.String()
 }
 
