@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,23 +42,23 @@ func FormatOf(path string) string {
 
 // fileLayer reads and parses a configuration file. It reports a problem
 // and returns nil when the file cannot be read or parsed.
-func fileLayer(path string, lim limits, ps *problems) *layer {
+func fileLayer(path string, lim limits, ps *problems) (*layer, []byte) {
 	format := FormatOf(path)
 	if format == "" {
 		ps.add(Problem{Source: path, Message: "unknown file format: name the file .yaml, .yml, .json or .toml"})
-		return nil
+		return nil, nil
 	}
 	data, size, err := readLimited(path, lim.fileSize)
 	if errors.Is(err, errTooLarge) {
 		ps.add(Problem{Source: path, Message: tooLarge(size, lim.fileSize)})
-		return nil
+		return nil, nil
 	}
 	if err != nil {
 		ps.add(Problem{Source: path, Message: fmt.Sprintf("cannot read the file: %v", err)})
 		ps.causes = append(ps.causes, err)
-		return nil
+		return nil, nil
 	}
-	return parseLayer(path, format, data, lim, ps)
+	return parseLayer(path, format, data, lim, ps), data
 }
 
 // parser returns the koanf parser of JSON or TOML; YAML has a decoder of
@@ -134,6 +135,12 @@ func parseDocument(name, format string, data []byte, lim limits, ps *problems) (
 		if node.Kind != 0 {
 			var next yaml.Node
 			if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+				if err != nil {
+					// Not a second document: text follows the end of
+					// the first value, a flow mapping's "}" say.
+					pos, _ := explainYAML(data, err)
+					return fail(pos, "not valid YAML: text follows the end of the document's value (a { } or [ ] written on one line ends it): write the file as one mapping of keys, one per line, or put all of them inside the braces")
+				}
 				line := next.Line
 				if line == 0 {
 					line = scanYAML(data).secondDoc
@@ -225,6 +232,10 @@ func syntaxError(format string, data []byte, err error) (int, int, string) {
 		case errors.As(err, &se):
 			line, col := lineAt(data, se.Offset)
 			return line, col, "not valid JSON: " + se.Error()
+		case errors.As(err, &te) && te.Type != nil && te.Type.Kind() == reflect.Float64:
+			// A number too large for any setting (1e400), anywhere.
+			line, col := lineAt(data, te.Offset)
+			return line, col, "not valid JSON here: the " + te.Value + " is beyond the range of any number (about 1.8e308): write a number that fits the setting"
 		case errors.As(err, &te):
 			return 1, 1, "the file holds a JSON " + te.Value + ": a JSON configuration file holds an object, such as {\"server\": {}}"
 		}

@@ -185,6 +185,7 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	origins := map[string]origin{}
 	read := func(l *layer) {
 		secrets = append(secrets, secretTexts(model, l.data)...)
+		secrets = append(secrets, fileValueTexts(model, l)...)
 		vals, orgs := convert(model, l, &ps)
 		layers = append(layers, vals)
 		for k, v := range orgs {
@@ -197,18 +198,22 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 	unreadable := false
 	for _, d := range o.docs {
 		ps.layer++
+		from := len(ps.list)
 		if l := parseLayer(d.name, d.format, d.data, o.limits, &ps); l != nil {
 			read(l)
 		} else {
 			unreadable = true
+			hideSecretLines(model, d.data, ps.list[from:])
 		}
 	}
 	for _, path := range o.files {
 		ps.layer++
-		if l := fileLayer(path, o.limits, &ps); l != nil {
+		from := len(ps.list)
+		if l, data := fileLayer(path, o.limits, &ps); l != nil {
 			read(l)
 		} else {
 			unreadable = true
+			hideSecretLines(model, data, ps.list[from:])
 		}
 	}
 	if o.env {

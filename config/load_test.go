@@ -75,6 +75,7 @@ func TestFileProblems(t *testing.T) {
 		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: log.level: the key "level" is written twice in the same mapping (lines 2 and 3): keep one`},
 		{"json syntax", "a.json", "{\n  \"server\": {,}\n}", `:2: not valid JSON: invalid character ',' looking for beginning of object key string`},
 		{"json array", "a.json", "[1]", `:1: the file holds a JSON array: a JSON configuration file holds an object, such as {"server": {}}`},
+		{"json number beyond float64", "a.json", "{\"server\":\n {\"maxHeaderBytes\": 1e400}}", `:2: not valid JSON here: the number 1e400 is beyond the range of any number (about 1.8e308): write a number that fits the setting`},
 		{"json null", "a.json", "null", `:1: the file holds null: a JSON configuration file holds an object, such as {"server": {}}`},
 		{"json duplicate", "a.json", "{\"log\": {\"level\": \"info\",\n \"level\": \"warn\"}}", `:2: log.level: the key "level" is written twice in the same object (lines 1 and 2): keep one`},
 		{"toml syntax", "a.toml", "[server]\naddress = \n", `:2: not valid TOML: toml: incomplete number`},

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -20,9 +22,24 @@ func secretKeys(model *node) map[string]bool {
 // secretTexts returns the text of the secret settings in data, a nested
 // map as a source gives it.
 func secretTexts(model *node, data map[string]any) []string {
+	return textsOf(model, data, func(n *node) bool { return n.secret })
+}
+
+// fileValueTexts returns the text of the values layer l read from the
+// files _FILE variables name: such a file may hold a secret, whatever the
+// setting, so its content stays out of problems too.
+func fileValueTexts(model *node, l *layer) []string {
+	if len(l.valueFiles) == 0 {
+		return nil
+	}
+	return textsOf(model, l.data, func(n *node) bool { _, ok := l.valueFiles[leafKey(n.path)]; return ok })
+}
+
+// textsOf returns the text of the settings of data that want picks.
+func textsOf(model *node, data map[string]any, want func(*node) bool) []string {
 	var out []string
 	model.leaves(func(n *node) {
-		if !n.secret {
+		if !want(n) {
 			return
 		}
 		var v any = data
@@ -104,4 +121,35 @@ func redact(msg string, value any) string {
 		return "the value " + strings.TrimPrefix(msg, shown+" ")
 	}
 	return strings.ReplaceAll(msg, shown, "the value")
+}
+
+// hideSecretLines rewords the problems of a file that could not be parsed
+// whose line holds a secret setting (its key, then a colon or an equals
+// sign): a parser's message quotes the text around the error, which is
+// the secret's value there. data is the file.
+func hideSecretLines(model *node, data []byte, ps []Problem) {
+	var secrets []string
+	model.leaves(func(n *node) {
+		if n.secret {
+			secrets = append(secrets, n.key)
+		}
+	})
+	if len(secrets) == 0 || len(data) == 0 {
+		return
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for i := range ps {
+		p := &ps[i]
+		if p.Line <= 0 || p.Line > len(lines) {
+			continue
+		}
+		line := strings.TrimLeft(string(lines[p.Line-1]), " \t-")
+		for _, key := range secrets {
+			rest, ok := strings.CutPrefix(strings.Trim(line[:max(strings.IndexAny(line, ":="), 0)], ` "'`), key)
+			if ok && rest == "" && strings.ContainsAny(line, ":=") {
+				p.Message = fmt.Sprintf("the file cannot be parsed on the line of %s, a secret setting (the parser's own message would show its value): check how the value is written, and quote it", key)
+				break
+			}
+		}
+	}
 }

@@ -67,6 +67,18 @@ func TestSecretFiles(t *testing.T) {
 	if cfg != Default() {
 		t.Error("a failed Load changed cfg")
 	}
+
+	// A value read from a file that a rule refuses is not quoted: the
+	// file may hold a secret, whatever the setting.
+	password := filepath.Join(dir, "password")
+	if err := os.WriteFile(password, []byte("hunter2-db-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg = Default()
+	err = Load(&cfg, WithEnviron([]string{"GRACEKIT_LOG_LEVEL_FILE=" + password, "GRACEKIT_PROCESS_READINESS_PATH_FILE=" + password}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "log.level") || !strings.Contains(err.Error(), "process.readinessPath") {
+		t.Errorf("problems with values read from a file:\n%v", err)
+	}
 }
 
 func TestSecretFileNameClash(t *testing.T) {
@@ -98,6 +110,24 @@ func (a secretApp) Validate() []Problem {
 
 type secretConfig struct {
 	App secretApp `koanf:"app"`
+}
+
+// TestSecretOnALineThatCannotBeParsed: a parser's message about a line
+// that holds a secret setting would quote its value; the problem names
+// the setting instead.
+func TestSecretOnALineThatCannotBeParsed(t *testing.T) {
+	for _, doc := range []string{
+		"app:\n  apiToken: *Sup3rSecretTok\n",
+		"app:\n  apiToken: Sup3r: SecretTok\n",
+		"app:\n  \"apiToken\": [Sup3rSecretTok\n",
+	} {
+		path := writeFile(t, "app.yaml", doc)
+		cfg := secretConfig{}
+		err := Load(&cfg, WithFiles(path), WithoutEnv())
+		if err == nil || strings.Contains(err.Error(), "Sup3r") || !strings.Contains(err.Error(), "on the line of apiToken, a secret setting") {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
 }
 
 // TestSecretTag checks that a setting tagged secret is never shown: not in
