@@ -48,7 +48,7 @@ func fileLayer(path string, lim limits, ps *problems) (*layer, []byte) {
 		ps.add(Problem{Source: path, Message: "unknown file format: name the file .yaml, .yml, .json or .toml"})
 		return nil, nil
 	}
-	data, size, err := readLimited(path, lim.fileSize)
+	data, size, err := readLimited(path, lim.fileSize, lim.wait)
 	if errors.Is(err, errTooLarge) {
 		ps.add(Problem{Source: path, Message: tooLarge(size, lim.fileSize)})
 		return nil, nil
@@ -313,7 +313,7 @@ func envLayer(model *node, prefix string, environ []string, lim limits, ps *prob
 			case v == "":
 				return fail(fmt.Sprintf("the variable is empty: it names the file that holds the value of %s, such as /run/secrets/%s", key, strings.ToLower(strings.TrimPrefix(base, prefix))))
 			}
-			data, size, err := readLimited(v, lim.fileSize)
+			data, size, err := readLimited(v, lim.fileSize, lim.wait)
 			if errors.Is(err, errTooLarge) {
 				return fail(fmt.Sprintf("%s: %s", v, tooLarge(size, lim.fileSize)))
 			}

@@ -50,12 +50,14 @@ const (
 type limits struct {
 	fileSize int
 	doc      docpos.Limits
+	wait     time.Duration // for a file that is not a regular one (pipeWait)
 }
 
 func defaultLimits() limits {
 	return limits{
 		fileSize: MaxFileSize,
 		doc:      docpos.Limits{Depth: MaxDepth, Keys: MaxKeys, Aliases: MaxAliasValues},
+		wait:     pipeWait,
 	}
 }
 
@@ -68,8 +70,9 @@ func withLimits(l limits) Option {
 // errTooLarge is returned by readLimited for a file above the limit.
 var errTooLarge = errors.New("too large")
 
-// pipeWait bounds how long a named pipe may take to give its whole
-// content: a writer that started and does not finish.
+// pipeWait bounds how long a named pipe, a terminal or another file that
+// is not a regular one may take to give its whole content: a writer that
+// started and does not finish, a terminal nobody types an end of file at.
 const pipeWait = 10 * time.Second
 
 // readLimited reads the file at path, refusing one larger than max bytes
@@ -77,8 +80,11 @@ const pipeWait = 10 * time.Second
 //
 // A named pipe (a FIFO, or a shell's process substitution) is read too,
 // within pipeWait; one that no process writes to is an error at once.
-// Opening it the usual way would wait for a writer for ever.
-func readLimited(path string, max int) ([]byte, int64, error) {
+// Opening it the usual way would wait for a writer for ever. A terminal,
+// a socket or a device is read within pipeWait too (where the system can
+// wait on it with a deadline: not a special file of /proc such as
+// /proc/kmsg, which reads as a regular one).
+func readLimited(path string, max int, wait time.Duration) ([]byte, int64, error) {
 	// Opened without waiting, so that the kind of file is told from the
 	// descriptor itself: a path that changes between a stat and the open
 	// cannot make the open wait on a pipe.
@@ -87,23 +93,25 @@ func readLimited(path string, max int) ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	defer f.Close()
-	size, pipe := int64(-1), false
+	size, pipe, regular := int64(-1), false, true
 	if fi, err := f.Stat(); err == nil {
-		pipe = fi.Mode()&fs.ModeNamedPipe != 0
-		if fi.Mode().IsRegular() {
+		pipe, regular = fi.Mode()&fs.ModeNamedPipe != 0, fi.Mode().IsRegular()
+		if regular {
 			size = fi.Size()
 			if size > int64(max) {
 				return nil, size, errTooLarge
 			}
 		}
 	}
-	if pipe {
-		_ = f.SetReadDeadline(time.Now().Add(pipeWait))
+	if !regular {
+		_ = f.SetReadDeadline(time.Now().Add(wait))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
 	switch {
 	case pipe && errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, size, fmt.Errorf("%s is a named pipe whose writer did not finish within %s", path, pipeWait)
+		return nil, size, fmt.Errorf("%s is a named pipe whose writer did not finish within %s", path, wait)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, size, fmt.Errorf("%s is not a regular file (a terminal, a socket or a device) and did not come to its end within %s: name a file", path, wait)
 	case err != nil:
 		return nil, size, err
 	case pipe && len(data) == 0:

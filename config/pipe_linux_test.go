@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -72,5 +73,47 @@ func TestANamedPipeIsReadOrRefusedAtOnce(t *testing.T) {
 	r := <-res
 	if r.err != nil || r.cfg.Log.Level != "debug" {
 		t.Errorf("a named pipe with a writer: %v, level %q", r.err, r.cfg.Log.Level)
+	}
+}
+
+// TestATerminalIsRefusedWithinTheWait: a configuration file or a _FILE
+// value that is a terminal (-config /dev/stdin typed at, a pty) is read
+// within the wait for files that are not regular ones, and refused after
+// it, saying why; it used to be read for ever.
+func TestATerminalIsRefusedWithinTheWait(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := fmt.Sprintf("/dev/pts/%d", n)
+	link := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.Symlink(pts, link); err != nil {
+		t.Fatal(err)
+	}
+	lim := defaultLimits()
+	lim.wait = 200 * time.Millisecond
+	for _, opts := range [][]Option{
+		{WithFiles(link), WithoutEnv()},
+		{WithEnviron([]string{"GRACEKIT_SERVER_ADDRESS_FILE=" + pts})},
+	} {
+		cfg := Default()
+		done := make(chan error, 1)
+		go func() { done <- Load(&cfg, append(opts, withLimits(lim))...) }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "is not a regular file (a terminal, a socket or a device) and did not come to its end within 200ms") {
+				t.Errorf("a terminal: %v", err)
+			}
+		case <-time.After(time.Minute): // a bound for the failure only
+			t.Fatal("Load of a terminal does not return")
+		}
 	}
 }
