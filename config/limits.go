@@ -196,8 +196,10 @@ func duplicateMessage(d docpos.Dup, format string) string {
 	return fmt.Sprintf("the key %q is written %s in the same %s (lines %s): keep one", key, times, mappingWord(format), andList(lines))
 }
 
-// trimNewline removes one trailing line ending.
+// trimNewline removes one trailing line ending of the content of a file
+// that holds a value, and a byte order mark before it.
 func trimNewline(s string) string {
+	s = strings.TrimPrefix(s, "\ufeff") // the byte order mark some editors write first
 	s = strings.TrimSuffix(s, "\n")
 	return strings.TrimSuffix(s, "\r")
 }

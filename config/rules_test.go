@@ -90,6 +90,11 @@ var ruleCases = []struct {
 		want: []string{`server.keyFile: "k.pem" is set but certFile is empty: a private key needs its certificate; set both or neither`},
 	},
 	{
+		name: "https on the http address, port 0",
+		doc:  m{"server": m{"address": "127.0.0.1:0", "httpsAddress": "127.0.0.1:0", "certFile": "c.pem", "keyFile": "k.pem"}},
+		want: []string{`server.httpsAddress: "127.0.0.1:0" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own (a process names its sockets by address, port 0 included: give one of them another host, or a port)`},
+	},
+	{
 		name: "https on the http address",
 		doc:  m{"server": m{"address": ":8080", "httpsAddress": ":8080", "certFile": "c.pem", "keyFile": "k.pem"}},
 		want: []string{`server.httpsAddress: ":8080" is also the HTTP address: the HTTP and HTTPS servers need addresses of their own`},

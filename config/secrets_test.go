@@ -20,8 +20,8 @@ func TestSecretFiles(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("debug\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	crlf := filepath.Join(dir, "size")
-	if err := os.WriteFile(crlf, []byte("1MiB\r\n"), 0o600); err != nil {
+	crlf := filepath.Join(dir, "size") // as a Windows editor writes it
+	if err := os.WriteFile(crlf, []byte("\ufeff1MiB\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Default()

@@ -64,7 +64,7 @@ func TestNewServersHTTPAndHTTPS(t *testing.T) {
 	pair := testcert.Write(t, t.TempDir())
 	s := DefaultServer()
 	s.Address = "127.0.0.1:0"
-	s.HTTPSAddress = "127.0.0.1:0"
+	s.HTTPSAddress = "127.0.0.1:" + freePort(t) // not the same address: a Process names sockets by address
 	s.CertFile, s.KeyFile = pair.CertFile, pair.KeyFile
 	s.MaxHeaderBytes = 2048
 	servers, err := s.NewServers(nil, hello(), nil)

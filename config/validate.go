@@ -138,7 +138,11 @@ func (s Server) Validate() []Problem {
 		if msg := checkAddress(s.HTTPSAddress); msg != "" {
 			add("httpsAddress", msg)
 		} else if sameSocket(s.HTTPSAddress, s.Address) {
-			add("httpsAddress", fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress))
+			msg := fmt.Sprintf("%q is also the HTTP address: the HTTP and HTTPS servers need addresses of their own", s.HTTPSAddress)
+			if a, _ := graceful.ParseAddress(s.Address); a.Network == "tcp" && a.Port == 0 {
+				msg += " (a process names its sockets by address, port 0 included: give one of them another host, or a port)"
+			}
+			add("httpsAddress", msg)
 		}
 	}
 	switch {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
+	"unicode/utf8"
 )
 
 // SystemdAddressPrefix starts an address that names a socket systemd
@@ -117,6 +119,9 @@ func parseNetworkAddress(network, address string) (endpoint, error) {
 		if strings.IndexByte(address, 0) >= 0 {
 			return endpoint{}, fmt.Errorf("%s address %q has a NUL byte", network, address)
 		}
+		if max := len(syscall.RawSockaddrUnix{}.Path) - 1; len(address) > max {
+			return endpoint{}, fmt.Errorf("%s address %q: the socket path is %d bytes, longer than the %d a unix socket address holds: use a shorter path, such as one in /run", network, address, len(address), max)
+		}
 		return ep, nil
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 		if ep.fdName != "" {
@@ -134,13 +139,19 @@ func parseNetworkAddress(network, address string) (endpoint, error) {
 // checkHostPort says what is wrong with a "host:port" address, or returns
 // nil.
 func checkHostPort(address string) error {
-	_, port, err := net.SplitHostPort(address)
+	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		reason := err.Error()
 		if ae, ok := err.(*net.AddrError); ok {
 			reason = ae.Err
 		}
 		return fmt.Errorf("%q is not an address (%s): %s", address, reason, AddressForms)
+	}
+	if i := strings.IndexFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_:%", r))
+	}); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(host[i:])
+		return fmt.Errorf("the address %q has the host %q, which holds %q: a host is a name or an IP address (a space, or an invisible character such as a byte order mark, is never part of one)", address, host, r)
 	}
 	if port == "" {
 		return fmt.Errorf("the address %q has no port: write a port from 0 to 65535 after the colon (0 picks any free port)", address)

@@ -1,7 +1,9 @@
 package graceful_test
 
 import (
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gracekit/gracekit/graceful"
@@ -29,16 +31,19 @@ func TestParseAddressAccepts(t *testing.T) {
 
 func TestParseAddressRefuses(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                  `the address is empty: write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`,
-		"8080":              `"8080" is not an address (missing port in address): write "host:port"`,
-		"localhost:":        `the address "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`,
-		"localhost:http":    `the address "localhost:http" has the port "http", which is not a number`,
-		":65536":            `the address ":65536" has the port 65536, out of range`,
-		"unix:":             `the address "unix:" has no socket path: write unix:/absolute/path.sock`,
-		"unix:run/app.sock": `the address "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`,
-		"unix:/":            `the address "unix:/" names the root directory`,
-		"systemd:":          `the address "systemd:": a systemd socket name (its FileDescriptorName=) is 1 to 255 characters without ":"`,
-		"systemd:a:b":       `the address "systemd:a:b": a systemd socket name`,
+		"":                                  `the address is empty: write "host:port", ":port", ":0" for any free port, "unix:/absolute/path.sock", or "systemd:NAME" for a socket systemd passes`,
+		"8080":                              `"8080" is not an address (missing port in address): write "host:port"`,
+		"localhost:":                        `the address "localhost:" has no port: write a port from 0 to 65535 after the colon (0 picks any free port)`,
+		"localhost:http":                    `the address "localhost:http" has the port "http", which is not a number`,
+		":65536":                            `the address ":65536" has the port 65536, out of range`,
+		"unix:":                             `the address "unix:" has no socket path: write unix:/absolute/path.sock`,
+		"unix:run/app.sock":                 `the address "unix:run/app.sock" names the relative path "run/app.sock": unix socket paths must be absolute, such as unix:/run/app.sock`,
+		"unix:/":                            `the address "unix:/" names the root directory`,
+		"systemd:":                          `the address "systemd:": a systemd socket name (its FileDescriptorName=) is 1 to 255 characters without ":"`,
+		"systemd:a:b":                       `the address "systemd:a:b": a systemd socket name`,
+		" 127.0.0.1:80":                     `the address " 127.0.0.1:80" has the host " 127.0.0.1", which holds ' ': a host is a name or an IP address`,
+		"\ufeff127.0.0.1:80":                `the address "\ufeff127.0.0.1:80" has the host "\ufeff127.0.0.1", which holds '\ufeff'`,
+		"unix:/" + strings.Repeat("d", 120): fmt.Sprintf(`unix address "/%s": the socket path is 121 bytes, longer than the %d a unix socket address holds`, strings.Repeat("d", 120), len(syscall.RawSockaddrUnix{}.Path)-1),
 	} {
 		_, err := graceful.ParseAddress(in)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
