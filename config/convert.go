@@ -240,6 +240,8 @@ func (c *converter) value(n *node, v any, path []string) (any, bool) {
 			return fail(wrongType(v, "a duration", durationForms))
 		case num.negative:
 			return fail(fmt.Sprintf("%s is negative: a duration is 0 or more", show(v)))
+		case math.IsNaN(num.f) || math.IsInf(num.f, 0):
+			return fail(fmt.Sprintf("%s is not a length of time: %s", show(v), durationForms))
 		case num.f != 0:
 			text := strconv.FormatFloat(num.f, 'f', -1, 64)
 			return fail(noUnit(text, text))
@@ -313,7 +315,10 @@ func (c *converter) number(n *node, v, shown any, path []string) (any, bool) {
 	}
 	if !num.fits || zero.OverflowInt(num.i) {
 		lo := int64(-1) << (n.typ.Bits() - 1)
-		return fail(fmt.Sprintf("%s is out of range: write a whole number from %d to %d", show(shown), lo, -(lo + 1)))
+		if num.negative {
+			return fail(fmt.Sprintf("%s is too small: the smallest value is %d", show(shown), lo))
+		}
+		return fail(fmt.Sprintf("%s is too large: the largest value is %d", show(shown), -(lo + 1)))
 	}
 	zero.SetInt(num.i)
 	return zero.Interface(), true

@@ -73,6 +73,9 @@ func durationSyntax(s string) error {
 		return fmt.Errorf("%q has a sign: write it without +", s)
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a length of time: %s", s, durationForms)
+		}
 		if f == 0 {
 			return fmt.Errorf("%q has no unit: write 0", s)
 		}

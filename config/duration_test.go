@@ -33,6 +33,8 @@ func TestParseDurationErrors(t *testing.T) {
 		{"", `the duration is empty: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`},
 		{"250", `"250" has no unit: write 250ms or 250s`},
 		{"30", `"30" has no unit: write 30ms or 30s`},
+		{"NaN", `"NaN" is not a length of time: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`},
+		{"inf", `"inf" is not a length of time: a duration is a number with a unit, such as "30s", "1m30s" or "250ms" (0 alone needs none)`},
 		{"00", `"00" has no unit: write 0`},
 		{"-5s", `"-5s" is negative: a duration is 0 or more`},
 		{"+5s", `"+5s" has a sign: write it without +`},

@@ -221,8 +221,8 @@ var ruleCases = []struct {
 	{
 		name:    "generations out of range",
 		doc:     m{"process": m{"maxGenerations": 1e20}},
-		want:    []string{`process.maxGenerations: 1e+20 is out of range: write a whole number from -9223372036854775808 to 9223372036854775807`},
-		envWant: []string{`process.maxGenerations: "1e+20" is out of range: write a whole number from -9223372036854775808 to 9223372036854775807`},
+		want:    []string{`process.maxGenerations: 1e+20 is too large: the largest value is 9223372036854775807`},
+		envWant: []string{`process.maxGenerations: "1e+20" is too large: the largest value is 9223372036854775807`},
 	},
 	{
 		name: "unix socket group out of range",
