@@ -50,9 +50,13 @@ func decodeYAML(doc *yaml.Node, lim limits) (any, error) {
 	}
 	var scalars []*yaml.Node
 	written := 0
+	var tagged *yaml.Node // the first node with a tag of its own
 	var collect func(n *yaml.Node)
 	collect = func(n *yaml.Node) {
 		written++
+		if tagged == nil && !yamlCoreTag(n.Tag) {
+			tagged = n
+		}
 		switch n.Kind {
 		case yaml.ScalarNode:
 			scalars = append(scalars, n)
@@ -63,6 +67,11 @@ func decodeYAML(doc *yaml.Node, lim limits) (any, error) {
 		}
 	}
 	collect(root)
+	if tagged != nil {
+		// yaml.v3 decodes a node with a tag it does not know as if the tag
+		// were not there: !include file.txt would be the text "file.txt".
+		return nil, &yamlError{tagged.Line, fmt.Sprintf("not valid YAML: the tag %s at column %d is not one of YAML's own (such as !!str): a configuration file holds values, not instructions to fetch them; write the value itself (a _FILE environment variable reads a value from a file)", tagged.Tag, tagged.Column)}
+	}
 	d := &yamlDecoder{scalars: make(map[*yaml.Node]any, len(scalars)), budget: written + lim.doc.Aliases, maxDepth: lim.doc.Depth}
 	if err := d.decodeScalars(scalars); err != nil {
 		return nil, err
@@ -258,4 +267,15 @@ func decodeYAMLDocument(doc *yaml.Node, lim limits) (map[string]any, error) {
 		return nil, holds("a string")
 	}
 	return nil, holds("a single value")
+}
+
+// yamlCoreTag reports whether tag is one of the YAML 1.2 core schema's,
+// or a merge key's, as yaml.v3 resolves them (a node without a tag of
+// its own gets one of these).
+func yamlCoreTag(tag string) bool {
+	switch tag {
+	case "", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq", "!!merge", "!!timestamp", "!!binary":
+		return true
+	}
+	return false
 }

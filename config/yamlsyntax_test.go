@@ -53,6 +53,8 @@ func TestYAMLSyntaxErrors(t *testing.T) {
 			`the alias *lvl at column 10 names no anchor: write &lvl before the value it stands for, earlier in the file`},
 		{"second document", "log:\n  level: info\n---\nlog:\n  level: debug\n", 3, 1,
 			`a second document starts here with "---": a configuration file holds one document`},
+		{"a tag of its own", "server:\n  address: !env X\n", 2, 0,
+			`the tag !env at column 12 is not one of YAML's own (such as !!str)`},
 		{"text after a flow mapping", "{server: {}}\nlog: x\n", 1, 0,
 			`text follows the end of the document's value`},
 		{"block scalar is text", "app:\n  greeting: |\n    [not a list\n    \tnor a tab\n  x: [\n", 5, 6,
