@@ -51,8 +51,11 @@
 //
 // Loading is strict: an unknown key (with a suggestion for near misses
 // such as maxHeaderByte), a value of the wrong type (YAML's yes is a
-// string, not a boolean), a negative size or a duration without a unit
-// are errors, and Load reports all of them at once (up to [MaxProblems])
+// string, not a boolean), a negative size or a duration without a unit,
+// and a YAML tag of its own (!include) are errors; a YAML whole number
+// not written in plain decimal (1_000, 0x10, 0660) is read as its text,
+// as in an environment variable (so unixSocketMode: 0660 is "0660"),
+// and these are errors, and Load reports all of them at once (up to [MaxProblems])
 // in an *[Error] whose [Problem] values give the key, the value, the file
 // and line (or the environment variable, or the flag) and what is
 // accepted. A file larger than [MaxFileSize] (128 KiB), nested deeper

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -97,6 +98,14 @@ func (d *yamlDecoder) decodeScalars(scalars []*yaml.Node) error {
 	}
 	for i, n := range scalars {
 		d.scalars[n] = vals[i]
+		if _, isInt := vals[i].(int); isInt && n.Style&yaml.TaggedStyle == 0 && !plainDecimal(n.Value) {
+			// A whole number written with _ (1_000), in hexadecimal
+			// (0x10), octal (0o17, or YAML 1.1's 0660) or binary: kept as
+			// the text it is, which each setting reads as the same text in
+			// an environment variable (a unixSocketMode of 0660 then is
+			// "0660", and a size of 1_000 an error that says why).
+			d.scalars[n] = n.Value
+		}
 	}
 	return nil
 }
@@ -278,4 +287,11 @@ func yamlCoreTag(tag string) bool {
 		return true
 	}
 	return false
+}
+
+// plainDecimal reports whether s is a whole number in decimal digits, with
+// an optional sign and no leading zero.
+func plainDecimal(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && strings.Trim(s, "0123456789") == "" && (s == "0" || s[0] != '0')
 }
