@@ -1027,6 +1027,10 @@ func TestUnitReexecRestartRefusedUnderAContainerInit(t *testing.T) {
 	waitFor(t, "the restart to be refused", 5*time.Second, func() bool {
 		return strings.Contains(logs.String(), "restart refused; still serving")
 	})
+	// Logged before the loop took the signal.
+	if !strings.Contains(logs.String(), "re-exec restarts will be refused: its parent is PID 1, tini") {
+		t.Errorf("the start does not warn that restarts will be refused:\n%s", logs.String())
+	}
 	if out := logs.String(); !strings.Contains(out, "tini") || !strings.Contains(out, "use process.mode: supervisor") {
 		t.Errorf("the refusal does not say why and what to use:\n%s", out)
 	}
