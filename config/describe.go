@@ -33,8 +33,12 @@ func Describe(w io.Writer, cfg any) error {
 // flag, or "default"). The value of a setting tagged secret (see
 // [SecretTag]), and a value read from the file a _FILE variable names, is
 // written "(secret)", with the file's name for the latter. When the
-// configuration is invalid it writes nothing and returns the *[Error]. It
-// is made for an nginx -t style command-line mode:
+// configuration is invalid it writes nothing and returns the *[Error].
+// Beyond Load's checks, it looks at the machine as the servers will at
+// their start: it loads the TLS certificate and key, looks up a unix
+// socket group given by name, and checks that the PID file's directory
+// exists; a configuration it accepts then starts on this machine, as far
+// as those go. It is made for an nginx -t style command-line mode:
 //
 //	if *testConfig {
 //		if err := config.Check(os.Stdout, &cfg, opts...); err != nil {
@@ -46,6 +50,27 @@ func Describe(w io.Writer, cfg any) error {
 func Check[T any](w io.Writer, cfg *T, opts ...Option) error {
 	res, err := load(cfg, opts)
 	if err != nil {
+		return err
+	}
+	var ps problems
+	checkEnvironment(res.model, reflect.ValueOf(cfg).Elem(), &ps, func(key string) origin {
+		if o, ok := res.origins[key]; ok {
+			return o
+		}
+		return origin{source: "default"}
+	})
+	// Kept out of the problems as Load keeps them: secret values, and
+	// values read from the files _FILE variables name.
+	texts := secretTextsOf(res.model, reflect.ValueOf(cfg).Elem())
+	for key, o := range res.origins {
+		if leaf := findLeaf(res.model, key); o.valueFile != "" && leaf != nil {
+			if s, ok := fieldValue(reflect.ValueOf(cfg).Elem(), leaf, res.model).Interface().(string); ok && s != "" {
+				texts = append(texts, s)
+			}
+		}
+	}
+	ps.scrub(texts)
+	if err := ps.err(); err != nil {
 		return err
 	}
 	return describe(w, res.model, reflect.ValueOf(cfg).Elem(), res.origins)

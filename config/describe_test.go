@@ -3,6 +3,9 @@ package config
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -152,5 +155,38 @@ func TestKeys(t *testing.T) {
 	}
 	if k := uk[len(uk)-4]; k.Path != "app.tags" || k.Kind != "list of string" {
 		t.Errorf("user key %+v", k)
+	}
+}
+
+// TestCheckLooksAtTheMachine: -t loads the certificate, looks up the unix
+// socket group and checks the PID file's directory, as the start does,
+// and names the key, file and line of each.
+func TestCheckLooksAtTheMachine(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, "app.yaml", "server:\n  httpsAddress: \":8443\"\n  certFile: "+garbage+"\n  keyFile: "+garbage+"\n  unixSocketGroup: no-such-group-here\nprocess:\n  pidFile: "+filepath.Join(dir, "missing", "app.pid")+"\n")
+	cfg := Default()
+	err := Check(io.Discard, &cfg, WithFiles(path), WithoutEnv())
+	got := errorLines(t, err)
+	for _, want := range []string{
+		path + ":3: server.certFile: the servers could not load the certificate:",
+		path + ":5: server.unixSocketGroup: \"no-such-group-here\":",
+		path + ":7: process.pidFile: ",
+	} {
+		found := false
+		for _, l := range got {
+			found = found || strings.HasPrefix(l, want)
+		}
+		if !found {
+			t.Errorf("no problem starting %q in:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	// Load does not look at the machine.
+	cfg = Default()
+	if err := Load(&cfg, WithFiles(path), WithoutEnv()); err != nil {
+		t.Errorf("Load: %v", err)
 	}
 }
