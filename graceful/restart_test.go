@@ -508,6 +508,50 @@ func TestShutdownDelayKeepsServingWithReadiness503(t *testing.T) {
 	c.checkClean()
 }
 
+// TestSupervisorStopSentToTheProcessGroupKeepsTheDelay: a stop signal
+// sent to the whole process group (a terminal's Ctrl-C, dumb-init, tini
+// -g, supervisord's stopasgroup, systemd's KillMode=control-group)
+// reaches the worker too, which leaves the stop to its supervisor: the
+// shutdown delay is kept, readiness answers 503 for it while requests are
+// served, and nothing is lost.
+func TestSupervisorStopSentToTheProcessGroupKeepsTheDelay(t *testing.T) {
+	const delay = 3 * time.Second
+	c := startCluster(t, clusterOptions{mode: RestartModeSupervisor, env: []string{envDelay + "=" + delay.String()}})
+	supervisor := c.pidFromFile()
+	stop := startLoad(c, 1)
+	begin := time.Now()
+	if err := syscall.Kill(-c.PGID, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "readiness to turn 503", 5*time.Second, func() bool {
+		body, err := c.get("/ready")
+		return err != nil && strings.Contains(body, "shutting down")
+	})
+	if _, err := c.get("/"); err != nil {
+		t.Errorf("request during the delay: %v", err)
+	}
+	c.WaitGone(supervisor, 30*time.Second)
+	if took := time.Since(begin); took < delay {
+		t.Errorf("stopped after %s, before the %s shutdown delay\n%s", took, delay, c.Output())
+	}
+	if !strings.Contains(c.Output(), "stop signal ignored: the supervisor stops workers") {
+		t.Errorf("the worker does not say it left the stop to its supervisor:\n%s", c.Output())
+	}
+	// As in TestShutdownDelayKeepsServingWithReadiness503: once the
+	// listener closes, a new connection may be refused, or reset in the
+	// accept queue before any answer; nothing sent is lost.
+	for _, f := range stop().Failures {
+		switch {
+		case !f.Sent:
+		case f.Kind == loadgen.NewConnGet && f.Class == loadgen.Reset && !f.Answered:
+			t.Logf("connection reset in the accept queue: %s", f)
+		default:
+			t.Errorf("lost request: %s", f)
+		}
+	}
+	c.checkClean()
+}
+
 func TestSecondSignalCutsShutdownDelay(t *testing.T) {
 	c := startCluster(t, clusterOptions{env: []string{envDelay + "=30s"}})
 	pid := c.pidFromFile()
