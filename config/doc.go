@@ -51,16 +51,16 @@
 //
 // Loading is strict: an unknown key (with a suggestion for near misses
 // such as maxHeaderByte), a value of the wrong type (YAML's yes is a
-// string, not a boolean), a negative size, a duration without a unit or
-// a YAML tag of its own (!include) are errors, and Load reports all of
-// them at once (up to [MaxProblems]) in an *[Error] whose [Problem] values give the key, the value, the file
-// and line (or the environment variable, or the flag) and what is
-// accepted. A YAML whole number not written in plain decimal (1_000, 0x10,
-// 0660) is read as its text, as the same text in an environment variable
-// is: unixSocketMode: 0660 is "0660", and a size of 1_000 an error. A
-// file larger than [MaxFileSize] (128 KiB), nested deeper
-// than [MaxDepth] or with more than [MaxKeys] keys in one mapping is
-// refused: a bad file costs bounded time and memory at every restart. A
+// string, not a boolean), a negative size, a duration without a unit or a
+// YAML tag of its own (!include) are errors, and Load reports all of them
+// at once (up to [MaxProblems]) in an *[Error] whose [Problem] values give
+// the key, the value, the file and line (or the environment variable, or
+// the flag) and what is accepted. A YAML whole number not written in plain
+// decimal (1_000, 0x10, 0660) is read as its text, as the same text in an
+// environment variable is: unixSocketMode: 0660 is "0660", and a size of
+// 1_000 an error. A file larger than [MaxFileSize] (128 KiB), nested
+// deeper than [MaxDepth] or with more than [MaxKeys] keys in one mapping
+// is refused: a bad file costs bounded time and memory at every restart. A
 // file that is a named pipe (a FIFO, a shell's process substitution) is
 // read within 10 seconds, and refused at once when no process writes to
 // it, where opening it would wait for a writer for ever.
