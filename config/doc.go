@@ -61,9 +61,10 @@
 // 1_000 an error. A file larger than [MaxFileSize] (128 KiB), nested
 // deeper than [MaxDepth] or with more than [MaxKeys] keys in one mapping
 // is refused: a bad file costs bounded time and memory at every restart. A
-// file that is a named pipe (a FIFO, a shell's process substitution) is
-// read within 10 seconds, and refused at once when no process writes to
-// it, where opening it would wait for a writer for ever.
+// file that is a named pipe (a FIFO, a shell's process substitution), a
+// terminal or a device is read within 10 seconds; a named pipe that no
+// process writes to is refused at once, where opening it would wait for a
+// writer for ever.
 //
 // Programs add settings of their own by embedding [Config], or some of its
 // sections, in a struct of theirs; their fields get the same sizes,
