@@ -693,6 +693,32 @@ func TestUnitSuccessorTakesTheSignalsItsParentPassesOn(t *testing.T) {
 	}
 }
 
+// TestUnitALaterGenerationAdoptedByAContainerInitRestarts: a later
+// re-exec generation whose parent, once the older ones have exited, is a
+// container init that adopted it (the init started a shell, which
+// started the first generation) restarts: only the first generation's
+// parent started the service, and ends the container with it.
+func TestUnitALaterGenerationAdoptedByAContainerInitRestarts(t *testing.T) {
+	sys, p, _, parent := unitStarted(t, RoleProcess, 0)
+	sys.container = "its parent is PID 1, tini, a container init that ends the container when its child exits"
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	recvType(t, parent, msgReady)
+	parent.close() // the previous generation has exited
+	waitFor(t, "the process to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	select {
+	case c := <-sys.children:
+		c.exit("exit status 1")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restart of a later generation was refused")
+	}
+	sys.deliver(syscall.SIGTERM)
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 // TestUnitWorkerPassesOnWhatItBindsAgainInARollback: a worker whose
 // successor dropped its address closes the socket (the address is free
 // at once); rolled back to, it binds the address again, serves it, and

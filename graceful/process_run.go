@@ -66,6 +66,7 @@ func (p *Process) Run(ctx context.Context) error {
 	if p.role == RoleProcess {
 		// Said at the start, not only at the first restart signal.
 		switch why := p.sys.containerParent(); {
+		case p.generation > 1:
 		case p.pid == 1:
 			p.logger.Warn("this process is PID 1 in re-exec mode: its restarts will be refused, and the orphans of its subprocesses are not reaped; use process.mode: supervisor")
 		case why != "":

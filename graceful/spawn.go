@@ -28,7 +28,10 @@ func (p *Process) successorSpec() (childSpec, error) {
 	if p.pid == 1 {
 		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
 	}
-	if why := p.sys.containerParent(); why != "" {
+	// Only the first generation's parent is the one that started the
+	// service: a later one's, once the older generations have exited, is
+	// whichever process adopts orphans (an init that did not start it).
+	if why := p.sys.containerParent(); why != "" && p.generation == 1 {
 		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %s, and a re-exec restart ends with this process exiting; use process.mode: %s", why, RestartModeSupervisor))
 	}
 	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation, p.boundedDrainLimit())
