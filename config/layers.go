@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	kjson "github.com/knadh/koanf/parsers/json"
 	"github.com/knadh/koanf/parsers/toml/v2"
@@ -122,6 +123,14 @@ func parseDocument(name, format string, data []byte, lim limits, ps *problems) (
 	}
 	if len(data) > lim.fileSize {
 		return fail(docpos.Pos{}, tooLarge(int64(len(data)), lim.fileSize))
+	}
+	if format != "yaml" {
+		// A byte order mark before JSON or TOML, as some editors write
+		// one (YAML's parser takes it already).
+		data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	}
+	if pos, msg := notText(data); msg != "" && !(format == "yaml" && utf16BOM(data)) {
+		return fail(pos, msg)
 	}
 	var d Document
 	var m map[string]any
@@ -244,6 +253,9 @@ func syntaxError(format string, data []byte, err error) (int, int, string) {
 	var de *gotoml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
+		if errors.Is(err, strconv.ErrRange) || strings.Contains(de.Error(), "out of range") {
+			return row, col, "not valid TOML here: the number is beyond the range of any number of its kind (a whole number up to 9223372036854775807, a fraction up to about 1.8e308): write a number that fits the setting"
+		}
 		return row, col, "not valid TOML: " + de.Error()
 	}
 	return 0, 0, "not valid TOML: " + err.Error()
@@ -425,4 +437,28 @@ func flagValue(fs *pflag.FlagSet, f *pflag.Flag) any {
 		return posflag.FlagVal(fs, f)
 	}
 	return f.Value.String()
+}
+
+// notText finds the first NUL byte, or byte that is not UTF-8, in data,
+// and says where it is: the parsers refuse either, without a line.
+func notText(data []byte) (docpos.Pos, string) {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == 0:
+			line, col := lineAt(data, int64(i))
+			return docpos.Pos{Line: line, Column: col}, fmt.Sprintf("the file holds a NUL byte at line %d, column %d: a configuration file is text", line, col)
+		case r == utf8.RuneError && n == 1:
+			line, col := lineAt(data, int64(i))
+			return docpos.Pos{Line: line, Column: col}, fmt.Sprintf("the file holds a byte that is not UTF-8 (%#x) at line %d, column %d: save the file as UTF-8", data[i], line, col)
+		}
+		i += n
+	}
+	return docpos.Pos{}, ""
+}
+
+// utf16BOM reports whether data starts with a UTF-16 byte order mark,
+// which YAML's parser reads (its text then holds NUL bytes).
+func utf16BOM(data []byte) bool {
+	return bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff})
 }

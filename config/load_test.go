@@ -75,6 +75,9 @@ func TestFileProblems(t *testing.T) {
 		{"yaml duplicate", "a.yaml", "log:\n  level: info\n  level: warn\n", `:3: log.level: the key "level" is written twice in the same mapping (lines 2 and 3): keep one`},
 		{"json syntax", "a.json", "{\n  \"server\": {,}\n}", `:2: not valid JSON: invalid character ',' looking for beginning of object key string`},
 		{"json array", "a.json", "[1]", `:1: the file holds a JSON array: a JSON configuration file holds an object, such as {"server": {}}`},
+		{"nul byte", "a.yaml", "server:\n  address: \":8\x001\"\n", `:2: the file holds a NUL byte at line 2, column 15: a configuration file is text`},
+		{"not utf-8", "a.json", "{\"server\":\n {\"address\": \":8\xff1\"}}", `:2: the file holds a byte that is not UTF-8 (0xff) at line 2, column 17: save the file as UTF-8`},
+		{"toml number beyond float64", "a.toml", "[server]\nmaxHeaderBytes = 1e400\n", `:2: not valid TOML here: the number is beyond the range of any number of its kind (a whole number up to 9223372036854775807, a fraction up to about 1.8e308): write a number that fits the setting`},
 		{"json number beyond float64", "a.json", "{\"server\":\n {\"maxHeaderBytes\": 1e400}}", `:2: not valid JSON here: the number 1e400 is beyond the range of any number (about 1.8e308): write a number that fits the setting`},
 		{"json null", "a.json", "null", `:1: the file holds null: a JSON configuration file holds an object, such as {"server": {}}`},
 		{"json duplicate", "a.json", "{\"log\": {\"level\": \"info\",\n \"level\": \"warn\"}}", `:2: log.level: the key "level" is written twice in the same object (lines 1 and 2): keep one`},
@@ -91,6 +94,22 @@ func TestFileProblems(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	sameLines(t, "missing file", errorLines(t, Load(&cfg, WithFiles(missing), WithoutEnv())),
 		[]string{missing + ": cannot read the file: open " + missing + ": no such file or directory"})
+}
+
+// TestAByteOrderMarkBeforeJSONOrTOML: a byte order mark, as some editors
+// write one before the text, is taken before JSON and TOML as it is
+// before YAML.
+func TestAByteOrderMarkBeforeJSONOrTOML(t *testing.T) {
+	for name, content := range map[string]string{
+		"a.json": "\ufeff{\"server\": {\"address\": \":81\"}}",
+		"a.toml": "\ufeff[server]\naddress = \":81\"\n",
+		"a.yaml": "\ufeffserver:\n  address: \":81\"\n",
+	} {
+		cfg := Default()
+		if err := Load(&cfg, WithFiles(writeFile(t, name, content)), WithoutEnv()); err != nil || cfg.Server.Address != ":81" {
+			t.Errorf("%s: address %q, %v", name, cfg.Server.Address, err)
+		}
+	}
 }
 
 func TestYAMLSpecifics(t *testing.T) {
