@@ -24,15 +24,7 @@ type environmentChecker interface {
 // checkEnvironment runs the environment checks of every section of root
 // that has them, with the problems placed as Load places a rule's.
 func checkEnvironment(model *node, root reflect.Value, ps *problems, where func(key string) origin) {
-	model.sections(func(sec *node) {
-		val := root
-		if len(sec.path) > 0 {
-			val = fieldValue(root, sec, model)
-		}
-		c, ok := val.Interface().(environmentChecker)
-		if !ok {
-			return
-		}
+	forSections(model, root, func(sec *node, c environmentChecker) {
 		for _, p := range c.checkEnvironment() {
 			if len(sec.path) > 0 {
 				p.Key = sec.dotted() + "." + p.Key

@@ -69,15 +69,7 @@ func validateAll(model *node, root reflect.Value, ps *problems, where func(key s
 			add(p)
 		}
 	})
-	model.sections(func(sec *node) {
-		val := root
-		if len(sec.path) > 0 {
-			val = fieldValue(root, sec, model)
-		}
-		r, ok := val.Interface().(Validator)
-		if !ok {
-			return
-		}
+	forSections(model, root, func(sec *node, r Validator) {
 		for _, p := range r.Validate() {
 			if len(sec.path) > 0 {
 				p.Key = sec.dotted() + "." + p.Key
@@ -288,4 +280,18 @@ func checkURLPath(p, name string) string {
 		return fmt.Sprintf("%q is not a clean path (a client's request for it is redirected to %q): write %q", p, cleaned, cleaned)
 	}
 	return ""
+}
+
+// forSections calls fn with each section of root (root itself first)
+// whose value implements I.
+func forSections[I any](model *node, root reflect.Value, fn func(sec *node, v I)) {
+	model.sections(func(sec *node) {
+		val := root
+		if len(sec.path) > 0 {
+			val = fieldValue(root, sec, model)
+		}
+		if v, ok := val.Interface().(I); ok {
+			fn(sec, v)
+		}
+	})
 }

@@ -65,6 +65,12 @@ func stopSupervisor(t *testing.T, sys *fakeSystem, code <-chan int, serving *fak
 	for _, w := range procs {
 		w.exit("exit status 0")
 	}
+	awaitSupervisorExit(t, code)
+}
+
+// awaitSupervisorExit waits for the supervisor to exit, with code 0.
+func awaitSupervisorExit(t *testing.T, code <-chan int) {
+	t.Helper()
 	select {
 	case c := <-code:
 		if c != 0 {
@@ -406,14 +412,7 @@ func TestUnitSupervisorPassesASecondStopSignalOverTheLink(t *testing.T) {
 		t.Errorf("the worker got the signals %v, want none (messages only)", sigs)
 	}
 	w1.exit("exit status 0")
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Errorf("supervisor exit code %d, want 0", c)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the supervisor did not exit")
-	}
+	awaitSupervisorExit(t, code)
 }
 
 // TestUnitSupervisorPassesFilesOn: a file a worker passes on reaches the
