@@ -59,17 +59,7 @@ func Check[T any](w io.Writer, cfg *T, opts ...Option) error {
 		}
 		return origin{source: "default"}
 	})
-	// Kept out of the problems as Load keeps them: secret values, and
-	// values read from the files _FILE variables name.
-	texts := secretTextsOf(res.model, reflect.ValueOf(cfg).Elem())
-	for key, o := range res.origins {
-		if leaf := findLeaf(res.model, key); o.valueFile != "" && leaf != nil {
-			if s, ok := fieldValue(reflect.ValueOf(cfg).Elem(), leaf, res.model).Interface().(string); ok && s != "" {
-				texts = append(texts, s)
-			}
-		}
-	}
-	ps.scrub(texts)
+	ps.scrub(res.secrets) // kept out as Load keeps them
 	if err := ps.err(); err != nil {
 		return err
 	}

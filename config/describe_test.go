@@ -189,4 +189,14 @@ func TestCheckLooksAtTheMachine(t *testing.T) {
 	if err := Load(&cfg, WithFiles(path), WithoutEnv()); err != nil {
 		t.Errorf("Load: %v", err)
 	}
+	// A value read through a _FILE variable stays out of the problems.
+	holder := filepath.Join(dir, "cert-path")
+	if err := os.WriteFile(holder, []byte(garbage+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg = Default()
+	err = Check(io.Discard, &cfg, WithEnviron([]string{"GRACEKIT_SERVER_HTTPS_ADDRESS=:8443", "GRACEKIT_SERVER_CERT_FILE_FILE=" + holder, "GRACEKIT_SERVER_KEY_FILE=" + garbage}))
+	if err == nil || !strings.Contains(err.Error(), "server.certFile: the servers could not load the certificate") || strings.Contains(err.Error(), garbage) {
+		t.Errorf("a certificate path read from a file, in a problem: %v", err)
+	}
 }

@@ -163,6 +163,9 @@ func LoadAny(cfg any, opts ...Option) error {
 type loadResult struct {
 	model   *node
 	origins map[string]origin
+	// secrets are the texts kept out of problems: secret values, and
+	// values read from the files _FILE variables name.
+	secrets []string
 }
 
 func load(cfg any, opts []Option) (*loadResult, error) {
@@ -270,12 +273,13 @@ func load(cfg any, opts []Option) (*loadResult, error) {
 			ps.addRanked(p, origins[p.Key].rank)
 		}
 	}
-	ps.scrub(append(secrets, secretTextsOf(model, out.Elem())...))
+	secrets = append(secrets, secretTextsOf(model, out.Elem())...)
+	ps.scrub(secrets)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	rv.Elem().Set(out.Elem())
-	return &loadResult{model: model, origins: origins}, nil
+	return &loadResult{model: model, origins: origins, secrets: secrets}, nil
 }
 
 // decode merges the defaults (the values of def) and the converted layers

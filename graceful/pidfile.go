@@ -3,7 +3,6 @@ package graceful
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,15 +84,7 @@ func pidFileNames(path string, pid int) bool {
 	if path == "" {
 		return false
 	}
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 32))
+	data, err := readRegularFile(path, 32)
 	return err == nil && strings.TrimSpace(string(data)) == strconv.Itoa(pid)
 }
 

@@ -63,15 +63,12 @@ func (p *Process) Run(ctx context.Context) error {
 	l.self = g
 	l.gens = []*gen{g}
 	l.start = p.successorSpec
-	if p.role == RoleProcess {
+	if why := p.reexecRefusal(); why != "" && p.role == RoleProcess {
 		// Said at the start, not only at the first restart signal.
-		switch why := p.sys.containerParent(); {
-		case p.generation > 1:
-		case p.pid == 1:
-			p.logger.Warn("this process is PID 1 in re-exec mode: its restarts will be refused, and the orphans of its subprocesses are not reaped; use process.mode: supervisor")
-		case why != "":
-			p.logger.Warn("re-exec restarts will be refused: "+why+"; use process.mode: supervisor", "mode", RestartModeReexec)
+		if p.pid == 1 {
+			why += "; and as PID 1 in re-exec mode, it does not reap orphans"
 		}
+		p.logger.Warn("re-exec restarts will be refused: " + why + "; use process.mode: supervisor")
 	}
 	return l.run(ctx)
 }

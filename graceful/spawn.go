@@ -25,14 +25,8 @@ const notReadyStopGrace = 2 * time.Second
 // successorSpec says what a successor gets in re-exec mode, or why there
 // is none (refused: see refuseRestart).
 func (p *Process) successorSpec() (childSpec, error) {
-	if p.pid == 1 {
-		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: this process is PID 1, and a re-exec restart ends with it exiting, which would end the container; use process.mode: %s", RestartModeSupervisor))
-	}
-	// Only the first generation's parent is the one that started the
-	// service: a later one's, once the older generations have exited, is
-	// whichever process adopts orphans (an init that did not start it).
-	if why := p.sys.containerParent(); why != "" && p.generation == 1 {
-		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %s, and a re-exec restart ends with this process exiting; use process.mode: %s", why, RestartModeSupervisor))
+	if why := p.reexecRefusal(); why != "" {
+		return childSpec{}, p.refuseRestart(fmt.Errorf("graceful: restart refused: %s; use process.mode: %s", why, RestartModeSupervisor))
 	}
 	ancestors, err := p.lineage.ancestorsToPass(p.pid, p.generation, p.boundedDrainLimit())
 	if err != nil {
@@ -52,6 +46,24 @@ func (p *Process) successorSpec() (childSpec, error) {
 		sockets:  slices.Clone(p.socks.owned),
 		files:    files,
 	}, nil
+}
+
+// reexecRefusal says why a re-exec restart would end the container with
+// the process that exits at its end, or "": this process is PID 1; or it
+// is the first generation and its parent ends the container with it (see
+// containerParent). Only the first generation's parent started the
+// service: a later one's, once the older generations have exited, is
+// whichever process adopts orphans.
+func (p *Process) reexecRefusal() string {
+	switch {
+	case p.pid == 1:
+		return "this process is PID 1, and a re-exec restart ends with it exiting, which would end the container"
+	case p.generation == 1:
+		if why := p.sys.containerParent(); why != "" {
+			return why + ", and a re-exec restart ends with this process exiting"
+		}
+	}
+	return ""
 }
 
 // refuseRestart logs and counts a restart that was refused before any

@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 )
 
 // CreateListenerTLS binds the server's address (or adopts its inherited
@@ -87,29 +85,13 @@ func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 // certificates is a few kilobytes.
 const maxPEMFile = 1 << 20
 
-// readPEMFile reads a certificate or key file, which must be a regular
-// file (a symbolic link to one included) of at most maxPEMFile bytes: a
+// readPEMFile reads a certificate or key file (see readRegularFile): a
 // device such as /dev/zero, a terminal or a pipe would otherwise take
 // memory or time without bound.
 func readPEMFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	data, err := readRegularFile(path, maxPEMFile)
 	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (mode %s): give the path of a PEM file", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > maxPEMFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes: it is not a PEM certificate or key", path, maxPEMFile)
+		return nil, fmt.Errorf("%w: give the path of a PEM file", err)
 	}
 	return data, nil
 }
