@@ -19,7 +19,7 @@ import (
 const HandoverEnv = "GRACEFUL_HANDOVER"
 
 // handoverVersion is the version of the handover description format.
-const handoverVersion = 3
+const handoverVersion = 4
 
 // maxHandoverSize bounds the handover description.
 const maxHandoverSize = 1 << 20

@@ -41,7 +41,10 @@ const (
 	// generation that handed over, its successor is asked over the link
 	// every livenessInterval whether it is there; one that has not
 	// answered for livenessTimeout (stopped, wedged) is killed and rolled
-	// back from.
+	// back from. The silence counts only while this process asked: at
+	// least livenessTimeout/livenessInterval questions have gone
+	// unanswered, so that a pause of this process's own (SIGSTOP, a
+	// frozen cgroup, starved of CPU) is not blamed on the successor.
 	livenessInterval = 250 * time.Millisecond
 	livenessTimeout  = 2 * time.Second
 	// Bounds of the back-off between attempts to start a worker when
@@ -97,8 +100,10 @@ type gen struct {
 	// told to stop (0: not known); kill fires after it (see deadline).
 	stopLimit time.Duration
 	kill      *time.Timer
-	// lastPong is when it last answered a ping.
-	lastPong time.Time
+	// lastPong is when it last answered a ping; unanswered counts the
+	// pings sent since.
+	lastPong   time.Time
+	unanswered int
 	// passedOn: a successor that said it handed over in turn, or stops.
 	passedOn bool
 }
@@ -160,6 +165,13 @@ type lifecycle struct {
 	result        error
 	status        string // the serving worker's exit status, for the supervisor's
 
+	// main: this re-exec generation is the process systemd follows as
+	// its main process (see passMain); mainDone: it passed that on, or
+	// gave up waiting for it. mainWait bounds the wait of a generation
+	// that has drained before its predecessor passed it on.
+	main, mainDone bool
+	mainWait       *time.Timer
+
 	// stopCh delivers the stop signals; workers, in a supervisor, is the
 	// number of the last worker started.
 	stopCh  chan os.Signal
@@ -186,6 +198,7 @@ type restartRequest struct {
 // it returns.
 func newLifecycle(p *Process) *lifecycle {
 	l := &lifecycle{p: p, events: make(chan func(), 64), results: make(chan *attempt, 1), stopCh: make(chan os.Signal, 4), backoff: respawnMin}
+	l.main = p.role == RoleProcess && p.parent == nil
 	p.sys.notifySignals(l.stopCh, stopSignals...)
 	return l
 }
@@ -240,7 +253,7 @@ func (l *lifecycle) run(ctx context.Context) error {
 		case g == nil:
 		case g.state == stServing:
 			svcErrs = g.local.round.errs
-		case g.state != stProbation:
+		case g.state != stProbation && l.mainWait == nil:
 			drained = g.local.drained
 		}
 		select {
@@ -263,6 +276,9 @@ func (l *lifecycle) run(ctx context.Context) error {
 			}
 		case <-timerC(l.delay):
 			l.finalStop()
+		case <-timerC(l.mainWait):
+			p.logger.Warn("the previous generation has not passed on systemd's main process; exiting without it", "waited", mainWaitLimit)
+			l.mainWait, l.mainDone = nil, true
 		case <-drained:
 			l.drained()
 		case err := <-svcErrs:
@@ -595,13 +611,13 @@ func (l *lifecycle) probationTick() {
 		l.endProbation(prev)
 	default:
 		if cur != nil { // the successor that serves
-			if silent := time.Since(cur.lastPong); silent > livenessTimeout {
+			if silent := time.Since(cur.lastPong); silent > livenessTimeout && cur.unanswered >= int(livenessTimeout/livenessInterval) {
 				l.p.logger.Error("the successor does not answer within the probation; killing it to roll back",
 					cur.logAttrs("silent_for", silent.Round(time.Millisecond))...)
 				cur.child.signal(syscall.SIGKILL)
 				cur.lastPong = time.Now() // once
-			} else {
-				_ = cur.child.send(linkMsg{Type: msgPing})
+			} else if cur.child.send(linkMsg{Type: msgPing}) == nil {
+				cur.unanswered++
 			}
 		}
 		l.probation.Reset(min(livenessInterval, time.Until(l.probationEnds)))
@@ -631,8 +647,44 @@ func (l *lifecycle) endProbation(g *gen) {
 		_ = g.child.send(linkMsg{Type: msgRelease})
 		l.deadline(g)
 	case genLocal:
+		l.passMain()
 		g.local.release()
 	}
+}
+
+// passMain makes this generation's successor the process systemd follows
+// as its main process (MAINPID=), if this generation is that process,
+// once its probation is over: a successor that dies within the probation
+// must not be systemd's main process, whose death systemd takes for the
+// service's failure (it stops the rest of the service, the generation
+// that rolled back with it). The successor learns it over the link, and
+// passes it on in turn if it has handed over meanwhile; each MAINPID= is
+// sent before the message that lets the next one be sent, so systemd
+// gets them in order.
+func (l *lifecycle) passMain() {
+	succ := l.find(stServing)
+	if !l.main || succ == nil || succ.kind != genSuccessor {
+		return
+	}
+	l.p.notify(fmt.Sprintf("MAINPID=%d", succ.pid))
+	if succ.child.send(linkMsg{Type: msgMain}) == nil {
+		l.main, l.mainDone = false, true
+	}
+}
+
+// mainWaitLimit bounds how long a generation that has drained waits for
+// its predecessor to pass systemd's main process on (see drained).
+const mainWaitLimit = 5 * time.Second
+
+// awaitsMain reports whether this generation, drained after its handover,
+// must wait before it exits: under systemd, its predecessor is still
+// systemd's main process and passes that on to it (its probation ended
+// when this one handed over), and this one must pass it on to its own
+// successor. Exiting first, it would leave systemd following a process
+// that is gone once its predecessor exits.
+func (l *lifecycle) awaitsMain() bool {
+	_, sd := l.p.sys.lookupEnv("NOTIFY_SOCKET")
+	return sd && l.p.role == RoleProcess && !l.main && !l.mainDone && l.p.parentMsgs != nil
 }
 
 // deadline kills worker g unless it has exited within its stop limit
@@ -659,7 +711,7 @@ func (l *lifecycle) deadline(g *gen) {
 func (l *lifecycle) genMsg(g *gen, m linkMsg) {
 	switch m.Type {
 	case msgPong:
-		g.lastPong = time.Now()
+		g.lastPong, g.unanswered = time.Now(), 0
 	case msgReleased:
 		// A successor handed over in turn, or was asked to stop: it will
 		// not die as a failed release any more.
@@ -831,6 +883,17 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 	switch {
 	case !ok:
 		p.parentMsgs = nil
+		disarm(&l.mainWait)
+		if p.role == RoleProcess && !l.main && !l.mainDone {
+			// The previous generation is gone without passing on
+			// systemd's main process: this one is the process to follow.
+			l.main = true
+			if g.state == stServing || g.state == stProbation {
+				p.notify(fmt.Sprintf("MAINPID=%d", p.pid))
+			} else {
+				l.passMain()
+			}
+		}
 		if p.role == RoleWorker {
 			p.logger.Warn("the supervisor is gone; shutting down")
 			p.finalStop.Store(true)
@@ -866,6 +929,12 @@ func (l *lifecycle) parentMsg(m linkMsg, ok bool) {
 		p.logger.Info("a stop signal the previous generation passed on: the stop under way goes on")
 	case m.Type == msgStop:
 		l.stop("a stop signal the previous generation passed on")
+	case m.Type == msgMain && p.role == RoleProcess && !l.mainDone:
+		l.main = true
+		disarm(&l.mainWait)
+		if g.state != stServing && g.state != stProbation {
+			l.passMain() // it handed over, and its probation is over
+		}
 	case m.Type == msgRestart && p.role != RoleWorker:
 		p.logger.Info("a restart signal the previous generation passed on")
 		l.restart(p.cfg.RestartSignal, nil)
@@ -1028,6 +1097,11 @@ func (l *lifecycle) finalStop() {
 // a handover and its probation, or a stop as the last one.
 func (l *lifecycle) drained() {
 	p := l.p
+	if l.self.state != stStopping && l.awaitsMain() {
+		p.logger.Info("drained; waiting for the previous generation to pass on systemd's main process", "limit", mainWaitLimit)
+		l.mainWait = time.NewTimer(mainWaitLimit)
+		return
+	}
 	owned := p.closeSockets()
 	if l.self.state == stStopping {
 		p.awaitAncestors(p.drainLimit())

@@ -92,6 +92,37 @@ func TestStoppedNewGenerationIsRolledBack(t *testing.T) {
 	}
 }
 
+// TestPausedOldGenerationKeepsItsSuccessor: the process that watches a
+// probation (the old generation, or the supervisor) paused for longer
+// than livenessTimeout (SIGSTOP here; a frozen cgroup, or starved of
+// CPU) does not take its own silence for the successor's: the successor,
+// which answered every ping it got, serves on. It used to be killed at
+// the first tick after the pause, and the requests it had in flight lost.
+func TestPausedOldGenerationKeepsItsSuccessor(t *testing.T) {
+	for _, mode := range []RestartMode{RestartModeReexec, RestartModeSupervisor} {
+		t.Run(string(mode), func(t *testing.T) {
+			c := startCluster(t, clusterOptions{mode: mode, env: []string{envProbation + "=4s"}})
+			old := c.servingPID()
+			watcher := c.pidFromFile() // the old generation, or the supervisor
+			c.mustSignal(watcher, syscall.SIGHUP)
+			next := c.waitServingPID(old, 30*time.Second)
+			c.record(next)
+			c.mustSignal(watcher, syscall.SIGSTOP)
+			time.Sleep(livenessTimeout + time.Second) // the fault: a pause this long
+			c.mustSignal(watcher, syscall.SIGCONT)
+			c.waitLog(30*time.Second, "probation over")
+			if n := c.logCount("killing it to roll back"); n != 0 {
+				t.Fatalf("the successor was killed for the watcher's own pause:\n%s", c.Output())
+			}
+			if pid := c.bodyPID(); pid != next {
+				t.Fatalf("answered by pid %d after the pause, want the successor %d", pid, next)
+			}
+			c.stop()
+			c.checkClean()
+		})
+	}
+}
+
 // TestSupervisorAddressChangeFreesTheOldAddressAtOnce: a restart that
 // moves the service from P to Q leaves nothing listening on P during the
 // probation (no connection accepted there and left hanging), and a

@@ -541,7 +541,7 @@ func unitStarted(t *testing.T, role Role, probation time.Duration) (*fakeSystem,
 	sys := newFakeSystem()
 	// A worker's supervisor has no lifeline; a successor's parent does
 	// (a PID that does not hold it, so that nothing here is killed).
-	sys.env[HandoverEnv] = `{"v":3,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
 	sys.inheritLink = mine
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
@@ -837,5 +837,125 @@ func TestUnitWorkerStopsAsTheLastGenerationWhenToldTo(t *testing.T) {
 				t.Errorf("final %v, server %v", p.finalStop.Load(), srv.Status())
 			}
 		})
+	}
+}
+
+// notesWith returns the sd_notify messages sent so far that hold line.
+func (f *fakeSystem) notesWith(line string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, n := range f.notes {
+		if slices.Contains(strings.Split(n, "\n"), line) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestUnitSystemdFollowsASuccessorOnceTheProbationIsOver: systemd's main
+// process (MAINPID=) moves to a new generation only once the probation
+// of the one it took over from is over. A new generation that dies within
+// the probation is then not systemd's main process, whose death systemd
+// takes for the service's failure: under systemd 257, a reload and a
+// kill -9 of the new process left the unit failed, the generation that
+// had rolled back stopped with it.
+func TestUnitSystemdFollowsASuccessorOnceTheProbationIsOver(t *testing.T) {
+	sys := newFakeSystem()
+	sys.endAll(t)
+	sys.env["NOTIFY_SOCKET"] = "/run/systemd/notify"
+	p, srv := unitProcess(t, sys, func(c *ProcessConfig) { c.Probation = time.Hour })
+	errc := runProcess(t, sys, p, srv)
+
+	// A successor that dies within the probation never was systemd's
+	// main process; the generation that serves again still is.
+	sys.deliver(p.cfg.RestartSignal)
+	c1 := <-sys.children
+	c1.ready(t)
+	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
+	if n := sys.notesWith(fmt.Sprintf("MAINPID=%d", c1.pid())); len(n) > 0 {
+		t.Fatalf("systemd was told to follow the successor within the probation: %q", n)
+	}
+	c1.exit("signal: killed")
+	waitFor(t, "the rollback", 5*time.Second, func() bool { return p.totals.get(totalRollbacks) == 1 })
+
+	// Once the probation is over (here: the successor was asked to
+	// stop, or handed over in turn), systemd follows the successor, and
+	// the successor is told so, after systemd.
+	sys.deliver(p.cfg.RestartSignal)
+	c2 := <-sys.children
+	c2.ready(t)
+	waitFor(t, "the handover", 5*time.Second, func() bool { return srv.Status() == ServerStatusStopped })
+	if n := sys.notesWith(fmt.Sprintf("MAINPID=%d", c2.pid())); len(n) > 0 {
+		t.Fatalf("systemd was told to follow the successor within the probation: %q", n)
+	}
+	c2.send(t, linkMsg{Type: msgReleased, PID: c2.pid()})
+	c2.expect(t, msgMain)
+	if n := sys.notesWith(fmt.Sprintf("MAINPID=%d", c2.pid())); len(n) != 1 {
+		t.Fatalf("after the probation, MAINPID= naming the successor was sent %d times, want once before the main message", len(n))
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestUnitASuccessorPassesOnSystemdsMainProcess: a new generation tells
+// systemd READY=1 but not MAINPID=; one that has handed over in turn and
+// drained before its predecessor passed systemd's main process on waits
+// for that, passes it on to its own successor, and only then exits:
+// exiting first, it would leave systemd following a process that is gone
+// once the predecessor exits.
+func TestUnitASuccessorPassesOnSystemdsMainProcess(t *testing.T) {
+	sys, p, _, parent := unitStarted(t, RoleProcess, 0)
+	sys.endAll(t)
+	sys.env["NOTIFY_SOCKET"] = "/run/systemd/notify"
+	var logs syncBuffer
+	p.logger = captureLogger(t, &logs)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(context.Background()) }()
+	recvType(t, parent, msgReady)
+	if n := sys.notesWith("READY=1"); len(n) != 1 {
+		t.Fatalf("READY=1 sent %d times at ready, want once", len(n))
+	}
+	if n := sys.notesWith(fmt.Sprintf("MAINPID=%d", p.pid)); len(n) > 0 {
+		t.Fatalf("the new generation named itself systemd's main process at ready: %q", n)
+	}
+
+	// It hands over in turn, with no probation, and drains at once.
+	waitFor(t, "the process to catch the restart signal", 5*time.Second, func() bool { return sys.subscribed(p.cfg.RestartSignal) })
+	sys.deliver(p.cfg.RestartSignal)
+	c := <-sys.children
+	c.ready(t)
+	recvType(t, parent, msgReleased)
+	waitFor(t, "the drained generation to wait", 5*time.Second, func() bool {
+		return strings.Contains(logs.String(), "waiting for the previous generation to pass on systemd's main process")
+	})
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned (%v) before systemd's main process was passed on:\n%s", err, logs.String())
+	default:
+	}
+	if err := parent.send(linkMsg{Type: msgMain}); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, msgMain)
+	if n := sys.notesWith(fmt.Sprintf("MAINPID=%d", c.pid())); len(n) != 1 {
+		t.Fatalf("MAINPID= naming its successor was sent %d times, want once", len(n))
+	}
+	if err := recvErr(t, errc, 10*time.Second); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestUnitALogReaderGoneDoesNotEndTheProcess: a Process catches SIGPIPE,
+// so that a log line written to a standard error whose reader is gone
+// (`2>&1 | logger`, and the logger died) fails with EPIPE instead of
+// ending the process: Go's default. Found from outside: the next restart
+// signal's log line killed the service (SIGPIPE, 549 refused).
+func TestUnitALogReaderGoneDoesNotEndTheProcess(t *testing.T) {
+	sys := newFakeSystem()
+	unitProcess(t, sys, nil)
+	if !sys.subscribed(syscall.SIGPIPE) {
+		t.Fatal("SIGPIPE is not caught: a write to a standard error whose reader is gone ends the process")
 	}
 }

@@ -23,7 +23,11 @@ import (
 //     keep the sockets for the probation), resume (the successor died
 //     within the probation: serve again), release (the probation is
 //     over), stop (the service stops: shut down as the last generation),
-//     restarted (the outcome of the worker's restart request).
+//     restarted (the outcome of the worker's restart request);
+//   - to a re-exec successor, from the generation that handed over to
+//     it: restart and stop (signals passed on, see lifecycle.passOn),
+//     and main (the probation is over: systemd follows the successor as
+//     its main process now, see lifecycle.passMain).
 //
 // From the generation:
 //   - ready: it serves. It names the sockets it took; a worker passes
@@ -97,6 +101,7 @@ const (
 	msgFailed    = "failed"
 	msgReleased  = "released"
 	msgRestart   = "restart"
+	msgMain      = "main"
 )
 
 // A message goes in one packet when it fits: at most maxLinkPacket bytes
@@ -140,7 +145,7 @@ func decodeLinkMsg(b []byte, fds int) (linkMsg, error) {
 	}
 	switch m.Type {
 	case msgState, msgPing, msgPong, msgTotals, msgDrain, msgResume, msgRelease, msgStop,
-		msgRestarted, msgReady, msgResumed, msgFailed, msgReleased, msgRestart:
+		msgRestarted, msgReady, msgResumed, msgFailed, msgReleased, msgRestart, msgMain:
 	default:
 		return linkMsg{}, fmt.Errorf("unknown link message %q", m.Type)
 	}

@@ -216,6 +216,11 @@ func newProcess(cfg ProcessConfig, sys system) (*Process, error) {
 	// process.
 	sys.notifySignals(p.sigCh, restartSignalCandidates()...)
 	early := sys.earlySignals()
+	// A log line written to a standard error whose reader is gone (a log
+	// shipper that died, `2>&1 | logger`) must not end the service: Go
+	// ends a program on such a write unless SIGPIPE is caught, and caught,
+	// the write fails with EPIPE. Nothing reads the channel.
+	sys.notifySignals(make(chan os.Signal, 1), pipeSignals...)
 
 	var err error
 	if p.dir, err = os.Getwd(); err != nil {

@@ -190,9 +190,10 @@ func (p *Process) becomeReady() error {
 		if p.parent == nil {
 			p.notify(state)
 		} else {
-			// systemd first: once the parent hears we are ready it
-			// drains, and systemd must already follow the new main PID.
-			p.notify(fmt.Sprintf("MAINPID=%d\n", p.pid) + state)
+			// systemd first: the reload is over. It follows this process
+			// as the main one only once the parent's probation is over,
+			// and the parent says so (see lifecycle.passMain).
+			p.notify(state)
 			if err := p.parent.sendEncoded(msg.Type, encoded, nil); err != nil {
 				// The parent died during the handover: this process
 				// goes on alone.

@@ -1250,24 +1250,24 @@ func TestUnitConfigErrors(t *testing.T) {
 	}
 }
 
-const validHandover = `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":":8080","fd":7}]}`
+const validHandover = `{"v":4,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[{"name":":8080","fd":7}]}`
 
 func TestParseHandoverRejectsHostileInput(t *testing.T) {
 	if _, err := parseHandover(validHandover); err != nil {
 		t.Fatalf("valid handover rejected: %v", err)
 	}
 	h := func(mid string) string {
-		return `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],` + mid + `}`
+		return `{"v":4,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],` + mid + `}`
 	}
-	head := func(rest string) string { return `{"v":3,"role":"process",` + rest }
+	head := func(rest string) string { return `{"v":4,"role":"process",` + rest }
 	for _, tc := range []struct{ in, want string }{
 		{"", "not a valid handover description"},
 		{"{", "not a valid handover description"},
-		{`{"v":3} {"v":3}`, "trailing data"},
+		{`{"v":4} {"v":4}`, "trailing data"},
 		{h(`"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[],"extra":1`), "unknown field"},
 		{`{"v":2,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, "version 2"},
 		{head(`"generation":1,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "generation 1"},
-		{`{"v":3,"role":"boss","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, `unknown role "boss"`},
+		{`{"v":4,"role":"boss","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`, `unknown role "boss"`},
 		{head(`"generation":2,"ancestors":[],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "no ancestors"},
 		{head(`"generation":2,"ancestors":[{"pid":1,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "ancestor PID 1"},
 		{head(`"generation":2,"ancestors":[{"pid":10,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5}`), "has no lifeline"},
@@ -1288,7 +1288,7 @@ func TestParseHandoverRejectsHostileInput(t *testing.T) {
 
 func FuzzParseHandover(f *testing.F) {
 	f.Add(validHandover)
-	f.Add(`{"v":3}`)
+	f.Add(`{"v":4}`)
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, in string) {
 		h, err := parseHandover(in)

@@ -18,6 +18,8 @@ func (s namedSignal) Signal()        {}
 
 var stopSignals = []os.Signal{os.Interrupt}
 
+var pipeSignals []os.Signal
+
 // SignalByName returns the restart signal with the given name, one of
 // [RestartSignalNames]. On this platform restarts are not supported and
 // the signal never arrives.

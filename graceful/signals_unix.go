@@ -21,6 +21,10 @@ var restartSignals = map[string]os.Signal{
 // stopSignals are the signals that ask for a graceful shutdown.
 var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
 
+// pipeSignals are caught so that a write to a standard output or error
+// whose reader is gone fails with EPIPE, rather than ending the process.
+var pipeSignals = []os.Signal{syscall.SIGPIPE}
+
 // SignalByName returns the restart signal with the given name, one of
 // [RestartSignalNames].
 func SignalByName(name string) (os.Signal, error) {

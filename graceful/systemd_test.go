@@ -98,7 +98,9 @@ func TestSdNotifySequence(t *testing.T) {
 	ns.expect(t, "READY=1", "STATUS=serving (generation 1)")
 
 	// A successful restart: RELOADING with the monotonic time from the
-	// old process, then MAINPID and READY from the new one.
+	// old process, READY from the new one, and MAINPID naming the new one
+	// from the old one once its probation is over (here at once: the
+	// cluster runs without one).
 	before := monotonicNowUsec(t)
 	gen2, _ := c.restart()
 	m := ns.expect(t, "RELOADING=1", "MONOTONIC_USEC=*", "STATUS=starting generation 2")
@@ -106,7 +108,8 @@ func TestSdNotifySequence(t *testing.T) {
 	if err != nil || usec < before || usec > monotonicNowUsec(t) {
 		t.Errorf("MONOTONIC_USEC=%q is not the monotonic clock at the time of the reload (between %d and now)", m["MONOTONIC_USEC"], before)
 	}
-	ns.expect(t, fmt.Sprintf("MAINPID=%d", gen2), "READY=1", "STATUS=serving (generation 2)")
+	ns.expect(t, "READY=1", "STATUS=serving (generation 2)")
+	ns.expect(t, fmt.Sprintf("MAINPID=%d", gen2))
 
 	// A failed restart ends the reload with READY=1 from the same
 	// process and says why.
@@ -197,10 +200,10 @@ func TestBadHandoverEnvironmentFailsClearly(t *testing.T) {
 	for _, tc := range []struct{ name, value, want string }{
 		{"garbage", "not json", "not a valid handover description"},
 		{"wrong version", `{"v":9,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "version 9"},
-		{"std stream", `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":1,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "fd 1 (link): the descriptors of a handover are 3 to 6"},
+		{"std stream", `{"v":4,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":1,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "fd 1 (link): the descriptors of a handover are 3 to 6"},
 		// Descriptors 3 to 5 exist in the child (the Go runtime's own, or
 		// none): none of them came from exec.
-		{"not passed", `{"v":3,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "names descriptors this process was not given"},
+		{"not passed", `{"v":4,"role":"process","generation":2,"ancestors":[{"pid":10,"lifeline":6}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`, "names descriptors this process was not given"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.CommandContext(context.Background(), os.Args[0], "-test.run=^$")

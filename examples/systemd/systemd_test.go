@@ -303,14 +303,11 @@ type unitCase struct {
 	files   []string
 	service string
 	socket  string // the socket unit, for socket activation
-	// legacy: systemctl reload returns when ExecReload's kill does, before
-	// the new generation is ready; the test then waits for MainPID to move.
-	legacy bool
 }
 
 var cases = []unitCase{
 	{name: "reload.service", files: []string{"reload.service"}, service: "reload.service"},
-	{name: "reload-legacy.service", files: []string{"reload-legacy.service"}, service: "reload-legacy.service", legacy: true},
+	{name: "reload-legacy.service", files: []string{"reload-legacy.service"}, service: "reload-legacy.service"},
 	{name: "reload-activated", files: []string{"reload-activated.socket", "reload-activated.service"},
 		service: "reload-activated.service", socket: "reload-activated.socket"},
 }
@@ -363,20 +360,33 @@ func testStart(t *testing.T, m *machine, uc unitCase) {
 	t.Logf("systemctl start returned in %s; the request right after it got 200 from MainPID %d", startTook.Round(time.Millisecond), r.pid)
 }
 
-// newMainPID returns MainPID after a reload: at once for Type=notify-reload
-// (systemctl reload waits for READY=1), after polling for the legacy unit.
+// newMainPID returns MainPID once it has moved on from old after a
+// reload: the old generation tells systemd MAINPID= naming the new one
+// once its probation is over (1s here), so that a new generation that
+// dies within it is never systemd's main process.
 func newMainPID(t *testing.T, m *machine, uc unitCase, old int) int {
 	t.Helper()
-	pid := m.mainPID(uc.service)
-	if uc.legacy {
-		waitFor(t, "MainPID to change from "+strconv.Itoa(old), 10*time.Second, func() bool {
-			pid = m.mainPID(uc.service)
-			return pid != old && pid != 0
-		})
-	}
-	if pid == old || pid == 0 {
-		t.Fatalf("MainPID is %d after systemctl reload (was %d)", pid, old)
-	}
+	var pid int
+	waitFor(t, "MainPID to change from "+strconv.Itoa(old), 20*time.Second, func() bool {
+		pid = m.mainPID(uc.service)
+		return pid != old && pid != 0
+	})
+	return pid
+}
+
+// handedOver waits for the generation old to hand over after a reload and
+// returns the new generation's PID, from the journal: systemd's MainPID
+// names it only once the probation is over.
+func handedOver(t *testing.T, m *machine, unit string, since time.Time, old int) int {
+	t.Helper()
+	re := regexp.MustCompile(fmt.Sprintf(`msg="handed over; draining" pid=%d .*?to_pid=(\d+)`, old))
+	var pid int
+	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
+		if sm := re.FindStringSubmatch(m.journal(unit, since)); sm != nil {
+			pid, _ = strconv.Atoi(sm[1])
+		}
+		return pid != 0
+	})
 	return pid
 }
 
@@ -468,10 +478,7 @@ func testStopWhileDraining(t *testing.T, m *machine, uc unitCase, sleep1, sleep2
 	slow1 := begin(m.addr, "/?sleep="+sleep1, 20*time.Second)
 	m.waitAccepted(t, p1)
 	m.run("systemctl", "reload", uc.service)
-	p2 := newMainPID(t, m, uc, p1)
-	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
-		return strings.Contains(m.journal(uc.service, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
-	})
+	p2 := handedOver(t, m, uc.service, since, p1)
 	slow2 := begin(m.addr, "/?sleep="+sleep2, 20*time.Second)
 	m.waitAccepted(t, p2)
 	stopBegin := time.Now()
@@ -560,10 +567,7 @@ func TestStopTimeout(t *testing.T) {
 	slow1 := begin(m.addr, "/?sleep=30s", 60*time.Second)
 	m.waitAccepted(t, p1)
 	m.run("systemctl", "reload", "reload.service")
-	p2 := m.mainPID("reload.service")
-	waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
-		return strings.Contains(m.journal("reload.service", since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
-	})
+	p2 := handedOver(t, m, "reload.service", since, p1)
 	slow2 := begin(m.addr, "/?sleep=30s", 60*time.Second)
 	m.waitAccepted(t, p2)
 	stopBegin := time.Now()
@@ -618,10 +622,7 @@ func TestKill(t *testing.T) {
 		slow1 := begin(m.addr, "/?sleep=2s", 20*time.Second)
 		m.waitAccepted(t, p1)
 		m.run("systemctl", "reload", svc)
-		p2 := m.mainPID(svc)
-		waitFor(t, "the old generation to hand over", 5*time.Second, func() bool {
-			return strings.Contains(m.journal(svc, since), fmt.Sprintf(`msg="handed over; draining" pid=%d `, p1))
-		})
+		p2 := handedOver(t, m, svc, since, p1)
 		slow2 := begin(m.addr, "/?sleep=2s", 20*time.Second)
 		m.waitAccepted(t, p2)
 		killBegin := time.Now()
