@@ -959,3 +959,48 @@ func TestUnitALogReaderGoneDoesNotEndTheProcess(t *testing.T) {
 		t.Fatal("SIGPIPE is not caught: a write to a standard error whose reader is gone ends the process")
 	}
 }
+
+// TestUnitAHandoverLinkOnWhichNothingComesIsAnError: a handover whose
+// link is a socket nobody speaks on (a forged description) fails the
+// start once the upgrade timeout is over, naming the variable, instead of hanging in
+// NewProcess for good; and a link that is not a SOCK_SEQPACKET socket is
+// refused at once.
+func TestUnitAHandoverLinkOnWhichNothingComesIsAnError(t *testing.T) {
+	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := openLink(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(silent.close)
+	mine, err := openLink(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := newFakeSystem()
+	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	sys.inheritLink = mine
+	cfg := DefaultProcessConfig()
+	cfg.Logger = testLogger(t)
+	cfg.UpgradeTimeout = 100 * time.Millisecond
+	begin := time.Now()
+	_, err = newProcess(cfg, sys)
+	if err == nil || !strings.Contains(err.Error(), "no state came") || !strings.Contains(err.Error(), HandoverEnv) {
+		t.Fatalf("newProcess with a silent link = %v, want an error naming %s", err, HandoverEnv)
+	}
+	t.Logf("refused after %s: %v", time.Since(begin).Round(time.Millisecond), err)
+
+	stream, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_STREAM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFd(stream[1])
+	if l, err := openLink(stream[0]); err == nil || !strings.Contains(err.Error(), "SOCK_SEQPACKET") {
+		if l != nil {
+			l.close()
+		}
+		t.Fatalf("openLink of a stream socket = %v, want an error", err)
+	}
+}

@@ -2,6 +2,8 @@
 
 package graceful
 
+import "time"
+
 type link struct{}
 
 func newLinkPair() (*link, int, error)                  { return nil, -1, ErrRestartNotSupported }
@@ -9,5 +11,8 @@ func openLink(int) (*link, error)                       { return nil, ErrRestart
 func (l *link) send(linkMsg, ...int) error              { return errLinkClosed }
 func (l *link) sendEncoded(string, []byte, []int) error { return errLinkClosed }
 func (l *link) recv() (linkMsg, []int, error)           { return linkMsg{}, nil, errLinkClosed }
-func (l *link) close()                                  {}
-func (l *link) fd() (int, error)                        { return -1, ErrRestartNotSupported }
+func (l *link) recvWithin(time.Duration) (linkMsg, []int, error) {
+	return linkMsg{}, nil, errLinkClosed
+}
+func (l *link) close()           {}
+func (l *link) fd() (int, error) { return -1, ErrRestartNotSupported }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,6 +41,10 @@ func newLinkPair() (*link, int, error) {
 
 // openLink makes a link of descriptor fd, which it takes over.
 func openLink(fd int) (*link, error) {
+	if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err == nil && typ != unix.SOCK_SEQPACKET {
+		closeFd(fd)
+		return nil, fmt.Errorf("link fd %d is not a SOCK_SEQPACKET socket (type %d)", fd, typ)
+	}
 	f := os.NewFile(uintptr(fd), "link")
 	c, err := net.FileConn(f)
 	_ = f.Close()
@@ -52,6 +57,14 @@ func openLink(fd int) (*link, error) {
 		return nil, fmt.Errorf("link fd %d is not a unix socket", fd)
 	}
 	return &link{conn: uc}, nil
+}
+
+// recvWithin is recv, failing with an error that wraps
+// os.ErrDeadlineExceeded when no message has come within d.
+func (l *link) recvWithin(d time.Duration) (linkMsg, []int, error) {
+	_ = l.conn.SetReadDeadline(time.Now().Add(d))
+	defer func() { _ = l.conn.SetReadDeadline(time.Time{}) }()
+	return l.recv()
 }
 
 // send sends one message, with fds passed along (they stay open here):

@@ -320,8 +320,20 @@ func (p *Process) inherit() error {
 	// The first message is the state: the service's secret and the
 	// files older generations pass on. A parent that died before it
 	// sent it leaves this process to go on alone, with a secret of its
-	// own.
-	if m, fds, err := l.recv(); err == nil && m.Type == msgState {
+	// own. The parent sends it before it starts this process, so it is
+	// there at once: a link on which nothing comes (a handover
+	// description that names some other socket) is an error once the
+	// upgrade timeout is over, when a parent would have given up on this
+	// process.
+	m, fds, err := l.recvWithin(p.cfg.UpgradeTimeout)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		l.close()
+		for _, s := range socks {
+			s.close()
+		}
+		return fmt.Errorf("graceful: %s names a link on which no state came within the upgrade timeout (%s): it is not a link to the previous generation", HandoverEnv, p.cfg.UpgradeTimeout)
+	}
+	if err == nil && m.Type == msgState {
 		p.lineage.takeState(m, fds)
 		p.takeTotals(m)
 	} else if err == nil {
