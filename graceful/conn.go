@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,6 +54,13 @@ type conn struct {
 	closeSent   atomic.Bool   // a response told the client to close
 	// closedByDrain: the drain closed it as idle (see connTracker.remove).
 	closedByDrain atomic.Bool
+	// interrupt: the drain found it idle and woke its reader to decide
+	// (see wake); readDeadline is the read deadline net/http last asked
+	// for, in Unix nanoseconds (0: none), put back when the reader finds
+	// a request. dlMu orders the reader's and the drain's deadlines.
+	interrupt    atomic.Bool
+	readDeadline atomic.Int64
+	dlMu         sync.Mutex
 
 	// Under TLS: ciphertext bytes read from the socket, their count when
 	// net/http last began to wait for more, and whether it waits now.
@@ -91,18 +100,81 @@ const (
 // for handlers of hijacked connections that need it.
 func (c *conn) NetConn() net.Conn { return c.raw }
 
-// closeIdle closes c, found idle by the drain, without waiting on its
-// client. A TLS connection's Close first writes close_notify, under a
-// write deadline crypto/tls sets itself (5 s, in place of any set
-// before); a client that stopped reading with its receive window full
-// would hold the caller that long. So a TLS connection closes in a
-// goroutine of its own, and the drain goes on.
-func (c *conn) closeIdle() {
-	if c.tls == nil {
-		_ = c.Conn.Close()
-		return
+// wake has c's reader decide whether c, which the drain found idle, is:
+// a read deadline in the past ends the read it waits in, and interrupted
+// decides as that read returns. The drain cannot decide alone: a request
+// the reader has taken from the socket but not yet counted (between its
+// read and the framer, for as long as a busy machine leaves it off a
+// CPU) is in neither the socket nor the counts. A connection the reader
+// finds idle it closes itself, on its own goroutine.
+func (c *conn) wake() {
+	c.dlMu.Lock()
+	c.interrupt.Store(true)
+	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+	c.dlMu.Unlock()
+}
+
+// interrupted ends a read the drain interrupted (see wake), with what the
+// read returned. A read that returned bytes, or that ended on the
+// deadline with bytes waiting (in the socket; under TLS, read from it
+// since net/http began to wait), is of a request: the read deadline
+// net/http asked for goes back, and a read that returned nothing is made
+// again. One that ended on the deadline with nothing waiting finds the
+// connection idle, and closes its socket at once: a request that arrives
+// after the look at the socket's queue is reset, so the two are as close
+// together as they can be (a TLS connection gets no close_notify, which
+// HTTP/1 does not need). net/http ends the connection on the error.
+func (c *conn) interrupted(p []byte, n int, err error) (int, error) {
+	timedOut := n == 0 && errors.Is(err, os.ErrDeadlineExceeded)
+	if timedOut && pendingBytes(c.raw) == 0 && (c.tls == nil || c.rawRead.Load() == c.quietMark.Load()) {
+		_ = c.raw.Close()
+		c.closedByDrain.Store(true)
+		c.rd.conns.closedIdle(http.ConnState(c.state.Load()) == http.StateNew)
+		return n, err
 	}
-	go func() { _ = c.Conn.Close() }()
+	c.dlMu.Lock()
+	c.interrupt.Store(false)
+	var dl time.Time
+	if ns := c.readDeadline.Load(); ns != 0 {
+		dl = time.Unix(0, ns)
+	}
+	_ = c.Conn.SetReadDeadline(dl)
+	c.dlMu.Unlock()
+	if timedOut {
+		return c.read(p)
+	}
+	return n, err
+}
+
+// SetReadDeadline sets the read deadline net/http asks for, unless the
+// drain has woken the reader (see wake), which puts it in place once it
+// has decided.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.Store(unixNanos(t))
+	if c.interrupt.Load() {
+		c.dlMu.Lock()
+		defer c.dlMu.Unlock()
+		if c.interrupt.Load() {
+			return nil
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, as SetReadDeadline the read one.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// unixNanos returns t in Unix nanoseconds, 0 for the zero time.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // cut closes c's socket at once: a connection cut at the end of a drain
@@ -173,6 +245,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		if n > 0 && !c.h1.lost {
 			c.frame(p[:n])
 		}
+		if c.interrupt.Load() {
+			return c.interrupted(p, n, err)
+		}
 		return n, err
 	}
 	return c.read(p)
@@ -181,6 +256,10 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) read(p []byte) (int, error) {
 	if !c.handshook {
 		if err := c.handshake(); err != nil {
+			if c.interrupt.Load() { // woken in its handshake: nothing of a request came
+				c.closedByDrain.Store(true)
+				c.rd.conns.closedIdle(true)
+			}
 			return 0, err
 		}
 	}
@@ -204,6 +283,9 @@ func (c *conn) read(p []byte) (int, error) {
 		case protoHTTP2:
 			c.h2.afterRead(p[:n])
 		}
+	}
+	if c.interrupt.Load() {
+		return c.interrupted(p, n, err)
 	}
 	return n, err
 }

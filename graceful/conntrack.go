@@ -22,6 +22,19 @@ type connTracker struct {
 	hijacked  map[*conn]struct{}
 	pruneNext int           // prune closed hijacked connections at this size
 	changed   chan struct{} // closed and replaced at every change while draining
+
+	// The connections the drain found idle (or new without a byte of a
+	// request) and closed (see conn.wake).
+	idleClosed, newClosed atomic.Int64
+}
+
+// closedIdle counts a connection the drain closed as idle, or as new.
+func (t *connTracker) closedIdle(isNew bool) {
+	if isNew {
+		t.newClosed.Add(1)
+	} else {
+		t.idleClosed.Add(1)
+	}
 }
 
 func newConnTracker() *connTracker {
@@ -267,7 +280,7 @@ func (ic *idleCloser) pass(now time.Time, full bool) idleResult {
 		ic.queue = ic.queue[:0]
 		ic.waiting = 0
 		for _, c := range ic.t.snapshot() {
-			if at, ok := ic.look(c, now, &r); ok {
+			if at, ok := ic.look(c, now); ok {
 				ic.queue = append(ic.queue, dueConn{at, c})
 			}
 		}
@@ -275,7 +288,7 @@ func (ic *idleCloser) pass(now time.Time, full bool) idleResult {
 	} else {
 		for len(ic.queue) > 0 && !now.Before(ic.queue[0].at) {
 			e := &ic.queue[0]
-			if at, ok := ic.look(e.c, now, &r); ok {
+			if at, ok := ic.look(e.c, now); ok {
 				e.at = at
 				heap.Fix(&ic.queue, 0)
 			} else {
@@ -295,11 +308,14 @@ func (ic *idleCloser) pass(now time.Time, full bool) idleResult {
 	return r
 }
 
-// look closes c if it is due at now. If it stays open to be looked at
+// look closes c if it is due at now (see conn.wake). If it stays open to be looked at
 // again at a time, it returns that time and true; a connection serving
 // a request is counted in waiting instead, and one that is not HTTP/1
 // is left alone.
-func (ic *idleCloser) look(c *conn, now time.Time, r *idleResult) (time.Time, bool) {
+func (ic *idleCloser) look(c *conn, now time.Time) (time.Time, bool) {
+	if http.ConnState(c.state.Load()) == http.StateClosed {
+		return time.Time{}, false
+	}
 	k := c.kind(false)
 	switch k {
 	case kindHTTP2, kindHijacked:
@@ -328,18 +344,15 @@ func (ic *idleCloser) look(c *conn, now time.Time, r *idleResult) (time.Time, bo
 	if c.kind(true) == kindActive {
 		return now.Add(activeRecheck), true
 	}
-	c.closedByDrain.Store(true)
-	c.closeIdle()
-	ic.t.mu.Lock()
-	delete(ic.t.conns, c)
-	ic.t.mu.Unlock()
-	if k == kindNew {
-		r.closedNew++
-	} else {
-		r.closedIdle++
-	}
-	return time.Time{}, false
+	// Its reader decides, and net/http closes it if it is idle; it is
+	// looked at again soon, in case the reader had not waited yet.
+	c.wake()
+	return now.Add(wakeRecheck), true
 }
+
+// wakeRecheck is how soon the drain looks again at a connection whose
+// reader it woke (see conn.wake): closed by then, as a rule.
+const wakeRecheck = time.Millisecond
 
 // dueConn is a connection in an idleCloser's queue and when to look at
 // it again.

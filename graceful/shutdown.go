@@ -314,8 +314,7 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 	changed := rd.conns.changes()
 	for full := true; ; {
 		r := closer.pass(time.Now(), full)
-		total.closedIdle += r.closedIdle
-		total.closedNew += r.closedNew
+		total.closedIdle, total.closedNew = int(rd.conns.idleClosed.Load()), int(rd.conns.newClosed.Load())
 		if r.remaining == 0 {
 			return total
 		}
@@ -328,6 +327,7 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 		case <-changed:
 		case <-wake:
 		case <-ctx.Done():
+			total.closedIdle, total.closedNew = int(rd.conns.idleClosed.Load()), int(rd.conns.newClosed.Load())
 			return total
 		}
 		// After a change every connection is looked at again; on the
