@@ -114,19 +114,6 @@ func startChild(sys system, spec childSpec) (child, error) {
 	// close-on-exec must not leak into the next generation: it gets
 	// exactly those of the handover.
 	closeOnExecAbove()
-	// The state goes first on the link: the child reads it as it starts.
-	state := spec.state
-	var stateFds []int
-	for _, f := range spec.files {
-		state.Files = append(state.Files, f.passedFile)
-		stateFds = append(stateFds, f.fd)
-	}
-	if err := parentEnd.send(state, stateFds...); err != nil {
-		parentEnd.close()
-		closeChildEnds()
-		closeFd(pipeR)
-		return nil, fmt.Errorf("send the state to the new process: %w", err)
-	}
 	var linkStat unix.Stat_t
 	_ = unix.Fstat(childLink, &linkStat)
 	pid, err := sys.forkExec(spec.exe, spec.args, attr)
@@ -156,6 +143,22 @@ func startChild(sys system, spec childSpec) (child, error) {
 		exitedCh: make(chan struct{}),
 		out:      newHeldOutput(os.NewFile(uintptr(pipeR), "child stderr")),
 		linkIno:  uint64(linkStat.Ino),
+	}
+	// The state goes first on the link: the child reads it as it starts.
+	// It names the child's PID, which the child checks: a wrapper that
+	// started the program without exec would otherwise serve a process
+	// this one neither started nor follows.
+	state := spec.state
+	state.PID = pid
+	var stateFds []int
+	for _, f := range spec.files {
+		state.Files = append(state.Files, f.passedFile)
+		stateFds = append(stateFds, f.fd)
+	}
+	if err := parentEnd.send(state, stateFds...); err != nil {
+		// Not started, as far as it knows: it fails without the state,
+		// and is reaped as one that failed.
+		_ = sys.kill(pid, syscall.SIGKILL)
 	}
 	go c.out.copy()
 	go c.readLink()

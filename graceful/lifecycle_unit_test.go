@@ -535,7 +535,7 @@ func unitStarted(t *testing.T, role Role, probation time.Duration) (*fakeSystem,
 	}
 	t.Cleanup(sup.close)
 	secret := make([]byte, secretSize)
-	if err := sup.send(linkMsg{Type: msgState, Secret: secret}); err != nil {
+	if err := sup.send(linkMsg{Type: msgState, PID: os.Getpid(), Secret: secret}); err != nil {
 		t.Fatal(err)
 	}
 	sys := newFakeSystem()
@@ -1002,5 +1002,40 @@ func TestUnitAHandoverLinkOnWhichNothingComesIsAnError(t *testing.T) {
 			l.close()
 		}
 		t.Fatalf("openLink of a stream socket = %v, want an error", err)
+	}
+}
+
+// TestUnitAWrapperThatDoesNotExecIsRefused: a new process that is not the
+// one its parent started (a wrapper script ran the program without exec,
+// so the parent's child is the shell) fails its start, saying so, before
+// it serves. It used to serve beside the old generation, put its PID in
+// the PID file, and then be killed as a leftover of a restart that never
+// became ready: a PID file naming a dead process, and requests lost.
+func TestUnitAWrapperThatDoesNotExecIsRefused(t *testing.T) {
+	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := openLink(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(parent.close)
+	mine, err := openLink(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The parent started the wrapper, whose PID is not this process's.
+	if err := parent.send(linkMsg{Type: msgState, PID: os.Getpid() + 1, Secret: make([]byte, secretSize)}); err != nil {
+		t.Fatal(err)
+	}
+	sys := newFakeSystem()
+	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	sys.inheritLink = mine
+	cfg := DefaultProcessConfig()
+	cfg.Logger = testLogger(t)
+	_, err = newProcess(cfg, sys)
+	if err == nil || !strings.Contains(err.Error(), "without exec") {
+		t.Fatalf("newProcess started by a wrapper = %v, want an error that says to exec", err)
 	}
 }

@@ -333,6 +333,14 @@ func (p *Process) inherit() error {
 		}
 		return fmt.Errorf("graceful: %s names a link on which no state came within the upgrade timeout (%s): it is not a link to the previous generation", HandoverEnv, p.cfg.UpgradeTimeout)
 	}
+	if err == nil && m.Type == msgState && m.PID != p.pid {
+		closeAll(fds)
+		l.close()
+		for _, s := range socks {
+			s.close()
+		}
+		return fmt.Errorf("graceful: the previous generation started PID %d, and this process is PID %d: a wrapper (a shell script, say) started it without exec; make the wrapper run the program with exec, so that the process the previous generation starts is the one that serves", m.PID, p.pid)
+	}
 	if err == nil && m.Type == msgState {
 		p.lineage.takeState(m, fds)
 		p.takeTotals(m)

@@ -194,13 +194,18 @@ func (f *fakeSystem) forkExec(exe string, args []string, attr *syscall.ProcAttr)
 	}
 	f.procs = append(f.procs, fp)
 	f.mu.Unlock()
-	m, fds, err := l.recv()
-	if err != nil || m.Type != msgState {
-		return 0, fmt.Errorf("fake process: the first message is %q (%v), want the state", m.Type, err)
-	}
-	fp.state, fp.stateFds = m, fds
-	go fp.readLink()
-	f.children <- fp
+	// The parent sends the state once it knows the PID, as the real
+	// process reads it once it runs.
+	go func() {
+		m, fds, err := l.recv()
+		if err != nil || m.Type != msgState || m.PID != fp.pidN {
+			fp.exit(fmt.Sprintf("fake process: the first message is %q for PID %d (%v), want the state for %d", m.Type, m.PID, err, fp.pidN))
+			return
+		}
+		fp.state, fp.stateFds = m, fds
+		go fp.readLink()
+		f.children <- fp
+	}()
 	return fp.pidN, nil
 }
 
