@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracekit/gracekit/internal/earlysignal"
 	"github.com/gracekit/gracekit/internal/proctest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -104,8 +105,11 @@ func serverRole() int {
 	}
 	if behaviour == "gated" {
 		// A start that waits before NewProcess until the test opens the
-		// gate: a restart signal that arrives now meets only the
-		// disposition inherited from the parent.
+		// gate, once the early catching has begun (internal/earlysignal
+		// starts it on a goroutine; the kernel's SigCgt says nothing of
+		// it, since the Go runtime installs its handler for SIGHUP at
+		// start, and ends the process on a signal nobody asked for).
+		<-earlysignal.Caught()
 		fmt.Fprintf(os.Stderr, "test server: pid %d waits at the start gate\n", os.Getpid())
 		if err := waitGate("start"); err != nil {
 			fmt.Fprintln(os.Stderr, "test server:", err)

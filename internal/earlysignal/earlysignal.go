@@ -50,6 +50,10 @@ func catch(supervisor bool) {
 	}
 }
 
+// Caught returns a channel that is closed once the early catching has
+// begun (at once in a process that is not a new generation).
+func Caught() <-chan struct{} { return caught }
+
 // TakeRestart stops the early catching of restart signals and returns
 // what it caught.
 func TakeRestart() []os.Signal { return take(restart) }
