@@ -126,7 +126,7 @@ func (c *conn) wake() {
 // HTTP/1 does not need). net/http ends the connection on the error.
 func (c *conn) interrupted(p []byte, n int, err error) (int, error) {
 	timedOut := n == 0 && errors.Is(err, os.ErrDeadlineExceeded)
-	if timedOut && pendingBytes(c.raw) == 0 && (c.tls == nil || c.rawRead.Load() == c.quietMark.Load()) {
+	if timedOut && c.quiet() {
 		_ = c.raw.Close()
 		c.closedByDrain.Store(true)
 		c.rd.conns.closedIdle(http.ConnState(c.state.Load()) == http.StateNew)
@@ -146,17 +146,42 @@ func (c *conn) interrupted(p []byte, n int, err error) (int, error) {
 	return n, err
 }
 
+// quiet reports, on the reader's goroutine after a read that returned
+// nothing, whether nothing of a request has come: none is being served or
+// has begun (the drain looked before it woke the reader, and one may have
+// begun since, which the deadline must not end), no ciphertext has
+// arrived since the read began, and the socket holds nothing.
+func (c *conn) quiet() bool {
+	if http.ConnState(c.state.Load()) == http.StateActive || c.framingLost.Load() || c.begun.Load() > c.done.Load() {
+		return false
+	}
+	if c.tls != nil && c.rawRead.Load() != c.quietMark.Load() {
+		return false
+	}
+	return pendingBytes(c.raw) == 0
+}
+
 // SetReadDeadline sets the read deadline net/http asks for, unless the
 // drain has woken the reader (see wake), which puts it in place once it
 // has decided.
 func (c *conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline.Store(unixNanos(t))
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.readDeadline.Store(ns)
 	if c.interrupt.Load() {
-		c.dlMu.Lock()
-		defer c.dlMu.Unlock()
-		if c.interrupt.Load() {
-			return nil
-		}
+		return c.setReadDeadlineWoken(t)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// setReadDeadlineWoken is SetReadDeadline while the reader is woken.
+func (c *conn) setReadDeadlineWoken(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.interrupt.Load() {
+		return nil
 	}
 	return c.Conn.SetReadDeadline(t)
 }
@@ -167,14 +192,6 @@ func (c *conn) SetDeadline(t time.Time) error {
 		return err
 	}
 	return c.Conn.SetWriteDeadline(t)
-}
-
-// unixNanos returns t in Unix nanoseconds, 0 for the zero time.
-func unixNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
 }
 
 // cut closes c's socket at once: a connection cut at the end of a drain
