@@ -195,8 +195,7 @@ func (c *conn) SetDeadline(t time.Time) error {
 }
 
 // cut closes c's socket at once: a connection cut at the end of a drain
-// gets no TLS close_notify, which could wait on its client (see
-// closeIdle).
+// gets no TLS close_notify, which could wait on its client.
 func (c *conn) cut() { _ = c.raw.Close() }
 
 // connOf returns the conn of a connection net/http reports on.
