@@ -101,16 +101,19 @@ func TestStoppedNewGenerationIsRolledBack(t *testing.T) {
 func TestPausedOldGenerationKeepsItsSuccessor(t *testing.T) {
 	for _, mode := range []RestartMode{RestartModeReexec, RestartModeSupervisor} {
 		t.Run(string(mode), func(t *testing.T) {
-			c := startCluster(t, clusterOptions{mode: mode, env: []string{envProbation + "=4s"}})
+			t.Parallel() // two clusters of their own, each waiting out a pause
+			c := startCluster(t, clusterOptions{mode: mode, env: []string{envProbation + "=3s"}})
 			old := c.servingPID()
 			watcher := c.pidFromFile() // the old generation, or the supervisor
 			c.mustSignal(watcher, syscall.SIGHUP)
 			next := c.waitServingPID(old, 30*time.Second)
 			c.record(next)
 			c.mustSignal(watcher, syscall.SIGSTOP)
-			time.Sleep(livenessTimeout + time.Second) // the fault: a pause this long
+			time.Sleep(livenessTimeout + 300*time.Millisecond) // the fault: a pause this long
 			c.mustSignal(watcher, syscall.SIGCONT)
-			c.waitLog(30*time.Second, "probation over")
+			waitFor(t, "the probation to end, or the successor to be killed", 30*time.Second, func() bool {
+				return c.logCount("probation over") > 0 || c.logCount("killing it to roll back") > 0
+			})
 			if n := c.logCount("killing it to roll back"); n != 0 {
 				t.Fatalf("the successor was killed for the watcher's own pause:\n%s", c.Output())
 			}
