@@ -683,13 +683,6 @@ func TestIdleCloserLooksAgainAtWhatChanged(t *testing.T) {
 	}
 }
 
-// connClosedPipe reports whether c's end of a net.Pipe has been closed.
-func connClosedPipe(c *conn) bool {
-	_ = c.Conn.SetReadDeadline(time.Now())
-	_, err := c.Conn.Read(make([]byte, 1))
-	return errors.Is(err, io.ErrClosedPipe)
-}
-
 // stuckCloser is a connection whose Close blocks until released, as a
 // TLS connection's does while close_notify waits on a client that
 // stopped reading (crypto/tls gives that write 5 s of its own).
