@@ -521,28 +521,10 @@ func unitWorker(t *testing.T, probation time.Duration) (*fakeSystem, *Process, *
 // lifeline: as if it had exited already).
 func unitStarted(t *testing.T, role Role, probation time.Duration) (*fakeSystem, *Process, *Server, *link) {
 	t.Helper()
-	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
-	if err != nil {
+	sys, sup := handedOverSystem(t)
+	if err := sup.send(linkMsg{Type: msgState, PID: os.Getpid(), Secret: make([]byte, secretSize)}); err != nil {
 		t.Fatal(err)
 	}
-	sup, err := openLink(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine, err := openLink(fds[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sup.close)
-	secret := make([]byte, secretSize)
-	if err := sup.send(linkMsg{Type: msgState, PID: os.Getpid(), Secret: secret}); err != nil {
-		t.Fatal(err)
-	}
-	sys := newFakeSystem()
-	// A worker's supervisor has no lifeline; a successor's parent does
-	// (a PID that does not hold it, so that nothing here is killed).
-	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
-	sys.inheritLink = mine
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
 	cfg.Probation = probation
@@ -559,6 +541,30 @@ func unitStarted(t *testing.T, role Role, probation time.Duration) (*fakeSystem,
 		t.Fatal(err)
 	}
 	return sys, p, srv, sup
+}
+
+// handedOverSystem returns a fake system in which the process was started
+// by a handover (as a worker: its supervisor has no lifeline), and the
+// starting process's end of the link, on which nothing is sent yet.
+func handedOverSystem(t *testing.T) (*fakeSystem, *link) {
+	t.Helper()
+	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := openLink(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(parent.close)
+	mine, err := openLink(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := newFakeSystem()
+	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
+	sys.inheritLink = mine
+	return sys, parent
 }
 
 // recvType reads messages from l until one of type typ, closing any
@@ -966,27 +972,12 @@ func TestUnitALogReaderGoneDoesNotEndTheProcess(t *testing.T) {
 // NewProcess for good; and a link that is not a SOCK_SEQPACKET socket is
 // refused at once.
 func TestUnitAHandoverLinkOnWhichNothingComesIsAnError(t *testing.T) {
-	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
-	if err != nil {
-		t.Fatal(err)
-	}
-	silent, err := openLink(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(silent.close)
-	mine, err := openLink(fds[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := newFakeSystem()
-	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
-	sys.inheritLink = mine
+	sys, _ := handedOverSystem(t) // the parent's end stays silent
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
 	cfg.UpgradeTimeout = 100 * time.Millisecond
 	begin := time.Now()
-	_, err = newProcess(cfg, sys)
+	_, err := newProcess(cfg, sys)
 	if err == nil || !strings.Contains(err.Error(), "no state came") || !strings.Contains(err.Error(), HandoverEnv) {
 		t.Fatalf("newProcess with a silent link = %v, want an error naming %s", err, HandoverEnv)
 	}
@@ -1012,29 +1003,14 @@ func TestUnitAHandoverLinkOnWhichNothingComesIsAnError(t *testing.T) {
 // the PID file, and then be killed as a leftover of a restart that never
 // became ready: a PID file naming a dead process, and requests lost.
 func TestUnitAWrapperThatDoesNotExecIsRefused(t *testing.T) {
-	fds, err := socketpairCloexec(syscall.AF_UNIX, syscall.SOCK_SEQPACKET)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent, err := openLink(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(parent.close)
-	mine, err := openLink(fds[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys, parent := handedOverSystem(t)
 	// The parent started the wrapper, whose PID is not this process's.
 	if err := parent.send(linkMsg{Type: msgState, PID: os.Getpid() + 1, Secret: make([]byte, secretSize)}); err != nil {
 		t.Fatal(err)
 	}
-	sys := newFakeSystem()
-	sys.env[HandoverEnv] = `{"v":4,"role":"worker","generation":2,"ancestors":[{"pid":1,"lifeline":-1}],"link_fd":3,"stderr_fd":4,"pipe_fd":5,"sockets":[]}`
-	sys.inheritLink = mine
 	cfg := DefaultProcessConfig()
 	cfg.Logger = testLogger(t)
-	_, err = newProcess(cfg, sys)
+	_, err := newProcess(cfg, sys)
 	if err == nil || !strings.Contains(err.Error(), "without exec") {
 		t.Fatalf("newProcess started by a wrapper = %v, want an error that says to exec", err)
 	}
