@@ -55,12 +55,14 @@ type conn struct {
 	// closedByDrain: the drain closed it as idle (see connTracker.remove).
 	closedByDrain atomic.Bool
 	// interrupt: the drain found it idle and woke its reader to decide
-	// (see wake); readDeadline is the read deadline net/http last asked
-	// for, in Unix nanoseconds (0: none), put back when the reader finds
-	// a request. dlMu orders the reader's and the drain's deadlines.
+	// (see wake). While its round drains, readDeadline is the read
+	// deadline net/http last asked for (known says it has asked since
+	// the drain began), put back when the reader finds a request. dlMu
+	// orders the reader's and the drain's deadlines, and guards both.
 	interrupt    atomic.Bool
-	readDeadline atomic.Int64
 	dlMu         sync.Mutex
+	readDeadline time.Time
+	known        bool
 
 	// Under TLS: ciphertext bytes read from the socket, their count when
 	// net/http last began to wait for more, and whether it waits now.
@@ -134,9 +136,9 @@ func (c *conn) interrupted(p []byte, n int, err error) (int, error) {
 	}
 	c.dlMu.Lock()
 	c.interrupt.Store(false)
-	var dl time.Time
-	if ns := c.readDeadline.Load(); ns != 0 {
-		dl = time.Unix(0, ns)
+	dl := c.readDeadline
+	if !c.known {
+		dl = c.assumedDeadline()
 	}
 	_ = c.Conn.SetReadDeadline(dl)
 	c.dlMu.Unlock()
@@ -161,29 +163,47 @@ func (c *conn) quiet() bool {
 	return pendingBytes(c.raw) == 0
 }
 
-// SetReadDeadline sets the read deadline net/http asks for, unless the
-// drain has woken the reader (see wake), which puts it in place once it
-// has decided.
+// SetReadDeadline sets the read deadline net/http asks for. net/http
+// sets one several times a request; until its round drains, the conn
+// only passes it on. While it drains, the conn records it (see
+// interrupted), and holds it back while the drain has woken the reader
+// (see wake), which puts it in place once it has decided.
 func (c *conn) SetReadDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
+	if c.rd.draining.Load() {
+		return c.setReadDeadlineDraining(t)
 	}
-	c.readDeadline.Store(ns)
-	if c.interrupt.Load() {
-		return c.setReadDeadlineWoken(t)
-	}
+	// A drain that begins now and wakes the reader before this deadline
+	// is set loses its wake; the drain wakes a connection that stays
+	// idle again (see wakeRecheck).
 	return c.Conn.SetReadDeadline(t)
 }
 
-// setReadDeadlineWoken is SetReadDeadline while the reader is woken.
-func (c *conn) setReadDeadlineWoken(t time.Time) error {
+// setReadDeadlineDraining is SetReadDeadline while the round drains.
+func (c *conn) setReadDeadlineDraining(t time.Time) error {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
+	c.readDeadline, c.known = t, true
 	if c.interrupt.Load() {
 		return nil
 	}
 	return c.Conn.SetReadDeadline(t)
+}
+
+// assumedDeadline is the read deadline to put back for a reader that
+// finds a request when net/http has set none since the drain began (see
+// interrupted): the one net/http sets where the reader is, counted from
+// now, so later than the one it set but as bounded. A reader inside a
+// request reads its body under ReadTimeout; any other waits for a
+// request's first bytes or its header, as net/http bounds once they come.
+func (c *conn) assumedDeadline() time.Time {
+	d := c.srv.firstByteTimeout()
+	if http.ConnState(c.state.Load()) == http.StateActive {
+		d = c.srv.config.ReadTimeout
+	}
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // SetDeadline sets both deadlines, as SetReadDeadline the read one.
@@ -496,12 +516,15 @@ func (l *listener) Accept() (net.Conn, error) {
 
 // connState is installed as http.Server.ConnState: the only hook net/http
 // gives into a connection's life. It runs twice per HTTP/1 request
-// (active, then idle) and costs a few atomic stores there.
-func (r *round) connState(nc net.Conn, st http.ConnState) {
+// (active, then idle) and costs a few atomic stores there. It is a
+// function, not a method value of the round, which would cost a call
+// more: a conn knows its round.
+func connState(nc net.Conn, st http.ConnState) {
 	c := connOf(nc)
 	if c == nil {
 		return
 	}
+	r := c.rd
 	switch st {
 	case http.StateNew:
 		c.state.Store(int32(st))

@@ -3,10 +3,12 @@ package graceful
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -322,5 +324,91 @@ func TestARequestTheReaderHasTakenIsNotClosedAsIdle(t *testing.T) {
 	_ = c.conn.Close()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestUnitAWokenReaderIsBoundedWhatEverDeadlineItHad checks the read
+// deadline a woken reader (see conn.wake) puts back when it finds a
+// request: the one net/http asked for while the round drains, held back
+// while the reader is woken; and, when net/http asked for none since the
+// drain began (a conn records deadlines only while its round drains), one
+// as bounded as net/http's, here the header timeout.
+func TestUnitAWokenReaderIsBoundedWhatEverDeadlineItHad(t *testing.T) {
+	cfg := testConfig(t, nil)
+	cfg.ReadHeaderTimeout = 200 * time.Millisecond
+	s := New("127.0.0.1:0", 0, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.newConn(s.rd, raw, nil).(*conn)
+	defer c.Close()
+	read := func() (int, error) {
+		t.Helper()
+		res := make(chan error, 1)
+		var n int
+		go func() {
+			var err error
+			n, err = c.Read(make([]byte, 64))
+			res <- err
+		}()
+		select {
+		case err := <-res:
+			return n, err
+		case <-time.After(30 * time.Second):
+			t.Fatal("the woken reader's read did not end: it has no deadline")
+			return 0, nil
+		}
+	}
+
+	// Before the drain: no deadline, as net/http's background read asks.
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(client, "GE"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := read(); n != 2 || err != nil {
+		t.Fatalf("the first bytes of a request: %d, %v", n, err)
+	}
+	s.rd.draining.Store(true)
+	c.wake()
+	// A request has begun: the reader keeps reading, now under the header
+	// timeout, which ends a read on which nothing more comes.
+	if n, err := read(); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("woken with a request begun and no deadline asked for in the drain: %d, %v; want the header timeout", n, err)
+	}
+	if c.interrupt.Load() {
+		t.Fatal("the reader did not clear its interrupt")
+	}
+
+	// In the drain: net/http's deadline is recorded, held back while the
+	// reader is woken, and put back once it has decided.
+	c.wake()
+	later := time.Now().Add(time.Hour)
+	if err := c.SetReadDeadline(later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(client, "T / HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := read(); n == 0 || err != nil {
+		t.Fatalf("woken with bytes waiting: %d, %v", n, err)
+	}
+	c.dlMu.Lock()
+	dl, known := c.readDeadline, c.known
+	c.dlMu.Unlock()
+	if !known || !dl.Equal(later) || c.interrupt.Load() {
+		t.Fatalf("after the woken read: deadline %v (known %v), interrupt %v; want %v put back", dl, known, c.interrupt.Load(), later)
 	}
 }

@@ -76,6 +76,7 @@ func (f *h1Framer) feed(b []byte) (begun int) {
 			}
 			begun++
 			f.st, f.firstLn, f.bodyLen, f.chunked = h1Header, true, -1, false
+			b = f.headerLines(b) // no line is cut between requests
 		case h1Header:
 			if f.lineN == 0 {
 				// The usual case: whole lines, looked at where they lie.
@@ -129,33 +130,49 @@ func (f *h1Framer) feed(b []byte) (begun int) {
 // line that the end of b cuts (kept by cut, nothing left), or the bytes
 // after the block's empty line.
 func (f *h1Framer) headerLines(b []byte) []byte {
-	for {
+	if f.firstLn {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			f.cut(b)
+			return nil
+		}
+		f.firstLn = false
+		f.http11 = requestLine11(b[:i])
+		b = b[i+1:]
+	}
+	for len(b) > 0 {
 		// The empty line that ends the block, without a search.
-		if !f.firstLn && len(b) > 0 && (b[0] == '\n' || (b[0] == '\r' && len(b) > 1 && b[1] == '\n')) {
+		if b[0] == '\n' {
 			f.endHeader()
-			return b[1+int(b[0]&1):] // '\r' is odd, '\n' even
+			return b[1:]
+		}
+		if b[0] == '\r' && len(b) > 1 && b[1] == '\n' {
+			f.endHeader()
+			return b[2:]
 		}
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			f.cut(b)
 			return nil
 		}
-		l := b[:i]
-		b = b[i+1:]
-		switch {
-		case f.firstLn:
-			f.firstLn = false
-			f.http11 = httpVersion11(trimCR(l))
-		case len(l) == 0 || (len(l) == 1 && l[0] == '\r'):
-			f.endHeader()
-			return b
-		case l[0]|0x20 == 'c' || l[0]|0x20 == 't':
-			f.line(l, l, true)
+		if c := b[0] | 0x20; c == 'c' || c == 't' {
+			f.line(b[:i], b[:i], true)
 			if f.lost {
 				return nil
 			}
 		}
+		b = b[i+1:]
 	}
+	return b
+}
+
+// requestLine11 is httpVersion11 of a whole request line, as read (with
+// its CR, if any), with the usual line in few instructions.
+func requestLine11(l []byte) bool {
+	if n := len(l); n >= 9 && string(l[n-9:]) == "HTTP/1.1\r" {
+		return true
+	}
+	return httpVersion11(trimCR(l))
 }
 
 // endHeader handles the empty line that ends a header block or the

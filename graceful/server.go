@@ -128,7 +128,7 @@ func (s *Server) newRound() *round {
 		WriteTimeout:      s.config.WriteTimeout,
 		IdleTimeout:       s.config.IdleTimeout,
 		MaxHeaderBytes:    s.config.MaxHeaderBytes,
-		ConnState:         r.connState,
+		ConnState:         connState,
 		ConnContext:       connContext,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
