@@ -279,7 +279,13 @@ func (c *conn) Read(p []byte) (int, error) {
 		// Plain HTTP/1, the most common case, in few instructions.
 		n, err := c.Conn.Read(p)
 		if n > 0 && !c.h1.lost {
-			c.frame(p[:n])
+			// frame, written out: it is not inlined.
+			if k := c.h1.feed(p[:n]); k > 0 {
+				c.begun.Add(uint64(k))
+			}
+			if c.h1.lost {
+				c.framingLost.Store(true)
+			}
 		}
 		if c.interrupt.Load() {
 			return c.interrupted(p, n, err)

@@ -137,7 +137,9 @@ func (f *h1Framer) headerLines(b []byte) []byte {
 			return nil
 		}
 		f.firstLn = false
-		f.http11 = requestLine11(b[:i])
+		// The usual request line without a call.
+		l := b[:i]
+		f.http11 = len(l) >= 9 && string(l[len(l)-9:]) == "HTTP/1.1\r" || httpVersion11(trimCR(l))
 		b = b[i+1:]
 	}
 	for len(b) > 0 {
@@ -164,15 +166,6 @@ func (f *h1Framer) headerLines(b []byte) []byte {
 		b = b[i+1:]
 	}
 	return b
-}
-
-// requestLine11 is httpVersion11 of a whole request line, as read (with
-// its CR, if any), with the usual line in few instructions.
-func requestLine11(l []byte) bool {
-	if n := len(l); n >= 9 && string(l[n-9:]) == "HTTP/1.1\r" {
-		return true
-	}
-	return httpVersion11(trimCR(l))
 }
 
 // endHeader handles the empty line that ends a header block or the
