@@ -81,15 +81,19 @@ type Server struct {
 	// connection may stay open to send one more request, which is
 	// answered with "Connection: close". Each connection's own grace
 	// comes from the round-trip time the kernel measured on it, at least
-	// idleDrainGraceMin and at most this; many idle connections are
+	// idleDrainGraceMin after its last answer and at most this; many
+	// idle connections are
 	// closed spread over a window of up to this, so that their clients
 	// do not all reconnect at once. For HTTP/2, the longest wait for a client to
 	// answer the PING sent with the first GOAWAY. 0 closes idle
 	// connections at once.
 	IdleDrainGrace Duration `koanf:"idleDrainGrace"`
 
-	// The shortest idle grace of a connection (see idleDrainGrace): room
-	// for a client whose next request is delayed by its own machine.
+	// The shortest idle grace of a connection (see idleDrainGrace),
+	// counted from its last answer: room for a client whose next request
+	// is delayed by its own machine (a busy one, or a container whose CPU
+	// quota is throttled). A connection idle for longer than this when
+	// the shutdown begins is closed as soon as its round trip allows.
 	// Never more than idleDrainGrace; set both to the same value for the
 	// same grace on every connection.
 	IdleDrainGraceMin Duration `koanf:"idleDrainGraceMin"`

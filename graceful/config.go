@@ -74,7 +74,9 @@ type ServerConfig struct {
 	// floor for a unix socket's peer), so that a request a client sent
 	// before the drain began always arrives first, with
 	// [ServerConfig.IdleDrainGraceMin] as the floor and IdleDrainGrace as
-	// the ceiling; with many idle connections their closing is spread
+	// the ceiling, the floor counted from the connection's last answer
+	// (which the kernel tells with the round trip; otherwise from the
+	// start of the drain); with many idle connections their closing is spread
 	// over a window that grows with their number (200µs a connection,
 	// TLS or not), so that their clients do not all reconnect (and
 	// handshake) to the new generation at once; every connection idle
@@ -95,9 +97,14 @@ type ServerConfig struct {
 	IdleDrainGrace time.Duration
 
 	// IdleDrainGraceMin is the shortest idle grace of a connection (see
-	// IdleDrainGrace): it covers a client that sends its next request a
-	// little after the previous answer, stalled by its own machine. Set
-	// it to IdleDrainGrace for the same grace on every connection.
+	// IdleDrainGrace), counted from its last answer: it covers a client
+	// that sends its next request at once but is kept off a CPU for a
+	// while after the previous answer (a busy machine; a container whose
+	// CPU quota is throttled, for up to the 100 ms of a CFS period at a
+	// time). A connection whose last answer is older than that is closed
+	// as soon as its round trip allows, so the floor costs a drain
+	// nothing on connections that were idle when it began. Set it to
+	// IdleDrainGrace for the same grace on every connection.
 	IdleDrainGraceMin time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
@@ -147,7 +154,7 @@ const (
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultGracefulShutdownTimeout = 30 * time.Second
 	DefaultIdleDrainGrace          = time.Second
-	DefaultIdleDrainGraceMin       = 50 * time.Millisecond
+	DefaultIdleDrainGraceMin       = 250 * time.Millisecond
 	DefaultHijackedGrace           = 5 * time.Second
 	DefaultMaxHeaderBytes          = 10240
 	DefaultKeepAlive               = true

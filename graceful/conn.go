@@ -87,8 +87,10 @@ type conn struct {
 
 	// spread is how long after the others this connection, idle when the
 	// drain began, is closed; grace, once known, how long it may stay
-	// idle (see Server.idleGrace). The drain's goroutine's alone.
+	// idle, and answered when it last sent data, as the kernel tells
+	// (see Server.idleGrace). The drain's goroutine's alone.
 	spread, grace time.Duration
+	answered      time.Time
 }
 
 const (

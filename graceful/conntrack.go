@@ -254,7 +254,9 @@ type idleResult struct {
 //
 // A connection idle when the drain began is due its grace after start,
 // later by its place in the spread (see spreadIdle), but never later than
-// ceiling after start.
+// ceiling after start; and no connection is due sooner than floor after
+// its last answer (when it went idle in the drain; before it, when the
+// kernel tells, see Server.idleGrace).
 //
 // It keeps the connections it will look at again in a queue, soonest
 // first, so that a pass on a timer costs what is due, not a look at every
@@ -264,16 +266,16 @@ type idleResult struct {
 // connection again. A connection serving a request is not in the queue:
 // it changes (goes idle, closes or is hijacked) before it can be closed.
 type idleCloser struct {
-	t       *connTracker
-	start   time.Time
-	ceiling time.Duration
-	grace   func(*conn) time.Duration
-	queue   dueQueue
-	waiting int // HTTP/1 connections not in the queue: serving a request
+	t              *connTracker
+	start          time.Time
+	floor, ceiling time.Duration
+	grace          func(*conn) time.Duration
+	queue          dueQueue
+	waiting        int // HTTP/1 connections not in the queue: serving a request
 }
 
-func newIdleCloser(t *connTracker, start time.Time, grace func(*conn) time.Duration, ceiling time.Duration) *idleCloser {
-	return &idleCloser{t: t, start: start, ceiling: ceiling, grace: grace}
+func newIdleCloser(t *connTracker, start time.Time, grace func(*conn) time.Duration, floor, ceiling time.Duration) *idleCloser {
+	return &idleCloser{t: t, start: start, floor: min(floor, ceiling), ceiling: ceiling, grace: grace}
 }
 
 // pass closes the connections due at now: all of them after a change
@@ -337,9 +339,18 @@ func (ic *idleCloser) look(c *conn, now time.Time) (time.Time, bool) {
 	}
 	g := ic.grace(c)
 	since := time.Unix(0, c.idleSince.Load())
-	due := since.Add(g)
-	if since.Before(ic.start) { // idle when the drain began
+	last, due := since, since.Add(g) // its last answer, as far as the drain knows
+	if since.Before(ic.start) {      // idle when the drain began
+		last = c.answered // zero when the kernel does not tell
 		due = ic.start.Add(max(g, min(c.spread+g, ic.ceiling)))
+	}
+	// Never sooner than the floor after its last answer: its client may
+	// send the next request at once and yet be kept off a CPU (a load
+	// generator on a busy machine, a container its CPU quota throttles,
+	// a proxy between two bursts), and that request is then answered
+	// with "Connection: close" instead of sent onto a closed connection.
+	if late := last.Add(ic.floor); late.After(due) {
+		due = late
 	}
 	if now.Before(due) {
 		return due, true

@@ -285,13 +285,15 @@ func fdOf(v any, fn func(fd int)) bool {
 }
 
 // roundTrip returns the smoothed round-trip time the kernel measured on
-// a TCP connection, and its variance.
-func roundTrip(c any) (rtt, rttvar time.Duration, ok bool) {
+// a TCP connection, its variance, and how long ago the connection last
+// sent data (to a millisecond or so).
+func roundTrip(c any) (rtt, rttvar, sinceSent time.Duration, ok bool) {
 	fdOf(c, func(fd int) {
 		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err == nil && info.Rtt > 0 {
 			rtt, rttvar, ok = time.Duration(info.Rtt)*time.Microsecond, time.Duration(info.Rttvar)*time.Microsecond, true
+			sinceSent = time.Duration(info.Last_data_sent) * time.Millisecond
 		}
 	})
-	return rtt, rttvar, ok
+	return rtt, rttvar, sinceSent, ok
 }

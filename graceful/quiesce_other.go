@@ -27,4 +27,4 @@ func handshakes([]tcpAddr) (int, error)           { return 0, errNoQuiesce }
 // duration of fn.
 func fdOf(v any, fn func(fd int)) bool { return false }
 
-func roundTrip(any) (rtt, rttvar time.Duration, ok bool) { return 0, 0, false }
+func roundTrip(any) (rtt, rttvar, sinceSent time.Duration, ok bool) { return 0, 0, 0, false }

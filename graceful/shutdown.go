@@ -48,9 +48,9 @@ type drainState struct {
 // the socket first refuses new connections while the server accepts and
 // answers those already queued, since closing a listener resets them.
 // A keep-alive connection is closed only once it has been idle for its
-// own grace, taken from its measured round trip between
-// [ServerConfig.IdleDrainGraceMin] and [ServerConfig.IdleDrainGrace],
-// idle meaning that nothing of a next request has arrived (a pipelined
+// own grace, taken from its measured round trip, at most
+// [ServerConfig.IdleDrainGrace] and never sooner than
+// [ServerConfig.IdleDrainGraceMin] after its last answer, idle meaning that nothing of a next request has arrived (a pipelined
 // request, or a header still arriving, is answered first); requests in
 // flight run to completion; HTTP/2 clients get a first GOAWAY that
 // refuses nothing and a PING, and the final GOAWAY once they have
@@ -304,11 +304,12 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
 	var total idleResult
 	// The spread ends the floor before the ceiling: a connection's grace
-	// (at least the floor) comes on top of its place in it, and every
-	// connection idle when the drain began is closed within the ceiling.
+	// comes on top of its place in it, and every connection idle when the
+	// drain began is closed within the ceiling (the floor after its last
+	// answer, before the start, is within the floor of it).
 	ceiling := s.config.IdleDrainGrace
 	rd.conns.spreadIdle(ceiling-min(s.config.IdleDrainGraceMin, ceiling), reconnectCost)
-	closer := newIdleCloser(rd.conns, start, s.idleGrace, ceiling)
+	closer := newIdleCloser(rd.conns, start, s.idleGrace, s.config.IdleDrainGraceMin, ceiling)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	changed := rd.conns.changes()
@@ -345,10 +346,14 @@ func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idl
 }
 
 // idleGrace is how long an idle connection may stay idle once the drain
-// has begun before the server closes it (see ServerConfig.IdleDrainGrace):
-// its measured round trip, within the floor and the ceiling. A connection
-// that has not sent its first request yet gets the ceiling: its client
-// has just connected to send one, and a busy machine may delay it.
+// has begun (or, if later, once it went idle) before the server closes it
+// (see ServerConfig.IdleDrainGrace): its measured round trip, at most the
+// ceiling, with the floor counted from its last answer, which the kernel
+// tells with the round trip (see idleCloser.look); where the kernel tells
+// neither, the ceiling (a unix socket's peer, on this machine, the
+// floor). A connection that has not sent its first request yet gets the
+// ceiling: its client has just connected to send one, and a busy machine
+// may delay it.
 //
 // The round trip is read from the kernel once per connection and drain:
 // after every change the drain looks at every open connection again, and
@@ -362,8 +367,11 @@ func (s *Server) idleGrace(c *conn) time.Duration {
 	}
 	if c.grace == 0 {
 		c.grace = ceiling
-		if rtt, rttvar, ok := roundTrip(c.raw); ok {
-			c.grace = min(max(floor, 4*rtt+4*rttvar), ceiling)
+		if rtt, rttvar, sinceSent, ok := roundTrip(c.raw); ok {
+			// The round trip alone: the floor counts from its last
+			// answer (see idleCloser.look), which the kernel tells.
+			c.grace = min(4*rtt+4*rttvar, ceiling)
+			c.answered = time.Now().Add(-sinceSent)
 		} else if c.raw.LocalAddr().Network() == "unix" {
 			c.grace = floor // a peer on this machine: no round trip to wait for
 		}

@@ -215,10 +215,10 @@ func TestShutdownLosesNothingUnderLoad(t *testing.T) {
 			cfg := testConfig(t, mux)
 			cfg.Logger = testLoggerQuiet(t)
 			// A keep-alive client stalled by a busy machine (-race, stress)
-			// past the default floor of 50 ms would send its next request
-			// as its idle connection is closed: the race IdleDrainGrace
-			// bounds, not a loss of the drain. Every idle connection gets
-			// the full grace.
+			// past the default floor (250 ms after its answer) would send
+			// its next request as its idle connection is closed: the race
+			// IdleDrainGrace bounds, not a loss of the drain. Every idle
+			// connection gets the full grace.
 			cfg.IdleDrainGraceMin = cfg.IdleDrainGrace
 			s := New("127.0.0.1:0", 0, cfg)
 			errc := serve(t, s)
@@ -563,6 +563,47 @@ func TestIdleGraceFollowsTheRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAClientStalledWithinTheFloorIsAnswered: a keep-alive client that
+// sends its next request a while after its answer (kept off a CPU), the
+// drain having begun in between, gets that request answered with
+// "Connection: close": the floor counts from the answer, which the kernel
+// tells, and a connection answered just before the drain is not closed
+// after its round trip alone.
+func TestAClientStalledWithinTheFloorIsAnswered(t *testing.T) {
+	cfg := testConfig(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.URL.Path)
+	}))
+	cfg.IdleDrainGrace = time.Minute
+	cfg.IdleDrainGraceMin = 30 * time.Second
+	s := New("127.0.0.1:0", 0, cfg)
+	serve(t, s)
+	c := dialHTTP(t, s.GetListenedAddress())
+	c.roundTrip(t)
+	waitFor(t, "the connection to be idle", 5*time.Second, func() bool { return s.Stats().IdleConns == 1 })
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	waitFor(t, "the drain to begin", 5*time.Second, func() bool { return s.Stats().Draining })
+	// Nothing tells that the drain has decided to leave the connection
+	// open: a stall, many times its round trip's grace on loopback.
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(c.conn, "GET /next HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatalf("the stalled client's next request: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "/next" || !resp.Close {
+		t.Fatalf("the stalled client's next request: %q, Connection: close %v", body, resp.Close)
+	}
+	_ = c.conn.Close()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
 // TestIdleClosingIsSpread: connections idle when the drain begins get
 // offsets in equal steps over the spread window, bounded by what their
 // reconnections cost.
@@ -621,7 +662,7 @@ func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
 	// A spread longer than the ceiling (100 ms a connection, a 2 s window).
 	tr.spreadIdle(2*time.Second, 100*time.Millisecond)
 	start := time.Now()
-	ic := newIdleCloser(tr, start, grace, ceiling)
+	ic := newIdleCloser(tr, start, grace, g, ceiling)
 	r := ic.pass(start.Add(g-time.Millisecond), true)
 	if w := woken(conns); w != 0 || r.remaining != n {
 		t.Fatalf("before the grace: woken %d, remaining %d; want 0 and %d", w, r.remaining, n)
@@ -636,6 +677,59 @@ func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
 	ic.pass(start.Add(ceiling), false)
 	if w := woken(conns); w != n {
 		t.Fatalf("at the ceiling: %d of %d connections woken", w, n)
+	}
+}
+
+// TestIdleCloserCountsTheFloorFromTheLastAnswer: an idle connection is
+// never closed sooner than the floor after its last answer (its client
+// may be about to send the next request, kept off a CPU), while one whose
+// last answer is older than the floor when the drain begins is closed
+// after its round trip's grace alone; one that goes idle in the drain
+// gets the floor from then.
+func TestIdleCloserCountsTheFloorFromTheLastAnswer(t *testing.T) {
+	tr := newConnTracker()
+	var conns [3]*conn
+	for i := range conns {
+		a, b := net.Pipe()
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		c := &conn{Conn: a, raw: a}
+		c.state.Store(int32(http.StateIdle))
+		tr.add(c)
+		conns[i] = c
+	}
+	g, floor, ceiling := time.Millisecond, 250*time.Millisecond, time.Second
+	start := time.Now()
+	conns[0].answered = start.Add(-time.Second)           // idle long before the drain
+	conns[1].answered = start.Add(-10 * time.Millisecond) // answered just before it
+	conns[2].state.Store(int32(http.StateActive))         // serving a request
+	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, floor, ceiling)
+	r := ic.pass(start, true)
+	if r.remaining != 3 || woken(conns[:]) != 0 {
+		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns[:]))
+	}
+	r = ic.pass(start.Add(g), false)
+	if !conns[0].interrupt.Load() || conns[1].interrupt.Load() {
+		t.Fatalf("after the round trip's grace: woken %v %v; want only the one idle since long before", conns[0].interrupt.Load(), conns[1].interrupt.Load())
+	}
+	if want := conns[1].answered.Add(floor); r.next.After(want) {
+		t.Fatalf("next look at +%s, want by +%s (the floor after the last answer)", r.next.Sub(start), want.Sub(start))
+	}
+	// The third answers its request in the drain, and is idle from then.
+	idle := start.Add(100 * time.Millisecond)
+	conns[2].idleSince.Store(idle.UnixNano())
+	conns[2].done.Add(1)
+	conns[2].state.Store(int32(http.StateIdle))
+	ic.pass(conns[1].answered.Add(floor-time.Millisecond), true)
+	if conns[1].interrupt.Load() || conns[2].interrupt.Load() {
+		t.Fatal("woken before the floor after its last answer")
+	}
+	ic.pass(conns[1].answered.Add(floor), false)
+	if !conns[1].interrupt.Load() || conns[2].interrupt.Load() {
+		t.Fatalf("at the floor after the second's answer: woken %v %v; want the second only", conns[1].interrupt.Load(), conns[2].interrupt.Load())
+	}
+	ic.pass(idle.Add(floor), true)
+	if !conns[2].interrupt.Load() {
+		t.Fatal("the connection idle since its answer in the drain was not woken at the floor after it")
 	}
 }
 
@@ -658,7 +752,7 @@ func TestIdleCloserLooksAgainAtWhatChanged(t *testing.T) {
 	}
 	g := 50 * time.Millisecond
 	start := time.Now()
-	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, time.Second)
+	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, g, time.Second)
 	if r := ic.pass(start, true); r.remaining != 3 || woken(conns[:]) != 0 {
 		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns[:]))
 	}
