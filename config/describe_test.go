@@ -30,7 +30,7 @@ func TestDescribeDefaults(t *testing.T) {
   idleTimeout: 1m0s
   gracefulShutdownTimeout: 30s
   idleDrainGrace: 1s
-  idleDrainGraceMin: 250ms
+  idleDrainGraceMin: 500ms
   hijackedGrace: 5s
   maxHeaderBytes: 10 KiB
   keepAlive: true

@@ -16,7 +16,7 @@
 //	  idleTimeout: 1m
 //	  gracefulShutdownTimeout: 30s
 //	  idleDrainGrace: 1s
-//	  idleDrainGraceMin: 250ms
+//	  idleDrainGraceMin: 500ms
 //	  hijackedGrace: 5s
 //	  maxHeaderBytes: 10KiB       # bytes, or "10KiB", "1m" (= 1000000), "1MiB"
 //	  keepAlive: true

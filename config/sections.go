@@ -90,10 +90,11 @@ type Server struct {
 	IdleDrainGrace Duration `koanf:"idleDrainGrace"`
 
 	// The shortest idle grace of a connection (see idleDrainGrace),
-	// counted from its last answer: room for a client whose next request
-	// is delayed by its own machine (a busy one, or a container whose CPU
-	// quota is throttled). A connection idle for longer than this when
-	// the shutdown begins is closed as soon as its round trip allows.
+	// counted from its last answer: room for a keep-alive client whose
+	// next request comes a while after its answer (it paces its requests,
+	// or a busy machine or a throttled CPU quota delays it). A connection
+	// idle for longer than this when the shutdown begins is closed as
+	// soon as its round trip allows.
 	// Never more than idleDrainGrace; set both to the same value for the
 	// same grace on every connection.
 	IdleDrainGraceMin Duration `koanf:"idleDrainGraceMin"`

@@ -106,7 +106,7 @@ func TestFinalStopUnderDirectLoadLosesNothing(t *testing.T) {
 					// Every idle connection gets the full grace: a keep-alive
 					// client sends its next request at once, but on a loaded
 					// machine it may not run for longer than the default
-					// floor (250 ms after its answer), and a request sent after its
+					// floor (500 ms after its answer), and a request sent after its
 					// connection's grace is the race the docs describe,
 					// not a loss this test is about.
 					yaml: fmt.Sprintf(`process:

@@ -97,14 +97,16 @@ type ServerConfig struct {
 	IdleDrainGrace time.Duration
 
 	// IdleDrainGraceMin is the shortest idle grace of a connection (see
-	// IdleDrainGrace), counted from its last answer: it covers a client
-	// that sends its next request at once but is kept off a CPU for a
-	// while after the previous answer (a busy machine; a container whose
-	// CPU quota is throttled, for up to the 100 ms of a CFS period at a
-	// time). A connection whose last answer is older than that is closed
-	// as soon as its round trip allows, so the floor costs a drain
-	// nothing on connections that were idle when it began. Set it to
-	// IdleDrainGrace for the same grace on every connection.
+	// IdleDrainGrace), counted from its last answer: it covers a
+	// keep-alive client whose next request comes a while after the
+	// previous answer, because it paces its requests or is kept off a CPU
+	// (a busy machine; a container whose CPU quota is throttled), and
+	// that writes it without first noticing a close (a load generator, a
+	// simple client; a proxy watches its idle connections). A connection
+	// whose last answer is older than that is closed as soon as its round
+	// trip allows, so the floor costs a drain nothing on connections that
+	// were idle when it began. Set it to IdleDrainGrace for the same
+	// grace on every connection.
 	IdleDrainGraceMin time.Duration
 
 	// HijackedGrace is how long hijacked connections (WebSockets, raw
@@ -154,7 +156,7 @@ const (
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultGracefulShutdownTimeout = 30 * time.Second
 	DefaultIdleDrainGrace          = time.Second
-	DefaultIdleDrainGraceMin       = 250 * time.Millisecond
+	DefaultIdleDrainGraceMin       = 500 * time.Millisecond
 	DefaultHijackedGrace           = 5 * time.Second
 	DefaultMaxHeaderBytes          = 10240
 	DefaultKeepAlive               = true

@@ -303,12 +303,12 @@ func (s *Server) runDrain(r *round, d *drainState, final, quiesce bool) {
 // closed, and stops early when ctx ends.
 func (s *Server) drainHTTP1(rd *round, ctx context.Context, start time.Time) idleResult {
 	var total idleResult
-	// The spread ends the floor before the ceiling: a connection's grace
-	// comes on top of its place in it, and every connection idle when the
-	// drain began is closed within the ceiling (the floor after its last
-	// answer, before the start, is within the floor of it).
+	// The spread spans up to the ceiling: a connection's grace comes on
+	// top of its place in it, within the ceiling, so every connection
+	// idle when the drain began is closed within the ceiling (the floor
+	// after its last answer, which came before the start, is too).
 	ceiling := s.config.IdleDrainGrace
-	rd.conns.spreadIdle(ceiling-min(s.config.IdleDrainGraceMin, ceiling), reconnectCost)
+	rd.conns.spreadIdle(ceiling, reconnectCost)
 	closer := newIdleCloser(rd.conns, start, s.idleGrace, s.config.IdleDrainGraceMin, ceiling)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

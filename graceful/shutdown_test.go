@@ -215,7 +215,7 @@ func TestShutdownLosesNothingUnderLoad(t *testing.T) {
 			cfg := testConfig(t, mux)
 			cfg.Logger = testLoggerQuiet(t)
 			// A keep-alive client stalled by a busy machine (-race, stress)
-			// past the default floor (250 ms after its answer) would send
+			// past the default floor (500 ms after its answer) would send
 			// its next request as its idle connection is closed: the race
 			// IdleDrainGrace bounds, not a loss of the drain. Every idle
 			// connection gets the full grace.
