@@ -194,6 +194,12 @@ func (r *runner) full(benchDir, rootDir string, started time.Time) error {
 	if o.idleSizes != "" {
 		res.Command += " -idle-sizes " + o.idleSizes
 	}
+	if o.idleRounds > 0 {
+		res.Command += fmt.Sprintf(" -idle-rounds %d", o.idleRounds)
+	}
+	if o.idleTransports != "" {
+		res.Command += " -idle-transports " + o.idleTransports
+	}
 	if o.scaleSizes != "" {
 		res.Command += " -scale-sizes " + o.scaleSizes
 	}
