@@ -98,6 +98,11 @@ func testConfig(t testing.TB, h http.Handler) ServerConfig {
 	cfg := DefaultServerConfig()
 	cfg.Handler = h
 	cfg.Logger = testLogger(t)
+	// Most tests drain connections their own clients have just used; the
+	// default floor (500 ms after a connection's last answer) would add
+	// about that to each drain. Tests of the floor, or under load, set
+	// their own.
+	cfg.IdleDrainGraceMin = 50 * time.Millisecond
 	return cfg
 }
 
