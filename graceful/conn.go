@@ -56,13 +56,13 @@ type conn struct {
 	closedByDrain atomic.Bool
 	// interrupt: the drain found it idle and woke its reader to decide
 	// (see wake). While its round drains, readDeadline is the read
-	// deadline net/http last asked for (known says it has asked since
+	// deadline net/http last asked for (deadlineSet: it has asked since
 	// the drain began), put back when the reader finds a request. dlMu
 	// orders the reader's and the drain's deadlines, and guards both.
 	interrupt    atomic.Bool
 	dlMu         sync.Mutex
 	readDeadline time.Time
-	known        bool
+	deadlineSet  bool
 
 	// Under TLS: ciphertext bytes read from the socket, their count when
 	// net/http last began to wait for more, and whether it waits now.
@@ -139,7 +139,7 @@ func (c *conn) interrupted(p []byte, n int, err error) (int, error) {
 	c.dlMu.Lock()
 	c.interrupt.Store(false)
 	dl := c.readDeadline
-	if !c.known {
+	if !c.deadlineSet {
 		dl = c.assumedDeadline()
 	}
 	_ = c.Conn.SetReadDeadline(dl)
@@ -184,7 +184,7 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 func (c *conn) setReadDeadlineDraining(t time.Time) error {
 	c.dlMu.Lock()
 	defer c.dlMu.Unlock()
-	c.readDeadline, c.known = t, true
+	c.readDeadline, c.deadlineSet = t, true
 	if c.interrupt.Load() {
 		return nil
 	}
@@ -281,13 +281,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		// Plain HTTP/1, the most common case, in few instructions.
 		n, err := c.Conn.Read(p)
 		if n > 0 && !c.h1.lost {
-			// frame, written out: it is not inlined.
-			if k := c.h1.feed(p[:n]); k > 0 {
-				c.begun.Add(uint64(k))
-			}
-			if c.h1.lost {
-				c.framingLost.Store(true)
-			}
+			c.frame(p[:n])
 		}
 		if c.interrupt.Load() {
 			return c.interrupted(p, n, err)

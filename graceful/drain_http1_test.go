@@ -312,15 +312,7 @@ func TestARequestTheReaderHasTakenIsNotClosedAsIdle(t *testing.T) {
 		t.Fatal("the drain did nothing to the idle-looking connection")
 	}
 	close(hook.release)
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		t.Fatalf("the request the reader had taken: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "/second" || !resp.Close {
-		t.Fatalf("the request the reader had taken: %q, Connection: close %v", body, resp.Close)
-	}
+	c.closingAnswer(t, "the request the reader had taken", "/second")
 	_ = c.conn.Close()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -406,9 +398,9 @@ func TestUnitAWokenReaderIsBoundedWhatEverDeadlineItHad(t *testing.T) {
 		t.Fatalf("woken with bytes waiting: %d, %v", n, err)
 	}
 	c.dlMu.Lock()
-	dl, known := c.readDeadline, c.known
+	dl, set := c.readDeadline, c.deadlineSet
 	c.dlMu.Unlock()
-	if !known || !dl.Equal(later) || c.interrupt.Load() {
-		t.Fatalf("after the woken read: deadline %v (known %v), interrupt %v; want %v put back", dl, known, c.interrupt.Load(), later)
+	if !set || !dl.Equal(later) || c.interrupt.Load() {
+		t.Fatalf("after the woken read: deadline %v (recorded %v), interrupt %v; want %v put back", dl, set, c.interrupt.Load(), later)
 	}
 }

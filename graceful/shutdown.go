@@ -50,8 +50,9 @@ type drainState struct {
 // A keep-alive connection is closed only once it has been idle for its
 // own grace, taken from its measured round trip, at most
 // [ServerConfig.IdleDrainGrace] and never sooner than
-// [ServerConfig.IdleDrainGraceMin] after its last answer, idle meaning that nothing of a next request has arrived (a pipelined
-// request, or a header still arriving, is answered first); requests in
+// [ServerConfig.IdleDrainGraceMin] after its last answer, idle meaning
+// that nothing of a next request has arrived (a pipelined request, or a
+// header still arriving, is answered first); requests in
 // flight run to completion; HTTP/2 clients get a first GOAWAY that
 // refuses nothing and a PING, and the final GOAWAY once they have
 // answered it; hijacked connections are told through [Draining] and

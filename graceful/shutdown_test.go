@@ -510,6 +510,22 @@ func (c *rawConn) send(t testing.TB) {
 	}
 }
 
+// closingAnswer reads the answer to a request for path, made by a
+// handler that writes the path back, and checks that it tells the client
+// to close: what a request that comes during a drain gets.
+func (c *rawConn) closingAnswer(t testing.TB, what, path string) {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != path || !resp.Close {
+		t.Fatalf("%s: %q, Connection: close %v", what, body, resp.Close)
+	}
+}
+
 func (c *rawConn) roundTrip(t testing.TB) *http.Response {
 	t.Helper()
 	c.send(t)
@@ -589,15 +605,7 @@ func TestAClientStalledWithinTheFloorIsAnswered(t *testing.T) {
 	if _, err := io.WriteString(c.conn, "GET /next HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		t.Fatalf("the stalled client's next request: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if string(body) != "/next" || !resp.Close {
-		t.Fatalf("the stalled client's next request: %q, Connection: close %v", body, resp.Close)
-	}
+	c.closingAnswer(t, "the stalled client's next request", "/next")
 	_ = c.conn.Close()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -641,6 +649,20 @@ func woken(conns []*conn) int {
 	return n
 }
 
+// idlePipeConns adds n idle connections over pipes to tr.
+func idlePipeConns(t *testing.T, tr *connTracker, n int) []*conn {
+	conns := make([]*conn, n)
+	for i := range conns {
+		a, b := net.Pipe()
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		c := &conn{Conn: a, raw: a}
+		c.state.Store(int32(http.StateIdle))
+		tr.add(c)
+		conns[i] = c
+	}
+	return conns
+}
+
 // TestIdleClosingStaysWithinTheCeiling: connections idle when the drain
 // begins are closed (their readers woken to close them) no earlier than
 // their grace and, whatever their place in the spread, no later than the
@@ -648,15 +670,7 @@ func woken(conns []*conn) int {
 func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
 	tr := newConnTracker()
 	const n = 50
-	var conns []*conn
-	for range n {
-		a, b := net.Pipe()
-		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
-		c := &conn{Conn: a, raw: a}
-		c.state.Store(int32(http.StateIdle))
-		tr.add(c)
-		conns = append(conns, c)
-	}
+	conns := idlePipeConns(t, tr, n)
 	ceiling, g := time.Second, 50*time.Millisecond
 	grace := func(*conn) time.Duration { return g }
 	// A spread longer than the ceiling (100 ms a connection, a 2 s window).
@@ -688,15 +702,7 @@ func TestIdleClosingStaysWithinTheCeiling(t *testing.T) {
 // gets the floor from then.
 func TestIdleCloserCountsTheFloorFromTheLastAnswer(t *testing.T) {
 	tr := newConnTracker()
-	var conns [3]*conn
-	for i := range conns {
-		a, b := net.Pipe()
-		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
-		c := &conn{Conn: a, raw: a}
-		c.state.Store(int32(http.StateIdle))
-		tr.add(c)
-		conns[i] = c
-	}
+	conns := idlePipeConns(t, tr, 3)
 	g, floor, ceiling := time.Millisecond, 250*time.Millisecond, time.Second
 	start := time.Now()
 	conns[0].answered = start.Add(-time.Second)           // idle long before the drain
@@ -704,8 +710,8 @@ func TestIdleCloserCountsTheFloorFromTheLastAnswer(t *testing.T) {
 	conns[2].state.Store(int32(http.StateActive))         // serving a request
 	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, floor, ceiling)
 	r := ic.pass(start, true)
-	if r.remaining != 3 || woken(conns[:]) != 0 {
-		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns[:]))
+	if r.remaining != 3 || woken(conns) != 0 {
+		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns))
 	}
 	r = ic.pass(start.Add(g), false)
 	if !conns[0].interrupt.Load() || conns[1].interrupt.Load() {
@@ -741,20 +747,12 @@ func TestIdleCloserCountsTheFloorFromTheLastAnswer(t *testing.T) {
 // looked at again soon, and dropped once closed.
 func TestIdleCloserLooksAgainAtWhatChanged(t *testing.T) {
 	tr := newConnTracker()
-	var conns [3]*conn
-	for i := range conns {
-		a, b := net.Pipe()
-		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
-		c := &conn{Conn: a, raw: a}
-		c.state.Store(int32(http.StateIdle))
-		tr.add(c)
-		conns[i] = c
-	}
+	conns := idlePipeConns(t, tr, 3)
 	g := 50 * time.Millisecond
 	start := time.Now()
 	ic := newIdleCloser(tr, start, func(*conn) time.Duration { return g }, g, time.Second)
-	if r := ic.pass(start, true); r.remaining != 3 || woken(conns[:]) != 0 {
-		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns[:]))
+	if r := ic.pass(start, true); r.remaining != 3 || woken(conns) != 0 {
+		t.Fatalf("at the start: remaining %d, woken %d; want 3 and 0", r.remaining, woken(conns))
 	}
 	conns[0].begun.Add(1)                         // the first byte of a request
 	conns[1].state.Store(int32(http.StateActive)) // a request being served
